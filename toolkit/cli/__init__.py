@@ -1,0 +1,17 @@
+"""The command layer: the only code that reads arguments, prints or exits.
+
+``COMMANDS`` lists every registered command and its module; setup.cfg's
+console scripts, the man pages and the shared tests all follow it.
+"""
+
+COMMANDS = {
+    "seqqc": "toolkit.cli.seqqc",
+    "dgsplit": "toolkit.cli.dgsplit",
+}
+
+
+def load(name):
+    """The click command object of a registered command."""
+    import importlib
+
+    return importlib.import_module(COMMANDS[name]).cli

@@ -1,0 +1,236 @@
+"""dgsplit: leakage-safe train/val/test splits."""
+
+import click
+
+from . import options as opt
+
+CHROM_COLUMNS = ("chrom", "chr", "chromosome", "seqnames", "Chromosome")
+
+
+def _parse_holdout(text):
+    if "=" not in text:
+        raise click.BadParameter("expected COL=VALUE[,VALUE...]", param_hint="--holdout")
+    col, vals = text.split("=", 1)
+    values = [v.strip() for v in vals.split(",") if v.strip()]
+    if not col.strip() or not values:
+        raise click.BadParameter("expected COL=VALUE[,VALUE...]", param_hint="--holdout")
+    return col.strip(), values
+
+
+def _parse_fractions(text):
+    try:
+        fr = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise click.BadParameter("expected three numbers, e.g. 0.8,0.1,0.1", param_hint="--fractions") from None
+    if len(fr) != 3 or min(fr) < 0 or abs(sum(fr) - 1) > 1e-6:
+        raise click.BadParameter("expected three non-negative numbers summing to 1", param_hint="--fractions")
+    return fr
+
+
+@opt.command("dgsplit")
+@opt.input_argument
+@opt.output_option
+@opt.table_options
+@opt.seed_option
+@click.option("--fractions", default="0.8,0.1,0.1", show_default=True, metavar="TRAIN,VAL,TEST",
+              help="Row fractions of the random grouped split.")
+@click.option("--group-by", "grouping", type=click.Choice(["exact", "rc"]), default="rc", show_default=True,
+              help="Rows share a group when their cores are identical (exact) or identical up to reverse "
+                   "complement (rc).")
+@click.option("--flanks", default="auto", show_default=True, metavar="auto|none|L,R",
+              help="Flanks removed before grouping: auto = the prefix and suffix every sequence shares "
+                   "(adapters, >= 8 nt); none; or L,R bases.")
+@click.option("--near", type=click.Choice(["none", "hamming", "kmer"]), default="none", show_default=True,
+              help="Also group near-duplicates: hamming (equal-length cores within --max-mismatch, "
+                   "either strand) or kmer (RC-aware k-mer sketch Jaccard >= --kmer-threshold).")
+@click.option("--max-mismatch", type=click.IntRange(0, 10), default=2, show_default=True,
+              help="Hamming distance for --near hamming.")
+@click.option("--kmer-k", type=click.IntRange(4, 31), default=12, show_default=True, help="k for --near kmer.")
+@click.option("--kmer-threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Jaccard threshold for --near kmer.")
+@click.option("--strata", "strata_col", default="target_cell", show_default=True, metavar="COL",
+              help="Keep each split within +-2 points of this column's overall proportions (if present).")
+@click.option("--holdout-chrom", is_flag=True,
+              help="Split by chromosome (the Malinois split): --val-chroms to val, --test-chroms to test.")
+@click.option("--val-chroms", default="chr19,chr21,chrX", show_default=True, metavar="LIST",
+              help="Validation chromosomes for --holdout-chrom ('7' and 'chr7' are the same).")
+@click.option("--test-chroms", default="chr7,chr13", show_default=True, metavar="LIST",
+              help="Test chromosomes for --holdout-chrom.")
+@click.option("--chrom-col", default=None, metavar="COL",
+              help="Chromosome column for --holdout-chrom (default: chrom, chr, chromosome, seqnames).")
+@click.option("--holdout", "holdout", default=None, metavar="COL=VALUE,...",
+              help="Rows whose COL is one of the VALUEs (and their groups) are the test set, e.g. "
+                   "target_cell=HepG2; the rest is split train/val.")
+@click.option("--manifest", metavar="FILE", default=None,
+              help="Write id, SHA1 of the sequence, group_id and split per row (TSV).")
+@opt.report_option
+def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, near, max_mismatch, kmer_k,
+        kmer_threshold, strata_col, holdout_chrom, val_chroms, test_chroms, chrom_col, holdout, manifest,
+        report, quiet, verbose):
+    """Leakage-safe train/val/test splits: rows that share biology share a split.
+
+    Groups rows by identical sequence, by reverse complement, after removing
+    the flanks every sequence shares (e.g. lentiMPRA's 15-nt adapters), and
+    optionally by near-duplicates; then allocates whole groups: randomly
+    (80/10/10, seed 2025, stratified by target_cell), by held-out
+    chromosomes (--holdout-chrom), or by a held-out column value
+    (--holdout). Adds the columns split and group_id, keeps every input
+    column, and fails if any group would cross splits.
+
+    \b
+    Examples:
+      seqqc lib.csv | dgsplit --report split.json > split.tsv
+      seqqc gosai_table_s2.tsv | dgsplit --holdout-chrom > split.tsv
+      dgsplit joint_3cell.tsv --holdout target_cell=WTC11 --near hamming -o split.tsv
+    """
+    import numpy as np
+
+    from ..errors import ConfigError, ToolkitError
+    from ..io.streams import AtomicOutput
+    from ..io.tables import target_columns, write_tsv, read_table
+    from ..seq import sha1
+    from ..split.allocate import SPLITS, by_chromosome, by_column, check_no_leak, random_grouped
+    from ..split.group import group_rows
+
+    log = opt.Log("dgsplit", quiet, verbose)
+    fr = _parse_fractions(fractions)
+    if holdout_chrom and holdout:
+        raise click.UsageError("use either --holdout-chrom or --holdout")
+    if flanks not in ("auto", "none"):
+        try:
+            left, right = (int(x) for x in flanks.split(","))
+            if left < 0 or right < 0:
+                raise ValueError
+        except ValueError:
+            raise click.BadParameter("expected auto, none or L,R with two non-negative integers",
+                                     param_hint="--flanks") from None
+        flanks = (left, right)
+    held = _parse_holdout(holdout) if holdout else None
+
+    table = read_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col)
+    df = table.df
+    cols = [c for c in df.columns if not c.startswith("_")]
+    seqs = df[table.seq_col].str.strip().str.upper().tolist()
+    if any(not s for s in seqs):
+        i = next(i for i, s in enumerate(seqs) if not s)
+        raise ToolkitError("empty sequence", file=table.name, line=int(table.lines[i]), column=table.seq_col,
+                           hint="run seqqc first, which rejects such rows with a reason")
+    n = len(seqs)
+    with log.progress(range(3 if near != "none" else 0), label="near-duplicates") as bar:
+        step = (lambda k: bar.update(k)) if hasattr(bar, "update") else None
+        labels, ginfo = group_rows(seqs, grouping=grouping, flanks=flanks, near=near, max_mismatch=max_mismatch,
+                                   kmer_k=kmer_k, kmer_threshold=kmer_threshold, progress=step)
+
+    strata = df[strata_col].to_numpy(dtype=object) if strata_col in cols else np.zeros(n, dtype=np.int8)
+    moved = 0
+    if holdout_chrom:
+        ccol = chrom_col or next((c for c in CHROM_COLUMNS if c in cols), None)
+        if ccol is None or ccol not in cols:
+            raise ConfigError("--holdout-chrom needs a chromosome column", file=table.name, line=1,
+                              hint=f"name it with --chrom-col (looked for {', '.join(CHROM_COLUMNS)})")
+        split, moved = by_chromosome(labels, df[ccol].to_numpy(dtype=object),
+                                     val=val_chroms.split(","), test=test_chroms.split(","))
+        mode = f"chromosomes (val {val_chroms}; test {test_chroms})"
+    elif held:
+        col, values = held
+        if col not in cols:
+            raise ConfigError(f"--holdout column '{col}' is not in the input", file=table.name, line=1,
+                              hint=f"columns are: {', '.join(cols)}")
+        present = set(df[col].unique())
+        missing = [v for v in values if v not in present]
+        if missing:
+            raise ConfigError(f"--holdout value(s) not found in column '{col}': {', '.join(missing)}",
+                              file=table.name, hint=f"values are: {', '.join(sorted(map(str, present))[:20])}")
+        split, moved = by_column(labels, df[col].to_numpy(dtype=object), values, fr,
+                                 strata=strata if strata_col in cols and strata_col != col else None, seed=seed)
+        mode = f"held out {col} = {','.join(values)}"
+    else:
+        split = random_grouped(labels, strata, fr, seed)
+        mode = f"random grouped {fractions}, seed {seed}"
+
+    leak = check_no_leak(labels, split)
+    if leak:
+        raise ToolkitError(f"leakage check failed: {leak}", file=table.name,
+                           hint="this is a bug in dgsplit; please report it with the input")
+
+    names = np.array(SPLITS, dtype=object)[split]
+    gids = np.char.add("g", (labels + 1).astype(str)).astype(object)
+    out = df.loc[:, cols].copy()
+    if "id" not in out.columns:
+        out.insert(0, "id", table.ids())
+    for c in ("split", "group_id"):
+        if c in out.columns:
+            log.warn(f"the input already has a '{c}' column; it is replaced")
+            out = out.drop(columns=[c])
+    out["split"] = names
+    out["group_id"] = gids
+
+    rep = _report(table, out, labels, split, strata if strata_col in cols else None, strata_col,
+                  target_columns(cols), ginfo, mode, moved, seed)
+    with AtomicOutput(output, inputs=[input]) as fh:
+        write_tsv(out, fh)
+    if manifest:
+        import pandas as pd
+
+        man = pd.DataFrame({"id": out["id"].to_numpy(), "sha1": [sha1(s) for s in seqs],
+                            "group_id": gids, "split": names})
+        with AtomicOutput(manifest, inputs=[input]) as fh:
+            write_tsv(man, fh)
+    if report:
+        opt.write_json(report, rep, inputs=[input])
+    _summary(log, rep)
+
+
+def _report(table, out, labels, split, strata, strata_col, targets, ginfo, mode, moved, seed):
+    import numpy as np
+    import pandas as pd
+
+    from ..qc.profile import _dist
+    from ..split.allocate import SPLITS
+
+    n = len(labels)
+    rep = {"input": table.name, "mode": mode, "seed": seed, "rows": n, "grouping": ginfo,
+           "groups_moved_to_stricter_split": moved, "splits": {}}
+    for k, name in enumerate(SPLITS):
+        m = split == k
+        entry = {"rows": int(m.sum()), "fraction": float(m.mean()) if n else 0.0,
+                 "groups": int(len(np.unique(labels[m])))}
+        if strata is not None:
+            vc = pd.Series(strata[m]).value_counts(normalize=True)
+            entry[f"{strata_col}_proportions"] = {str(k2): float(v) for k2, v in vc.sort_index().items()}
+        dist_cols = ["MinGap"] if "MinGap" in out.columns else targets
+        entry["distributions"] = {c: _dist(pd.to_numeric(out[c][m], errors="coerce").to_numpy(dtype=float))
+                                  for c in dist_cols}
+        rep["splits"][name] = entry
+    if strata is not None:
+        overall = pd.Series(strata).value_counts(normalize=True)
+        rep[f"{strata_col}_proportions"] = {str(k): float(v) for k, v in overall.sort_index().items()}
+        dev = 0.0
+        for name in SPLITS:
+            props = rep["splits"][name].get(f"{strata_col}_proportions", {})
+            if rep["splits"][name]["rows"]:
+                for k, v in overall.items():
+                    dev = max(dev, abs(props.get(str(k), 0.0) - v))
+        rep["max_proportion_deviation"] = dev
+    rep["leakage_check"] = "passed: no group and no sequence (either strand) in more than one split"
+    return rep
+
+
+def _summary(log, rep):
+    from tabulate import tabulate
+
+    if log.quiet:
+        return
+    g = rep["grouping"]
+    log.info(f"dgsplit: {rep['rows']} rows in {g['groups']} groups ({rep['mode']}); "
+             f"flanks removed {g['flanks']['left']}+{g['flanks']['right']} nt")
+    rows = [[k, v["rows"], f"{v['fraction']:.3f}", v["groups"]] for k, v in rep["splits"].items()]
+    log.info(tabulate(rows, headers=["split", "rows", "fraction", "groups"], tablefmt="simple"))
+    if "max_proportion_deviation" in rep:
+        log.info(f"largest deviation from the overall proportions: {rep['max_proportion_deviation']:.4f}")
+
+
+main = cli
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,100 @@
+"""Generate man pages (roff, section 1) from the click definitions.
+
+``python -m toolkit.cli.manpage`` rewrites ``man/man1/*.1``;
+``python -m toolkit.cli.manpage --check`` exits 1 when a page is stale.
+"""
+
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from .. import __version__
+from . import COMMANDS, load
+
+MAN_DIR = Path(__file__).resolve().parents[2] / "man" / "man1"
+
+EXIT_STATUS = (
+    "0 on success; 1 on bad data or a run-time failure, with one line "
+    "'Error: <what, where (file, line, column)>; <what to do>' on standard error; "
+    "2 on bad usage. A closed output pipe (e.g. '| head -1') ends the command quietly with 0."
+)
+
+
+def _esc(text):
+    text = text.replace("\\", "\\e")
+    text = re.sub(r"^([.'])", r"\\&\1", text, flags=re.M)
+    return text.replace("-", "\\-")
+
+
+def _split_doc(doc):
+    """Docstring -> (summary line, description paragraphs, example lines)."""
+    doc = click.unstyle(doc or "").strip("\n")
+    lines = [ln.rstrip() for ln in doc.splitlines()]
+    import textwrap
+
+    body = textwrap.dedent("\n".join(lines[1:])).strip("\n")
+    summary = lines[0].strip() if lines else ""
+    desc, examples = [], []
+    in_example = False
+    for block in body.split("\n\n"):
+        blines = block.splitlines()
+        if blines and blines[0].strip() == "\b":
+            in_example = True
+            examples.extend(ln for ln in blines[1:] if ln.strip() and not ln.strip().endswith(":"))
+        elif in_example and block.startswith("  "):
+            examples.extend(blines)
+        else:
+            desc.append(" ".join(ln.strip() for ln in blines))
+    return summary, desc, [e.strip() for e in examples]
+
+
+def render(name):
+    """The man page of command ``name`` as roff text."""
+    cmd = load(name)
+    summary, desc, examples = _split_doc(cmd.help)
+    ctx = click.Context(cmd, info_name=name)
+    out = [f'.TH "{name.upper()}" "1" "" "regseq-toolkit {__version__}" "User Commands"',
+           ".SH NAME", f"{_esc(name)} \\- {_esc(summary.rstrip('.'))}",
+           ".SH SYNOPSIS", f".B {_esc(name)}", f"[OPTIONS] [INPUT]",
+           ".SH DESCRIPTION"]
+    for para in desc:
+        out += [".PP", _esc(para)]
+    out.append(".SH OPTIONS")
+    for param in cmd.get_params(ctx):
+        rec = param.get_help_record(ctx)
+        if rec is None:
+            continue
+        opts, helptext = rec
+        out += [".TP", f"\\fB{_esc(opts)}\\fR", _esc(helptext)]
+    if examples:
+        out.append(".SH EXAMPLES")
+        for ex in examples:
+            out += [".PP", ".nf", f"\\f(CW{_esc(ex)}\\fR", ".fi"]
+    out += [".SH EXIT STATUS", _esc(EXIT_STATUS),
+            ".SH SEE ALSO", ", ".join(f"\\fB{_esc(c)}\\fR(1)" for c in COMMANDS if c != name)]
+    return "\n".join(out) + "\n"
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    check = "--check" in argv
+    MAN_DIR.mkdir(parents=True, exist_ok=True)
+    stale = []
+    for name in COMMANDS:
+        path = MAN_DIR / f"{name}.1"
+        text = render(name)
+        if check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(str(path))
+        else:
+            path.write_text(text)
+    if stale:
+        print("stale man pages (run: python -m toolkit.cli.manpage): " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""seqqc: quality control of sequence tables, with nothing lost."""
+
+import click
+
+from ..errors import ConfigError
+from . import options as opt
+
+
+def _pair(text, name, cast=float):
+    if text is None:
+        return None
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise click.BadParameter("expected LOW,HIGH", param_hint=name)
+    try:
+        return tuple(cast(p) for p in parts)
+    except ValueError:
+        raise click.BadParameter("expected two numbers LOW,HIGH", param_hint=name) from None
+
+
+@opt.command("seqqc")
+@opt.input_argument
+@opt.output_option
+@opt.table_options
+@click.option("--genome", metavar="FASTA", default=None,
+              help="Genome FASTA (plain or bgzip, indexed) for BED input.")
+@click.option("--clip", is_flag=True,
+              help="BED windows past a chromosome end are clipped and padded with N instead of rejected.")
+@click.option("--length", type=click.IntRange(min=1), default=None,
+              help="Expected sequence length (BED: window length). Default: the most common length.")
+@click.option("--length-policy", type=click.Choice(["auto", "drop", "trim-pad", "none"]), default="auto",
+              show_default=True,
+              help="Off-length rows: drop; trim-pad (centre-trim or pad with N, flagged in qc_flag); "
+                   "auto (drop if fewer than --length-tolerance of rows, else trim-pad); none (keep all lengths).")
+@click.option("--length-tolerance", type=click.FloatRange(0, 1), default=0.005, show_default=True,
+              help="Fraction of off-length rows below which 'auto' drops them.")
+@click.option("--max-n-frac", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Drop rows whose fraction of N (padding excluded) exceeds this.")
+@click.option("--targets", metavar="COLS", default=None,
+              help="Comma-separated target columns (default: *_l2fc, *_log2FC, mean_value, DeepSTARR columns).")
+@click.option("--se-bounds", metavar="LOW,HIGH", default="0,5", show_default=True,
+              help="Sanity bounds for lfcSE columns (exclusive).")
+@click.option("--se-rule", type=click.Choice(["A", "B", "none"]), default="A", show_default=True,
+              help="lfcSE filter: A drops a row if any SE > --max-se; B only if the target_cell's SE does.")
+@click.option("--max-se", type=click.FloatRange(min=0), default=0.5, show_default=True,
+              help="lfcSE threshold of the SE filter.")
+@click.option("--target-cell-col", metavar="COL", default="target_cell", show_default=True,
+              help="Column naming each row's cell type (rule B).")
+@click.option("--winsorize", metavar="LOW,HIGH", default=None,
+              help="Clip each target to these percentiles of the kept rows, e.g. 0.1,99.9.")
+@click.option("--merge-duplicates", "merge", type=click.Choice(["none", "median", "ivw"]), default="none",
+              show_default=True,
+              help="Merge rows with identical cleaned sequences: median, or inverse-variance weighting "
+                   "(w = 1/SE^2, SE = sqrt(1/sum w)).")
+@click.option("--rejects", metavar="FILE", default=None,
+              help="Write every dropped row with qc_reason, qc_detail and qc_line to FILE (TSV).")
+@opt.report_option
+def cli(input, output, fmt, seq_col, id_col, genome, clip, length, length_policy, length_tolerance,
+        max_n_frac, targets, se_bounds, se_rule, max_se, target_cell_col, winsorize, merge, rejects, report,
+        quiet, verbose):
+    """Quality control of an MPRA or genome-window table, with nothing lost.
+
+    Reads a TSV/CSV table (Gosai et al. 2024 *_log2FC/*_lfcSE, *_l2fc,
+    lentiMPRA seq_id/seq/mean_value, DeepSTARR), FASTA, or BED with
+    --genome, and applies in order: uppercase and strip; alphabet ACGTN;
+    length policy; N fraction; non-finite targets and SEs; SE sanity bounds;
+    the lfcSE filter (rule A or B); optional winsorizing; optional merging
+    of exact duplicates. Kept rows go to the output with every input column;
+    dropped rows go to --rejects with their reason. rows in = out + rejected
+    + merged, always.
+
+    \b
+    Examples:
+      seqqc lib.csv --report qc.json --rejects rejected.tsv | dgsplit > split.tsv
+      seqqc HepG2.tsv.gz --length 230 -o clean.tsv
+      seqqc peaks.bed --genome hg38.fa --length 200 --clip > windows.tsv
+    """
+    from ..io.streams import AtomicOutput
+    from ..io.tables import read_table, write_tsv
+    from ..qc.rules import QCConfig, run_qc
+
+    log = opt.Log("seqqc", quiet, verbose)
+    bounds = _pair(se_bounds, "--se-bounds")
+    wins = _pair(winsorize, "--winsorize")
+    if genome is None and fmt == "bed":
+        raise click.UsageError("--format bed needs --genome")
+    config = QCConfig(length=length, length_policy=length_policy, length_tolerance=length_tolerance,
+                      max_n_frac=max_n_frac, targets=targets, se_bounds=bounds, se_rule=se_rule,
+                      max_se=max_se, target_cell_col=target_cell_col, winsorize=wins, merge=merge)
+    config.validate()
+    inputs = [input, rejects, report]
+    for path in (rejects, report):
+        if path is not None and path == output and output != "-":
+            raise ConfigError("--rejects/--report must differ from -o", file=path)
+    table = read_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col, genome=genome,
+                       length=length, clip=clip)
+    log.detail(f"read {len(table)} rows ({table.fmt}); sequence column '{table.seq_col}', "
+               f"id column '{table.id_col or 'row<N>'}'")
+    if table.fmt == "bed" and length is None and length_policy == "auto":
+        config.length_policy = "none"  # BED intervals keep their own lengths unless --length is given
+    result = run_qc(table, config)
+    with AtomicOutput(output, inputs=[input]) as fh:
+        write_tsv(result.kept, fh)
+    if rejects is not None:
+        with AtomicOutput(rejects, inputs=[input]) as fh:
+            write_tsv(result.rejects, fh)
+    if report is not None:
+        opt.write_json(report, result.report, inputs=[input])
+    _summary(log, result.report)
+    del inputs
+
+
+def _summary(log, rep):
+    from tabulate import tabulate
+
+    if log.quiet:
+        return
+    rows = [[k, v] for k, v in rep["removed_by_rule"].items() if v]
+    lp = rep["length_policy"]
+    log.info(f"seqqc: {rep['rows_in']} rows in, {rep['rows_out']} out, {rep['rows_rejected']} rejected, "
+             f"{rep['rows_merged']} merged (length {lp['length']}, policy {lp['applied']})")
+    if rows:
+        log.info(tabulate(rows, headers=["rule", "rows removed"], tablefmt="simple"))
+    prof = rep["profile_out"]
+    if prof.get("rows"):
+        stats = [["GC mean (SD)", f"{prof['gc']['mean']:.3f} ({prof['gc']['sd'] or 0:.3f})"],
+                 ["duplication rate", f"{prof['duplication_rate']:.4f}"]]
+        for t, d in prof["targets"].items():
+            if d.get("n"):
+                stats.append([t, f"mean {d['mean']:.3f}, SD {d['sd']:.3f}, median {d['p50']:.3f}"])
+        for c, d in prof["standard_errors"].items():
+            if d.get("n"):
+                stats.append([c, f"median {d['median']:.3f}, IQR {d['iqr']:.3f}"])
+        log.info(tabulate(stats, tablefmt="plain"))
+    if rep.get("advice"):
+        log.warn(rep["advice"])
+    if rep["rows_out"] == 0:
+        log.warn("no rows passed QC; see --rejects for the reasons")
+
+
+main = cli
+
+if __name__ == "__main__":
+    cli()

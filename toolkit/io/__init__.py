@@ -1,0 +1,1 @@
+"""Reading and writing: tables, FASTA, BED + genome windows, atomic outputs."""

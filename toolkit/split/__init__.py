@@ -1,0 +1,1 @@
+"""dgsplit's parts: grouping rows that share biology, then allocating groups to splits."""

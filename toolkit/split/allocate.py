@@ -1,0 +1,184 @@
+"""Allocate whole groups to train/val/test.
+
+Random mode follows the CRE design (001, DATA USAGE PLAN step 6): groups are
+shuffled with a fixed seed and allocated by cumulative size to 80/10/10 of the
+rows, stratified by ``target_cell`` so that each split stays close to the
+overall proportions (the design's tolerance is +-2 percentage points).
+Chromosome and column hold-outs put whole groups in val/test.
+"""
+
+import numpy as np
+
+from ..errors import ConfigError
+
+SPLITS = ("train", "val", "test")
+MALINOIS_VAL_CHROMS = ("19", "21", "X")
+MALINOIS_TEST_CHROMS = ("7", "13")
+
+
+def random_grouped(labels, strata, fractions=(0.8, 0.1, 0.1), seed=2025):
+    """Random grouped split, stratified by ``strata``.
+
+    Parameters
+    ----------
+    labels : int64 array (n,)
+        Group of each row (0..G-1).
+    strata : array (n,)
+        Stratum of each row (e.g. target_cell); a single value means unstratified.
+    fractions : three floats summing to 1 (train, val, test); a zero fraction gets no rows.
+    seed : int
+
+    Returns
+    -------
+    numpy.ndarray of int8, shape (n,): 0 train, 1 val, 2 test.
+    """
+    fr = np.asarray(fractions, dtype=np.float64)
+    if fr.shape != (3,) or (fr < 0).any() or abs(fr.sum() - 1.0) > 1e-6:
+        raise ConfigError("split fractions must be three non-negative numbers summing to 1, e.g. 0.8,0.1,0.1")
+    n = len(labels)
+    if n == 0:
+        return np.zeros(0, dtype=np.int8)
+    rng = np.random.default_rng(seed)
+    ngroups = int(labels.max()) + 1
+    scode, suniq = _factorize(strata)
+    nstrata = len(suniq)
+    # group x stratum counts, sparse as pairs
+    pair = labels * nstrata + scode
+    pu, pc = np.unique(pair, return_counts=True)
+    pg, ps = pu // nstrata, pu % nstrata
+    strata_per_group = np.bincount(pg, minlength=ngroups)
+    gsize = np.bincount(labels, minlength=ngroups)
+    total_c = np.bincount(scode, minlength=nstrata).astype(np.float64)
+    target = fr[:, None] * total_c[None, :]          # (3, C)
+    cur = np.zeros((3, nstrata), dtype=np.float64)
+    assign = np.full(ngroups, -1, dtype=np.int8)
+    perm = rng.permutation(ngroups)
+    rank = np.empty(ngroups, dtype=np.int64)
+    rank[perm] = np.arange(ngroups)
+
+    # groups spanning several strata: greedy, least squared deviation from the targets
+    mixed = np.flatnonzero(strata_per_group > 1)
+    if len(mixed):
+        sel = np.isin(pg, mixed)
+        rows_by_group = {}
+        for g, s, c in zip(pg[sel], ps[sel], pc[sel]):
+            rows_by_group.setdefault(int(g), []).append((int(s), int(c)))
+        for g in mixed[np.argsort(rank[mixed])]:
+            vec = np.zeros(nstrata)
+            for s, c in rows_by_group[int(g)]:
+                vec[s] = c
+            delta = (vec[None, :] * (2 * (cur - target) + vec[None, :])).sum(axis=1)
+            delta[fr == 0] = np.inf
+            k = int(np.argmin(delta))
+            assign[g] = k
+            cur[k] += vec
+
+    # single-stratum groups: per stratum, in shuffled order, by cumulative size
+    pure = strata_per_group == 1
+    gstratum = np.zeros(ngroups, dtype=np.int64)
+    single = pure[pg]
+    gstratum[pg[single]] = ps[single]
+    for c in range(nstrata):
+        gs = np.flatnonzero(pure & (gstratum == c))
+        if not len(gs):
+            continue
+        gs = gs[np.argsort(rank[gs])]
+        need = np.maximum(target[:, c] - cur[:, c], 0)
+        if need.sum() <= 0:
+            need = fr.copy()
+        need = need / need.sum() * gsize[gs].sum()
+        cum = np.cumsum(gsize[gs]) - gsize[gs] / 2.0   # group midpoints
+        edges = np.cumsum(need)
+        k = np.searchsorted(edges, cum, side="right").clip(0, 2).astype(np.int8)
+        assign[gs] = k
+        np.add.at(cur[:, c], k, gsize[gs])
+    return assign[labels]
+
+
+def _factorize(values):
+    import pandas as pd
+
+    codes, uniq = pd.factorize(pd.Series(values, dtype=object), sort=True)
+    return codes.astype(np.int64), list(uniq)
+
+
+def normalise_chrom(name):
+    """'chr7', 'Chr7', '7' -> '7'; 'chrX' -> 'X'."""
+    s = str(name).strip()
+    if s[:3].lower() == "chr":
+        s = s[3:]
+    return s
+
+
+def by_chromosome(labels, chroms, val=MALINOIS_VAL_CHROMS, test=MALINOIS_TEST_CHROMS):
+    """Hold out chromosomes: rows on ``test`` chromosomes -> test, ``val`` -> val, others train.
+
+    A group with rows on several chromosomes goes to its strictest split
+    (test > val > train), so that no group is split.
+
+    Returns int8 (n,) split codes and the number of groups that were moved.
+    """
+    val = {normalise_chrom(c) for c in val}
+    test = {normalise_chrom(c) for c in test}
+    if val & test:
+        raise ConfigError(f"chromosomes both in validation and test: {', '.join(sorted(val & test))}")
+    norm = np.array([normalise_chrom(c) for c in chroms], dtype=object)
+    row = np.zeros(len(norm), dtype=np.int8)
+    row[np.isin(norm, list(val))] = 1
+    row[np.isin(norm, list(test))] = 2
+    return _strictest(labels, row)
+
+
+def by_column(labels, values, held, fractions=(0.8, 0.1, 0.1), strata=None, seed=2025):
+    """Hold out rows whose column value is in ``held`` as test; split the rest train/val.
+
+    Groups that contain any held-out row go to test whole. The rest is split by
+    :func:`random_grouped` with the train and val fractions renormalised.
+
+    Returns int8 (n,) split codes and the number of groups moved to test because of a held-out row.
+    """
+    values = np.asarray(values, dtype=object)
+    held_row = np.isin(values, list(held))
+    row = np.where(held_row, 2, 0).astype(np.int8)
+    split, moved = _strictest(labels, row)
+    rest = split == 0
+    if rest.any():
+        fr = np.array(fractions[:2], dtype=np.float64)
+        if fr.sum() <= 0:
+            raise ConfigError("train and val fractions must not both be zero")
+        fr = np.append(fr / fr.sum(), 0.0)
+        sub_labels = labels[rest]
+        codes = np.unique(sub_labels, return_inverse=True)[1]
+        sub_strata = np.asarray(strata, dtype=object)[rest] if strata is not None else np.zeros(rest.sum())
+        split[rest] = random_grouped(codes, sub_strata, fr, seed)
+    return split, moved
+
+
+def _strictest(labels, row_split):
+    """Every row of a group gets the group's highest split code."""
+    ngroups = int(labels.max()) + 1 if len(labels) else 0
+    gmax = np.zeros(ngroups, dtype=np.int8)
+    np.maximum.at(gmax, labels, row_split)
+    gmin = np.full(ngroups, 3, dtype=np.int8)
+    np.minimum.at(gmin, labels, row_split)
+    moved = int((gmax != gmin).sum())
+    return gmax[labels], moved
+
+
+def check_no_leak(labels, split, keys=None):
+    """Return a description of the first leak found, or None.
+
+    A leak is a group whose rows are in more than one split, or (when ``keys``
+    is given) a grouping key present in more than one split.
+    """
+    import pandas as pd
+
+    df = pd.DataFrame({"g": labels, "s": split})
+    per = df.groupby("g")["s"].nunique()
+    if (per > 1).any():
+        return f"group {int(per.index[per > 1][0])} crosses splits"
+    if keys is not None:
+        kd = pd.DataFrame({"k": keys, "s": split}).groupby("k")["s"].nunique()
+        if (kd > 1).any():
+            return "a sequence (or its reverse complement) is in more than one split"
+    return None

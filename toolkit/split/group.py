@@ -1,0 +1,284 @@
+"""Group rows that share biology so that no group is ever split.
+
+Keys, from strict to loose:
+
+- ``exact``: identical cleaned sequence (after removing shared flanks);
+- ``rc``: identical up to reverse complement (the default);
+- near-duplicates on top: ``hamming`` (equal-length cores within d mismatches,
+  either orientation; candidates found by the pigeonhole principle: two
+  strings within d mismatches share one of d + 1 segments exactly) or
+  ``kmer`` (reverse-complement-aware k-mer sketches, Jaccard >= threshold).
+"""
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from ..seq import reverse_complement
+
+GROUPINGS = ("exact", "rc")
+NEAR_METHODS = ("none", "hamming", "kmer")
+MIN_FLANK = 8
+
+
+def shared_flanks(seqs, min_flank=MIN_FLANK, min_core=20):
+    """Longest prefix and suffix shared by every sequence (adapters, primers).
+
+    Flanks shorter than ``min_flank`` are treated as chance and ignored; flanks
+    are shortened so that the shortest sequence keeps a core of ``min_core``.
+
+    Returns
+    -------
+    (left, right) : tuple of int
+    """
+    seqs = [s for s in seqs if s]
+    if len(seqs) < 2:
+        return 0, 0
+    left = len(os.path.commonprefix([min(seqs), max(seqs)]))
+    rev = [s[::-1] for s in seqs]
+    right = len(os.path.commonprefix([min(rev), max(rev)]))
+    shortest = min(len(s) for s in seqs)
+    if left < min_flank:
+        left = 0
+    if right < min_flank:
+        right = 0
+    while left + right > max(shortest - min_core, 0):
+        if right >= left and right:
+            right -= 1
+        elif left:
+            left -= 1
+        else:
+            break
+    return left, right
+
+
+def cores(seqs, left, right):
+    """Sequences without their shared flanks (uppercased)."""
+    if left == 0 and right == 0:
+        return [s.upper() for s in seqs]
+    return [s[left: len(s) - right].upper() for s in seqs]
+
+
+def canonical_keys(core_seqs, reverse=True):
+    """Grouping key of each core: itself, or min(core, reverse complement) when ``reverse``."""
+    if not reverse:
+        return list(core_seqs)
+    return [min(s, reverse_complement(s)) for s in core_seqs]
+
+
+def exact_groups(keys):
+    """Integer group labels (first-appearance order) for equal keys. Returns int64 (n,)."""
+    codes, _ = pd.factorize(pd.Series(keys, dtype=object), sort=False)
+    return codes.astype(np.int64)
+
+
+_CODE = np.full(256, 4, dtype=np.uint8)
+for _i, _b in enumerate(b"ACGT"):
+    _CODE[_b] = _i
+
+
+def _encode(seqs, length):
+    """Equal-length sequences -> uint8 codes (n, length): A0 C1 G2 T3, other 4."""
+    buf = np.frombuffer("".join(seqs).encode("ascii", "replace"), dtype=np.uint8)
+    return _CODE[buf].reshape(len(seqs), length)
+
+
+def _rc_codes(X):
+    comp = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
+    return comp[X[:, ::-1]]
+
+
+def _bucket_pairs(keys_void):
+    """All pairs (i, j), i < j in sorted order, of items whose keys are equal.
+
+    Yields arrays (a, b) batch by batch (offset by offset within buckets).
+    """
+    order = np.argsort(keys_void, kind="stable")
+    sk = keys_void[order]
+    boundary = np.ones(len(sk), dtype=bool)
+    boundary[1:] = sk[1:] != sk[:-1]
+    start_idx = np.flatnonzero(boundary)
+    sizes = np.diff(np.append(start_idx, len(sk)))
+    bucket = np.cumsum(boundary) - 1
+    pos = np.arange(len(sk)) - start_idx[bucket]
+    left = sizes[bucket] - pos  # items after me in my bucket, inclusive
+    live = np.flatnonzero(left > 1)
+    k = 1
+    while live.size:
+        live = live[left[live] > k]
+        if not live.size:
+            break
+        yield order[live], order[live + k]
+        k += 1
+
+
+def hamming_edges(core_seqs, max_mismatch=2, reverse=True, progress=None):
+    """Pairs of equal-length cores within ``max_mismatch`` mismatches (N counts as a mismatch
+    against anything but N), in either orientation when ``reverse``.
+
+    Returns
+    -------
+    (a, b) : int64 arrays of indices into ``core_seqs``.
+    """
+    out_a, out_b = [], []
+    lengths = np.fromiter((len(s) for s in core_seqs), dtype=np.int64, count=len(core_seqs))
+    for length in np.unique(lengths):
+        idx = np.flatnonzero(lengths == length)
+        if len(idx) < 2 or length <= max_mismatch:
+            continue
+        X = _encode([core_seqs[i] for i in idx], int(length))
+        m = len(idx)
+        items = np.concatenate([X, _rc_codes(X)]) if reverse else X
+        owner = np.tile(np.arange(m), 2) if reverse else np.arange(m)
+        nseg = max_mismatch + 1
+        bounds = np.linspace(0, length, nseg + 1).astype(int)
+        for j in range(nseg):
+            seg = np.ascontiguousarray(items[:, bounds[j]:bounds[j + 1]])
+            keys = seg.view(np.dtype((np.void, seg.shape[1]))).ravel()
+            for a, b in _bucket_pairs(keys):
+                oa, ob = owner[a], owner[b]
+                keep = oa != ob
+                a, b, oa, ob = a[keep], b[keep], oa[keep], ob[keep]
+                for s in range(0, len(a), 1 << 18):
+                    sl = slice(s, s + (1 << 18))
+                    mism = (items[a[sl]] != items[b[sl]]).sum(axis=1)
+                    close = mism <= max_mismatch
+                    out_a.append(idx[oa[sl][close]])
+                    out_b.append(idx[ob[sl][close]])
+            if progress is not None:
+                progress(1)
+    if not out_a:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(out_a), np.concatenate(out_b)
+
+
+def _kmer_hashes(seq, k):
+    """Hashes of the canonical k-mers of one sequence (k-mers with N skipped). uint64 array."""
+    codes = _CODE[np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8)].astype(np.uint64)
+    n = len(codes) - k + 1
+    if n <= 0:
+        return np.zeros(0, dtype=np.uint64)
+    win = np.lib.stride_tricks.sliding_window_view(codes, k)
+    valid = (win < 4).all(axis=1)
+    weights = (np.uint64(4) ** np.arange(k - 1, -1, -1, dtype=np.uint64))
+    fwd = (win * weights).sum(axis=1, dtype=np.uint64)
+    rcw = (3 - win[:, ::-1]) * weights
+    rev = rcw.sum(axis=1, dtype=np.uint64)
+    canon = np.minimum(fwd, rev)[valid]
+    # splitmix64 finaliser as the hash
+    x = canon + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return np.unique(x ^ (x >> np.uint64(31)))
+
+
+def kmer_edges(core_seqs, k=12, threshold=0.5, sketch=32, anchors=4, progress=None):
+    """Pairs of cores whose reverse-complement-aware k-mer sets are similar.
+
+    Each core is summarised by the ``sketch`` smallest hashes of its canonical
+    k-mers (a bottom-s MinHash sketch). Candidate pairs share one of their
+    ``anchors`` smallest hashes; a pair is kept when the Jaccard estimate
+    |S_a ∩ S_b| / |S_a ∪ S_b| over the sketches is at least ``threshold``.
+
+    Returns
+    -------
+    (a, b) : int64 arrays of indices into ``core_seqs``.
+    """
+    with np.errstate(over="ignore"):
+        n = len(core_seqs)
+        pad = np.iinfo(np.uint64).max
+        S = np.full((n, sketch), pad, dtype=np.uint64)
+        for i, s in enumerate(core_seqs):
+            h = _kmer_hashes(s, k)[:sketch]
+            S[i, : len(h)] = h
+            if progress is not None and i % 10000 == 0:
+                progress(min(10000, n - i))
+    out_a, out_b = [], []
+    for j in range(anchors):
+        col = S[:, j].copy()
+        ok = col != pad
+        idx = np.flatnonzero(ok)
+        for a, b in _bucket_pairs(col[idx]):
+            a, b = idx[a], idx[b]
+            for s in range(0, len(a), 1 << 15):
+                sa, sb = S[a[s:s + (1 << 15)]], S[b[s:s + (1 << 15)]]
+                inter = (sa[:, :, None] == sb[:, None, :]) & (sa[:, :, None] != pad)
+                ni = inter.any(axis=2).sum(axis=1)
+                na = (sa != pad).sum(axis=1)
+                nb = (sb != pad).sum(axis=1)
+                jac = ni / np.maximum(na + nb - ni, 1)
+                close = jac >= threshold
+                out_a.append(a[s:s + (1 << 15)][close])
+                out_b.append(b[s:s + (1 << 15)][close])
+    if not out_a:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(out_a), np.concatenate(out_b)
+
+
+def connect(labels, edges_a, edges_b):
+    """Merge groups joined by edges (indices into ``labels``); relabel in first-appearance order."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    g = int(labels.max()) + 1 if len(labels) else 0
+    if len(edges_a) == 0:
+        return labels
+    ga, gb = labels[edges_a], labels[edges_b]
+    mat = coo_matrix((np.ones(len(ga), dtype=np.int8), (ga, gb)), shape=(g, g))
+    _, comp = connected_components(mat, directed=False)
+    merged = comp[labels]
+    codes, _ = pd.factorize(merged, sort=False)
+    return codes.astype(np.int64)
+
+
+def group_rows(seqs, grouping="rc", flanks="auto", near="none", max_mismatch=2,
+               kmer_k=12, kmer_threshold=0.5, progress=None):
+    """Group sequences that share biology.
+
+    Parameters
+    ----------
+    seqs : list of str, length n
+    grouping : ``exact`` or ``rc``
+    flanks : ``auto`` (shared prefix/suffix), ``none``, or a (left, right) pair of ints
+    near : ``none``, ``hamming`` or ``kmer``
+
+    Returns
+    -------
+    labels : numpy.ndarray of int64, shape (n,)
+    info : dict with the flanks used and the number of groups at each stage
+    """
+    if grouping not in GROUPINGS:
+        raise ConfigError(f"unknown grouping '{grouping}'", hint="use exact or rc")
+    if near not in NEAR_METHODS:
+        raise ConfigError(f"unknown near-duplicate method '{near}'", hint="use none, hamming or kmer")
+    seqs = [s.upper() for s in seqs]
+    if flanks == "auto":
+        left, right = shared_flanks(seqs)
+    elif flanks == "none":
+        left, right = 0, 0
+    else:
+        left, right = flanks
+    core = cores(seqs, left, right)
+    exact = exact_groups(core)
+    info = {"flanks": {"left": int(left), "right": int(right)},
+            "groups_exact": int(exact.max() + 1) if len(exact) else 0}
+    labels = exact
+    if grouping == "rc":
+        labels = exact_groups(canonical_keys(core))
+        info["groups_after_rc"] = int(labels.max() + 1) if len(labels) else 0
+    if near != "none":
+        # one representative per group is enough
+        first = np.unique(labels, return_index=True)[1]
+        reps = [core[i] for i in first]
+        if near == "hamming":
+            a, b = hamming_edges(reps, max_mismatch=max_mismatch, reverse=(grouping == "rc"), progress=progress)
+        else:
+            a, b = kmer_edges(reps, k=kmer_k, threshold=kmer_threshold, progress=progress)
+        rep_labels = labels[first]
+        labels = connect(labels, rep_labels[a], rep_labels[b]) if len(a) else labels
+        info[f"groups_after_{near}"] = int(labels.max() + 1) if len(labels) else 0
+        info["near_pairs"] = int(len(a))
+    info["groups"] = int(labels.max() + 1) if len(labels) else 0
+    return labels, info
