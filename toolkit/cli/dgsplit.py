@@ -87,7 +87,7 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
 
     from ..errors import ConfigError, ToolkitError
     from ..io.streams import AtomicOutput
-    from ..io.tables import target_columns, write_tsv, read_table
+    from ..io.tables import read_table, standard_frame, target_columns, write_tsv
     from ..seq import sha1
     from ..split.allocate import SPLITS, by_chromosome, by_column, check_no_leak, random_grouped
     from ..split.group import group_rows
@@ -155,9 +155,7 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
 
     names = np.array(SPLITS, dtype=object)[split]
     gids = np.char.add("g", (labels + 1).astype(str)).astype(object)
-    out = df.loc[:, cols].copy()
-    if "id" not in out.columns:
-        out.insert(0, "id", table.ids())
+    out = standard_frame(table)
     for c in ("split", "group_id"):
         if c in out.columns:
             log.warn(f"the input already has a '{c}' column; it is replaced")

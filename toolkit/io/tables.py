@@ -234,6 +234,25 @@ def resolve_columns(df, lines, name, fmt, seq_col=None, id_col=None):
     return SeqTable(df, found, idc, lines, name, fmt)
 
 
+def standard_frame(table, seqs=None):
+    """The input columns ready for output: ``id`` first (added when the input has
+    none), the sequence column named ``sequence`` (values replaced by ``seqs`` when
+    given), every other column unchanged and in order; private ``_`` columns dropped.
+    """
+    cols = [c for c in table.df.columns if not c.startswith("_")]
+    out = table.df.loc[:, cols].copy()
+    if seqs is not None:
+        out[table.seq_col] = seqs
+    if table.seq_col != "sequence":
+        if "sequence" in out.columns:
+            raise ConfigError(f"the input has both a 'sequence' column and the sequence column '{table.seq_col}'",
+                              file=table.name, line=1, hint="rename one of them")
+        out = out.rename(columns={table.seq_col: "sequence"})
+    if "id" not in out.columns:
+        out.insert(0, "id", table.ids())
+    return out
+
+
 def find_seq_column(df):
     """The sequence column: a known alias, else the one column whose values look like DNA."""
     cols = list(df.columns)

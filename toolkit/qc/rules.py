@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..io.tables import parse_numeric, se_columns, target_columns, target_cell_name
+from ..io.tables import parse_numeric, se_columns, standard_frame, target_columns, target_cell_name
 from ..seq.arrays import PackedSeqs
 from .profile import profile
 
@@ -233,15 +233,7 @@ def run_qc(table, config):
 
     # assemble kept table
     ids = table.ids()
-    out = df.loc[:, cols].copy()
-    out[table.seq_col] = seqs
-    if table.seq_col != "sequence":
-        if "sequence" in out.columns:
-            raise ConfigError("the input has both a 'sequence' column and --seq-col "
-                              f"'{table.seq_col}'", file=table.name, hint="rename one of them")
-        out = out.rename(columns={table.seq_col: "sequence"})
-    if "id" not in out.columns:
-        out.insert(0, "id", ids)
+    out = standard_frame(table, seqs)
     for t, (v, clipped) in out_targets.items():
         col = out[t].to_numpy(dtype=object).copy()
         col[clipped] = _fmt(v[clipped])

@@ -51,12 +51,13 @@ def random_grouped(labels, strata, fractions=(0.8, 0.1, 0.1), seed=2025):
     total_c = np.bincount(scode, minlength=nstrata).astype(np.float64)
     target = fr[:, None] * total_c[None, :]          # (3, C)
     cur = np.zeros((3, nstrata), dtype=np.float64)
+    split_size = np.maximum(fr * n, 1.0)
     assign = np.full(ngroups, -1, dtype=np.int8)
     perm = rng.permutation(ngroups)
     rank = np.empty(ngroups, dtype=np.int64)
     rank[perm] = np.arange(ngroups)
 
-    # groups spanning several strata: greedy, least squared deviation from the targets
+    # groups spanning several strata: greedy, least relative squared deviation from the targets
     mixed = np.flatnonzero(strata_per_group > 1)
     if len(mixed):
         sel = np.isin(pg, mixed)
@@ -67,7 +68,8 @@ def random_grouped(labels, strata, fractions=(0.8, 0.1, 0.1), seed=2025):
             vec = np.zeros(nstrata)
             for s, c in rows_by_group[int(g)]:
                 vec[s] = c
-            delta = (vec[None, :] * (2 * (cur - target) + vec[None, :])).sum(axis=1)
+            # change of the chi-square-like imbalance sum_c (cur - target)^2 / split size
+            delta = (vec[None, :] * (2 * (cur - target) + vec[None, :])).sum(axis=1) / split_size
             delta[fr == 0] = np.inf
             k = int(np.argmin(delta))
             assign[g] = k

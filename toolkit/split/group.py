@@ -195,25 +195,33 @@ def kmer_edges(core_seqs, k=12, threshold=0.5, sketch=32, anchors=4, progress=No
             S[i, : len(h)] = h
             if progress is not None and i % 10000 == 0:
                 progress(min(10000, n - i))
-    out_a, out_b = [], []
-    for j in range(anchors):
-        col = S[:, j].copy()
-        ok = col != pad
-        idx = np.flatnonzero(ok)
-        for a, b in _bucket_pairs(col[idx]):
-            a, b = idx[a], idx[b]
-            for s in range(0, len(a), 1 << 15):
-                sa, sb = S[a[s:s + (1 << 15)]], S[b[s:s + (1 << 15)]]
-                inter = (sa[:, :, None] == sb[:, None, :]) & (sa[:, :, None] != pad)
-                ni = inter.any(axis=2).sum(axis=1)
-                na = (sa != pad).sum(axis=1)
-                nb = (sb != pad).sum(axis=1)
-                jac = ni / np.maximum(na + nb - ni, 1)
-                close = jac >= threshold
-                out_a.append(a[s:s + (1 << 15)][close])
-                out_b.append(b[s:s + (1 << 15)][close])
-    if not out_a:
+    # candidates: any two cores sharing one of their `anchors` smallest hashes (any column)
+    anc = S[:, :anchors]
+    owner = np.repeat(np.arange(n), anc.shape[1])
+    flat = anc.ravel()
+    ok = flat != pad
+    flat, owner = flat[ok], owner[ok]
+    cand_a, cand_b = [], []
+    for a, b in _bucket_pairs(flat):
+        oa, ob = owner[a], owner[b]
+        keep = oa != ob
+        cand_a.append(np.minimum(oa, ob)[keep])
+        cand_b.append(np.maximum(oa, ob)[keep])
+    if not cand_a:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    pairs = np.unique(np.stack([np.concatenate(cand_a), np.concatenate(cand_b)], axis=1), axis=0)
+    out_a, out_b = [], []
+    step = 1 << 14
+    for s in range(0, len(pairs), step):
+        a, b = pairs[s:s + step, 0], pairs[s:s + step, 1]
+        sa, sb = S[a], S[b]
+        inter = ((sa[:, :, None] == sb[:, None, :]) & (sa[:, :, None] != pad)).any(axis=2).sum(axis=1)
+        na = (sa != pad).sum(axis=1)
+        nb = (sb != pad).sum(axis=1)
+        jac = inter / np.maximum(na + nb - inter, 1)
+        close = jac >= threshold
+        out_a.append(a[close])
+        out_b.append(b[close])
     return np.concatenate(out_a), np.concatenate(out_b)
 
 
