@@ -4,6 +4,7 @@
 # Usage: sh share/demo.sh [OUTDIR]     (commands must be installed: pip install .)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+[ -d "$here/examples" ] || here=$(cd "$here/.." && pwd)   # installed: share/regseq-toolkit/scripts/
 out=${1:-demo-out}
 mkdir -p "$out"
 ex="$here/examples/lentimpra_joint_3cell.csv.gz"

@@ -192,14 +192,25 @@ def _read_delimited(stream, name, sep):
     if any(str(c).startswith("Unnamed: ") for c in df.columns[:1]) and df.columns[0] == "Unnamed: 0":
         df = df.rename(columns={"Unnamed: 0": "index"})
     df.columns = [str(c).strip() for c in df.columns]
-    # rows that were blank in the file shift line numbers; tables with blank lines inside are rare,
-    # so line numbers assume one row per line after the header.
-    lines = np.arange(len(df), dtype=np.int64) + 2 + skipped
+    lines = _data_line_numbers(text, len(df)) + skipped
     for col in df.columns:
         # pandas leaves NaN for fields missing at the end of a short row
         if df[col].isna().any():
             df[col] = df[col].fillna("")
     return df, lines
+
+
+def _data_line_numbers(text, nrows):
+    """1-based file line of each data row, skipping blank lines as the parser does."""
+    if "\n\n" not in text and "\n\r\n" not in text and not text.startswith(("\n", "\r\n")):
+        return np.arange(nrows, dtype=np.int64) + 2
+    lines = text.split("\n")
+    nonblank = np.flatnonzero([bool(ln.strip("\r")) for ln in lines]) + 1
+    # the first non-blank line is the header
+    rows = nonblank[1:nrows + 1]
+    if len(rows) < nrows:  # quoted fields spanning lines: fall back to row order
+        return np.arange(nrows, dtype=np.int64) + 2
+    return rows.astype(np.int64)
 
 
 def resolve_columns(df, lines, name, fmt, seq_col=None, id_col=None):
