@@ -121,30 +121,61 @@ def count_rows(path):
 
 # --------------------------------------------------------------------------- measurement
 
+# A tiny launcher between this process and the measured command. ru_maxrss of a
+# child that was forked (or vforked) from this process and then exec'd starts at
+# *this* process's high-water RSS (Linux records the old mm's peak at exec), which
+# would hide any command smaller than the generated table held here. The launcher
+# is a fresh ~10 MB interpreter; it forks the command, times it and reports the
+# command's own wait4() rusage.
+LAUNCHER = r"""
+import json, os, sys, time
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - t0
+with open(sys.argv[1], "w") as fh:
+    json.dump({"seconds": wall, "maxrss_kib": ru.ru_maxrss, "user": ru.ru_utime, "sys": ru.ru_stime,
+               "rc": os.waitstatus_to_exitcode(status)}, fh)
+sys.exit(0)
+"""
+
+
 def run_child(argv, timeout=None):
-    """Run argv from the repository root; return wall seconds, peak RSS (MB), exit code, stderr tail."""
+    """Run argv from the repository root through LAUNCHER.
+
+    Returns wall seconds, peak RSS of the command (MB = 10^6 bytes), CPU seconds, exit code, stderr tail.
+    """
     errf = tempfile.TemporaryFile()
+    fd, res_path = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=errf)
-    deadline = None if timeout is None else t0 + timeout
+    proc = subprocess.Popen([sys.executable, "-S", "-c", LAUNCHER, res_path] + list(argv), cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=errf, start_new_session=True)
     timed_out = False
-    while True:
-        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if deadline is not None and time.perf_counter() > deadline:
-            proc.kill()
-            pid, status, ru = os.wait4(proc.pid, 0)
-            timed_out = True
-            break
-        time.sleep(0.02)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)  # the launcher's own session: the launcher and the command only
+        proc.wait()
+        timed_out = True
+    outer = time.perf_counter() - t0
     errf.seek(0)
     err = errf.read().decode("utf-8", "replace")
     errf.close()
-    return {"seconds": wall, "peak_rss_mb": ru.ru_maxrss * 1024 / 1e6, "rc": proc.returncode,
-            "timed_out": timed_out, "stderr": err[-2000:]}
+    try:
+        with open(res_path) as fh:
+            res = json.load(fh)
+    except (OSError, ValueError):
+        res = {"seconds": outer, "maxrss_kib": 0, "user": None, "sys": None, "rc": proc.returncode or -1}
+    os.unlink(res_path)
+    return {"seconds": res["seconds"], "peak_rss_mb": res["maxrss_kib"] * 1024 / 1e6,
+            "cpu_seconds": None if res["user"] is None else res["user"] + res["sys"],
+            "rc": res["rc"], "timed_out": timed_out, "stderr": err[-2000:]}
 
 
 def measure(argv, repeat, timeout):
@@ -179,7 +210,15 @@ def machine():
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     import scipy
 
-    return {"cpu": cpu, "cores": cores, "ram_gib": round(ram / 2**30, 1) if ram else None,
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "toolkit", "bin"], cwd=REPO,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        rev = (head or "unknown") + (" + uncommitted changes in toolkit/ or bin/" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        rev = "unknown"
+    return {"revision": rev, "cpu": cpu, "cores": cores, "ram_gib": round(ram / 2**30, 1) if ram else None,
             "python": platform.python_version(), "numpy": np.__version__, "pandas": pd.__version__,
             "scipy": scipy.__version__, "os": f"{platform.system()} {platform.release()}"}
 
@@ -306,6 +345,8 @@ def render(info):
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; Python {m['python']}, "
         f"numpy {m['numpy']}, pandas {m['pandas']}, scipy {m['scipy']}; {m['os']}",
+        "",
+        f"Code: {m.get('revision', 'unknown')}",
         "",
         f"Input: {inp['rows']:,} rows x {inp['length']} nt resampled from {inp['source']} "
         f"({inp['source_rows']:,} rows), {inp['mutations_per_copy']}, "

@@ -93,6 +93,7 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
     from ..split.group import group_rows
 
     log = opt.Log("dgsplit", quiet, verbose)
+    opt.require_input(input)
     fr = _parse_fractions(fractions)
     if holdout_chrom and holdout:
         raise click.UsageError("use either --holdout-chrom or --holdout")

@@ -22,6 +22,32 @@ EXIT_STATUS = (
 )
 
 
+INPUT_HELP = ("A path, '\u2011' or nothing for standard input. gzip is recognised by its magic bytes; "
+              "TSV, CSV, FASTA and BED are told apart by their content (--format to force).").replace("\u2011", "-")
+
+
+def _option_record(param):
+    """(names and metavar, help with default) of an option, independent of click's own formatter,
+    so that the pages do not change with the click version."""
+    names = ", ".join(param.opts + param.secondary_opts)
+    if not param.is_flag and not getattr(param, "count", False):
+        if param.metavar:
+            meta = param.metavar
+        elif isinstance(param.type, click.Choice):
+            meta = "[" + "|".join(map(str, param.type.choices)) + "]"
+        elif isinstance(param.type, (click.types.IntParamType, click.IntRange)):
+            meta = "INTEGER"
+        elif isinstance(param.type, (click.types.FloatParamType, click.FloatRange)):
+            meta = "FLOAT"
+        else:
+            meta = "TEXT"
+        names = f"{names} {meta}"
+    helptext = (param.help or "").strip()
+    if param.show_default and param.default is not None and not param.is_flag:
+        helptext = f"{helptext}  [default: {param.default}]"
+    return names, helptext
+
+
 def _esc(text):
     text = text.replace("\\", "\\e")
     text = re.sub(r"^([.'])", r"\\&\1", text, flags=re.M)
@@ -62,11 +88,11 @@ def render(name):
     for para in desc:
         out += [".PP", _esc(para)]
     out.append(".SH OPTIONS")
+    out += [".TP", "\\fBINPUT\\fR", _esc(INPUT_HELP)]
     for param in cmd.get_params(ctx):
-        rec = param.get_help_record(ctx)
-        if rec is None:
+        if not isinstance(param, click.Option) or param.hidden:
             continue
-        opts, helptext = rec
+        opts, helptext = _option_record(param)
         out += [".TP", f"\\fB{_esc(opts)}\\fR", _esc(helptext)]
     if examples:
         out.append(".SH EXAMPLES")

@@ -76,6 +76,12 @@ def input_argument(fn):
     return click.argument("input", required=False, default="-", metavar="[INPUT]")(fn)
 
 
+def require_input(path):
+    """Refuse to wait on a terminal: no INPUT and nothing piped in is a usage error."""
+    if path in (None, "-") and sys.stdin is not None and sys.stdin.isatty():
+        raise click.UsageError("no input: give INPUT or pipe a table in (see --help)")
+
+
 def output_option(fn):
     return click.option(
         "-o", "--output", default="-", show_default=True, metavar="PATH",

@@ -80,6 +80,7 @@ def cli(input, output, fmt, seq_col, id_col, genome, clip, length, length_policy
     from ..qc.rules import QCConfig, run_qc
 
     log = opt.Log("seqqc", quiet, verbose)
+    opt.require_input(input)
     bounds = _pair(se_bounds, "--se-bounds")
     wins = _pair(winsorize, "--winsorize")
     if genome is None and fmt == "bed":
