@@ -89,7 +89,6 @@ def cli(input, output, fmt, seq_col, id_col, genome, clip, length, length_policy
                       max_n_frac=max_n_frac, targets=targets, se_bounds=bounds, se_rule=se_rule,
                       max_se=max_se, target_cell_col=target_cell_col, winsorize=wins, merge=merge)
     config.validate()
-    inputs = [input, rejects, report]
     for path in (rejects, report):
         if path is not None and path == output and output != "-":
             raise ConfigError("--rejects/--report must differ from -o", file=path)
@@ -108,7 +107,6 @@ def cli(input, output, fmt, seq_col, id_col, genome, clip, length, length_policy
     if report is not None:
         opt.write_json(report, result.report, inputs=[input])
     _summary(log, result.report)
-    del inputs
 
 
 def _summary(log, rep):

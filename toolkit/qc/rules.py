@@ -110,11 +110,13 @@ def run_qc(table, config):
     counts = {}
 
     def reject(mask, name, details=None):
+        """Reject rows in ``mask`` not rejected yet; ``details(idx)`` describes them (computed lazily)."""
         mask = mask & (reason == "")
-        reason[mask] = name
-        if details is not None:
-            detail[mask] = details[mask] if isinstance(details, np.ndarray) else details
-        counts[name] = counts.get(name, 0) + int(mask.sum())
+        idx = np.flatnonzero(mask)
+        reason[idx] = name
+        if details is not None and len(idx):
+            detail[idx] = details(idx) if callable(details) else details
+        counts[name] = counts.get(name, 0) + len(idx)
         return mask
 
     # windows that could not be fetched from the genome (BED input)
@@ -135,7 +137,7 @@ def run_qc(table, config):
     # 2. alphabet
     reject(lengths == 0, "empty_sequence")
     bad = packed.invalid()
-    reject(bad > 0, "alphabet", np.array([f"{k} character(s) outside ACGTN" for k in bad], dtype=object))
+    reject(bad > 0, "alphabet", lambda idx: [f"{k} character(s) outside ACGTN" for k in bad[idx]])
 
     # 3. length policy
     alive = reason == ""
@@ -151,7 +153,7 @@ def run_qc(table, config):
         applied = "drop" if off_fraction < config.length_tolerance else "trim-pad"
     flags = np.full(n, "", dtype=object)
     if applied == "drop":
-        reject(off, "length", np.array([f"length {k} != {target_len}" for k in lengths], dtype=object))
+        reject(off, "length", lambda idx: [f"length {k} != {target_len}" for k in lengths[idx]])
     elif applied == "trim-pad":
         for i in np.flatnonzero(off):
             s, L = seqs[i], lengths[i]
@@ -172,7 +174,7 @@ def run_qc(table, config):
     real_len = np.maximum(lengths - n_pad, 1)
     n_frac = n_count / real_len
     reject(n_frac > config.max_n_frac, "n_fraction",
-           np.array([f"N fraction {f:.4f} > {config.max_n_frac}" for f in n_frac], dtype=object))
+           lambda idx: [f"N fraction {f:.4f} > {config.max_n_frac}" for f in n_frac[idx]])
 
     # 5. non-finite targets and standard errors
     tvals = {t: parse_numeric(table, t) for t in targets}
@@ -187,7 +189,7 @@ def run_qc(table, config):
     for t, c in ses.items():
         v = svals[t]
         reject((v <= lo) | (v >= hi), "se_out_of_bounds",
-               np.array([f"{c} = {x:.4g} outside ({lo:g}, {hi:g})" for x in v], dtype=object))
+               lambda idx, v=v, c=c: [f"{c} = {x:.4g} outside ({lo:g}, {hi:g})" for x in v[idx]])
 
     # 7. lfcSE filter
     before_se = int((reason == "").sum())
@@ -196,7 +198,7 @@ def run_qc(table, config):
         stack = np.column_stack([svals[t] for t in ses])
         worst = np.max(stack, axis=1)
         reject(worst > config.max_se, "se_filter",
-               np.array([f"max lfcSE {x:.4g} > {config.max_se:g} (rule A)" for x in worst], dtype=object))
+               lambda idx: [f"max lfcSE {x:.4g} > {config.max_se:g} (rule A)" for x in worst[idx]])
     elif ses and config.se_rule == "B":
         cell = df[config.target_cell_col].to_numpy(dtype=object)
         by_cell = {target_cell_name(t): svals[t] for t in ses}
@@ -206,7 +208,7 @@ def run_qc(table, config):
         unmatched = (reason == "") & np.isnan(own)
         rule_b_unmatched = int(unmatched.sum())
         reject(np.nan_to_num(own, nan=-np.inf) > config.max_se, "se_filter",
-               np.array([f"target-cell lfcSE {x:.4g} > {config.max_se:g} (rule B)" for x in own], dtype=object))
+               lambda idx: [f"target-cell lfcSE {x:.4g} > {config.max_se:g} (rule B)" for x in own[idx]])
     se_removed = counts.get("se_filter", 0)
     se_removed_fraction = se_removed / before_se if before_se else 0.0
     advice = None
