@@ -340,6 +340,27 @@ def parse_numeric(table, column):
     return out
 
 
-def write_tsv(df, fh):
-    """Write ``df`` as TSV with one header line."""
-    df.to_csv(fh, sep="\t", index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+def write_tsv(df, fh, chunk_rows=200_000):
+    """Write ``df`` as TSV with one header line.
+
+    Values are written as text, unquoted (as TSV input is read); a chunk with a value
+    containing a tab or newline falls back to csv quoting (QUOTE_MINIMAL).
+    """
+    ncols = len(df.columns)
+    fh.write("\t".join(map(str, df.columns)) + "\n")
+    for start in range(0, len(df), chunk_rows):
+        part = df.iloc[start:start + chunk_rows]
+        cols = [part[c].to_numpy(dtype=object) for c in part.columns]
+        cols = [c if _all_str(c) else c.astype(str) for c in cols]
+        text = "\n".join(map("\t".join, zip(*cols)))
+        rows = len(part)
+        if text.count("\t") != rows * (ncols - 1) or text.count("\n") != rows - 1:
+            part.to_csv(fh, sep="\t", index=False, header=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+            continue
+        if rows:
+            fh.write(text)
+            fh.write("\n")
+
+
+def _all_str(values):
+    return all(type(v) is str for v in values)

@@ -34,14 +34,22 @@ class PackedSeqs:
 
         Returns numpy.ndarray of int64, shape (n,).
         """
-        hits = mask_table[self.buf]
-        csum = np.concatenate([[0], np.cumsum(hits, dtype=np.int64)])
-        return csum[self.ends] - csum[self.starts]
+        return self._per_row(mask_table.view(np.uint8)[self.buf])
+
+    def _per_row(self, hits):
+        out = np.zeros(len(self.lengths), dtype=np.int64)
+        nonempty = self.lengths > 0
+        if nonempty.any():
+            out[nonempty] = np.add.reduceat(hits.view(np.uint8), self.starts[nonempty], dtype=np.int64)
+        return out
 
     def count_bytes(self, chars):
-        table = np.zeros(256, dtype=bool)
-        table[list(chars.encode("ascii"))] = True
-        return self.count(table)
+        """Per-row count of the given characters, e.g. ``count_bytes("GC")``."""
+        codes = chars.encode("ascii")
+        hits = self.buf == codes[0]
+        for c in codes[1:]:
+            hits |= self.buf == c
+        return self._per_row(hits)
 
     def invalid(self):
         """Per-row count of characters outside A/C/G/T/N."""
