@@ -233,6 +233,9 @@ def main(argv=None):
     ap.add_argument("--workdir", default=None, help="folder for the generated files (default: a temp dir, removed)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     ap.add_argument("--source", default=DEFAULT_SOURCE, help="lentiMPRA table to resample (seq_id, seq, mean_value)")
+    ap.add_argument("--repo", default=REPO,
+                    help="checkout whose bin/seqqc and bin/dgsplit are measured (default: this one), e.g. a "
+                         "`git archive` snapshot of a commit, so that edits in progress do not change the figures")
     ap.add_argument("--seed", type=int, default=2025)
     ap.add_argument("--repeat", type=int, default=1, help="runs per command; the median is reported")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds before a command is killed (FAIL)")
@@ -241,6 +244,8 @@ def main(argv=None):
     ap.add_argument("--json", dest="json_out", default=None, help="save the results as JSON")
     args = ap.parse_args(argv)
     only = set(args.only.split(","))
+    global REPO
+    REPO = os.path.realpath(args.repo)
 
     if not os.path.exists(args.source):
         sys.exit(f"error: {args.source} not found; it exists only next to a development checkout "

@@ -37,7 +37,10 @@ class PackedSeqs:
         return self._per_row(mask_table.view(np.uint8)[self.buf])
 
     def _per_row(self, hits):
-        out = np.zeros(len(self.lengths), dtype=np.int64)
+        n = len(self.lengths)
+        if n and self.lengths[0] > 0 and (self.lengths == self.lengths[0]).all():
+            return np.count_nonzero(hits.reshape(n, int(self.lengths[0])), axis=1).astype(np.int64)
+        out = np.zeros(n, dtype=np.int64)
         nonempty = self.lengths > 0
         if nonempty.any():
             out[nonempty] = np.add.reduceat(hits.view(np.uint8), self.starts[nonempty], dtype=np.int64)
