@@ -34,6 +34,7 @@ import pandas as pd
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 REPO = os.path.dirname(HERE)
+RUN = {"repo": REPO, "label": None}   # the checkout measured (--repo) and its --label
 DEFAULT_SOURCE = os.path.join(REPO, os.pardir, "shared", "data", "lentimpra", "HepG2.tsv")
 
 ADAPTER = 15          # lentiMPRA: 15-nt adapter + 200-nt element + 15-nt adapter
@@ -96,7 +97,7 @@ def generate(source, n_rows, path, seed=2025, max_mut=3, noise_sd=0.05):
             ]
             fh.write("".join(lines))
     n_unique = len(np.unique(seq_strs))
-    return {"rows": n_rows, "source": os.path.relpath(os.path.realpath(source), REPO), "source_rows": m,
+    return {"rows": n_rows, "source": os.path.relpath(os.path.realpath(source), os.path.dirname(HERE)), "source_rows": m,
             "length": length, "mutations_per_copy": f"0..{max_mut} (uniform) in nt {lo}..{hi - 1}",
             "unique_sequences": int(n_unique), "seed": seed, "bytes": os.path.getsize(path)}
 
@@ -154,7 +155,7 @@ def run_child(argv, timeout=None):
     fd, res_path = tempfile.mkstemp(suffix=".json")
     os.close(fd)
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-S", "-c", LAUNCHER, res_path] + list(argv), cwd=REPO,
+    proc = subprocess.Popen([sys.executable, "-S", "-c", LAUNCHER, res_path] + list(argv), cwd=RUN["repo"],
                             stdout=subprocess.DEVNULL, stderr=errf, start_new_session=True)
     timed_out = False
     try:
@@ -210,14 +211,18 @@ def machine():
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     import scipy
 
+    head = ""
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "toolkit", "bin"], cwd=REPO,
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=RUN["repo"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "toolkit", "bin"], cwd=RUN["repo"],
                                capture_output=True, text=True, timeout=10).stdout.strip()
         rev = (head or "unknown") + (" + uncommitted changes in toolkit/ or bin/" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         rev = "unknown"
+    if RUN["label"] or not head:
+        rev = RUN["label"] or "unknown (not a git checkout; use --label)"
+    rev += f" ({RUN['repo']})"
     return {"revision": rev, "cpu": cpu, "cores": cores, "ram_gib": round(ram / 2**30, 1) if ram else None,
             "python": platform.python_version(), "numpy": np.__version__, "pandas": pd.__version__,
             "scipy": scipy.__version__, "os": f"{platform.system()} {platform.release()}"}
@@ -236,6 +241,7 @@ def main(argv=None):
     ap.add_argument("--repo", default=REPO,
                     help="checkout whose bin/seqqc and bin/dgsplit are measured (default: this one), e.g. a "
                          "`git archive` snapshot of a commit, so that edits in progress do not change the figures")
+    ap.add_argument("--label", default=None, help="what --repo holds, printed as 'Code:' (default: git HEAD)")
     ap.add_argument("--seed", type=int, default=2025)
     ap.add_argument("--repeat", type=int, default=1, help="runs per command; the median is reported")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds before a command is killed (FAIL)")
@@ -244,8 +250,8 @@ def main(argv=None):
     ap.add_argument("--json", dest="json_out", default=None, help="save the results as JSON")
     args = ap.parse_args(argv)
     only = set(args.only.split(","))
-    global REPO
-    REPO = os.path.realpath(args.repo)
+    RUN["repo"] = os.path.realpath(args.repo)
+    RUN["label"] = args.label
 
     if not os.path.exists(args.source):
         sys.exit(f"error: {args.source} not found; it exists only next to a development checkout "

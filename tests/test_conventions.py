@@ -130,7 +130,7 @@ def test_internal_error_traceback_only_with_verbose(name, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("planted failure")
 
-    monkeypatch.setattr(tables, "read_table", boom)
+    monkeypatch.setattr(tables, "iter_table", boom)
     quiet = run_cli(name, [TABLE])
     assert quiet.exit_code == 1
     assert "Error: internal error (RuntimeError: planted failure)" in quiet.stderr

@@ -130,6 +130,18 @@ class Log:
         if self.verbose and not self.quiet:
             click.echo(f"[{self.name}] {msg}", err=True)
 
+    def status(self, msg):
+        """A one-line progress indicator, rewritten in place, when stderr is a terminal."""
+        if not self.quiet and sys.stderr.isatty():
+            sys.stderr.write("\r" + msg)
+            sys.stderr.flush()
+            self._status = True
+
+    def status_done(self):
+        if getattr(self, "_status", False):
+            sys.stderr.write("\n")
+            self._status = False
+
     def progress(self, iterable, length=None, label=""):
         """A progress bar on standard error when it is a terminal and not -q; else the iterable."""
         if self.quiet or not sys.stderr.isatty():

@@ -1,5 +1,7 @@
 """seqqc: quality control of sequence tables, with nothing lost."""
 
+import contextlib
+
 import click
 
 from ..errors import ConfigError
@@ -76,8 +78,8 @@ def cli(input, output, fmt, seq_col, id_col, genome, clip, length, length_policy
       seqqc peaks.bed --genome hg38.fa --length 200 --clip > windows.tsv
     """
     from ..io.streams import AtomicOutput
-    from ..io.tables import read_table, write_tsv
-    from ..qc.rules import QCConfig, run_qc
+    from ..io.tables import iter_table, write_tsv
+    from ..qc.rules import QCConfig, QCRun
 
     log = opt.Log("seqqc", quiet, verbose)
     opt.require_input(input)
@@ -92,21 +94,31 @@ def cli(input, output, fmt, seq_col, id_col, genome, clip, length, length_policy
     for path in (rejects, report):
         if path is not None and path == output and output != "-":
             raise ConfigError("--rejects/--report must differ from -o", file=path)
-    table = read_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col, genome=genome,
-                       length=length, clip=clip)
-    log.detail(f"read {len(table)} rows ({table.fmt}); sequence column '{table.seq_col}', "
-               f"id column '{table.id_col or 'row<N>'}'")
-    if table.fmt == "bed" and length is None and length_policy == "auto":
-        config.length_policy = "none"  # BED intervals keep their own lengths unless --length is given
-    result = run_qc(table, config)
-    with AtomicOutput(output, inputs=[input]) as fh:
-        write_tsv(result.kept, fh)
-    if rejects is not None:
-        with AtomicOutput(rejects, inputs=[input]) as fh:
-            write_tsv(result.rejects, fh)
+    chunks = iter_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col, genome=genome, length=length, clip=clip)
+    run = QCRun(config)
+    with AtomicOutput(output, inputs=[input]) as out, \
+            (AtomicOutput(rejects, inputs=[input]) if rejects else contextlib.nullcontext()) as rej:
+        first = True
+        for chunk in chunks:
+            if first:
+                log.detail(f"format {chunk.fmt}; sequence column '{chunk.seq_col}', "
+                           f"id column '{chunk.id_col or 'row<N>'}'")
+                if chunk.fmt == "bed" and length is None and length_policy == "auto":
+                    config.length_policy = "none"  # BED intervals keep their own lengths unless --length
+            kept, rejected = run.process(chunk)
+            if kept is not None:
+                write_tsv(kept, out, header=first)
+            if rej is not None:
+                write_tsv(rejected, rej, header=first)
+            first = False
+            log.status(f"seqqc: {run.rows_in:,} rows read")
+        log.status_done()
+        final, rep = run.finish()
+        if final is not None:
+            write_tsv(final, out)
     if report is not None:
-        opt.write_json(report, result.report, inputs=[input])
-    _summary(log, result.report)
+        opt.write_json(report, rep, inputs=[input])
+    _summary(log, rep)
 
 
 def _summary(log, rep):

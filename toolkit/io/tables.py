@@ -45,9 +45,12 @@ class SeqTable:
         The input's name for messages.
     fmt : str
         ``tsv``, ``csv``, ``fasta`` or ``bed``.
+    row_offset : int
+        Data rows before this one (chunks of a stream): ids ``row<N>`` continue across chunks.
     """
 
-    def __init__(self, df, seq_col, id_col, lines, name, fmt):
+    def __init__(self, df, seq_col, id_col, lines, name, fmt, row_offset=0):
+        self.row_offset = row_offset
         self.df = df
         self.seq_col = seq_col
         self.id_col = id_col
@@ -62,7 +65,8 @@ class SeqTable:
         """Row ids: the id column, or ``row<N>`` (N = 1-based data row)."""
         if self.id_col is not None:
             return self.df[self.id_col].to_numpy(dtype=object)
-        return np.array([f"row{i + 1}" for i in range(len(self.df))], dtype=object)
+        start = self.row_offset + 1
+        return np.array([f"row{i}" for i in range(start, start + len(self.df))], dtype=object)
 
 
 def detect_format(text, path=None):
@@ -94,25 +98,47 @@ def detect_format(text, path=None):
     return "tsv"
 
 
+CHUNK_ROWS = 100_000
+
+
 def read_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, **bed_options):
-    """Read a sequence table from ``path`` (``-`` for standard input).
+    """Read a whole sequence table from ``path`` (``-`` for standard input).
+
+    Same parameters as :func:`iter_table`; returns one :class:`SeqTable`.
+    """
+    chunks = list(iter_table(path, fmt=fmt, seq_col=seq_col, id_col=id_col, genome=genome, **bed_options))
+    if len(chunks) == 1:
+        return chunks[0]
+    first = chunks[0]
+    df = pd.concat([c.df for c in chunks], ignore_index=True)
+    lines = np.concatenate([c.lines for c in chunks])
+    return SeqTable(df, first.seq_col, first.id_col, lines, first.name, first.fmt)
+
+
+def iter_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, chunk_rows=CHUNK_ROWS,
+               **bed_options):
+    """Read a sequence table in chunks of at most ``chunk_rows`` rows.
 
     Parameters
     ----------
     path : str
-        Path, ``-`` or None.
+        Path, ``-`` or None (standard input); gzip is recognised by its magic bytes.
     fmt : str
-        One of :data:`FORMATS`.
+        One of :data:`FORMATS`; ``auto`` detects it from the content.
     seq_col, id_col : str, optional
         Override the detected sequence and id columns.
     genome : str, optional
         FASTA path; required for BED input.
+    chunk_rows : int
+        Rows per chunk; TSV/CSV are read line by line so memory stays bounded.
     bed_options : dict
         Passed to :func:`toolkit.io.genome.bed_windows` (length, clip).
 
-    Returns
-    -------
+    Yields
+    ------
     SeqTable
+        Chunks with the same columns, consecutive ``row_offset`` and file line numbers.
+        Raises InputError before yielding anything if the input has no data rows.
     """
     name = display_name(path)
     if fmt not in FORMATS:
@@ -121,96 +147,133 @@ def read_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, **bed_o
     text = sniff_text(stream, name)
     if fmt == "auto":
         fmt = detect_format(text, None if path in (None, "-") else str(path))
-    if fmt == "fasta":
-        from .fasta import read_fasta
+    if fmt in ("fasta", "bed"):
+        if fmt == "fasta":
+            from .fasta import read_fasta
 
-        return read_fasta(stream, name)
-    if fmt == "bed":
-        if genome is None:
-            raise ConfigError(
-                "BED input needs a genome",
-                file=name,
-                hint="add --genome genome.fa (plain, bgzip or gzip FASTA with a .fai index)",
-            )
-        from .genome import read_bed, bed_windows
+            whole = read_fasta(stream, name)
+        else:
+            if genome is None:
+                raise ConfigError("BED input needs a genome", file=name,
+                                  hint="add --genome genome.fa (plain, bgzip or gzip FASTA with a .fai index)")
+            from .genome import bed_windows, read_bed
 
-        bed = read_bed(stream, name)
-        return bed_windows(bed, genome, name=name, **bed_options)
+            whole = bed_windows(read_bed(stream, name), genome, name=name, **bed_options)
+        for start in range(0, len(whole), chunk_rows):
+            part = whole.df.iloc[start:start + chunk_rows].reset_index(drop=True)
+            yield SeqTable(part, whole.seq_col, whole.id_col, whole.lines[start:start + chunk_rows], name, fmt,
+                           row_offset=start)
+        return
     sep = "\t" if fmt == "tsv" else ","
-    df, lines = _read_delimited(stream, name, sep)
-    return resolve_columns(df, lines, name, fmt, seq_col=seq_col, id_col=id_col)
+    first = None
+    offset = 0
+    for df, lines in _iter_delimited(stream, name, sep, chunk_rows):
+        if first is None:
+            first = resolve_columns(df, lines, name, fmt, seq_col=seq_col, id_col=id_col)
+            chunk = first
+        else:
+            chunk = SeqTable(df, first.seq_col, first.id_col, lines, name, fmt, row_offset=offset)
+        offset += len(df)
+        yield chunk
+    if first is None:
+        raise InputError("the input has a header but no data rows", file=name,
+                         hint="check the file or the command before the pipe")
 
 
-def _read_delimited(stream, name, sep):
-    """Parse a delimited table; every column as text. Returns (df, line numbers)."""
-    data = stream.read()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError(
-            f"binary or non-UTF-8 data at byte {exc.start}", file=name, line=line,
-            hint="give a TSV, CSV, FASTA or BED file in UTF-8 or ASCII",
-        ) from None
-    del data
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        raise InputError("binary data (NUL byte)", file=name, line=line, hint="this is not a text table")
-    skipped = 0
-    # leading comment lines ('#' then not the header) are skipped; the header may itself start with '#'
-    while text.startswith("#"):
-        nl = text.find("\n")
-        line0 = text[: nl if nl >= 0 else len(text)]
-        rest = text[nl + 1:] if nl >= 0 else ""
-        if rest.startswith("#") or not rest:
-            text = rest
-            skipped += 1
+def _iter_delimited(stream, name, sep, chunk_rows):
+    """Parse a delimited table block by block; every column as text.
+
+    Blank lines are skipped; leading ``#`` comment lines are skipped and a header
+    may itself start with ``#``. Yields (DataFrame, 1-based file line of each row).
+    """
+    reader = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+    lineno = 0
+
+    def lines():
+        nonlocal lineno
+        while True:
+            try:
+                line = reader.readline()
+            except UnicodeDecodeError as exc:
+                raise InputError(f"binary or non-UTF-8 data ({exc.reason})", file=name, line=lineno + 1,
+                                 hint="give a TSV, CSV, FASTA or BED file in UTF-8 or ASCII") from None
+            if not line:
+                return
+            lineno += 1
+            if "\x00" in line:
+                raise InputError("binary data (NUL byte)", file=name, line=lineno, hint="this is not a text table")
+            yield lineno, line
+
+    it = lines()
+    header = None
+    pending = None
+    for num, line in it:
+        if not line.strip():
             continue
-        text = text[1:]  # '#col1\tcol2' header
+        if line.startswith("#"):
+            pending = line
+            continue
+        header = line
         break
-    if not text.strip():
-        raise InputError("the input has no header and no rows", file=name, hint="check the file")
+    if header is None:
+        if pending is not None:  # only '#' lines: the last one is the header
+            header = pending[1:]
+        else:
+            raise InputError("the input has no header and no rows", file=name, hint="check the file")
+    elif pending is not None and header is not None and _looks_like_header_comment(pending, header, sep):
+        # '#col1<TAB>col2' then data: the commented line was the header
+        block, nums = [header], [lineno]
+        header = pending[1:]
+        yield from _blocks(it, block, nums, header, name, sep, chunk_rows)
+        return
+    yield from _blocks(it, [], [], header, name, sep, chunk_rows)
+
+
+def _looks_like_header_comment(comment, first, sep):
+    return comment.count(sep) > 0 and comment.count(sep) == first.count(sep)
+
+
+def _blocks(it, block, nums, header, name, sep, chunk_rows):
+    if not header.endswith("\n"):
+        header += "\n"
+    for num, line in it:
+        if not line.strip("\r\n"):
+            continue
+        block.append(line if line.endswith("\n") else line + "\n")
+        nums.append(num)
+        if len(block) >= chunk_rows:
+            yield _parse_block(header, block, nums, name, sep)
+            block, nums = [], []
+    if block:
+        yield _parse_block(header, block, nums, name, sep)
+
+
+def _parse_block(header, block, nums, name, sep):
     try:
         df = pd.read_csv(
-            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False,
-            quoting=csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL, engine="c",
-            skip_blank_lines=True,
+            io.StringIO(header + "".join(block)), sep=sep, dtype=str, keep_default_na=False, na_filter=False,
+            quoting=csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL, engine="c", skip_blank_lines=False,
         )
     except pd.errors.ParserError as exc:
         msg = str(exc)
         m = re.search(r"line (\d+), saw (\d+)", msg)
         exp = re.search(r"Expected (\d+) fields", msg)
         if m:
+            k = int(m.group(1)) - 2
+            line = nums[k] if 0 <= k < len(nums) else None
             raise InputError(
                 f"row has {m.group(2)} fields but the header has {exp.group(1) if exp else '?'}",
-                file=name, line=int(m.group(1)) + skipped,
-                hint="check the delimiter and quoting (use --format tsv or --format csv)",
+                file=name, line=line, hint="check the delimiter and quoting (use --format tsv or --format csv)",
             ) from None
         raise InputError(f"cannot parse the table ({msg.strip()})", file=name, hint="check the delimiter") from None
-    except pd.errors.EmptyDataError:
-        raise InputError("the input has no header and no rows", file=name) from None
-    if any(str(c).startswith("Unnamed: ") for c in df.columns[:1]) and df.columns[0] == "Unnamed: 0":
-        df = df.rename(columns={"Unnamed: 0": "index"})
+    if len(df) != len(block):
+        raise InputError("a quoted field spans several lines, which is not supported", file=name,
+                         line=nums[0], hint="remove line breaks inside fields")
     df.columns = [str(c).strip() for c in df.columns]
-    lines = _data_line_numbers(text, len(df)) + skipped
     for col in df.columns:
-        # pandas leaves NaN for fields missing at the end of a short row
-        if df[col].isna().any():
+        if df[col].isna().any():  # fields missing at the end of a short row
             df[col] = df[col].fillna("")
-    return df, lines
-
-
-def _data_line_numbers(text, nrows):
-    """1-based file line of each data row, skipping blank lines as the parser does."""
-    if "\n\n" not in text and "\n\r\n" not in text and not text.startswith(("\n", "\r\n")):
-        return np.arange(nrows, dtype=np.int64) + 2
-    lines = text.split("\n")
-    nonblank = np.flatnonzero([bool(ln.strip("\r")) for ln in lines]) + 1
-    # the first non-blank line is the header
-    rows = nonblank[1:nrows + 1]
-    if len(rows) < nrows:  # quoted fields spanning lines: fall back to row order
-        return np.arange(nrows, dtype=np.int64) + 2
-    return rows.astype(np.int64)
+    return df, np.asarray(nums, dtype=np.int64)
 
 
 def resolve_columns(df, lines, name, fmt, seq_col=None, id_col=None):
@@ -340,14 +403,15 @@ def parse_numeric(table, column):
     return out
 
 
-def write_tsv(df, fh, chunk_rows=200_000):
+def write_tsv(df, fh, header=True, chunk_rows=200_000):
     """Write ``df`` as TSV with one header line.
 
     Values are written as text, unquoted (as TSV input is read); a chunk with a value
     containing a tab or newline falls back to csv quoting (QUOTE_MINIMAL).
     """
     ncols = len(df.columns)
-    fh.write("\t".join(map(str, df.columns)) + "\n")
+    if header:
+        fh.write("\t".join(map(str, df.columns)) + "\n")
     for start in range(0, len(df), chunk_rows):
         part = df.iloc[start:start + chunk_rows]
         cols = [part[c].to_numpy(dtype=object) for c in part.columns]

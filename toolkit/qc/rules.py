@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..io.tables import parse_numeric, se_columns, standard_frame, target_columns, target_cell_name
+from ..io.tables import CHUNK_ROWS, parse_numeric, se_columns, standard_frame, target_columns, target_cell_name
 from ..seq.arrays import PackedSeqs
-from .profile import profile
+from .profile import ProfileAccumulator
 
 RULES = (
     "empty_sequence",
@@ -79,211 +79,280 @@ class QCResult:
 
 
 def _fmt(values):
-    """Format modified floats compactly and losslessly enough for l2fc tables."""
-    return np.array([("" if not np.isfinite(v) else repr(float(np.float64(f"{v:.10g}")))) for v in values], dtype=object)
+    """Format modified floats compactly (10 significant digits)."""
+    return np.array([("" if not np.isfinite(v) else repr(float(np.float64(f"{v:.10g}")))) for v in values],
+                    dtype=object)
 
 
 def run_qc(table, config):
-    """Apply the QC rules to a :class:`~toolkit.io.tables.SeqTable`.
+    """Apply the QC rules to a whole :class:`~toolkit.io.tables.SeqTable` (see :class:`QCRun`)."""
+    run = QCRun(config)
+    kept, rejects = run.process(table)
+    final, report = run.finish()
+    return QCResult(final if final is not None else kept, rejects, report)
 
-    Returns
-    -------
-    QCResult
-        ``kept``: ``id`` + input columns (sequence column renamed ``sequence``,
-        cleaned), plus ``qc_flag`` when any row was trimmed or padded and
-        ``n_merged``/``merged_ids`` when duplicates were merged.
-        ``rejects``: ``id`` + the input columns as read + ``qc_reason``, ``qc_detail``.
+
+class QCRun:
+    """The QC rules applied to a stream of table chunks, in bounded memory.
+
+    Call :meth:`process` for each chunk (it returns the chunk's kept and
+    rejected rows), then :meth:`finish` for the report. Decisions that need the
+    library as a whole are taken on the first chunk (up to 100,000 rows): the
+    default length (the most common one) and the ``auto`` length policy.
+    Winsorizing and duplicate merging need every kept row: with either, kept
+    rows are held back by :meth:`process` (it returns None for them) and
+    :meth:`finish` returns them all.
+
+    Output tables: ``id`` + input columns (sequence column renamed ``sequence``,
+    cleaned), plus ``qc_flag`` under the trim-pad policy and
+    ``n_merged``/``merged_ids`` when duplicates are merged. Rejects: ``id`` + the
+    input columns as read + ``qc_reason``, ``qc_detail``, ``qc_line``.
     """
-    config.validate()
-    df = table.df
-    n = len(df)
-    cols = [c for c in df.columns if not c.startswith("_")]
-    targets = target_columns(cols, config.targets)
-    ses = se_columns(cols, targets)
-    if config.se_rule == "B" and ses and config.target_cell_col not in cols:
-        raise ConfigError(
-            f"--se-rule B needs a '{config.target_cell_col}' column", file=table.name,
-            hint="use --se-rule A, or name the column with --target-cell-col",
-        )
-    reason = np.full(n, "", dtype=object)
-    detail = np.full(n, "", dtype=object)
-    counts = {}
 
-    def reject(mask, name, details=None):
-        """Reject rows in ``mask`` not rejected yet; ``details(idx)`` describes them (computed lazily)."""
-        mask = mask & (reason == "")
-        idx = np.flatnonzero(mask)
-        reason[idx] = name
-        if details is not None and len(idx):
-            detail[idx] = details(idx) if callable(details) else details
-        counts[name] = counts.get(name, 0) + len(idx)
-        return mask
+    def __init__(self, config):
+        config.validate()
+        self.config = config
+        self.started = False
+        self.counts = {name: 0 for name in WINDOW_REASONS + RULES}
+        self.rows_in = 0
+        self.rows_kept = 0
+        self.rows_rejected = 0
+        self.changed_case = 0
+        self.off_length = 0
+        self.alive_at_length = 0
+        self.flagged = 0
+        self.before_se = 0
+        self.rule_b_unmatched = 0
+        self.held = []
+        self.buffering = config.winsorize is not None or config.merge != "none"
+        self.name = None
+        self.fmt = None
 
-    # windows that could not be fetched from the genome (BED input)
-    if "_qc_reject" in df:
-        wr = df["_qc_reject"].to_numpy(dtype=object)
-        for name in WINDOW_REASONS:
-            reject(wr == name, name)
-    n_pad = df["_n_pad"].to_numpy(dtype=np.int64) if "_n_pad" in df else np.zeros(n, dtype=np.int64)
+    def _start(self, table):
+        cfg = self.config
+        self.name, self.fmt = table.name, table.fmt
+        cols = [c for c in table.df.columns if not c.startswith("_")]
+        self.targets = target_columns(cols, cfg.targets)
+        self.ses = se_columns(cols, self.targets)
+        if cfg.se_rule == "B" and self.ses and cfg.target_cell_col not in cols:
+            raise ConfigError(f"--se-rule B needs a '{cfg.target_cell_col}' column", file=table.name, line=1,
+                              hint="use --se-rule A, or name the column with --target-cell-col")
+        self.prof_in = ProfileAccumulator(self.targets, list(self.ses.values()))
+        self.prof_out = ProfileAccumulator(self.targets, list(self.ses.values()))
+        # length decisions on the first chunk
+        seqs = table.df[table.seq_col].str.strip().str.upper().to_numpy(dtype=object)
+        packed = PackedSeqs(seqs)
+        ok = (packed.lengths > 0) & (packed.invalid() == 0)
+        self.length = cfg.length
+        if self.length is None and ok.any():
+            vals, cnt = np.unique(packed.lengths[ok], return_counts=True)
+            self.length = int(vals[np.argmax(cnt)])
+        off = float((ok & (packed.lengths != (self.length or 0))).sum() / max(ok.sum(), 1))
+        self.first_off_fraction = off
+        self.policy = cfg.length_policy
+        if self.policy == "auto":
+            self.policy = "drop" if off < cfg.length_tolerance else "trim-pad"
+        self.started = True
 
-    # 1. uppercase and strip
-    raw = df[table.seq_col]
-    seqs = raw.str.strip().str.upper()
-    changed_case = int((seqs != raw).sum())
-    seqs = seqs.to_numpy(dtype=object)
-    packed = PackedSeqs(seqs)
-    lengths = packed.lengths
+    def process(self, table):
+        """QC one chunk. Returns (kept DataFrame or None while buffering, rejects DataFrame)."""
+        if not self.started:
+            self._start(table)
+        cfg = self.config
+        df = table.df
+        n = len(df)
+        reason = np.full(n, "", dtype=object)
+        detail = np.full(n, "", dtype=object)
+        counts = self.counts
 
-    # 2. alphabet
-    reject(lengths == 0, "empty_sequence")
-    bad = packed.invalid()
-    reject(bad > 0, "alphabet", lambda idx: [f"{k} character(s) outside ACGTN" for k in bad[idx]])
+        def reject(mask, name, details=None):
+            """Reject rows in ``mask`` not rejected yet; ``details(idx)`` describes them (computed lazily)."""
+            idx = np.flatnonzero(mask & (reason == ""))
+            reason[idx] = name
+            if details is not None and len(idx):
+                detail[idx] = details(idx) if callable(details) else details
+            counts[name] += len(idx)
 
-    # 3. length policy
-    alive = reason == ""
-    target_len = config.length
-    if target_len is None and alive.any():
-        vals, cnt = np.unique(lengths[alive], return_counts=True)
-        target_len = int(vals[np.argmax(cnt)])
-    policy = config.length_policy
-    off = alive & (lengths != (target_len or 0))
-    off_fraction = float(off.sum() / max(alive.sum(), 1))
-    applied = policy
-    if policy == "auto":
-        applied = "drop" if off_fraction < config.length_tolerance else "trim-pad"
-    flags = np.full(n, "", dtype=object)
-    if applied == "drop":
-        reject(off, "length", lambda idx: [f"length {k} != {target_len}" for k in lengths[idx]])
-    elif applied == "trim-pad":
-        for i in np.flatnonzero(off):
-            s, L = seqs[i], lengths[i]
-            if L > target_len:
-                a = (L - target_len) // 2
-                seqs[i] = s[a:a + target_len]
-                flags[i] = f"trimmed_from_{L}"
-            else:
-                a = (target_len - L) // 2
-                seqs[i] = "N" * a + s + "N" * (target_len - L - a)
-                n_pad[i] += target_len - L
-                flags[i] = f"padded_from_{L}"
+        # windows that could not be fetched from the genome (BED input)
+        if "_qc_reject" in df:
+            wr = df["_qc_reject"].to_numpy(dtype=object)
+            for name in WINDOW_REASONS:
+                reject(wr == name, name)
+        n_pad = df["_n_pad"].to_numpy(dtype=np.int64).copy() if "_n_pad" in df else np.zeros(n, dtype=np.int64)
+
+        # 1. uppercase and strip
+        raw = df[table.seq_col]
+        cleaned = raw.str.strip().str.upper()
+        self.changed_case += int((cleaned != raw).sum())
+        seqs = cleaned.to_numpy(dtype=object)
         packed = PackedSeqs(seqs)
         lengths = packed.lengths
 
-    # 4. N fraction (Ns added by padding or clipping do not count)
-    n_count = packed.count_bytes("N") - n_pad
-    real_len = np.maximum(lengths - n_pad, 1)
-    n_frac = n_count / real_len
-    reject(n_frac > config.max_n_frac, "n_fraction",
-           lambda idx: [f"N fraction {f:.4f} > {config.max_n_frac}" for f in n_frac[idx]])
+        # 2. alphabet
+        reject(lengths == 0, "empty_sequence")
+        bad = packed.invalid()
+        reject(bad > 0, "alphabet", lambda idx: [f"{k} character(s) outside ACGTN" for k in bad[idx]])
 
-    # 5. non-finite targets and standard errors
-    tvals = {t: parse_numeric(table, t) for t in targets}
-    svals = {t: parse_numeric(table, c) for t, c in ses.items()}
+        # 3. length policy
+        L = self.length
+        alive = reason == ""
+        off = alive & (lengths != (L or 0))
+        self.alive_at_length += int(alive.sum())
+        self.off_length += int(off.sum())
+        flags = np.full(n, "", dtype=object)
+        if self.policy == "drop":
+            reject(off, "length", lambda idx: [f"length {k} != {L}" for k in lengths[idx]])
+        elif self.policy == "trim-pad":
+            for i in np.flatnonzero(off):
+                s, k = seqs[i], lengths[i]
+                if k > L:
+                    a = (k - L) // 2
+                    seqs[i] = s[a:a + L]
+                    flags[i] = f"trimmed_from_{k}"
+                else:
+                    a = (L - k) // 2
+                    seqs[i] = "N" * a + s + "N" * (L - k - a)
+                    n_pad[i] += L - k
+                    flags[i] = f"padded_from_{k}"
+            if off.any():
+                packed = PackedSeqs(seqs)
+                lengths = packed.lengths
+            self.flagged += int(off.sum())
+
+        # 4. N fraction (Ns added by padding or clipping do not count)
+        n_frac = (packed.count_bytes("N") - n_pad) / np.maximum(lengths - n_pad, 1)
+        reject(n_frac > cfg.max_n_frac, "n_fraction",
+               lambda idx: [f"N fraction {f:.4f} > {cfg.max_n_frac}" for f in n_frac[idx]])
+
+        # 5. non-finite targets and standard errors
+        tvals = {t: parse_numeric(table, t) for t in self.targets}
+        svals = {t: parse_numeric(table, c) for t, c in self.ses.items()}
+        for t in self.targets:
+            reject(~np.isfinite(tvals[t]), "nonfinite_target", f"{t} is missing or not finite")
+        for t, c in self.ses.items():
+            reject(~np.isfinite(svals[t]), "nonfinite_se", f"{c} is missing or not finite")
+
+        # 6. SE sanity bounds (lo, hi), exclusive
+        lo, hi = cfg.se_bounds
+        for t, c in self.ses.items():
+            v = svals[t]
+            reject((v <= lo) | (v >= hi), "se_out_of_bounds",
+                   lambda idx, v=v, c=c: [f"{c} = {x:.4g} outside ({lo:g}, {hi:g})" for x in v[idx]])
+
+        # 7. lfcSE filter
+        self.before_se += int((reason == "").sum())
+        if self.ses and cfg.se_rule == "A":
+            worst = np.max(np.column_stack([svals[t] for t in self.ses]), axis=1)
+            reject(worst > cfg.max_se, "se_filter",
+                   lambda idx: [f"max lfcSE {x:.4g} > {cfg.max_se:g} (rule A)" for x in worst[idx]])
+        elif self.ses and cfg.se_rule == "B":
+            cell = df[cfg.target_cell_col].to_numpy(dtype=object)
+            own = np.full(n, np.nan)
+            for t in self.ses:
+                own = np.where(cell == target_cell_name(t), svals[t], own)
+            self.rule_b_unmatched += int(((reason == "") & np.isnan(own)).sum())
+            reject(np.nan_to_num(own, nan=-np.inf) > cfg.max_se, "se_filter",
+                   lambda idx: [f"target-cell lfcSE {x:.4g} > {cfg.max_se:g} (rule B)" for x in own[idx]])
+
+        keep = reason == ""
+        valid = lengths > 0
+        self.prof_in.add(seqs[valid], {t: v[valid] for t, v in tvals.items()},
+                         {self.ses[t]: v[valid] for t, v in svals.items()})
+
+        out = standard_frame(table, seqs)
+        if self.policy == "trim-pad":
+            out["qc_flag"] = flags
+        kept = out.loc[keep].reset_index(drop=True)
+        rej = df.loc[~keep, [c for c in df.columns if not c.startswith("_")]].copy()
+        if "id" not in rej.columns:
+            rej.insert(0, "id", table.ids()[~keep])
+        rej["qc_reason"] = reason[~keep]
+        rej["qc_detail"] = detail[~keep]
+        rej["qc_line"] = table.lines[~keep]
+        rej = rej.reset_index(drop=True)
+        self.rows_in += n
+        self.rows_rejected += len(rej)
+        if self.buffering:
+            self.held.append(kept)
+            return None, rej
+        self.rows_kept += len(kept)
+        self._profile_out(kept)
+        return kept, rej
+
+    def _profile_out(self, kept):
+        num = {t: pd.to_numeric(kept[t], errors="coerce").to_numpy(dtype=np.float64) for t in self.targets}
+        se = {c: pd.to_numeric(kept[c], errors="coerce").to_numpy(dtype=np.float64) for c in self.ses.values()}
+        self.prof_out.add(kept["sequence"].to_numpy(dtype=object), num, se)
+
+    def finish(self):
+        """Finish the run. Returns (held-back kept rows or None, report dict)."""
+        cfg = self.config
+        final = None
+        merged_rows = 0
+        winsorized = {}
+        if self.buffering:
+            final = pd.concat(self.held, ignore_index=True) if self.held else pd.DataFrame()
+            self.held = []
+            if cfg.winsorize is not None and len(final):
+                final, winsorized = winsorize(final, self.targets, cfg.winsorize)
+            if cfg.merge != "none" and len(final):
+                final, merged_rows = merge_duplicates(final, self.targets, self.ses, cfg.merge)
+            self.rows_kept = len(final)
+            if len(final):
+                self._profile_out(final)
+        se_removed = self.counts["se_filter"]
+        se_fraction = se_removed / self.before_se if self.before_se else 0.0
+        advice = None
+        if cfg.se_rule == "A" and self.ses and se_fraction > RULE_A_ADVICE_FRACTION:
+            advice = (f"Rule A removed {se_fraction:.1%} of the rows that reached it (> 30%): "
+                      "the design advises raising --max-se to 0.6, or --se-rule B with SE-weighted training")
+        report = {
+            "input": self.name,
+            "format": self.fmt,
+            "rows_in": int(self.rows_in),
+            "rows_out": int(self.rows_kept),
+            "rows_rejected": int(self.rows_rejected),
+            "rows_merged": int(merged_rows),
+            "removed_by_rule": {k: int(v) for k, v in self.counts.items()},
+            "sequences_case_or_space_changed": self.changed_case,
+            "length_policy": {"requested": cfg.length_policy, "applied": self.policy, "length": self.length,
+                              "decided_on_first_rows": CHUNK_ROWS,
+                              "off_length_fraction_first_rows": self.first_off_fraction,
+                              "off_length_fraction": self.off_length / max(self.alive_at_length, 1),
+                              "rows_trimmed_or_padded": self.flagged},
+            "targets": self.targets,
+            "se_columns": self.ses,
+            "se_rule": cfg.se_rule if self.ses else "none (no lfcSE columns)",
+            "max_se": cfg.max_se,
+            "se_filter_removed_fraction": se_fraction,
+            "rule_b_rows_without_target_cell_se": self.rule_b_unmatched,
+            "advice": advice,
+            "winsorized": winsorized,
+            "profile_in": self.prof_in.result(),
+            "profile_out": self.prof_out.result(),
+        }
+        if report["rows_in"] != report["rows_out"] + report["rows_rejected"] + report["rows_merged"]:
+            raise RuntimeError("seqqc bookkeeping does not add up")  # a bug, never bad data
+        return final, report
+
+
+def winsorize(kept, targets, percentiles):
+    """Clip each target column to the given percentiles of its kept values.
+
+    Returns (table with clipped values rewritten, {target: {low, high, values_clipped}}).
+    """
+    a, b = percentiles
+    out = kept.copy()
+    info = {}
     for t in targets:
-        reject(~np.isfinite(tvals[t]), "nonfinite_target", f"{t} is missing or not finite")
-    for t, c in ses.items():
-        reject(~np.isfinite(svals[t]), "nonfinite_se", f"{c} is missing or not finite")
-
-    # 6. SE sanity bounds (lo, hi), exclusive
-    lo, hi = config.se_bounds
-    for t, c in ses.items():
-        v = svals[t]
-        reject((v <= lo) | (v >= hi), "se_out_of_bounds",
-               lambda idx, v=v, c=c: [f"{c} = {x:.4g} outside ({lo:g}, {hi:g})" for x in v[idx]])
-
-    # 7. lfcSE filter
-    before_se = int((reason == "").sum())
-    rule_b_unmatched = 0
-    if ses and config.se_rule == "A":
-        stack = np.column_stack([svals[t] for t in ses])
-        worst = np.max(stack, axis=1)
-        reject(worst > config.max_se, "se_filter",
-               lambda idx: [f"max lfcSE {x:.4g} > {config.max_se:g} (rule A)" for x in worst[idx]])
-    elif ses and config.se_rule == "B":
-        cell = df[config.target_cell_col].to_numpy(dtype=object)
-        by_cell = {target_cell_name(t): svals[t] for t in ses}
-        own = np.full(n, np.nan)
-        for name, v in by_cell.items():
-            own = np.where(cell == name, v, own)
-        unmatched = (reason == "") & np.isnan(own)
-        rule_b_unmatched = int(unmatched.sum())
-        reject(np.nan_to_num(own, nan=-np.inf) > config.max_se, "se_filter",
-               lambda idx: [f"target-cell lfcSE {x:.4g} > {config.max_se:g} (rule B)" for x in own[idx]])
-    se_removed = counts.get("se_filter", 0)
-    se_removed_fraction = se_removed / before_se if before_se else 0.0
-    advice = None
-    if config.se_rule == "A" and ses and se_removed_fraction > RULE_A_ADVICE_FRACTION:
-        advice = (f"Rule A removed {se_removed_fraction:.1%} of the rows that reached it (> 30%): "
-                  "the design advises raising --max-se to 0.6, or --se-rule B with SE-weighted training")
-
-    keep = reason == ""
-    for name in RULES + WINDOW_REASONS:
-        counts.setdefault(name, 0)
-
-    # 8. winsorize targets (percentiles over kept rows)
-    out_targets = {}
-    winsorized = {}
-    if config.winsorize is not None and keep.any():
-        a, b = config.winsorize
-        for t in targets:
-            v = tvals[t].copy()
-            qa, qb = np.percentile(v[keep], [a, b])
-            clipped = keep & ((v < qa) | (v > qb))
-            winsorized[t] = {"low": float(qa), "high": float(qb), "values_clipped": int(clipped.sum())}
-            v[keep] = np.clip(v[keep], qa, qb)
-            out_targets[t] = (v, clipped)
-
-    # assemble kept table
-    ids = table.ids()
-    out = standard_frame(table, seqs)
-    for t, (v, clipped) in out_targets.items():
+        v = pd.to_numeric(out[t], errors="coerce").to_numpy(dtype=np.float64)
+        qa, qb = np.percentile(v, [a, b])
+        clipped = (v < qa) | (v > qb)
         col = out[t].to_numpy(dtype=object).copy()
-        col[clipped] = _fmt(v[clipped])
+        col[clipped] = _fmt(np.clip(v[clipped], qa, qb))
         out[t] = col
-    if (flags != "").any():
-        out["qc_flag"] = flags
-    kept = out.loc[keep].reset_index(drop=True)
-
-    # 9. merge exact duplicates
-    merged_rows = 0
-    if config.merge != "none" and len(kept):
-        kept, merged_rows = merge_duplicates(kept, targets, ses, config.merge)
-
-    rej_cols = df.loc[~keep, cols].copy()
-    if "id" not in rej_cols.columns:
-        rej_cols.insert(0, "id", ids[~keep])
-    rej_cols["qc_reason"] = reason[~keep]
-    rej_cols["qc_detail"] = detail[~keep]
-    rej_cols["qc_line"] = table.lines[~keep]
-    rejects = rej_cols.reset_index(drop=True)
-
-    report = {
-        "input": table.name,
-        "format": table.fmt,
-        "rows_in": int(n),
-        "rows_out": int(len(kept)),
-        "rows_rejected": int(len(rejects)),
-        "rows_merged": int(merged_rows),
-        "removed_by_rule": {k: int(v) for k, v in counts.items()},
-        "sequences_case_or_space_changed": changed_case,
-        "length_policy": {"requested": policy, "applied": applied, "length": target_len,
-                          "off_length_fraction": off_fraction, "rows_trimmed_or_padded": int((flags != "").sum())},
-        "targets": targets,
-        "se_columns": ses,
-        "se_rule": config.se_rule if ses else "none (no lfcSE columns)",
-        "max_se": config.max_se,
-        "se_filter_removed_fraction": se_removed_fraction,
-        "rule_b_rows_without_target_cell_se": rule_b_unmatched,
-        "advice": advice,
-        "winsorized": winsorized,
-        "profile_in": profile(seqs[lengths > 0] if n else seqs, {t: tvals[t] for t in targets},
-                              {ses[t]: svals[t] for t in ses}),
-        "profile_out": profile(kept["sequence"].to_numpy(dtype=object),
-                               {t: pd.to_numeric(kept[t], errors="coerce").to_numpy(dtype=np.float64) for t in targets},
-                               {ses[t]: pd.to_numeric(kept[ses[t]], errors="coerce").to_numpy(dtype=np.float64) for t in ses}),
-    }
-    assert report["rows_in"] == report["rows_out"] + report["rows_rejected"] + report["rows_merged"]
-    return QCResult(kept, rejects, report)
+        info[t] = {"low": float(qa), "high": float(qb), "values_clipped": int(clipped.sum())}
+    return out, info
 
 
 def merge_duplicates(kept, targets, ses, method):
