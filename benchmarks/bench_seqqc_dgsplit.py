@@ -260,7 +260,7 @@ def main(argv=None):
     os.makedirs(work, exist_ok=True)
     f = lambda name: os.path.join(work, name)  # noqa: E731
     py = sys.executable
-    info = {"machine": machine(), "workdir": work, "results": []}
+    info = {"machine": machine(), "workdir": work, "repeat": args.repeat, "results": []}
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
 
     meta = f("input.json")
@@ -352,6 +352,7 @@ def _groups(path):
 
 def render(info):
     m = info["machine"]
+    repeat = max((len(r.get("all_seconds") or []) for r in info["results"]), default=1)
     inp = info["input"]
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; Python {m['python']}, "
@@ -364,7 +365,7 @@ def render(info):
         f"{inp['unique_sequences']:,} unique sequences, {inp['bytes'] / 1e6:.0f} MB; "
         f"seqqc kept {info.get('seqqc_rows_out', 0):,} rows.",
         "",
-        "| command | rows | seconds | rows/s | peak RSS (MB) | x I/O floor | target | result |",
+        "| command | rows | seconds" + (" median (range)" if repeat > 1 else "") + " | rows/s | peak RSS (MB) | x I/O floor | target | result |",
         "|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in info["results"]:
@@ -385,6 +386,9 @@ def render(info):
             r["pass"] = speed and mem
         groups = f", {r['groups']:,} groups" if r.get("groups") is not None else ""
         secs = f"{r['seconds']:.2f}" + (" (killed)" if r["timed_out"] else "")
+        runs = r.get("all_seconds") or []
+        if len(runs) > 1:
+            secs += f" ({min(runs):.2f}-{max(runs):.2f})"
         lines.append(f"| `{r['command']}`{groups} | {r['rows']:,} | {secs} | {rps:,.0f} | "
                      f"{r['peak_rss_mb']:,.0f} | {ratio} | {target} | {result} |")
     return "\n".join(lines)

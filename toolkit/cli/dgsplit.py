@@ -7,6 +7,12 @@ from . import options as opt
 CHROM_COLUMNS = ("chrom", "chr", "chromosome", "seqnames", "Chromosome")
 
 
+def _clean(s):
+    """Stripped, uppercase sequence; the same object when it already is (saves memory)."""
+    s = s.strip()
+    return s if s.isupper() else s.upper()
+
+
 def _parse_holdout(text):
     if "=" not in text:
         raise click.BadParameter("expected COL=VALUE[,VALUE...]", param_hint="--holdout")
@@ -111,7 +117,7 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
     table = read_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col)
     df = table.df
     cols = [c for c in df.columns if not c.startswith("_")]
-    seqs = df[table.seq_col].str.strip().str.upper().tolist()
+    seqs = [_clean(s) for s in df[table.seq_col].to_numpy(dtype=object)]
     if any(not s for s in seqs):
         i = next(i for i, s in enumerate(seqs) if not s)
         raise ToolkitError("empty sequence", file=table.name, line=int(table.lines[i]), column=table.seq_col,

@@ -4,6 +4,7 @@ every column kept as text, and the column conventions the commands share
 
 import csv
 import io
+import itertools
 import re
 
 import numpy as np
@@ -200,8 +201,6 @@ def _iter_delimited(stream, name, sep, chunk_rows):
             if not line:
                 return
             lineno += 1
-            if "\x00" in line:
-                raise InputError("binary data (NUL byte)", file=name, line=lineno, hint="this is not a text table")
             yield lineno, line
 
     it = lines()
@@ -234,24 +233,35 @@ def _looks_like_header_comment(comment, first, sep):
 
 
 def _blocks(it, block, nums, header, name, sep, chunk_rows):
+    """Group lines into blocks of ``chunk_rows`` non-blank lines and parse each."""
     if not header.endswith("\n"):
         header += "\n"
-    for num, line in it:
-        if not line.strip("\r\n"):
-            continue
-        block.append(line if line.endswith("\n") else line + "\n")
-        nums.append(num)
-        if len(block) >= chunk_rows:
+    while True:
+        batch = list(itertools.islice(it, chunk_rows - len(block)))
+        if batch:
+            if any(not line.strip("\r\n") for _, line in batch):
+                batch = [(num, line) for num, line in batch if line.strip("\r\n")]
+            block.extend(line for _, line in batch)
+            nums.extend(num for num, _ in batch)
+            if len(block) < chunk_rows:
+                continue
+        if block:
+            if not block[-1].endswith("\n"):
+                block[-1] += "\n"
             yield _parse_block(header, block, nums, name, sep)
             block, nums = [], []
-    if block:
-        yield _parse_block(header, block, nums, name, sep)
+        if not batch:
+            return
 
 
 def _parse_block(header, block, nums, name, sep):
+    text = "".join(block)
+    if "\x00" in text:
+        k = next(k for k, line in enumerate(block) if "\x00" in line)
+        raise InputError("binary data (NUL byte)", file=name, line=nums[k], hint="this is not a text table")
     try:
         df = pd.read_csv(
-            io.StringIO(header + "".join(block)), sep=sep, dtype=str, keep_default_na=False, na_filter=False,
+            io.StringIO(header + text), sep=sep, dtype=str, keep_default_na=False, na_filter=False,
             quoting=csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL, engine="c", skip_blank_lines=False,
         )
     except pd.errors.ParserError as exc:
