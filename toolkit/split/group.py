@@ -242,15 +242,16 @@ def hamming_edges(core_seqs, max_mismatch=2, reverse=True, progress=None):
 class _Components:
     """Connected components of 0..n-1 under edges added in batches (bounded memory).
 
-    Edges are kept until about a million are pending, then folded into ``label``
+    Edges are kept until max(65536, n/4) are pending, then folded into ``label``
     (component ids) with scipy's connected_components.
     """
 
-    def __init__(self, n, max_pending=1 << 20):
+    def __init__(self, n, max_pending=None):
         self.label = np.arange(n, dtype=np.int64)
         self.pending_a, self.pending_b = [], []
         self.npending = 0
-        self.max_pending = max_pending
+        # folding costs O(n): fold often enough that joined pairs are skipped, not too often
+        self.max_pending = max_pending or max(1 << 16, n // 4)
 
     def add(self, a, b):
         if len(a):
@@ -283,75 +284,102 @@ class _Components:
         return np.flatnonzero(moved).astype(np.int64), root[moved].astype(np.int64)
 
 
-def _kmer_hashes(seq, k):
-    """Hashes of the canonical k-mers of one sequence (k-mers with N skipped). uint64 array."""
-    codes = _CODE[np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8)].astype(np.uint64)
-    n = len(codes) - k + 1
-    if n <= 0:
-        return np.zeros(0, dtype=np.uint64)
-    win = np.lib.stride_tricks.sliding_window_view(codes, k)
-    valid = (win < 4).all(axis=1)
-    weights = (np.uint64(4) ** np.arange(k - 1, -1, -1, dtype=np.uint64))
-    fwd = (win * weights).sum(axis=1, dtype=np.uint64)
-    rcw = (3 - win[:, ::-1]) * weights
-    rev = rcw.sum(axis=1, dtype=np.uint64)
-    canon = np.minimum(fwd, rev)[valid]
-    # splitmix64 finaliser as the hash
-    x = canon + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return np.unique(x ^ (x >> np.uint64(31)))
+def _mix64(x):
+    """splitmix64 finaliser: a well-mixed 64-bit hash of uint64 values."""
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
 
 
-def kmer_edges(core_seqs, k=12, threshold=0.5, sketch=32, anchors=4, progress=None):
-    """Pairs of cores whose reverse-complement-aware k-mer sets are similar.
+_PAD = np.iinfo(np.uint64).max
 
-    Each core is summarised by the ``sketch`` smallest hashes of its canonical
-    k-mers (a bottom-s MinHash sketch). Candidate pairs share one of their
-    ``anchors`` smallest hashes; a pair is kept when the Jaccard estimate
-    |S_a ∩ S_b| / |S_a ∪ S_b| over the sketches is at least ``threshold``.
+
+def kmer_sketches(core_seqs, k=12, sketch=32, block=8192):
+    """Bottom-``sketch`` MinHash sketches of the canonical k-mers of each core.
+
+    A canonical k-mer is min(k-mer, its reverse complement) (2-bit codes), so a
+    sequence and its reverse complement have the same sketch; k-mers with N are
+    skipped. Rows are hashed with splitmix64 and the smallest distinct hashes kept.
 
     Returns
     -------
-    (a, b) : int64 arrays of indices into ``core_seqs``.
+    numpy.ndarray of uint64, shape (n, sketch); unused slots hold 2**64 - 1.
     """
-    with np.errstate(over="ignore"):
-        n = len(core_seqs)
-        pad = np.iinfo(np.uint64).max
-        S = np.full((n, sketch), pad, dtype=np.uint64)
-        for i, s in enumerate(core_seqs):
-            h = _kmer_hashes(s, k)[:sketch]
-            S[i, : len(h)] = h
-            if progress is not None and i % 10000 == 0:
-                progress(min(10000, n - i))
-    # candidates: any two cores sharing one of their `anchors` smallest hashes (any column)
+    n = len(core_seqs)
+    S = np.full((n, sketch), _PAD, dtype=np.uint64)
+    lengths = np.fromiter((len(s) for s in core_seqs), dtype=np.int64, count=n)
+    dtype = np.uint32 if k <= 16 else np.uint64
+    four, three = dtype(4), dtype(3)
+    weights = [dtype(4 ** j) for j in range(k)]   # RC: base j of the k-mer is worth 4**j
+    for length in np.unique(lengths):
+        if length < k:
+            continue
+        idx = np.flatnonzero(lengths == length)
+        for b in range(0, len(idx), block):
+            part = idx[b:b + block]
+            X = _encode(core_seqs, int(length), part)
+            W = int(length) - k + 1
+            bad = np.concatenate([np.zeros((len(part), 1), np.int32), np.cumsum(X == 4, axis=1, dtype=np.int32)], 1)
+            valid = (bad[:, k:] - bad[:, :W]) == 0                         # (B, W): window without N
+            codes = (X & 3).astype(dtype)
+            fwd = np.zeros((len(part), W), dtype=dtype)
+            rev = np.zeros((len(part), W), dtype=dtype)
+            for j in range(k):   # k-mer code, most significant base first; RC: complement, reversed
+                fwd = fwd * four + codes[:, j:j + W]
+                rev = rev + (three - codes[:, j:j + W]) * weights[j]
+            h = _mix64(np.minimum(fwd, rev).astype(np.uint64))
+            h[~valid] = _PAD
+            h.sort(axis=1)
+            dup = np.zeros_like(h, dtype=bool)
+            dup[:, 1:] = h[:, 1:] == h[:, :-1]
+            if dup.any():
+                h[dup] = _PAD
+                h.sort(axis=1)
+            w = min(sketch, h.shape[1])
+            S[part, :w] = h[:, :w]
+    return S
+
+
+def kmer_edges(core_seqs, k=12, threshold=0.5, sketch=32, anchors=4, progress=None):
+    """Links between cores whose reverse-complement-aware k-mer sets are similar.
+
+    Each core is summarised by :func:`kmer_sketches`. Candidate pairs share one
+    of their ``anchors`` smallest hashes; a pair is linked when the Jaccard
+    estimate |S_a ∩ S_b| / |S_a ∪ S_b| over the sketches is at least ``threshold``.
+    Pairs already in the same component are not compared again.
+
+    Returns
+    -------
+    (a, b) : int64 arrays of indices into ``core_seqs`` whose linking gives the components.
+    """
+    n = len(core_seqs)
+    S = kmer_sketches(core_seqs, k=k, sketch=sketch)
+    if progress is not None:
+        progress(1)
+    comps = _Components(n)
     anc = S[:, :anchors]
     owner = np.repeat(np.arange(n), anc.shape[1])
     flat = anc.ravel()
-    ok = flat != pad
+    ok = flat != _PAD
     flat, owner = flat[ok], owner[ok]
-    cand_a, cand_b = [], []
+    filled = (S != _PAD).sum(axis=1)
+    step = 1 << 13
     for a, b in _bucket_pairs(flat):
         oa, ob = owner[a], owner[b]
-        keep = oa != ob
-        cand_a.append(np.minimum(oa, ob)[keep])
-        cand_b.append(np.maximum(oa, ob)[keep])
-    if not cand_a:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    pairs = np.unique(np.stack([np.concatenate(cand_a), np.concatenate(cand_b)], axis=1), axis=0)
-    out_a, out_b = [], []
-    step = 1 << 14
-    for s in range(0, len(pairs), step):
-        a, b = pairs[s:s + step, 0], pairs[s:s + step, 1]
-        sa, sb = S[a], S[b]
-        inter = ((sa[:, :, None] == sb[:, None, :]) & (sa[:, :, None] != pad)).any(axis=2).sum(axis=1)
-        na = (sa != pad).sum(axis=1)
-        nb = (sb != pad).sum(axis=1)
-        jac = inter / np.maximum(na + nb - inter, 1)
-        close = jac >= threshold
-        out_a.append(a[close])
-        out_b.append(b[close])
-    return np.concatenate(out_a), np.concatenate(out_b)
+        keep = (oa != ob) & (comps.label[oa] != comps.label[ob])
+        oa, ob = oa[keep], ob[keep]
+        for s in range(0, len(oa), step):
+            a_, b_ = oa[s:s + step], ob[s:s + step]
+            sa, sb = S[a_], S[b_]
+            inter = ((sa[:, :, None] == sb[:, None, :]) & (sa[:, :, None] != _PAD)).any(axis=2).sum(axis=1)
+            jac = inter / np.maximum(filled[a_] + filled[b_] - inter, 1)
+            close = jac >= threshold
+            comps.add(a_[close], b_[close])
+    if progress is not None:
+        progress(2)
+    return comps.edges()
 
 
 def connect(labels, edges_a, edges_b):
