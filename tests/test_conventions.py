@@ -192,3 +192,11 @@ def test_man_page_check_detects_staleness(tmp_path, monkeypatch):
     page = tmp_path / f"{ALL[0]}.1"
     page.write_text(page.read_text().replace(".SH OPTIONS", ".SH OPTS"))
     assert manpage.main(["--check"]) == 1
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (REPO / "README.md").read_text()
+    commands = [ln.strip() for ln in readme.splitlines() if ln.startswith("python3 -m pip install torch")]
+    assert len(commands) == 2, "the README gives exactly two set-up commands"
+    assert "demo.sh" in commands[0] and "pytest" in commands[1]
+    assert commands[1] in (REPO / ".ci" / "run").read_text()
