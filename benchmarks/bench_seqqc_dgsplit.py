@@ -310,6 +310,9 @@ def main(argv=None):
     inp = f("input.tsv")
     if "seqqc" in only or not os.path.exists(f("out.tsv")):
         bench("seqqc", ["bin/seqqc", inp, "-q", "-o", f("out.tsv")], inp, args.rows, 100_000)
+    if not os.path.exists(f("out.tsv")):
+        print(render(info))
+        sys.exit("error: seqqc wrote no out.tsv; the dgsplit commands cannot run")
     qc_rows = count_rows(f("out.tsv"))
     info["seqqc_rows_out"] = qc_rows
     if "exact" in only:

@@ -437,4 +437,5 @@ def write_tsv(df, fh, header=True, chunk_rows=200_000):
 
 
 def _all_str(values):
-    return all(type(v) is str for v in values)
+    """True when every value is a str (checked in C by pandas)."""
+    return pd.api.types.infer_dtype(values, skipna=False) == "string"
