@@ -252,3 +252,33 @@ def test_real_pipe_seqqc_to_dgsplit(tmp_path):
     out = read_tsv(res.stdout)
     assert len(out) == 9 and out.columns[-2:].tolist() == ["split", "group_id"]
     assert out.loc[out["chr"] == "7", "split"].tolist() == ["test"]
+
+
+def test_streaming_chunks_give_the_same_result(tmp_path):
+    """seqqc reads in blocks: small blocks give the same rows, rejects, ids and line numbers."""
+    from toolkit.io.tables import iter_table, read_table
+    from toolkit.qc.rules import QCConfig, QCRun, run_qc
+
+    src = read_tsv(DATA / "lentimpra_HepG2_400.tsv").drop(columns=["seq_id"]).head(50)
+    seqs = src["seq"].tolist()
+    seqs[3] = seqs[3][:100] + "R" + seqs[3][101:]   # alphabet
+    seqs[17] = seqs[17][:100] + "N" + seqs[17][101:]  # N fraction
+    src["seq"] = seqs
+    src.loc[30, "mean_value"] = "NA"                 # non-finite target
+    path = tmp_path / "t.tsv"
+    text = src.to_csv(sep="\t", index=False)
+    lines = text.splitlines(keepends=True)
+    path.write_text("".join(lines[:10]) + "\n" + "".join(lines[10:]))  # a blank line inside
+    whole = run_qc(read_table(path), QCConfig(length_policy="drop"))
+    run = QCRun(QCConfig(length_policy="drop"))
+    parts = [run.process(chunk) for chunk in iter_table(path, chunk_rows=7)]
+    final, report = run.finish()
+    assert final is None
+    kept = pd.concat([k for k, _ in parts], ignore_index=True)
+    rejects = pd.concat([r for _, r in parts], ignore_index=True)
+    pd.testing.assert_frame_equal(kept, whole.kept, check_dtype=False)
+    pd.testing.assert_frame_equal(rejects, whole.rejects, check_dtype=False)
+    assert rejects["id"].tolist() == ["row4", "row18", "row31"]          # ids continue across blocks
+    assert rejects["qc_line"].tolist() == [5, 20, 33]                     # the blank line counted
+    assert report["removed_by_rule"] == whole.report["removed_by_rule"]
+    assert report["profile_out"] == whole.report["profile_out"]

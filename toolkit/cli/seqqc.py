@@ -29,11 +29,13 @@ def _pair(text, name, cast=float):
 @click.option("--clip", is_flag=True,
               help="BED windows past a chromosome end are clipped and padded with N instead of rejected.")
 @click.option("--length", type=click.IntRange(min=1), default=None,
-              help="Expected sequence length (BED: window length). Default: the most common length.")
+              help="Expected sequence length (BED: window length). Default: the most common length in the "
+                   "first 100,000 rows.")
 @click.option("--length-policy", type=click.Choice(["auto", "drop", "trim-pad", "none"]), default="auto",
               show_default=True,
               help="Off-length rows: drop; trim-pad (centre-trim or pad with N, flagged in qc_flag); "
-                   "auto (drop if fewer than --length-tolerance of rows, else trim-pad); none (keep all lengths).")
+                   "auto (drop if fewer than --length-tolerance of the first 100,000 rows are off-length, "
+                   "else trim-pad); none (keep all lengths).")
 @click.option("--length-tolerance", type=click.FloatRange(0, 1), default=0.005, show_default=True,
               help="Fraction of off-length rows below which 'auto' drops them.")
 @click.option("--max-n-frac", type=click.FloatRange(0, 1), default=0.0, show_default=True,
