@@ -1,0 +1,47 @@
+"""descfeat's descriptor families: one module per family, each pure and vectorised.
+
+Every family module (``pwm``, ``bend``, ``stiff``, ``thermo``, ``entropy``, ``advanced``)
+exposes the same interface:
+
+``FAMILY``
+    The family name; every descriptor name starts with ``FAMILY + "_"`` so that
+    PhysInformer's router can group descriptors by prefix.
+``descriptors(params, **options) -> list[Descriptor]``
+    The descriptors the family computes, in output order.
+``compute(seqs, params, **options) -> numpy.ndarray``
+    float64 array of shape (n, len(descriptors(...))) for a list of n uppercase
+    A/C/G/T/N sequences (lengths may differ). A descriptor that is undefined for
+    a sequence (e.g. too short for a window, or only N bases) is NaN there, never
+    an invented number; the command reports such values.
+
+``params`` is a :class:`toolkit.features.params.Params` (the parameter tables
+of ``share/params``, loaded once).
+"""
+
+from dataclasses import dataclass
+
+FAMILIES = ("pwm", "bend", "stiff", "thermo", "entropy", "advanced")
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """One output column of descfeat.
+
+    Attributes
+    ----------
+    name : str
+        Column name, ``<family>_<what>``, as the PhysInformer document names it.
+    family : str
+    unit : str
+        Physical unit, or ``-`` for dimensionless, ``count``, ``bits``, ...
+    formula : str
+        The formula in words (what ``descfeat --list`` prints).
+    source : str
+        Parameter table and publication it rests on.
+    """
+
+    name: str
+    family: str
+    unit: str
+    formula: str
+    source: str
