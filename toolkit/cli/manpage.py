@@ -4,6 +4,7 @@
 ``python -m toolkit.cli.manpage --check`` exits 1 when a page is stale.
 """
 
+import importlib
 import re
 import sys
 from pathlib import Path
@@ -94,6 +95,11 @@ def render(name):
             continue
         opts, helptext = _option_record(param)
         out += [".TP", f"\\fB{_esc(opts)}\\fR", _esc(helptext)]
+    extra = getattr(importlib.import_module(COMMANDS[name]), "man_extra", None)
+    if extra is not None:
+        out.append(".SH DESCRIPTORS")
+        for term, text in extra():
+            out += [".TP", f"\\fB{_esc(term)}\\fR", _esc(text)]
     if examples:
         out.append(".SH EXAMPLES")
         for ex in examples:

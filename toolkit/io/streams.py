@@ -112,13 +112,16 @@ class AtomicOutput:
     """Write to ``path`` atomically: a temporary file in the same folder, renamed on success.
 
     ``-`` writes to standard output. A path ending in ``.gz`` is gzip-compressed.
+    With ``by_name``, entering yields the temporary file's name instead of a
+    file object (for writers such as HDF5 that open files themselves).
     Use as a context manager; on an exception the temporary file is removed and
     any previous file at ``path`` is left intact.
     """
 
-    def __init__(self, path, inputs=(), text=True):
+    def __init__(self, path, inputs=(), text=True, by_name=False):
         self.path = "-" if path is None else str(path)
         self.text = text
+        self.by_name = by_name
         for inp in inputs:
             if inp not in (None, "-") and self.path != "-" and same_file(self.path, inp):
                 raise InputError(
@@ -140,6 +143,11 @@ class AtomicOutput:
             raise InputError("the output folder does not exist", file=self.path, hint="create it first") from None
         except PermissionError:
             raise InputError("the output folder is not writable", file=self.path) from None
+        if self.by_name:  # the caller writes the temporary file by its name (e.g. HDF5)
+            os.close(fd)
+            self._fh = None
+            self._raw_parent = None
+            return self._tmp
         raw = os.fdopen(fd, "wb")
         if self.path.endswith(".gz"):
             raw = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="")
@@ -156,7 +164,8 @@ class AtomicOutput:
                 self._fh.flush()
             return False
         try:
-            self._fh.close()
+            if self._fh is not None:
+                self._fh.close()
             if self._raw_parent is not None:
                 self._raw_parent.close()
         except OSError as err:

@@ -1,0 +1,223 @@
+"""descfeat: biophysical descriptors of every sequence, streamed."""
+
+import click
+
+from . import options as opt
+
+CELL_TYPES = ("HepG2", "K562", "WTC11", "S2")
+
+
+def _fmt_values(values):
+    """Descriptor values as TSV text: 6 significant digits, NaN for undefined."""
+    import numpy as np
+
+    out = np.empty(values.shape, dtype=object)
+    flat = values.ravel()
+    out.ravel()[:] = ["NaN" if v != v else f"{v:.6g}" for v in flat.tolist()]
+    return out
+
+
+def _load_motifs(cell_type, motifs_path, families):
+    if "pwm" not in families:
+        return None, {}
+    from ..features import motifs as motif_lib
+
+    if motifs_path:
+        found = motif_lib.read_motif_file(motifs_path)
+        return found, {"motif_source": str(motifs_path), "motif_release": "user file"}
+    found = motif_lib.cell_type_motifs(cell_type)
+    return found, {"motif_source": f"JASPAR CORE via pyjaspar, {cell_type} list (PhysInformer design 5.2.1)",
+                   "motif_release": "JASPAR2024"}
+
+
+_WORKER = {}
+
+
+def _init_worker(families, motifs):
+    from ..features.compute import DescriptorSet
+    from ..features.params import default_params
+
+    _WORKER["set"] = DescriptorSet(families, default_params(), motifs=motifs)
+
+
+def _compute(seqs):
+    return _WORKER["set"].compute(seqs)
+
+
+@opt.command("descfeat")
+@opt.input_argument
+@opt.output_option
+@opt.table_options
+@click.option("--cell-type", type=click.Choice(CELL_TYPES), default="HepG2", show_default=True,
+              help="Motif list of the pwm family: the design's JASPAR 2024 CORE matrices for this cell type "
+                   "(S2: 13 Drosophila factors by name).")
+@click.option("--motifs", "motifs_path", metavar="FILE", default=None,
+              help="Use the motifs of a MEME or JASPAR format file instead of the cell type's list.")
+@click.option("--families", default="all", show_default=True, metavar="LIST",
+              help="Comma-separated families: pwm, bend, stiff, thermo, entropy, advanced (or all).")
+@click.option("--list", "list_only", is_flag=True,
+              help="Print every descriptor (name, family, unit, formula, source) as TSV and exit.")
+@click.option("-j", "--threads", "jobs", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Worker processes.")
+@click.option("--chunk-rows", type=click.IntRange(1), default=10000, show_default=True,
+              help="Rows computed at a time (memory is bounded by a few chunks per worker).")
+@opt.report_option
+def cli(input, output, fmt, seq_col, id_col, cell_type, motifs_path, families, list_only, jobs, chunk_rows,
+        report, quiet, verbose):
+    """Biophysical descriptors of every sequence: PWM, bending, stiffness,
+    thermodynamics, entropy and advanced structure (the PhysInformer set).
+
+    Reads a table with a sequence column, or FASTA, in chunks; writes the
+    input columns plus one column per descriptor as TSV, or HDF5 with
+    -o FILE.h5 (descriptors float32 [n, d], names, ids, sequences,
+    passthrough columns; attributes: toolkit version, cell type, motif
+    source and release, parameter table checksums). A descriptor that is
+    undefined for a sequence (too short, only N) is NaN and counted in the
+    report, never invented. --list prints every descriptor with its unit,
+    formula and source.
+
+    \b
+    Examples:
+      seqqc lib.csv | descfeat --cell-type HepG2 -o feats.h5
+      seqqc lib.csv | descfeat --families thermo,entropy | dgsplit > split.tsv
+      descfeat --list --cell-type K562 > descriptors.tsv
+    """
+    import sys
+    import time
+
+    import numpy as np
+
+    from ..features import FAMILIES
+    from ..features.compute import DescriptorSet, parse_families
+    from ..features.params import default_params
+    from ..io.streams import AtomicOutput
+    from ..io.tables import iter_table, standard_frame, write_tsv
+
+    log = opt.Log("descfeat", quiet, verbose)
+    fams = parse_families(families)
+    motifs, motif_attrs = _load_motifs(cell_type, motifs_path, fams)
+    params = default_params()
+    dset = DescriptorSet(fams, params, motifs=motifs)
+    if list_only:
+        import pandas as pd
+
+        table = pd.DataFrame([(d.name, d.family, d.unit, d.formula, d.source) for d in dset.descriptors],
+                             columns=["name", "family", "unit", "formula", "source"])
+        write_tsv(table, sys.stdout)
+        return
+    opt.require_input(input)
+    names = dset.names
+    d = len(names)
+    attrs = {"cell_type": cell_type if motifs_path is None else "", "families": list(fams),
+             "parameter_checksums": params.checksums(), **motif_attrs}
+    n_rows = 0
+    nan_counts = np.zeros(d, dtype=np.int64)
+    col_min = np.full(d, np.inf)
+    col_max = np.full(d, -np.inf)
+    t0 = time.time()
+    h5 = output.endswith(".h5")
+    pool = None
+    if jobs > 1:
+        import multiprocessing as mp
+
+        pool = mp.get_context("fork").Pool(jobs, initializer=_init_worker, initargs=(fams, motifs))
+
+    def results(chunks):
+        """(table chunk, values) in input order; at most 2 x jobs chunks in flight."""
+        if pool is None:
+            for chunk in chunks:
+                yield chunk, dset.compute(_seqs(chunk))
+            return
+        pending = []
+        for chunk in chunks:
+            pending.append((chunk, pool.apply_async(_compute, (_seqs(chunk),))))
+            if len(pending) >= 2 * jobs:
+                c, r = pending.pop(0)
+                yield c, r.get()
+        for c, r in pending:
+            yield c, r.get()
+
+    try:
+        with AtomicOutput(output, inputs=[input], by_name=h5) as out:
+            writer = None
+            first = True
+            chunks = iter_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col, chunk_rows=chunk_rows)
+            for chunk, values in results(chunks):
+                frame = standard_frame(chunk, _seqs(chunk))
+                n_rows += len(frame)
+                nan_counts += np.isnan(values).sum(axis=0)
+                with np.errstate(invalid="ignore"):
+                    col_min = np.fmin(col_min, np.nanmin(np.where(np.isnan(values), np.inf, values), axis=0))
+                    col_max = np.fmax(col_max, np.nanmax(np.where(np.isnan(values), -np.inf, values), axis=0))
+                if h5:
+                    if writer is None:
+                        from ..io.h5 import H5Writer
+
+                        writer = H5Writer(out, names, [x.family for x in dset.descriptors], attrs)
+                    passthrough = {c: frame[c].to_numpy(dtype=object) for c in frame.columns
+                                   if c not in ("id", "sequence")}
+                    writer.append(frame["id"].to_numpy(dtype=object), frame["sequence"].to_numpy(dtype=object),
+                                  passthrough, values)
+                else:
+                    import pandas as pd
+
+                    vals = pd.DataFrame(_fmt_values(values), columns=names)
+                    write_tsv(pd.concat([frame.reset_index(drop=True), vals], axis=1), out, header=first)
+                first = False
+                log.status(f"descfeat: {n_rows:,} sequences, {n_rows / max(time.time() - t0, 1e-9):,.0f}/s")
+            log.status_done()
+            if writer is not None:
+                writer.close()
+    finally:
+        if pool is not None:
+            pool.terminate()
+    seconds = time.time() - t0
+    constant = [names[i] for i in range(d) if n_rows and col_min[i] == col_max[i]]
+    undefined = {names[i]: int(nan_counts[i]) for i in range(d) if nan_counts[i]}
+    rep = {"input": input, "rows": n_rows, "descriptors": d,
+           "per_family": {f: sum(1 for x in dset.descriptors if x.family == f) for f in FAMILIES if f in fams},
+           "constant_columns": constant, "undefined_values": undefined, "seconds": seconds,
+           "sequences_per_second": n_rows / seconds if seconds else None, **attrs}
+    if report:
+        opt.write_json(report, rep, inputs=[input])
+    log.info(f"descfeat: {n_rows} sequences x {d} descriptors ({', '.join(f'{k} {v}' for k, v in rep['per_family'].items())}) "
+             f"in {seconds:.1f} s")
+    if constant:
+        log.info(f"descfeat: {len(constant)} descriptor(s) constant over this input (kept; listed in --report)")
+    if undefined:
+        log.warn(f"{len(undefined)} descriptor(s) undefined (NaN) for some sequences, "
+                 f"{int(nan_counts.sum())} values in all; see --report")
+
+
+def _seqs(chunk):
+    """Uppercase sequences of a chunk; characters outside ACGTN are an error naming the line."""
+    import numpy as np
+
+    from ..errors import InputError
+    from ..seq.arrays import PackedSeqs
+
+    seqs = [s.strip().upper() for s in chunk.df[chunk.seq_col].tolist()]
+    bad = np.flatnonzero(PackedSeqs(seqs).invalid() > 0)
+    if len(bad):
+        i = int(bad[0])
+        raise InputError("sequence has characters outside A, C, G, T, N", file=chunk.name,
+                         line=int(chunk.lines[i]), column=chunk.seq_col,
+                         hint="run seqqc first, which rejects such rows with a reason")
+    return seqs
+
+
+def man_extra():
+    """The descriptor list for the man page (section DESCRIPTORS)."""
+    from ..features import FAMILIES
+    from ..features.compute import DescriptorSet
+    from ..features.params import default_params
+
+    motifs, _ = _load_motifs("HepG2", None, FAMILIES)
+    dset = DescriptorSet(FAMILIES, default_params(), motifs=motifs)
+    return [(f"{x.name} ({x.unit})", f"{x.formula} Source: {x.source}") for x in dset.descriptors]
+
+
+main = cli
+
+if __name__ == "__main__":
+    cli()
