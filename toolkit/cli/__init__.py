@@ -7,6 +7,7 @@ console scripts, the man pages and the shared tests all follow it.
 COMMANDS = {
     "seqqc": "toolkit.cli.seqqc",
     "dgsplit": "toolkit.cli.dgsplit",
+    "descfeat": "toolkit.cli.descfeat",
 }
 
 

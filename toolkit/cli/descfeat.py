@@ -82,9 +82,13 @@ def cli(input, output, fmt, seq_col, id_col, cell_type, motifs_path, families, l
       seqqc lib.csv | descfeat --families thermo,entropy | dgsplit > split.tsv
       descfeat --list --cell-type K562 > descriptors.tsv
     """
+    import os
     import sys
     import time
 
+    if jobs > 1:  # one BLAS thread per worker process, or the workers oversubscribe the cores
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
     import numpy as np
 
     from ..features import FAMILIES
@@ -197,10 +201,12 @@ def _seqs(chunk):
     from ..seq.arrays import PackedSeqs
 
     seqs = [s.strip().upper() for s in chunk.df[chunk.seq_col].tolist()]
-    bad = np.flatnonzero(PackedSeqs(seqs).invalid() > 0)
+    packed = PackedSeqs(seqs)
+    bad = np.flatnonzero((packed.invalid() > 0) | (packed.lengths == 0))
     if len(bad):
         i = int(bad[0])
-        raise InputError("sequence has characters outside A, C, G, T, N", file=chunk.name,
+        what = "empty sequence" if not seqs[i] else "sequence has characters outside A, C, G, T, N"
+        raise InputError(what, file=chunk.name,
                          line=int(chunk.lines[i]), column=chunk.seq_col,
                          hint="run seqqc first, which rejects such rows with a reason")
     return seqs

@@ -1,0 +1,466 @@
+"""PWM family: transcription-factor motif scans (design section 5.2.1 item 1 and 5.2.2 item 6).
+
+Method
+------
+Log-odds matrix. From a motif's counts ``c[j, b]`` (position j, base b in A C G T)
+with column total ``N_j``, the probabilities are ``p = (c + a * bg[b]) / (N_j + a)``
+with a total pseudocount ``a = 0.8`` distributed by the background (Nishida, Frith &
+Nakai 2009, Nucleic Acids Res. 37:939, who recommend 0.8), and the score matrix is
+``W[j, b] = log2(p[j, b] / bg[b])`` in bits; the background is uniform
+(0.25 each) unless ``background=`` is given.
+
+Sites. A window of the motif's width L at start i scores ``sum_j W[j, x[i+j]]``
+on the forward strand and the same with the reverse-complement matrix on the other
+strand. Both strands are kept: a sequence of length n has 2 (n - L + 1) sites.
+A window containing N has no score and is left out of every statistic (it is
+skipped, not scored as 0). The set of site scores of a sequence and of its reverse
+complement is the same, so every descriptor is strand-symmetric.
+
+Per motif (``pwm_<TF>_<metric>``), over the valid sites s_1..s_S:
+
+* ``max_score``, ``mean_score``, ``var_score`` (population variance), bits / bits^2.
+* ``num_high_affinity``: sites with p-value < 1e-4 under the background, the p-value
+  being the upper tail of the exact null distribution of the score (dynamic
+  programming over the matrix columns, Staden 1989; as FIMO, Grant, Bailey & Noble
+  2011, with its default threshold) with each column's scores on a grid of 0.001 bit.
+  A motif whose best possible site is not that rare (p >= 1e-4, e.g. 6-mers under a
+  uniform background) has no high-affinity sites.
+* ``total_weight`` Z = sum_i 2**s_i: the sum of the sites' likelihood ratios
+  P(site | motif) / P(site | background). Under the Berg & von Hippel (1987)
+  approximation a site's log-odds is proportional to its binding free energy,
+  ``ln LR_i = -dG_i / RT``, so Z = sum_i exp(-dG_i / RT) is the document's
+  "sum(exp(scores/RT))" with the score read as -dG; it is the sequence's
+  association constant relative to one average random site (E_background[LR] = 1).
+* ``entropy``: Shannon entropy (bits) of the binding probability over positions,
+  p_i = (LR_i(+) + LR_i(-)) / Z (both orientations of one position pooled).
+* ``delta_g`` = -RT ln Z at T = 310 K, R = 1.98720 cal/(mol K), in kcal/mol: the
+  free energy of the sequence's total relative affinity (the document writes
+  ``dG = -RT ln K_d``; with K_d a dissociation constant that has the wrong sign,
+  dG = RT ln K_d = -RT ln K_a, and K_a relative to background is Z).
+* ``top_k_mean``: mean of the k = 5 highest site scores (NaN with fewer than 5 sites).
+
+A statistic with no valid site (sequence shorter than the motif, or every window
+with an N) is NaN. Aggregates ``pwm_max_<metric>``, ``pwm_min_<metric>`` and
+``pwm_sum_<metric>`` are taken over the motifs; they are NaN where any motif's value
+is NaN (an aggregate over part of the motifs would be a different statistic).
+``pwm_best_tf`` is the 0-based index, in column order, of the motif whose best site
+has the smallest p-value (first in order on ties); the mapping is in its formula.
+"""
+
+from functools import lru_cache
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..errors import ConfigError
+from . import Descriptor
+from .encode import by_length
+
+FAMILY = "pwm"
+METRICS = ("max_score", "mean_score", "var_score", "num_high_affinity", "total_weight", "entropy", "delta_g",
+           "top_k_mean")
+AGGREGATES = ("max", "min", "sum")
+PSEUDOCOUNT = 0.8            # total pseudocount, Nishida et al. 2009
+BACKGROUND = (0.25, 0.25, 0.25, 0.25)
+P_THRESHOLD = 1e-4           # FIMO's default site p-value threshold
+TOP_K = 5
+TEMPERATURE = 310.0          # K
+R_KCAL = 8.314462618 / 4184.0  # gas constant, kcal/(mol K) (CODATA 2018)
+GRID = 1000                  # null-distribution bins per bit (0.001 bit)
+CHUNK = 256                  # at most this many sequences per scan block
+BLOCK_BYTES = 2 ** 26        # and about this many bytes of site scores (2 K L float64 per sequence)
+
+_UNITS = {"max_score": "bits", "mean_score": "bits", "var_score": "bits^2", "num_high_affinity": "count",
+          "total_weight": "-", "entropy": "bits", "delta_g": "kcal/mol", "top_k_mean": "bits"}
+_RESERVED = set(AGGREGATES) | {"best"}
+
+_JASPAR_CITE = "JASPAR 2024 CORE (Rauluseviciute et al. 2024, Nucleic Acids Res. 52:D174) via pyjaspar"
+_METHOD_CITE = "log-odds with total pseudocount {a:g} (Nishida, Frith & Nakai 2009, Nucleic Acids Res. 37:939), {bg}"
+
+
+def _method(background, pseudocount):
+    bg = _background(background)
+    text = "uniform background" if np.allclose(bg, 0.25) else "background " + " ".join(
+        f"{b}={x:.3g}" for b, x in zip("ACGT", bg))
+    return _METHOD_CITE.format(a=pseudocount, bg=text)
+
+
+# ---------------------------------------------------------------- motifs -> scoring matrices
+
+def _default_motifs(motifs):
+    if motifs is None:
+        from .motifs import cell_type_motifs
+
+        return cell_type_motifs("HepG2")
+    motifs = list(motifs)
+    if not motifs:
+        raise ConfigError("the pwm family needs at least one motif")
+    return motifs
+
+
+def _background(background):
+    bg = np.asarray(BACKGROUND if background is None else background, dtype=np.float64)
+    if bg.shape != (4,) or np.any(bg <= 0) or not np.isclose(bg.sum(), 1.0):
+        raise ConfigError("background must be 4 positive frequencies (A, C, G, T) summing to 1")
+    return bg
+
+
+def log_odds(counts, background=None, pseudocount=PSEUDOCOUNT):
+    """Log-odds scoring matrix of a count matrix.
+
+    Parameters
+    ----------
+    counts : array, shape (L, 4)
+        Counts per position, A C G T.
+    background : array (4,), optional
+        Background frequencies; uniform by default.
+    pseudocount : float
+        Total pseudocount per position, shared out by the background.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (L, 4)
+        ``log2(p / bg)`` with ``p = (c + pseudocount * bg) / (N + pseudocount)``, bits.
+    """
+    bg = _background(background)
+    c = np.asarray(counts, dtype=np.float64)
+    p = (c + pseudocount * bg) / (c.sum(axis=1, keepdims=True) + pseudocount)
+    return np.log2(p / bg)
+
+
+def null_survival(lod, background=None, grid=GRID):
+    """Exact null distribution of a PWM score on a grid (Staden 1989 dynamic programming).
+
+    Each column's scores are rounded to ``1 / grid`` bit; the distribution of the
+    sum under independent background bases is convolved column by column.
+
+    Parameters
+    ----------
+    lod : array, shape (L, 4)
+        Scoring matrix, bits.
+    background : array (4,), optional
+
+    Returns
+    -------
+    lo : int
+        Grid value of the first entry (lowest possible score x grid).
+    sf : numpy.ndarray of float64, shape (hi - lo + 1,)
+        ``sf[t] = P(score_on_grid >= (lo + t) / grid)``.
+    """
+    bg = _background(background)
+    q = np.rint(np.asarray(lod) * grid).astype(np.int64)
+    dist = np.ones(1)
+    lo = 0
+    for row in q:
+        qmin = int(row.min())
+        new = np.zeros(dist.size + int(row.max()) - qmin)
+        for b in range(4):
+            off = int(row[b]) - qmin
+            new[off:off + dist.size] += bg[b] * dist
+        dist = new
+        lo += qmin
+    sf = np.cumsum(dist[::-1])[::-1]
+    return lo, np.minimum(sf, 1.0)
+
+
+class _Scorer:
+    """Scoring matrices, thresholds and null tails of a motif list (cached per list)."""
+
+    def __init__(self, key, lods, background, p_threshold):
+        self.key = key
+        self.lods = lods
+        self.lengths = np.array([w.shape[0] for w in lods])
+        self.K = len(lods)
+        self.M = int(self.lengths.max())
+        # weights (2K, 4*M): row k forward, row K+k reverse complement; column b*M + j (zero-padded j >= L)
+        wt = np.zeros((2, self.K, 4, self.M))
+        for k, w in enumerate(lods):
+            L = w.shape[0]
+            wt[0, k, :, :L] = w.T
+            wt[1, k, :, :L] = w[::-1, ::-1].T
+        self.weights = wt.reshape(2 * self.K, 4 * self.M)
+        self.tails = [null_survival(w, background) for w in lods]
+        thr = np.full(self.K, np.inf)
+        for k, (lo, sf) in enumerate(self.tails):
+            hit = np.flatnonzero(sf < p_threshold)
+            if hit.size:
+                thr[k] = (lo + hit[0] - 0.5) / GRID  # scores rounding onto that grid value or above
+        self.thresholds = thr
+        self.max_possible = np.array([w.max(axis=1).sum() for w in lods])
+
+    def pvalue(self, k, scores):
+        """Null upper-tail probability of scores (any shape) of motif k; NaN stays NaN."""
+        lo, sf = self.tails[k]
+        t = np.rint(np.nan_to_num(scores, nan=lo / GRID) * GRID) - lo
+        p = sf[np.clip(t, 0, sf.size - 1).astype(np.int64)]
+        return np.where(np.isnan(scores), np.nan, p)
+
+
+@lru_cache(maxsize=16)
+def _scorer_cached(key, background, pseudocount, p_threshold):
+    counts = [np.frombuffer(raw, dtype=np.float64).reshape(-1, 4) for _, raw in key]
+    lods = [log_odds(c, background, pseudocount) for c in counts]
+    return _Scorer(key, lods, background, p_threshold)
+
+
+def _scorer(motifs, background, pseudocount, p_threshold):
+    key = tuple((m.matrix_id, np.ascontiguousarray(m.counts, dtype=np.float64).tobytes()) for m in motifs)
+    bg = tuple(float(x) for x in _background(background))
+    return _scorer_cached(key, bg, float(pseudocount), float(p_threshold))
+
+
+# ---------------------------------------------------------------- names
+
+def _sanitise(name):
+    s = name.replace("::", "__")
+    s = "".join(ch if (ch.isascii() and (ch.isalnum() or ch == "_")) else "_" for ch in s)
+    return s.strip("_") or "motif"
+
+
+def column_labels(motifs):
+    """TF labels used in column names, one per motif, unique.
+
+    ``FOS::JUN`` becomes ``FOS__JUN``; other characters outside letters, digits and
+    ``_`` become ``_``. Where labels collide (two matrices of one TF, or a label equal
+    to an aggregate word ``max``/``min``/``sum``/``best``), the matrix ID is appended
+    (``CTCF_MA1929_2``), then an ordinal if still needed.
+
+    Returns
+    -------
+    list of str
+    """
+    base = [_sanitise(m.name) for m in motifs]
+    counts = {}
+    for b in base:
+        counts[b] = counts.get(b, 0) + 1
+    labels = []
+    seen = set()
+    for b, m in zip(base, motifs):
+        lab = b
+        if counts[b] > 1 or b in _RESERVED:
+            lab = f"{b}_{_sanitise(m.matrix_id)}"
+        cand, i = lab, 2
+        while cand in seen:
+            cand = f"{lab}_{i}"
+            i += 1
+        seen.add(cand)
+        labels.append(cand)
+    return labels
+
+
+def _formula(metric, what, k, p):
+    return {
+        "max_score": f"Highest log-odds score (bits) of {what} over all N-free windows on both strands.",
+        "mean_score": f"Mean log-odds score (bits) of {what} over all N-free windows on both strands.",
+        "var_score": f"Population variance of the log-odds scores of {what} over all N-free windows on both strands.",
+        "num_high_affinity": (f"Number of N-free windows (both strands counted) where {what} scores with null "
+                              f"p-value < {p:g} (exact score distribution under the background, "
+                              "0.001-bit grid; 0 when no site can be that rare)."),
+        "total_weight": (f"Sum over N-free windows on both strands of 2^score of {what}, i.e. the summed likelihood "
+                         "ratios = relative association constant exp(-dG/RT) summed over sites."),
+        "entropy": (f"Shannon entropy (bits) of {what}'s binding distribution over positions, p_i = (2^score(+) "
+                    "+ 2^score(-)) / total_weight."),
+        "delta_g": (f"-RT ln(total_weight) of {what} at 310 K (kcal/mol): free energy of the sequence's total "
+                    "affinity relative to one random background site (Berg & von Hippel 1987)."),
+        "top_k_mean": f"Mean of the {k} highest site scores (bits) of {what} over both strands; NaN with fewer sites.",
+    }[metric]
+
+
+def descriptors(params=None, motifs=None, background=None, pseudocount=PSEUDOCOUNT, p_threshold=P_THRESHOLD,
+                top_k=TOP_K):
+    """The PWM descriptors of a motif list, in output order.
+
+    Parameters
+    ----------
+    params : Params, unused (the family needs no parameter table)
+    motifs : list of toolkit.features.motifs.Motif, optional
+        Default: the design's HepG2 list.
+
+    Returns
+    -------
+    list of Descriptor
+        8 per motif (``pwm_<TF>_<metric>``), then ``pwm_max_<metric>``,
+        ``pwm_min_<metric>``, ``pwm_sum_<metric>`` for each metric and ``pwm_best_tf``
+        (8 K + 25 in all; 297 for HepG2's 34 motifs).
+    """
+    motifs = _default_motifs(motifs)
+    labels = column_labels(motifs)
+    method = _method(background, pseudocount)
+    out = []
+    for lab, m in zip(labels, motifs):
+        if m.source.startswith("JASPAR"):
+            src = f"{_JASPAR_CITE}, matrix {m.matrix_id}; {method}"
+        else:
+            src = f"motif file {m.source}, matrix {m.matrix_id}; {method}"
+        what = f"{m.name} ({m.matrix_id})"
+        for met in METRICS:
+            out.append(Descriptor(f"{FAMILY}_{lab}_{met}", FAMILY, _UNITS[met], _formula(met, what, top_k, p_threshold), src))
+    agg_src = f"the per-motif pwm descriptors above; {method}"
+    words = {"max": "Maximum", "min": "Minimum", "sum": "Sum"}
+    for agg in AGGREGATES:
+        for met in METRICS:
+            out.append(Descriptor(f"{FAMILY}_{agg}_{met}", FAMILY, _UNITS[met],
+                                  f"{words[agg]} of pwm_<TF>_{met} over the {len(motifs)} motifs; NaN if any is NaN.",
+                                  agg_src))
+    mapping = ", ".join(f"{i} {lab}" for i, lab in enumerate(labels))
+    out.append(Descriptor(f"{FAMILY}_best_tf", FAMILY, "index",
+                          "0-based index of the motif whose best site has the smallest null p-value (first on ties; "
+                          f"NaN if any motif is undefined): {mapping}.", agg_src))
+    return out
+
+
+# ---------------------------------------------------------------- scanning
+
+_ONEHOT = np.vstack([np.eye(4), np.zeros((1, 4))])  # code 4 (N) -> all-zero row
+
+
+def _scan_block(codes, sc):
+    """Site scores of one block of equal-length sequences.
+
+    Parameters
+    ----------
+    codes : uint8 array, shape (n, L)
+    sc : _Scorer
+
+    Returns
+    -------
+    scores : float64 array, shape (2, K, n, L)
+        [strand, motif, sequence, window start]; strand 0 forward, 1 reverse
+        complement. Windows starting at every position (the sequence is padded
+        with N to the longest motif); see ``valid``.
+    valid : bool array, shape (K, n, L)
+        Window fully inside the sequence and free of N.
+    """
+    n, L = codes.shape
+    M, K = sc.M, sc.K
+    padded = np.full((n, L + M - 1), 4, dtype=np.uint8)
+    padded[:, :L] = codes
+    X = _ONEHOT[padded]                                      # (n, L+M-1, 4)
+    win = sliding_window_view(X, M, axis=1)                  # (n, L, 4, M) view
+    win = np.ascontiguousarray(win).reshape(n * L, 4 * M)
+    scores = (sc.weights @ win.T).reshape(2, K, n, L)
+    isn = np.zeros((n, L + M), dtype=np.int32)
+    np.cumsum(padded == 4, axis=1, out=isn[:, 1:])
+    valid = np.empty((K, n, L), dtype=bool)
+    for m in np.unique(sc.lengths):
+        ok = (isn[:, m:m + L] - isn[:, :L]) == 0
+        valid[sc.lengths == m] = ok
+    return scores, valid
+
+
+def _metrics(scores, valid, sc, top_k):
+    """The 8 metrics and each motif's best-site p-value for one block.
+
+    Returns
+    -------
+    vals : float64 array, shape (n, K, 8)
+    best_p : float64 array, shape (n, K)
+    """
+    _, K, n, L = scores.shape
+    cnt = valid.sum(axis=-1)                                  # (K, n)
+    nsites = 2.0 * cnt
+    defined = cnt > 0
+    s = np.where(valid, scores, -np.inf)                      # (2, K, n, L)
+    mx = s.max(axis=-1).max(axis=0)                           # (K, n)
+    mx0 = np.where(defined, mx, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(valid, scores, 0.0).sum(axis=-1).sum(axis=0) / nsites
+        dev = np.where(valid, scores - mean[None, :, :, None], 0.0)
+        var = np.einsum("skni,skni->kn", dev, dev) / nsites
+        high = (s >= sc.thresholds[None, :, None, None]).sum(axis=-1).sum(axis=0).astype(np.float64)
+        w = np.exp2(s - mx0[None, :, :, None])                # 0 at invalid windows
+        q = w[0] + w[1]                                       # (K, n, L)
+        zp = q.sum(axis=-1)                                   # Z / 2^max
+        log2z = mx0 + np.log2(zp)
+        total = np.exp2(log2z)
+        qlogq = np.einsum("kni,kni->kn", q, np.log2(np.where(q > 0, q, 1.0)))
+        ent = np.log2(zp) - qlogq / zp
+        ent = np.maximum(ent, 0.0)
+        dg = -R_KCAL * TEMPERATURE * np.log(2.0) * log2z
+        kk = min(top_k, L)
+        top = np.partition(s, L - kk, axis=-1)[..., L - kk:]  # (2, K, n, kk): each strand's kk best
+        both = np.concatenate([top[0], top[1]], axis=-1)      # (K, n, 2kk)
+        if both.shape[-1] >= top_k:
+            best = np.partition(both, both.shape[-1] - top_k, axis=-1)[..., -top_k:]
+            topk = best.mean(axis=-1)
+            topk[nsites < top_k] = np.nan
+        else:
+            topk = np.full((K, n), np.nan)
+    vals = np.stack([mx, mean, var, high, total, ent, dg, topk], axis=-1)  # (K, n, 8)
+    vals[~defined] = np.nan
+    best_p = np.empty((n, K))
+    for k in range(K):
+        best_p[:, k] = sc.pvalue(k, np.where(defined[k], mx[k], np.nan))
+    return vals.transpose(1, 0, 2), best_p
+
+
+def site_scores(seqs, motifs=None, background=None, pseudocount=PSEUDOCOUNT):
+    """Per-window scores of equal-length sequences, both strands (for inspection and tests).
+
+    Parameters
+    ----------
+    seqs : list of str, length n, all of length L
+    motifs : list of Motif, length K
+
+    Returns
+    -------
+    list of K float64 arrays, shape (n, 2, L - L_k + 1)
+        [sequence, strand (0 forward, 1 reverse complement of the motif), window
+        start]; NaN at windows containing N.
+    """
+    motifs = _default_motifs(motifs)
+    sc = _scorer(motifs, background, pseudocount, P_THRESHOLD)
+    groups = list(by_length(seqs))
+    if len(groups) != 1:
+        raise ConfigError("site_scores needs sequences of one length")
+    _, codes = groups[0]
+    L = codes.shape[1]
+    scores, valid = _scan_block(codes, sc)
+    out = []
+    for k, m in enumerate(sc.lengths):
+        W = max(L - m + 1, 0)
+        s = np.where(valid[k][None], scores[:, k], np.nan)[:, :, :W]   # (2, n, W)
+        out.append(s.transpose(1, 0, 2).copy())
+    return out
+
+
+def compute(seqs, params=None, motifs=None, background=None, pseudocount=PSEUDOCOUNT, p_threshold=P_THRESHOLD,
+            top_k=TOP_K):
+    """PWM descriptors of every sequence.
+
+    Parameters
+    ----------
+    seqs : list of str, length n
+        Uppercase A/C/G/T/N; lengths may differ.
+    params : Params, unused
+    motifs : list of Motif, length K, optional (default: HepG2 list)
+    background : array (4,), optional
+    pseudocount, p_threshold, top_k : see the module docstring
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n, 8 K + 25)
+        Columns in the order of :func:`descriptors`.
+    """
+    motifs = _default_motifs(motifs)
+    sc = _scorer(motifs, background, pseudocount, p_threshold)
+    K = sc.K
+    nm = len(METRICS)
+    out = np.full((len(seqs), nm * K + len(AGGREGATES) * nm + 1), np.nan)
+    for idx, codes in by_length(seqs):
+        L = codes.shape[1]
+        if L == 0:
+            continue
+        step = int(np.clip(BLOCK_BYTES // (16 * K * L), 1, CHUNK))
+        for a in range(0, len(idx), step):
+            rows = idx[a:a + step]
+            scores, valid = _scan_block(codes[a:a + step], sc)
+            vals, best_p = _metrics(scores, valid, sc, top_k)        # (m, K, 8), (m, K)
+            out[rows, :nm * K] = vals.reshape(len(rows), nm * K)
+            agg = np.concatenate([vals.max(axis=1), vals.min(axis=1), vals.sum(axis=1)], axis=1)
+            out[rows, nm * K:nm * K + len(AGGREGATES) * nm] = agg   # NaN propagates: NaN if any motif is NaN
+            any_nan = np.isnan(best_p).any(axis=1)
+            best = np.argmin(np.where(np.isnan(best_p), np.inf, best_p), axis=1).astype(np.float64)
+            best[any_nan] = np.nan
+            out[rows, -1] = best
+    return out
