@@ -61,7 +61,7 @@ import weakref
 import numpy as np
 
 from . import Descriptor
-from .encode import by_length, kmer_index
+from .encode import by_length_blocks, kmer_index
 
 FAMILY = "bend"
 
@@ -606,10 +606,8 @@ def compute(seqs, params, **options):
     layout = _layout()
     tables = bend_tables(params)
     out = np.full((len(seqs), len(layout)), np.nan)
-    for idx, codes in by_length(seqs):
-        step = max(1, BLOCK_ELEMENTS // max(codes.shape[1], 1))
-        for start in range(0, len(idx), step):
-            out[idx[start:start + step]] = _compute_block(codes[start:start + step], tables, layout)
+    for idx, codes in by_length_blocks(seqs, BLOCK_ELEMENTS):
+        out[idx] = _compute_block(codes, tables, layout)
     return out
 
 

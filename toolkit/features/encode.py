@@ -37,6 +37,15 @@ def by_length(seqs):
         yield idx, _CODE[buf].reshape(len(idx), int(L))
 
 
+def by_length_blocks(seqs, max_elements):
+    """Like :func:`by_length`, in blocks of at most ``max_elements`` bases (at least one
+    sequence), so that work arrays stay in cache. Yields (idx, codes)."""
+    for idx, codes in by_length(seqs):
+        step = max(1, max_elements // max(codes.shape[1], 1))
+        for start in range(0, len(idx), step):
+            yield idx[start:start + step], codes[start:start + step]
+
+
 def kmer_index(codes, k):
     """Index of every k-mer: sum of code * 4**(k-1-j); -1 where the k-mer contains N.
 

@@ -65,7 +65,7 @@ import weakref
 import numpy as np
 
 from . import Descriptor
-from .encode import by_length, kmer_index
+from .encode import by_length_blocks, kmer_index
 
 FAMILY = "stiff"
 
@@ -499,8 +499,6 @@ def compute(seqs, params, **options):
     layout = _layout()
     tab = stiff_tables(params)
     out = np.full((len(seqs), len(layout)), np.nan)
-    for idx, codes in by_length(seqs):
-        step = max(1, BLOCK_ELEMENTS // max(codes.shape[1], 1))
-        for start in range(0, len(idx), step):
-            out[idx[start:start + step]] = _block(codes[start:start + step], tab, layout)
+    for idx, codes in by_length_blocks(seqs, BLOCK_ELEMENTS):
+        out[idx] = _block(codes, tab, layout)
     return out
