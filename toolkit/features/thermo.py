@@ -180,18 +180,17 @@ def _extrema_counts(profile):
         z = np.zeros(m, dtype=np.int64)
         return z, z.copy()
     d = profile[:, 1:] - profile[:, :-1]           # (m, S-1), NaN where a step is invalid
-    sign = np.sign(d)
-    broken = np.isnan(d)
-    sign[broken] = 0
-    cols = np.arange(S - 1)
-    # index of the last position (<= j) that is either a nonzero slope or a break
-    marker = np.where((sign != 0) | broken, cols, -1)
-    last = np.maximum.accumulate(marker, axis=1)
-    prev = np.full((m, S - 1), -1, dtype=np.int64)
-    prev[:, 1:] = last[:, :-1]
-    prev_sign = np.where(prev >= 0, np.take_along_axis(sign, np.maximum(prev, 0), axis=1), 0)
-    maxima = ((sign < 0) & (prev_sign > 0)).sum(axis=1)
-    minima = ((sign > 0) & (prev_sign < 0)).sum(axis=1)
+    # slope signs in row-major order, flat steps dropped, breaks (N) kept as 2 so that no
+    # extremum is counted across them; an extremum is a +1 then -1 (or -1 then +1) pair
+    key = np.sign(d).astype(np.int8)
+    key[np.isnan(d)] = 2
+    rows, cols = np.nonzero(key)
+    vals = key[rows, cols]
+    same = rows[1:] == rows[:-1]
+    up_down = same & (vals[:-1] == 1) & (vals[1:] == -1)
+    down_up = same & (vals[:-1] == -1) & (vals[1:] == 1)
+    maxima = np.bincount(rows[1:][up_down], minlength=m)
+    minima = np.bincount(rows[1:][down_up], minlength=m)
     return minima, maxima
 
 
