@@ -28,7 +28,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -37,6 +36,9 @@ import time
 from collections import Counter
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 REPO = os.path.dirname(HERE)
@@ -724,53 +726,10 @@ def run_worker(kind, argv_extra, env, timeout):
 # --------------------------------------------------------------------------- report
 
 def machine():
-    import pandas as pd
-
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    ram = None
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    ram = int(line.split()[1]) * 1024
-                    break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    versions = {"python": platform.python_version(), "numpy": np.__version__, "pandas": pd.__version__}
-    for mod in ("scipy", "h5py", "numba", "memelite"):
-        try:
-            versions[mod] = __import__(mod).__version__
-        except Exception:  # noqa: BLE001 - report what is there
-            try:
-                from importlib.metadata import version
-
-                versions[mod] = version(mod)
-            except Exception:  # noqa: BLE001
-                versions[mod] = None
-    head = ""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=RUN["repo"],
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "toolkit"], cwd=RUN["repo"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        rev = (head or "unknown") + (" + uncommitted changes in toolkit/" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        rev = "unknown"
-    if RUN["label"] or not head:
-        rev = RUN["label"] or "unknown (not a git checkout; use --label)"
-    rev += f" ({RUN['repo']}; toolkit/ source hash {source_hash()})"
-    return {"revision": rev, "cpu": cpu, "cores": cores, "ram_gib": round(ram / 2**30, 1) if ram else None,
-            "os": f"{platform.system()} {platform.release()}", "load_average_at_start": os.getloadavg()[0],
-            **versions}
+    facts = benchlib.machine(("numpy", "pandas", "scipy", "h5py", "numba", "memelite"))
+    rev = benchlib.revision(RUN["repo"], RUN["label"], paths=("toolkit",))
+    return {"revision": f"{rev[:-1]}; toolkit/ source hash {source_hash()})", **facts,
+            "load_average_at_start": os.getloadavg()[0]}
 
 
 def source_hash():

@@ -22,7 +22,6 @@ Generation time is not measured. See benchmarks/README.md.
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -31,6 +30,9 @@ import time
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
 
 HERE = os.path.dirname(os.path.realpath(__file__))
 REPO = os.path.dirname(HERE)
@@ -190,42 +192,8 @@ def measure(argv, repeat, timeout):
 
 
 def machine():
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    ram = None
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    ram = int(line.split()[1]) * 1024
-                    break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    import scipy
-
-    head = ""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=RUN["repo"],
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "toolkit", "bin"], cwd=RUN["repo"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        rev = (head or "unknown") + (" + uncommitted changes in toolkit/ or bin/" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        rev = "unknown"
-    if RUN["label"] or not head:
-        rev = RUN["label"] or "unknown (not a git checkout; use --label)"
-    rev += f" ({RUN['repo']})"
-    return {"revision": rev, "cpu": cpu, "cores": cores, "ram_gib": round(ram / 2**30, 1) if ram else None,
-            "python": platform.python_version(), "numpy": np.__version__, "pandas": pd.__version__,
-            "scipy": scipy.__version__, "os": f"{platform.system()} {platform.release()}"}
+    facts = benchlib.machine(("numpy", "pandas", "scipy"))
+    return {"revision": benchlib.revision(RUN["repo"], RUN["label"]), **facts}
 
 
 # --------------------------------------------------------------------------- main

@@ -1,4 +1,3 @@
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +41,15 @@ def read_tsv(src):
     if isinstance(src, str):
         src = io.StringIO(src)
     return pd.read_csv(src, sep="\t", dtype=str, keep_default_na=False)
+
+
+def random_seqs(n, rng, lengths, n_rate=0.0):
+    """Synthetic uniform random sequences (for invariants, not for answers): lengths cycle
+    through ``lengths``; each base is N with probability ``n_rate``."""
+    out = []
+    for i in range(n):
+        s = rng.choice(list("ACGT"), size=lengths[i % len(lengths)])
+        if n_rate:
+            s[rng.random(s.size) < n_rate] = "N"
+        out.append("".join(s))
+    return out

@@ -149,3 +149,13 @@ def test_report_distributions_per_split(tmp_path):
         assert entry["groups"] == part["group_id"].nunique()
         d = entry["distributions"]["K562_l2fc"]
         assert d["n"] == len(part) and d["mean"] == pytest.approx(part["K562_l2fc"].astype(float).mean())
+
+
+def test_leak_check_catches_planted_leaks():
+    """The check dgsplit runs before writing: a group or a core sequence in two splits is reported."""
+    labels = np.array([0, 0, 1, 2])
+    assert check_no_leak(labels, np.array([0, 0, 1, 2])) is None
+    assert "crosses splits" in check_no_leak(labels, np.array([0, 1, 1, 2]))
+    keys = np.array([10, 10, 20, 20])  # rows 2 and 3 share a core but sit in different groups
+    assert "more than one split" in check_no_leak(labels, np.array([0, 0, 1, 2]), keys=keys)
+    assert check_no_leak(labels, np.array([0, 0, 2, 2]), keys=keys) is None

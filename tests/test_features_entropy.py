@@ -8,7 +8,7 @@ from math import lgamma, log2
 import numpy as np
 import pytest
 
-from conftest import DATA, read_tsv
+from conftest import random_seqs, DATA, read_tsv
 from toolkit.features import entropy
 from toolkit.seq import reverse_complement
 
@@ -38,13 +38,7 @@ def _row(seq):
 
 
 def _random(n, rng, lengths=(7, 19, 40, 230), n_rate=0.0):
-    out = []
-    for i in range(n):
-        s = rng.choice(list("ACGT"), size=lengths[i % len(lengths)])
-        if n_rate:
-            s[rng.random(s.size) < n_rate] = "N"
-        out.append("".join(s))
-    return out
+    return random_seqs(n, rng, lengths, n_rate)
 
 
 def _de_bruijn(k, alphabet="ACGT"):

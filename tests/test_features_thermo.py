@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import DATA, read_tsv
+from conftest import random_seqs, DATA, read_tsv
 from toolkit.features import thermo
 from toolkit.features.params import default_params
 from toolkit.seq import reverse_complement
@@ -37,13 +37,7 @@ def _row(seq, params, names):
 
 
 def _random(n, rng, lengths=(5, 17, 40), n_rate=0.0):
-    out = []
-    for i in range(n):
-        s = rng.choice(list("ACGT"), size=lengths[i % len(lengths)])
-        if n_rate:
-            s[rng.random(s.size) < n_rate] = "N"
-        out.append("".join(s))
-    return out
+    return random_seqs(n, rng, lengths, n_rate)
 
 
 def test_names_match_the_document_list(params, names):

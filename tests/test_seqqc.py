@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import DATA, EXAMPLES, read_tsv, run_bin, run_cli
+from conftest import DATA, EXAMPLES, read_tsv, run_cli
 from toolkit.seq import reverse_complement
 
 GENOME = EXAMPLES / "ecoli" / "NC_000913.3.fa.bgz"

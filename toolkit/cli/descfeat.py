@@ -57,8 +57,7 @@ def _compute(seqs):
               help="Comma-separated families: pwm, bend, stiff, thermo, entropy, advanced (or all).")
 @click.option("--list", "list_only", is_flag=True,
               help="Print every descriptor (name, family, unit, formula, source) as TSV and exit.")
-@click.option("-j", "--threads", "jobs", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Worker processes.")
+@opt.threads_option
 @click.option("--chunk-rows", type=click.IntRange(1), default=10000, show_default=True,
               help="Rows computed at a time (memory is bounded by a few chunks per worker).")
 @opt.report_option

@@ -125,8 +125,9 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
     n = len(seqs)
     with log.progress(range(3 if near != "none" else 0), label="near-duplicates") as bar:
         step = (lambda k: bar.update(k)) if hasattr(bar, "update") else None
-        labels, ginfo = group_rows(seqs, grouping=grouping, flanks=flanks, near=near, max_mismatch=max_mismatch,
-                                   kmer_k=kmer_k, kmer_threshold=kmer_threshold, progress=step)
+        labels, ginfo, canon_keys = group_rows(seqs, grouping=grouping, flanks=flanks, near=near,
+                                               max_mismatch=max_mismatch, kmer_k=kmer_k,
+                                               kmer_threshold=kmer_threshold, progress=step, return_keys=True)
 
     strata = df[strata_col].to_numpy(dtype=object) if strata_col in cols else np.zeros(n, dtype=np.int8)
     moved = 0
@@ -155,7 +156,8 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
         split = random_grouped(labels, strata, fr, seed)
         mode = f"random grouped {fractions}, seed {seed}"
 
-    leak = check_no_leak(labels, split)
+    # checked on the groups and, independently of grouping and allocation, on the cores themselves
+    leak = check_no_leak(labels, split, keys=canon_keys)
     if leak:
         raise ToolkitError(f"leakage check failed: {leak}", file=table.name,
                            hint="this is a bug in dgsplit; please report it with the input")
@@ -217,7 +219,8 @@ def _report(table, out, labels, split, strata, strata_col, targets, ginfo, mode,
                 for k, v in overall.items():
                     dev = max(dev, abs(props.get(str(k), 0.0) - v))
         rep["max_proportion_deviation"] = dev
-    rep["leakage_check"] = "passed: no group and no sequence (either strand) in more than one split"
+    rep["leakage_check"] = ("passed: no group and no core sequence (with --group-by rc: either strand) "
+                            "in more than one split")
     return rep
 
 

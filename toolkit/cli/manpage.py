@@ -84,7 +84,7 @@ def render(name):
     ctx = click.Context(cmd, info_name=name)
     out = [f'.TH "{name.upper()}" "1" "" "regseq-toolkit {__version__}" "User Commands"',
            ".SH NAME", f"{_esc(name)} \\- {_esc(summary.rstrip('.'))}",
-           ".SH SYNOPSIS", f".B {_esc(name)}", f"[OPTIONS] [INPUT]",
+           ".SH SYNOPSIS", f".B {_esc(name)}", "[OPTIONS] [INPUT]",
            ".SH DESCRIPTION"]
     for para in desc:
         out += [".PP", _esc(para)]

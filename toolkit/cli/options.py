@@ -100,6 +100,12 @@ def table_options(fn):
     return fn
 
 
+def threads_option(fn):
+    """``-j/--threads N``: worker processes."""
+    return click.option("-j", "--threads", "jobs", type=click.IntRange(1, 256), default=1, show_default=True,
+                        help="Worker processes.")(fn)
+
+
 def seed_option(fn):
     return click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
                         help="Random seed; the same input and seed give byte-identical output.")(fn)

@@ -5,7 +5,7 @@ exactly one reason and the report's counts add up:
 ``rows_in = rows_out + rows_rejected + rows_merged``.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,6 @@ class QCConfig:
     target_cell_col: str = "target_cell"
     winsorize: tuple = None       # (low_pct, high_pct), e.g. (0.1, 99.9)
     merge: str = "none"
-    extra: dict = field(default_factory=dict)
 
     def validate(self):
         if self.length is not None and self.length < 1:

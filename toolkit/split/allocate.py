@@ -171,16 +171,22 @@ def check_no_leak(labels, split, keys=None):
     """Return a description of the first leak found, or None.
 
     A leak is a group whose rows are in more than one split, or (when ``keys``
-    is given) a grouping key present in more than one split.
+    is given, e.g. hashes of the cores) a key present in more than one split.
     """
     import pandas as pd
 
-    df = pd.DataFrame({"g": labels, "s": split})
-    per = df.groupby("g")["s"].nunique()
-    if (per > 1).any():
-        return f"group {int(per.index[per > 1][0])} crosses splits"
-    if keys is not None:
-        kd = pd.DataFrame({"k": keys, "s": split}).groupby("k")["s"].nunique()
-        if (kd > 1).any():
+    split = np.asarray(split, dtype=np.int8)
+    for what, codes in (("group", np.asarray(labels)), ("key", keys)):
+        if codes is None:
+            continue
+        codes = pd.factorize(codes, sort=False)[0]
+        lo = np.full(codes.max() + 1 if len(codes) else 0, 127, dtype=np.int8)
+        hi = np.full(len(lo), -1, dtype=np.int8)
+        np.minimum.at(lo, codes, split)
+        np.maximum.at(hi, codes, split)
+        bad = np.flatnonzero(lo != hi)
+        if len(bad):
+            if what == "group":
+                return f"group {int(labels[np.flatnonzero(codes == bad[0])[0]])} crosses splits"
             return "a sequence (or its reverse complement) is in more than one split"
     return None

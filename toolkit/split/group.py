@@ -17,7 +17,6 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..seq import _COMP as _COMP_TABLE
-from ..seq import reverse_complement
 
 GROUPINGS = ("exact", "rc")
 NEAR_METHODS = ("none", "hamming", "kmer")
@@ -61,20 +60,6 @@ def shared_flanks(seqs, min_flank=MIN_FLANK, min_core=20):
         else:
             break
     return left, right
-
-
-def cores(seqs, left, right):
-    """Sequences without their shared flanks (uppercased)."""
-    if left == 0 and right == 0:
-        return [s.upper() for s in seqs]
-    return [s[left: len(s) - right].upper() for s in seqs]
-
-
-def canonical_keys(core_seqs, reverse=True):
-    """Grouping key of each core: itself, or min(core, reverse complement) when ``reverse``."""
-    if not reverse:
-        return list(core_seqs)
-    return [min(s, reverse_complement(s)) for s in core_seqs]
 
 
 def exact_groups(keys):
@@ -412,7 +397,7 @@ def connect(labels, edges_a, edges_b):
 
 
 def group_rows(seqs, grouping="rc", flanks="auto", near="none", max_mismatch=2,
-               kmer_k=12, kmer_threshold=0.5, progress=None):
+               kmer_k=12, kmer_threshold=0.5, progress=None, return_keys=False):
     """Group sequences that share biology.
 
     Parameters
@@ -427,6 +412,8 @@ def group_rows(seqs, grouping="rc", flanks="auto", near="none", max_mismatch=2,
     -------
     labels : numpy.ndarray of int64, shape (n,)
     info : dict with the flanks used and the number of groups at each stage
+    keys : numpy.ndarray of int64, shape (n,), only with ``return_keys``
+        64-bit hash of each core (canonical strand with ``rc``), for checking a split.
     """
     if grouping not in GROUPINGS:
         raise ConfigError(f"unknown grouping '{grouping}'", hint="use exact or rc")
@@ -459,4 +446,6 @@ def group_rows(seqs, grouping="rc", flanks="auto", near="none", max_mismatch=2,
         info[f"groups_after_{near}"] = int(labels.max() + 1) if len(labels) else 0
         info["near_links"] = int(len(a))  # rows joined to another group by near-duplicate links
     info["groups"] = int(labels.max() + 1) if len(labels) else 0
+    if return_keys:
+        return labels, info, canon
     return labels, info

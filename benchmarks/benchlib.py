@@ -1,0 +1,50 @@
+"""Helpers shared by the benchmarks: the machine they ran on and the code they measured."""
+
+import os
+import platform
+import subprocess
+
+
+def _proc_field(path, prefix):
+    try:
+        with open(path) as fh:
+            for line in fh:
+                if line.startswith(prefix):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def machine(modules=("numpy", "pandas", "scipy")):
+    """CPU model, usable cores, RAM (GiB), OS and the versions of Python and ``modules``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    cpu = _proc_field("/proc/cpuinfo", "model name") or platform.processor() or "unknown"
+    mem = _proc_field("/proc/meminfo", "MemTotal")
+    ram = int(mem.split()[0]) * 1024 if mem else None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    facts = {"cpu": cpu, "cores": cores, "ram_gib": round(ram / 2**30, 1) if ram else None,
+             "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
+    for mod in modules:
+        try:
+            facts[mod] = version(mod)
+        except PackageNotFoundError:
+            facts[mod] = None
+    return facts
+
+
+def revision(repo, label=None, paths=("toolkit", "bin")):
+    """``<short HEAD> [+ uncommitted changes in PATHS] (<repo>)``, or ``label`` when given."""
+    head = ""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo,
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=repo,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        rev = (head or "unknown") + (f" + uncommitted changes in {', '.join(paths)}" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        rev = "unknown"
+    if label or not head:
+        rev = label or "unknown (not a git checkout; use --label)"
+    return f"{rev} ({repo})"
