@@ -200,8 +200,7 @@ def test_hand_worked_two_position_motif():
     assert hi == pytest.approx(3.796240, abs=1e-6) and lo == pytest.approx(-6.918863, abs=1e-6)
     sites = [hi, lo, lo, lo, lo, hi]
     z = 2 * 2 ** hi + 4 * 2 ** lo                                # total weight
-    q = [2 ** hi + 2 ** lo, 2 * 2 ** lo, 2 ** lo + 2 ** hi]      # per-position, both strands pooled
-    ent = -sum(x / z * math.log2(x / z) for x in q)
+    ent = -sum(2 ** x / z * math.log2(2 ** x / z) for x in sites)   # over the 6 sites
     # null: P(score >= 3.796) = P(window = AC) = 1/16 = 0.0625, so only p_threshold > 0.0625 counts it
     X = pwm.compute(["ACGT"], None, motifs=[motif], p_threshold=0.1)
     want = [hi, np.mean(sites), np.var(sites), 2, z, ent, -RT * math.log(z), (2 * hi + 3 * lo) / 5]
@@ -295,3 +294,20 @@ def test_high_affinity_sites_agree_with_memelite_fimo(real_seqs, hepg2):
         only_theirs += len(theirs - ours)
     assert both > 100
     assert both / (both + only_ours + only_theirs) > 0.97
+
+
+def test_all_statistics_equal_a_reference_over_the_site_scores(real_seqs, hepg2):
+    # the compiled one-pass kernel against the 8 statistics written out over the
+    # windows that site_scores gives (an independent path: one-hot matrix products)
+    seqs = real_seqs[:12] + [real_seqs[12][:150] + "NN" + real_seqs[12][152:]]
+    X = pwm.compute(seqs, None, motifs=hepg2)
+    sc = pwm._scorer(hepg2, None, pwm.PSEUDOCOUNT, pwm.P_THRESHOLD)
+    for k, m in enumerate(hepg2):
+        for i, s in enumerate(seqs):
+            a = pwm.site_scores([s], [m])[0][0].ravel()
+            a = a[~np.isnan(a)]
+            z = np.exp2(a).sum()
+            p = np.exp2(a) / z
+            want = [a.max(), a.mean(), a.var(), (a >= sc.thresholds[k]).sum(), z, -(p * np.log2(p)).sum(),
+                    -RT * math.log(z), np.sort(a)[-5:].mean()]
+            assert np.allclose(X[i, 8 * k:8 * k + 8], want, rtol=1e-9, atol=1e-9), (m.name, i)

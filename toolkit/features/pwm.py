@@ -31,13 +31,20 @@ Per motif (``pwm_<TF>_<metric>``), over the valid sites s_1..s_S:
   ``ln LR_i = -dG_i / RT``, so Z = sum_i exp(-dG_i / RT) is the document's
   "sum(exp(scores/RT))" with the score read as -dG; it is the sequence's
   association constant relative to one average random site (E_background[LR] = 1).
-* ``entropy``: Shannon entropy (bits) of the binding probability over positions,
-  p_i = (LR_i(+) + LR_i(-)) / Z (both orientations of one position pooled).
+* ``entropy``: Shannon entropy (bits) of the binding probability over sites,
+  p_i = LR_i / Z (each window in each orientation one binding state, the Boltzmann
+  distribution of the sites), H = log2 Z - sum_i p_i s_i.
 * ``delta_g`` = -RT ln Z at T = 310 K, R = 1.98720 cal/(mol K), in kcal/mol: the
   free energy of the sequence's total relative affinity (the document writes
   ``dG = -RT ln K_d``; with K_d a dissociation constant that has the wrong sign,
   dG = RT ln K_d = -RT ln K_a, and K_a relative to background is Z).
 * ``top_k_mean``: mean of the k = 5 highest site scores (NaN with fewer than 5 sites).
+
+Scan. One compiled pass (numba) per block of equal-length sequences computes every
+window's score on both strands from lookup tables of 4-base chunks (a window's score
+is the sum of its chunks' scores, its likelihood ratio the product of its chunks'
+ratios, so no exponential or logarithm is taken per window) and updates all eight
+statistics as it goes; nothing of size (motifs x windows) is held in memory.
 
 A statistic with no valid site (sequence shorter than the motif, or every window
 with an N) is NaN. Aggregates ``pwm_max_<metric>``, ``pwm_min_<metric>`` and
@@ -49,6 +56,7 @@ has the smallest p-value (first in order on ties); the mapping is in its formula
 
 from functools import lru_cache
 
+import numba
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -67,8 +75,7 @@ TOP_K = 5
 TEMPERATURE = 310.0          # K
 R_KCAL = 8.314462618 / 4184.0  # gas constant, kcal/(mol K) (CODATA 2018)
 GRID = 1000                  # null-distribution bins per bit (0.001 bit)
-CHUNK = 256                  # at most this many sequences per scan block
-BLOCK_BYTES = 2 ** 26        # and about this many bytes of site scores (2 K L float64 per sequence)
+Q = 4                        # bases per lookup-table chunk of the scan kernel
 
 _UNITS = {"max_score": "bits", "mean_score": "bits", "var_score": "bits^2", "num_high_affinity": "count",
           "total_weight": "-", "entropy": "bits", "delta_g": "kcal/mol", "top_k_mean": "bits"}
@@ -187,6 +194,8 @@ class _Scorer:
                 thr[k] = (lo + hit[0] - 0.5) / GRID  # scores rounding onto that grid value or above
         self.thresholds = thr
         self.max_possible = np.array([w.max(axis=1).sum() for w in lods])
+        self.tab, self.nchunks, self.top = _chunk_tables(lods)
+        self.lengths = self.lengths.astype(np.int64)
 
     def pvalue(self, k, scores):
         """Null upper-tail probability of scores (any shape) of motif k; NaN stays NaN."""
@@ -258,8 +267,8 @@ def _formula(metric, what, k, p):
                               "0.001-bit grid; 0 when no site can be that rare)."),
         "total_weight": (f"Sum over N-free windows on both strands of 2^score of {what}, i.e. the summed likelihood "
                          "ratios = relative association constant exp(-dG/RT) summed over sites."),
-        "entropy": (f"Shannon entropy (bits) of {what}'s binding distribution over positions, p_i = (2^score(+) "
-                    "+ 2^score(-)) / total_weight."),
+        "entropy": (f"Shannon entropy (bits) of {what}'s binding distribution over sites (both strands), "
+                    "p_i = 2^score_i / total_weight."),
         "delta_g": (f"-RT ln(total_weight) of {what} at 310 K (kcal/mol): free energy of the sequence's total "
                     "affinity relative to one random background site (Berg & von Hippel 1987)."),
         "top_k_mean": f"Mean of the {k} highest site scores (bits) of {what} over both strands; NaN with fewer sites.",
@@ -348,52 +357,6 @@ def _scan_block(codes, sc):
     return scores, valid
 
 
-def _metrics(scores, valid, sc, top_k):
-    """The 8 metrics and each motif's best-site p-value for one block.
-
-    Returns
-    -------
-    vals : float64 array, shape (n, K, 8)
-    best_p : float64 array, shape (n, K)
-    """
-    _, K, n, L = scores.shape
-    cnt = valid.sum(axis=-1)                                  # (K, n)
-    nsites = 2.0 * cnt
-    defined = cnt > 0
-    s = np.where(valid, scores, -np.inf)                      # (2, K, n, L)
-    mx = s.max(axis=-1).max(axis=0)                           # (K, n)
-    mx0 = np.where(defined, mx, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(valid, scores, 0.0).sum(axis=-1).sum(axis=0) / nsites
-        dev = np.where(valid, scores - mean[None, :, :, None], 0.0)
-        var = np.einsum("skni,skni->kn", dev, dev) / nsites
-        high = (s >= sc.thresholds[None, :, None, None]).sum(axis=-1).sum(axis=0).astype(np.float64)
-        w = np.exp2(s - mx0[None, :, :, None])                # 0 at invalid windows
-        q = w[0] + w[1]                                       # (K, n, L)
-        zp = q.sum(axis=-1)                                   # Z / 2^max
-        log2z = mx0 + np.log2(zp)
-        total = np.exp2(log2z)
-        qlogq = np.einsum("kni,kni->kn", q, np.log2(np.where(q > 0, q, 1.0)))
-        ent = np.log2(zp) - qlogq / zp
-        ent = np.maximum(ent, 0.0)
-        dg = -R_KCAL * TEMPERATURE * np.log(2.0) * log2z
-        kk = min(top_k, L)
-        top = np.partition(s, L - kk, axis=-1)[..., L - kk:]  # (2, K, n, kk): each strand's kk best
-        both = np.concatenate([top[0], top[1]], axis=-1)      # (K, n, 2kk)
-        if both.shape[-1] >= top_k:
-            best = np.partition(both, both.shape[-1] - top_k, axis=-1)[..., -top_k:]
-            topk = best.mean(axis=-1)
-            topk[nsites < top_k] = np.nan
-        else:
-            topk = np.full((K, n), np.nan)
-    vals = np.stack([mx, mean, var, high, total, ent, dg, topk], axis=-1)  # (K, n, 8)
-    vals[~defined] = np.nan
-    best_p = np.empty((n, K))
-    for k in range(K):
-        best_p[:, k] = sc.pvalue(k, np.where(defined[k], mx[k], np.nan))
-    return vals.transpose(1, 0, 2), best_p
-
-
 def site_scores(seqs, motifs=None, background=None, pseudocount=PSEUDOCOUNT):
     """Per-window scores of equal-length sequences, both strands (for inspection and tests).
 
@@ -424,6 +387,152 @@ def site_scores(seqs, motifs=None, background=None, pseudocount=PSEUDOCOUNT):
     return out
 
 
+# ---------------------------------------------------------------- the one-pass scan kernel
+
+def _chunk_tables(lods, q=Q):
+    """Lookup tables of q-base chunks of every motif, both strands.
+
+    Window score = sum over chunks c of ``score[k, s, c, code]`` where ``code`` is the
+    base-4 number of the q bases at window offset ``q c`` (A=0 C=1 G=2 T=3); motif
+    positions past the width contribute 0 whatever the base. ``weight`` holds
+    ``2 ** (score - chunk max)`` so that a window's likelihood ratio relative to the
+    motif's best possible site is the product of its chunks' weights (never > 1:
+    no overflow, whatever the motif).
+
+    Returns
+    -------
+    tab : float64 array, shape (K, 2, C, 4**q, 2)
+        [..., 0] chunk score (bits), [..., 1] chunk weight.
+    nchunks : int64 array (K,)
+    top : float64 array (K,)
+        Best possible score of each motif (sum of chunk maxima), bits.
+    """
+    K = len(lods)
+    nchunks = np.array([-(-w.shape[0] // q) for w in lods], dtype=np.int64)
+    C = int(nchunks.max())
+    digits = (np.arange(4 ** q)[:, None] // 4 ** np.arange(q - 1, -1, -1)[None, :]) % 4   # (4^q, q)
+    tab = np.zeros((K, 2, C, 4 ** q, 2))
+    top = np.zeros(K)
+    for k, w in enumerate(lods):
+        L = w.shape[0]
+        for s, mat in enumerate((w, w[::-1, ::-1])):
+            padded = np.zeros((C * q, 4))
+            padded[:L] = mat
+            for c in range(C):
+                part = padded[c * q:(c + 1) * q]                      # (q, 4)
+                sc = part[np.arange(q)[None, :], digits].sum(axis=1)  # (4^q,)
+                tab[k, s, c, :, 0] = sc
+                tab[k, s, c, :, 1] = np.exp2(sc - sc.max())
+                if s == 0:
+                    top[k] += sc.max()
+    return tab, nchunks, top
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan_kernel(codes, tab, lengths, nchunks, thresholds, top, top_k, out):
+    """All 8 statistics of every motif for a block of equal-length sequences, one pass.
+
+    codes : uint8 (n, L), A C G T N = 0..4; tab, nchunks, top : see _chunk_tables;
+    lengths, thresholds : (K,); out : float64 (n, K, 8), written (NaN where undefined).
+    Weights are kept relative to the motif's best site (``2 ** (s - top)``) and
+    rescaled at the end.
+    """
+    n, L = codes.shape
+    K = lengths.shape[0]
+    C = tab.shape[2]
+    q = 0
+    size = tab.shape[3]
+    while size > 1:
+        size //= 4
+        q += 1
+    qc = np.zeros(L + q * C, dtype=np.int64)
+    nN = np.zeros(L + 1, dtype=np.int64)
+    best = np.empty(top_k)
+    ln2 = np.log(2.0)
+    for i in range(n):
+        # q-mer codes (N and past-the-end read as A; such windows are invalid or the
+        # positions lie beyond the motif) and the running count of N
+        code = 0
+        mask = 4 ** q - 1
+        for p in range(L + q - 1):
+            b = codes[i, p] if p < L else 0
+            if b > 3:
+                b = 0
+            code = ((code << 2) | b) & mask
+            if p >= q - 1:
+                qc[p - q + 1] = code
+        for p in range(L):
+            nN[p + 1] = nN[p] + (1 if codes[i, p] > 3 else 0)
+        for k in range(K):
+            Lk = lengths[k]
+            Ck = nchunks[k]
+            thr = thresholds[k]
+            cnt = 0
+            s1 = 0.0
+            s2 = 0.0
+            mx = -np.inf
+            high = 0
+            z = 0.0
+            zs = 0.0
+            for j in range(top_k):
+                best[j] = -np.inf
+            for t in range(L - Lk + 1):
+                if nN[t + Lk] != nN[t]:
+                    continue
+                sf = 0.0
+                sr = 0.0
+                wf = 1.0
+                wr = 1.0
+                for c in range(Ck):
+                    x = qc[t + q * c]
+                    sf += tab[k, 0, c, x, 0]
+                    wf *= tab[k, 0, c, x, 1]
+                    sr += tab[k, 1, c, x, 0]
+                    wr *= tab[k, 1, c, x, 1]
+                cnt += 1
+                s1 += sf + sr
+                s2 += sf * sf + sr * sr
+                z += wf + wr
+                zs += wf * sf + wr * sr
+                if sf >= thr:
+                    high += 1
+                if sr >= thr:
+                    high += 1
+                for v in (sf, sr):
+                    if v > mx:
+                        mx = v
+                    if v > best[0]:
+                        j = 1
+                        while j < top_k and best[j] < v:
+                            best[j - 1] = best[j]
+                            j += 1
+                        best[j - 1] = v
+            if cnt == 0:
+                for m in range(8):
+                    out[i, k, m] = np.nan
+                continue
+            ns = 2.0 * cnt
+            mean = s1 / ns
+            var = s2 / ns - mean * mean
+            log2z = np.log2(z) + top[k]
+            ent = log2z - (zs / z)
+            out[i, k, 0] = mx
+            out[i, k, 1] = mean
+            out[i, k, 2] = var if var > 0.0 else 0.0
+            out[i, k, 3] = high
+            out[i, k, 4] = 2.0 ** log2z
+            out[i, k, 5] = ent if ent > 0.0 else 0.0
+            out[i, k, 6] = -R_KCAL * TEMPERATURE * ln2 * log2z
+            if ns >= top_k:
+                acc = 0.0
+                for j in range(top_k):
+                    acc += best[j]
+                out[i, k, 7] = acc / top_k
+            else:
+                out[i, k, 7] = np.nan
+    return out
+
+
 def compute(seqs, params=None, motifs=None, background=None, pseudocount=PSEUDOCOUNT, p_threshold=P_THRESHOLD,
             top_k=TOP_K):
     """PWM descriptors of every sequence.
@@ -448,19 +557,16 @@ def compute(seqs, params=None, motifs=None, background=None, pseudocount=PSEUDOC
     nm = len(METRICS)
     out = np.full((len(seqs), nm * K + len(AGGREGATES) * nm + 1), np.nan)
     for idx, codes in by_length(seqs):
-        L = codes.shape[1]
-        if L == 0:
+        if codes.shape[1] == 0:
             continue
-        step = int(np.clip(BLOCK_BYTES // (16 * K * L), 1, CHUNK))
-        for a in range(0, len(idx), step):
-            rows = idx[a:a + step]
-            scores, valid = _scan_block(codes[a:a + step], sc)
-            vals, best_p = _metrics(scores, valid, sc, top_k)        # (m, K, 8), (m, K)
-            out[rows, :nm * K] = vals.reshape(len(rows), nm * K)
-            agg = np.concatenate([vals.max(axis=1), vals.min(axis=1), vals.sum(axis=1)], axis=1)
-            out[rows, nm * K:nm * K + len(AGGREGATES) * nm] = agg   # NaN propagates: NaN if any motif is NaN
-            any_nan = np.isnan(best_p).any(axis=1)
-            best = np.argmin(np.where(np.isnan(best_p), np.inf, best_p), axis=1).astype(np.float64)
-            best[any_nan] = np.nan
-            out[rows, -1] = best
+        vals = _scan_kernel(np.ascontiguousarray(codes, dtype=np.uint8), sc.tab, sc.lengths, sc.nchunks,
+                            sc.thresholds, sc.top, int(top_k), np.empty((len(idx), K, nm)))
+        best_p = np.column_stack([sc.pvalue(k, vals[:, k, 0]) for k in range(K)])
+        out[idx, :nm * K] = vals.reshape(len(idx), nm * K)
+        agg = np.concatenate([vals.max(axis=1), vals.min(axis=1), vals.sum(axis=1)], axis=1)
+        out[idx, nm * K:nm * K + len(AGGREGATES) * nm] = agg   # NaN propagates: NaN if any motif is NaN
+        any_nan = np.isnan(best_p).any(axis=1)
+        best = np.argmin(np.where(np.isnan(best_p), np.inf, best_p), axis=1).astype(np.float64)
+        best[any_nan] = np.nan
+        out[idx, -1] = best
     return out
