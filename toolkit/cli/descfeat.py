@@ -193,22 +193,9 @@ def cli(input, output, fmt, seq_col, id_col, cell_type, motifs_path, families, l
 
 
 def _seqs(chunk):
-    """Uppercase sequences of a chunk; characters outside ACGTN are an error naming the line."""
-    import numpy as np
+    from ..io.tables import clean_sequences
 
-    from ..errors import InputError
-    from ..seq.arrays import PackedSeqs
-
-    seqs = [s.strip().upper() for s in chunk.df[chunk.seq_col].tolist()]
-    packed = PackedSeqs(seqs)
-    bad = np.flatnonzero((packed.invalid() > 0) | (packed.lengths == 0))
-    if len(bad):
-        i = int(bad[0])
-        what = "empty sequence" if not seqs[i] else "sequence has characters outside A, C, G, T, N"
-        raise InputError(what, file=chunk.name,
-                         line=int(chunk.lines[i]), column=chunk.seq_col,
-                         hint="run seqqc first, which rejects such rows with a reason")
-    return seqs
+    return clean_sequences(chunk)
 
 
 def man_extra():

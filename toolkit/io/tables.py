@@ -318,6 +318,22 @@ def resolve_columns(df, lines, name, fmt, seq_col=None, id_col=None):
     return SeqTable(df, found, idc, lines, name, fmt)
 
 
+def clean_sequences(table):
+    """Uppercase sequences of a table chunk; an empty sequence or a character outside
+    A, C, G, T, N is an InputError naming the line and column."""
+    from ..seq.arrays import PackedSeqs
+
+    seqs = [s.strip().upper() for s in table.df[table.seq_col].tolist()]
+    packed = PackedSeqs(seqs)
+    bad = np.flatnonzero((packed.invalid() > 0) | (packed.lengths == 0))
+    if len(bad):
+        i = int(bad[0])
+        what = "empty sequence" if not seqs[i] else "sequence has characters outside A, C, G, T, N"
+        raise InputError(what, file=table.name, line=int(table.lines[i]), column=table.seq_col,
+                         hint="run seqqc first, which rejects such rows with a reason")
+    return seqs
+
+
 def standard_frame(table, seqs=None):
     """The input columns ready for output: ``id`` first (added when the input has
     none), the sequence column named ``sequence`` (values replaced by ``seqs`` when

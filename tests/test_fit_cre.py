@@ -1,0 +1,260 @@
+"""fit-cre and predict on the real lentiMPRA 3-cell example: the model directory,
+never reading test rows, predict reproducing the logged validation metrics, exact
+resume, batch-size invariance, attribution maps, and refusal of bad model files."""
+
+import json
+import math
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from conftest import EXAMPLES, read_tsv
+from toolkit.cli.fit_cre import cli as fit_cli
+from toolkit.cli.predict import cli as predict_cli
+from toolkit.train import cre as trainer
+from toolkit.train import data as D
+
+TARGETS = "HepG2_l2fc,K562_l2fc,WTC11_l2fc"
+FAST = ["--preset", "cpu", "--epochs", "2", "--batch-size", "32", "--warmup-epochs", "1", "-q"]
+
+
+def invoke(cli, args, input=None):
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def split_table(tmp_path_factory):
+    """seqqc | dgsplit of the bundled example, cut to 240 train / 60 val rows; every
+    test row's targets are replaced by text that would be an error if it were read."""
+    from conftest import run_cli
+
+    d = tmp_path_factory.mktemp("cre")
+    qc = run_cli("seqqc", [EXAMPLES / "lentimpra_joint_3cell.csv.gz", "-q"])
+    sp = run_cli("dgsplit", ["-q"], input=qc.stdout)
+    df = read_tsv(sp.stdout)
+    import pandas as pd
+
+    df = pd.concat([df[df["split"] == k].head(n) for k, n in (("train", 240), ("val", 60), ("test", 50))])
+    df.loc[df["split"] == "test", ["HepG2_l2fc", "K562_l2fc", "WTC11_l2fc"]] = "not-read"
+    path = d / "split.tsv"
+    df.to_csv(path, sep="\t", index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_dir(split_table, tmp_path_factory):
+    out = tmp_path_factory.mktemp("m") / "cre"
+    res = invoke(fit_cli, [split_table, "-o", out, "--targets", TARGETS, *FAST])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_model_directory_contents(model_dir):
+    names = sorted(p.name for p in model_dir.iterdir())
+    assert {"config.json", "model.pt", "normalization.json", "train_log.tsv", "checkpoint-last.pt"} <= set(names)
+    assert any(n.startswith("checkpoint-best-") for n in names)
+    cfg = json.loads((model_dir / "config.json").read_text())
+    assert cfg["kind"] == "cre" and cfg["targets"] == TARGETS.split(",")
+    assert cfg["rows"] == {"train": 240, "val": 60, "test_not_read": 50}
+    assert cfg["train"]["huber_delta"] == 1.0 and cfg["train"]["rc_lambda"] == 0.05 and cfg["train"]["epochs"] == 2
+    norm = json.loads((model_dir / "normalization.json").read_text())
+    assert set(norm["targets"]) == set(TARGETS.split(",")) and all(v["sd"] > 0 for v in norm["targets"].values())
+    log = read_tsv(model_dir / "train_log.tsv")
+    assert list(log["epoch"]) == ["1", "2"]
+    for col in ("train_loss", "val_mean_pearson", "val_mingap_r", "lr", "seconds", "samples_per_s",
+                "val_pearson_HepG2_l2fc", "task_weight_K562_l2fc"):
+        assert col in log.columns
+
+
+def test_predict_reproduces_the_logged_validation_metrics(model_dir, split_table):
+    df = read_tsv(split_table)
+    val = df[df["split"] == "val"]
+    res = invoke(predict_cli, ["-m", model_dir, "-q"], input=val.to_csv(sep="\t", index=False))
+    assert res.exit_code == 0, res.output
+    out = read_tsv(res.stdout)
+    assert list(out.columns[:len(df.columns)]) == list(df.columns)          # passthrough, in order
+    log = read_tsv(model_dir / "train_log.tsv")
+    best = log.loc[log["val_mean_pearson"].astype(float).idxmax()]
+    for t in TARGETS.split(","):
+        r = np.corrcoef(out[t].astype(float), out["pred_" + t].astype(float))[0, 1]
+        assert r == pytest.approx(float(best["val_pearson_" + t]), abs=2e-4)
+
+
+def test_predict_batch_size_does_not_change_predictions(model_dir, split_table):
+    data = split_table.read_text()
+    a = read_tsv(invoke(predict_cli, ["-m", model_dir, "-q", "--batch-size", "1"], input=data).stdout)
+    b = read_tsv(invoke(predict_cli, ["-m", model_dir, "-q", "--batch-size", "512", "--chunk-rows", "7"],
+                        input=data).stdout)
+    for t in TARGETS.split(","):
+        assert np.allclose(a["pred_" + t].astype(float), b["pred_" + t].astype(float), rtol=1e-4, atol=1e-5)
+
+
+def test_predict_reads_fasta_and_pads_short_sequences(model_dir, tmp_path):
+    fa = tmp_path / "x.fa"
+    fa.write_text(">a\nACGTACGTAGCTAGCTAGCATCGATCGACTAGCATCGA\n>b\n" + "GATTACA" * 40 + "\n")
+    res = invoke(predict_cli, ["-m", model_dir, fa, "-q"])
+    out = read_tsv(res.stdout)
+    assert list(out["id"]) == ["a", "b"] and np.isfinite(out["pred_K562_l2fc"].astype(float)).all()
+
+
+def test_test_rows_are_never_read(split_table, tmp_path):
+    # the fixture's test rows hold 'not-read' as targets: parsing them would be an error
+    df = read_tsv(split_table)
+    df = df.reset_index(drop=True)
+    assert df.loc[0, "split"] == "train"
+    df.loc[0, "K562_l2fc"] = "bad"     # a train row (file line 2) is read, and its error named
+    bad = tmp_path / "bad.tsv"
+    df.to_csv(bad, sep="\t", index=False)
+    res = invoke(fit_cli, [bad, "-o", tmp_path / "m", "--targets", TARGETS, *FAST])
+    assert res.exit_code == 1 and "Error:" in res.output and "K562_l2fc" in res.output and "line 2" in res.output
+
+
+def test_resume_after_a_kill_gives_the_same_weights(split_table, tmp_path, monkeypatch):
+    args = ["--targets", TARGETS, "--preset", "cpu", "--epochs", "3", "--batch-size", "48", "--warmup-epochs", "1",
+            "-q"]
+    whole = tmp_path / "whole"
+    assert invoke(fit_cli, [split_table, "-o", whole, *args]).exit_code == 0
+    part = tmp_path / "part"
+    real = trainer.write_log
+    calls = {"n": 0}
+
+    def dies_after_epoch_2(path, rows):   # a kill right after epoch 2's files (log is written first)
+        real(path, rows)
+        if len(rows) == 2 and calls["n"] == 0:
+            calls["n"] += 1
+            real_save = trainer.MD.save_tensors
+
+            def save_then_die(p, obj):
+                real_save(p, obj)
+                monkeypatch.setattr(trainer.MD, "save_tensors", real_save)
+                raise KeyboardInterrupt
+
+            monkeypatch.setattr(trainer.MD, "save_tensors", save_then_die)
+
+    monkeypatch.setattr(trainer, "write_log", dies_after_epoch_2)
+    res = invoke(fit_cli, [split_table, "-o", part, *args])
+    assert res.exit_code != 0
+    assert len(read_tsv(part / "train_log.tsv")) == 2
+    monkeypatch.setattr(trainer, "write_log", real)
+    res = invoke(fit_cli, [split_table, "-o", part, "--resume", "-q"])
+    assert res.exit_code == 0, res.output
+    a = torch.load(whole / "model.pt", weights_only=True)
+    b = torch.load(part / "model.pt", weights_only=True)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert (whole / "train_log.tsv").read_text().split("\n")[0] == (part / "train_log.tsv").read_text().split("\n")[0]
+    la, lb = read_tsv(whole / "train_log.tsv"), read_tsv(part / "train_log.tsv")
+    assert list(la["val_mean_pearson"]) == list(lb["val_mean_pearson"])
+
+
+def test_explain_maps(model_dir, split_table, tmp_path):
+    import h5py
+
+    df = read_tsv(split_table).head(3)
+    data = df.to_csv(sep="\t", index=False)
+    for method in ("saliency", "ig", "ism"):
+        e = tmp_path / f"{method}.h5"
+        res = invoke(predict_cli, ["-m", model_dir, "-q", "--explain", method, "-e", e, "--ig-steps", "16",
+                                   "--no-rc-average"], input=data)
+        assert res.exit_code == 0, res.output
+        with h5py.File(e) as h5:
+            m = h5[method][()]
+            assert m.shape == (3, 3, 4, 230) and np.isfinite(m).all()
+            assert [x.decode() if isinstance(x, bytes) else x for x in h5["ids"][()]] == list(df["id"])
+        if method == "ism":
+            ism = m
+        if method == "ig":
+            ig = m
+    from toolkit.train.serve import load
+
+    p = load(str(model_dir), torch.device("cpu"))
+    seqs = list(df["sequence"])
+    ref = p.predict(seqs, rc_average=False)
+    # ISM: one substitution predicted directly
+    s = seqs[0]
+    pos = 100
+    alt = "ACGT".replace(s[pos], "")[0]
+    mut = p.predict([s[:pos] + alt + s[pos + 1:]], rc_average=False)
+    assert ism[0, :, "ACGT".index(alt), pos] == pytest.approx(mut[0] - ref[0], abs=1e-4)
+    assert np.all(ism[0, :, "ACGT".index(s[pos]), pos] == 0)
+    # IG completeness: attributions sum to f(x) - f(zero baseline), up to the 16-step Riemann error
+    zero = p.predict(["N" * 230], rc_average=False)[0]
+    total = ig.sum(axis=(2, 3))
+    assert np.allclose(total, ref - zero, rtol=0.15, atol=0.05)
+
+
+def test_refuses_bad_model_files(model_dir, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    data = ">a\nACGTACGTAC\n"
+    (bad / "model.pt").write_bytes((model_dir / "model.pt").read_bytes()[:1000])
+    res = invoke(predict_cli, ["-m", bad, "-"], input=data)
+    assert res.exit_code == 1 and "model.pt" in res.output and "truncated" in res.output
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("PWNED",))
+
+    (bad / "model.pt").write_bytes(pickle.dumps({"x": Evil()}))
+    res = invoke(predict_cli, ["-m", bad, "-"], input=data)
+    assert res.exit_code == 1 and "PWNED" not in res.output and "never run" in res.output
+    cfg = json.loads((model_dir / "config.json").read_text())
+    cfg["toolkit_version"] = "0.0.1"
+    (bad / "config.json").write_text(json.dumps(cfg))
+    res = invoke(predict_cli, ["-m", bad, "-"], input=data)
+    assert res.exit_code == 1 and "version" in res.output
+    res = invoke(predict_cli, ["-m", tmp_path / "nothing", "-"], input=data)
+    assert res.exit_code == 1 and "not a model directory" in res.output
+
+
+def test_fit_errors(split_table, tmp_path):
+    df = read_tsv(split_table).drop(columns=["split"])
+    p = tmp_path / "nosplit.tsv"
+    df.to_csv(p, sep="\t", index=False)
+    res = invoke(fit_cli, [p, "-o", tmp_path / "m", *FAST])
+    assert res.exit_code == 1 and "split" in res.output and "dgsplit" in res.output
+    res = invoke(fit_cli, [split_table, "-o", tmp_path / "m2", "--targets", "nope", *FAST])
+    assert res.exit_code == 1 and "nope" in res.output
+
+
+# ---------------------------------------------------------------- library pieces
+
+def test_augmentations():
+    gen = torch.Generator().manual_seed(0)
+    codes = torch.as_tensor(D.encode(["ACGTTGCA", "AACCGGTN"], 8))
+    assert torch.equal(D.reverse_complement(D.reverse_complement(codes)), codes)
+    assert "".join("ACGTN"[i] for i in D.reverse_complement(codes)[1]) == "NACCGGTT"
+    rc = D.augment(codes, gen, rc_prob=1.0, shift=0, mask_prob=0)
+    assert torch.equal(rc, D.reverse_complement(codes))
+    sh = D.augment(codes.repeat(50, 1), gen, rc_prob=0, shift=3, shift_prob=1.0, mask_prob=0)
+    for row in sh[::2]:   # each row: the sequence moved by 1..3 with N filling the gap
+        s = "".join("ACGTN"[i] for i in row)
+        k = s.count("N")
+        assert 1 <= k <= 3 and (s == "N" * k + "ACGTTGCA"[:8 - k] or s == "ACGTTGCA"[k:] + "N" * k)
+    m = D.augment(torch.zeros(200, 1000, dtype=torch.uint8), gen, rc_prob=0, shift=0, mask_prob=0.02)
+    assert (m == 4).float().mean().item() == pytest.approx(0.02, abs=0.003)
+    assert D.encode(["ACGTAC"], 4).tolist() == [[1, 2, 3, 0]] and D.encode(["AC"], 5).tolist() == [[4, 0, 1, 4, 4]]
+
+
+def test_loss_weights_masks_and_schedule():
+    pred = torch.tensor([[0.0, 0.0], [0.0, 0.0]])
+    y = torch.tensor([[0.5, float("nan")], [3.0, 1.0]])
+    w = torch.tensor([[2.0, 1.0], [1.0, 1.0]])
+    loss, per_task, mse, seen = trainer._loss(pred, y, w, torch.ones(2), 1.0)
+    # Huber(0.5) = 0.125, Huber(3) = 2.5, Huber(1) = 0.5; weights 2, 1, 1; 3 labelled elements
+    assert loss.item() == pytest.approx((2 * 0.125 + 2.5 + 0.5) / 3)
+    assert per_task.tolist() == pytest.approx([(0.125 + 2.5) / 2, 0.5]) and seen.tolist() == [True, True]
+    cfg = {**trainer.TRAIN_DEFAULTS}
+    assert trainer._task_weights(torch.tensor([1.0, 1.0, 0.01]), cfg, 0).tolist() == [1, 1, 1]
+    tw = trainer._task_weights(torch.tensor([1.0, 1.0, 0.001]), cfg, 5)
+    assert tw.max().item() == pytest.approx(2.0) and tw[0].item() < 0.01   # normalised to mean 1, capped at 2x
+    assert trainer.lr_at(0, 100, 10, 1e-3) == pytest.approx(1e-5)
+    assert trainer.lr_at(10, 100, 10, 1e-3) == pytest.approx(1e-3)
+    assert trainer.lr_at(100, 100, 10, 1e-3) == pytest.approx(1e-5)
+    assert trainer.mingap(np.array([[1.0, 3.0, 2.0]]), np.array([0]))[0] == -2.0
+    assert trainer.mingap(np.array([[1.0, 3.0, 2.0]]), np.array([-1]))[0] == 1.0
+    assert math.isnan(trainer.pearson(np.ones((5, 1)), np.arange(5.0)[:, None])[0])

@@ -1,0 +1,334 @@
+"""fit-cre: train the cross-cell-type CRE activity model (design 001)."""
+
+import click
+
+from . import options as opt
+
+_TRAIN_FLAGS = {
+    # flag name -> (config key, type, help)
+    "epochs": ("epochs", click.IntRange(1), "Maximum epochs."),
+    "batch-size": ("batch_size", click.IntRange(2), "Sequences per step."),
+    "lr": ("lr", click.FloatRange(0, min_open=True), "Peak learning rate (AdamW)."),
+    "weight-decay": ("weight_decay", click.FloatRange(0), "AdamW weight decay (not on biases, norms, weight-norm gains)."),
+    "warmup-epochs": ("warmup_epochs", click.IntRange(0), "Linear warm-up from lr/100, then cosine to lr/100."),
+    "min-epochs": ("min_epochs", click.IntRange(1), "Never stop early before this epoch."),
+    "patience": ("patience", click.IntRange(1), "Stop after this many epochs without a gain of --min-delta."),
+    "min-delta": ("min_delta", click.FloatRange(0), "Smallest gain of mean validation Pearson that counts."),
+    "huber-delta": ("huber_delta", click.FloatRange(0, min_open=True), "Huber delta, in train-SD units."),
+    "se-cap": ("se_cap", click.FloatRange(0, min_open=True), "Cap of the SE weights 1/(SE^2 + 1e-6)."),
+    "task-weight-warmup": ("task_weight_warmup", click.IntRange(0),
+                           "Epochs of equal task weights before the inverse-variance EMA weights."),
+    "rc-prob": ("rc_prob", click.FloatRange(0, 1), "Reverse-complement augmentation probability (0: off)."),
+    "rc-lambda": ("rc_lambda", click.FloatRange(0), "RC-consistency penalty weight (0: off)."),
+    "shift": ("shift", click.IntRange(0), "Largest random shift (bp), vacated positions N."),
+    "mask-prob": ("mask_prob", click.FloatRange(0, 1), "Per-base input masking probability."),
+    "clip": ("clip", click.FloatRange(0, min_open=True), "Gradient norm clipping."),
+    "best-k": ("best_k", click.IntRange(1), "Best checkpoints kept."),
+}
+
+
+def _train_options(fn):
+    from ..train.cre import TRAIN_DEFAULTS
+
+    for flag, (key, typ, text) in reversed(list(_TRAIN_FLAGS.items())):
+        fn = click.option(f"--{flag}", key, type=typ, default=None,
+                          help=f"{text} [default: preset, else {TRAIN_DEFAULTS[key]}]")(fn)
+    return fn
+
+
+@opt.command("fit-cre")
+@opt.input_argument
+@click.option("-o", "--output", "out_dir", required=True, metavar="DIR",
+              help="Model directory to write (config.json, model.pt, normalization.json, train_log.tsv, checkpoints).")
+@opt.table_options
+@click.option("--targets", metavar="COLS", default=None,
+              help="Comma-separated target columns (default: the recognised ones, e.g. <CELL>_l2fc).")
+@click.option("--no-se", is_flag=True, help="Ignore <CELL>_lfcSE columns (no SE weights).")
+@click.option("--preset", type=click.Choice(["auto", "malinois", "cpu"]), default="auto", show_default=True,
+              help="Model and schedule sizes: malinois (the full design) or cpu (minutes on a CPU); "
+                   "auto: malinois on CUDA, cpu otherwise.")
+@click.option("--arch", type=click.Choice(["malinois", "resnet"]), default=None,
+              help="Backbone: malinois (weight-normalised multi-scale CNN, MODEL DESIGN) or resnet "
+                   "(BatchNorm ResNet + dilated stack, METHOD). Default: the preset's.")
+@click.option("--length", type=click.IntRange(1), default=None,
+              help="Input length; shorter sequences are N-padded, longer ones centre-cropped "
+                   "(default: the longest training sequence).")
+@click.option("--motif-prior", metavar="CELL|FILE", default=None,
+              help="Fuse the best PWM score of each motif: a cell type's JASPAR list (HepG2, K562, WTC11, S2) "
+                   "or a MEME/JASPAR file.")
+@click.option("--features", metavar="COLS|FILE.h5", default=None,
+              help="Fuse numeric features: input columns (names or patterns such as 'thermo_*') or a "
+                   "descfeat HDF5 file matched by id.")
+@_train_options
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@opt.seed_option
+@opt.threads_option
+@click.option("--resume", is_flag=True, help="Continue the run in DIR from checkpoint-last.pt, exactly.")
+def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, preset, arch, length, motif_prior, features, device,
+        seed, jobs, resume, quiet, verbose, **train_flags):
+    """Train the cross-cell-type CRE activity model on a split table.
+
+    Reads a table with a sequence column, target columns and dgsplit's
+    `split` column: fits on `train`, stops early on `val`, and never reads
+    `test` rows. Targets are standardised on the train split; SE columns
+    (<CELL>_lfcSE) weight the loss; missing labels are masked. Writes the
+    model directory of SPEC.md; one summary line per epoch on standard
+    error. Every training option defaults to the design's value (or the
+    preset's) and is recorded in config.json.
+
+    \b
+    Examples:
+      seqqc lib.csv | dgsplit | fit-cre --targets K562_l2fc,HepG2_l2fc,SKNSH_l2fc -o models/cre
+      dgsplit lib.tsv > split.tsv && fit-cre split.tsv --preset cpu --motif-prior HepG2 -o models/cre
+      fit-cre split.tsv -o models/cre --resume
+    """
+    import os
+
+    import torch
+
+    from ..train import cre as trainer
+    from ..train import modeldir as MD
+
+    log = opt.Log("fit-cre", quiet, verbose)
+    torch.set_num_threads(jobs)
+    dev = trainer.resolve_device(device)
+    norm = None
+    if resume:
+        config = MD.read_config(out_dir, kinds={"cre"})
+        norm = MD.read_json(os.path.join(out_dir, MD.NORMALIZATION))
+    else:
+        opt.require_input(input)
+        if os.path.exists(os.path.join(out_dir, MD.CONFIG)):
+            from ..errors import ConfigError
+
+            raise ConfigError(f"{out_dir} already holds a model", hint="choose a new -o DIR, or add --resume")
+        config = None
+    data = _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, features, config, norm, log)
+    if config is None:
+        config = _config(data, preset, arch, dev, seed, train_flags, input, motif_prior, features)
+        os.makedirs(out_dir, exist_ok=True)
+        if motif_prior and os.path.isfile(motif_prior):
+            import shutil
+
+            shutil.copyfile(motif_prior, os.path.join(out_dir, "motifs.txt"))
+        MD.write_json(os.path.join(out_dir, MD.CONFIG), config)
+        MD.write_json(os.path.join(out_dir, MD.NORMALIZATION), data["normalization"])
+    else:
+        _check_same_data(config, data)
+    c = config["train"]
+    log.info(f"fit-cre: {data['n_train']:,} train, {data['n_val']:,} val rows ({data['n_test']:,} test rows not read); "
+             f"{len(config['targets'])} task(s): {', '.join(config['targets'])}; preset {config['preset']}, arch "
+             f"{config['model']['arch']}, device {dev}" + (", resuming" if resume else ""))
+    result = trainer.train(config, data["train"], data["val"], out_dir, dev, log=log.info, resume=resume)
+    best = result["best"]
+    row = result["log"][best["epoch"] - 1]
+    per = ", ".join(f"{t} {row['val_pearson_' + t]:.3f}" for t in config["targets"])
+    log.info(f"fit-cre: {result['stopped']} after {result['epochs']} epochs; best epoch {best['epoch']}: "
+             f"val Pearson {per} (mean {best['score']:.4f}); model in {out_dir}")
+
+
+def _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, features, config, norm, log):
+    """Read train and val rows (test rows are dropped chunk by chunk, unseen) and build the splits."""
+    import numpy as np
+    import pandas as pd
+
+    from ..errors import ConfigError, InputError
+    from ..io.tables import (clean_sequences, iter_table, parse_numeric, se_columns, target_cell_name,
+                             target_columns)
+    from ..train import data as D
+    from ..train import side as S
+    from ..train.cre import Split
+
+    keep = {"train": [], "val": []}
+    n_test = 0
+    first = None
+    for chunk in iter_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col):
+        if first is None:
+            first = chunk
+            if "split" not in chunk.df.columns:
+                raise InputError("no 'split' column", file=chunk.name, line=1,
+                                 hint="run dgsplit first (seqqc lib.csv | dgsplit | fit-cre ...)")
+        split = chunk.df["split"].str.strip()
+        bad = ~split.isin(["train", "val", "test"])
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(f"split value '{split.iloc[i]}' is not train, val or test", file=chunk.name,
+                             line=int(chunk.lines[i]), column="split", hint="use dgsplit's output unchanged")
+        n_test += int((split == "test").sum())
+        for name in keep:
+            m = (split == name).to_numpy()
+            if m.any():
+                part = chunk.df.loc[m].reset_index(drop=True)
+                keep[name].append((part, chunk.lines[m], chunk.ids()[m]))
+    from ..io.tables import SeqTable
+
+    tables = {}
+    for name, parts in keep.items():
+        if not parts:
+            raise InputError(f"no '{name}' rows", file=first.name, column="split",
+                             hint="dgsplit writes train, val and test rows; check --val-fraction")
+        df = pd.concat([p[0] for p in parts], ignore_index=True)
+        lines = np.concatenate([p[1] for p in parts])
+        tables[name] = SeqTable(df, first.seq_col, first.id_col, lines, first.name, first.fmt)
+        tables[name]._ids = np.concatenate([np.asarray(p[2], dtype=object) for p in parts])
+    cols = list(first.df.columns)
+    if config is None:
+        tnames = target_columns(cols, targets)
+        if not tnames:
+            raise ConfigError("no target columns found", file=first.name,
+                              hint="name them with --targets (numeric columns, e.g. HepG2_l2fc)")
+        se = {} if no_se else se_columns(cols, tnames)
+        L = length
+    else:
+        tnames, se, L = config["targets"], config["se_columns"], config["length"]
+        missing = [c for c in list(tnames) + list(se.values()) if c not in cols]
+        if missing:
+            raise InputError(f"column(s) of the trained model missing: {', '.join(missing)}", file=first.name)
+    seqs = {k: clean_sequences(t) for k, t in tables.items()}
+    if L is None:
+        L = max(len(s) for s in seqs["train"])
+    ys = {k: np.column_stack([parse_numeric(t, c) for c in tnames]) for k, t in tables.items()}
+    for k, y in ys.items():
+        y[~np.isfinite(y)] = np.nan
+    if config is None:
+        norm = {"targets": {}, "se_weight_mean": {}}
+    for j, t in enumerate(tnames):
+        col = ys["train"][:, j]
+        if config is None:
+            if np.isfinite(col).sum() < 3:
+                raise InputError(f"target '{t}' has fewer than 3 values in the train split", file=first.name,
+                                 column=t)
+            sd = float(np.nanstd(col))
+            if not sd > 0:
+                raise InputError(f"target '{t}' is constant in the train split", file=first.name, column=t,
+                                 hint="drop it from --targets")
+            norm["targets"][t] = {"mean": float(np.nanmean(col)), "sd": sd}
+    mean = np.array([norm["targets"][t]["mean"] for t in tnames])
+    sd = np.array([norm["targets"][t]["sd"] for t in tnames])
+    z = {k: ((y - mean) / sd).astype(np.float32) for k, y in ys.items()}
+    w = {}
+    for k, t in tables.items():
+        wk = np.ones((len(t.df), len(tnames)), dtype=np.float32)
+        for j, name in enumerate(tnames):
+            if name in se:
+                s = parse_numeric(t, se[name])
+                cap = 25.0 if config is None else config["train"]["se_cap"]
+                wj = np.minimum(1.0 / (np.nan_to_num(s, nan=np.inf) ** 2 + 1e-6), cap)
+                wk[:, j] = wj
+        w[k] = wk
+    for j, name in enumerate(tnames):
+        if name in se:
+            if config is None:
+                ok = np.isfinite(z["train"][:, j])
+                norm["se_weight_mean"][name] = float(w["train"][ok, j].mean()) if ok.any() else 1.0
+            for k in w:
+                w[k][:, j] /= norm["se_weight_mean"][name]
+    # side inputs
+    side = {k: None for k in tables}
+    side_cfg = None if config is None else config.get("side")
+    if config is None and (motif_prior or features):
+        side_cfg = {}
+    if side_cfg is not None:
+        blocks = {k: [] for k in tables}
+        names = []
+        mp = motif_prior if config is None else (side_cfg.get("motif_prior") or {}).get("source")
+        if mp:
+            motifs = _motifs(mp)
+            for k in tables:
+                blocks[k].append(S.motif_prior(seqs[k], motifs))
+            names += [f"motif:{m.matrix_id}" for m in motifs]
+            side_cfg["motif_prior"] = {"source": mp, "motifs": [m.matrix_id for m in motifs]}
+        ft = features if config is None else (side_cfg.get("features") or {}).get("spec")
+        if ft:
+            if ft.endswith(".h5"):
+                fnames = None if config is None else side_cfg["features"]["names"]
+                for k, t in tables.items():
+                    v, fnames = S.h5_features(ft, list(t._ids), fnames)
+                    blocks[k].append(v)
+            else:
+                exclude = {"id", first.seq_col, "split", "group_id", *tnames, *se.values()}
+                fnames = S.select_columns(cols, ft, exclude) if config is None else side_cfg["features"]["names"]
+                for k, t in tables.items():
+                    blocks[k].append(S.numeric_columns(t, fnames))
+            names += fnames
+            side_cfg["features"] = {"spec": ft, "names": fnames}
+        raw = {k: np.concatenate(b, axis=1) for k, b in blocks.items()}
+        if config is None:
+            m_, s_ = S.fit_scaler(raw["train"])
+            norm["side"] = {"names": names, "mean": m_, "sd": s_}
+        nan_total = 0
+        for k in tables:
+            side[k], nbad = S.apply_scaler(raw[k], norm["side"]["mean"], norm["side"]["sd"])
+            nan_total += nbad
+        if nan_total:
+            log.warn(f"{nan_total} missing side-feature value(s) set to the train mean")
+    tidx = {}
+    for k, t in tables.items():
+        if "target_cell" in t.df.columns:
+            cells = [target_cell_name(c) or c for c in tnames]
+            lut = {c: j for j, c in enumerate(cells)}
+            tidx[k] = np.array([lut.get(v.strip(), -1) for v in t.df["target_cell"]])
+        else:
+            tidx[k] = None
+    splits = {k: Split(D.encode(seqs[k], L), z[k], w[k], side[k], tidx[k]) for k in tables}
+    import hashlib
+
+    h = hashlib.sha1()
+    for k in ("train", "val"):
+        h.update(splits[k].codes.numpy().tobytes())
+        h.update(np.nan_to_num(ys[k], nan=-9e99).tobytes())
+    return {"train": splits["train"], "val": splits["val"], "n_train": len(splits["train"]),
+            "n_val": len(splits["val"]), "n_test": n_test, "targets": tnames, "se": se, "length": L,
+            "normalization": norm, "side": side_cfg, "n_side": 0 if side["train"] is None else side["train"].shape[1],
+            "data_sha1": h.hexdigest(), "input": first.name}
+
+
+def _motifs(source):
+    import os
+
+    from ..features import motifs as M
+
+    if os.path.isfile(source):
+        return M.read_motif_file(source)
+    cells = ("HepG2", "K562", "WTC11", "S2")
+    if source not in cells:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"--motif-prior '{source}' is neither a file nor a cell type",
+                          hint=f"use one of {', '.join(cells)} or a MEME/JASPAR motif file")
+    return M.cell_type_motifs(source)
+
+
+def _config(data, preset, arch, dev, seed, flags, input, motif_prior, features):
+    from .. import __version__
+    from ..models.cre import PRESETS
+    from ..train.cre import TRAIN_DEFAULTS
+
+    if preset == "auto":
+        preset = "malinois" if dev.type == "cuda" else "cpu"
+    p = PRESETS[preset]
+    train = dict(TRAIN_DEFAULTS)
+    for key in ("batch_size", "epochs", "min_epochs", "patience", "warmup_epochs", "lr"):
+        train[key] = p[key]
+    train.update({k: v for k, v in flags.items() if v is not None})
+    model = {"arch": arch or p["arch"], "stem": p["stem"], "width": p["width"], "wide": p["wide"],
+             "res_blocks": p["res_blocks"], "head_hidden": list(p["head_hidden"]), "n_side": data["n_side"],
+             "side_dropout": 0.3}
+    return {"kind": "cre", "toolkit_version": __version__, "targets": data["targets"], "se_columns": data["se"],
+            "length": data["length"], "preset": preset, "seed": seed, "model": model, "train": train,
+            "side": data["side"], "input": data["input"], "data_sha1": data["data_sha1"],
+            "rows": {"train": data["n_train"], "val": data["n_val"], "test_not_read": data["n_test"]}}
+
+
+def _check_same_data(config, data):
+    from ..errors import InputError
+
+    if data["data_sha1"] != config["data_sha1"]:
+        raise InputError("the train/val rows differ from those the run started with", file=data["input"],
+                         hint="resume with the same input table")
+
+
+main = cli
+
+if __name__ == "__main__":
+    cli()

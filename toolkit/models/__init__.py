@@ -1,0 +1,9 @@
+"""Sequence models (PyTorch modules), one module per model family.
+
+``KINDS`` maps the ``kind`` recorded in a model directory's config.json to the
+module that builds it, so ``predict`` can serve every kind the fit-* commands write.
+"""
+
+KINDS = {
+    "cre": "toolkit.models.cre",
+}

@@ -1,0 +1,170 @@
+"""The cross-cell-type CRE activity model (design 001, sections 2-3).
+
+Two backbones, one head per task:
+
+``malinois`` (MODEL DESIGN, the default)
+    Multi-scale stem: three weight-normalised Conv1d branches (kernels 7, 11, 15,
+    ``stem`` channels each, LeakyReLU 0.1, dropout 0.10), concatenated, fused by a 1x1
+    conv to ``width`` channels, max-pooled by 2; residual blocks at dilations 1, 2, 4
+    (two k=3 convs, dropout 0.15, identity shortcut); widened to ``wide`` channels by a
+    k=3 conv and max-pooled by 2; two more residual blocks (dilations 1, 2, dropout
+    0.20); global average and max pooling concatenated (2 x ``wide``).
+``resnet`` (METHOD, item 2)
+    Conv1d(4 -> ``width``, k=15) + BatchNorm + GELU + dropout, ``res_blocks`` residual
+    blocks of two k=7 convs with BatchNorm, a dilated stack (k=3, dilations 2, 4, 8),
+    global average pooling; weight norm on every conv.
+
+Side inputs (a motif prior, descriptor features or any numeric columns) are
+concatenated to the pooled embedding after Dropout(``side_dropout``), as the design's
+motif-prior fusion. Heads: Linear(in -> h1), LeakyReLU, Dropout(0.30), Linear(h1 -> h2),
+LeakyReLU, Dropout(0.20), Linear(h2 -> 1), one independent head per task. Conv
+weights use Kaiming normal initialisation (a = 0.1, fan_out, as the design says);
+Linear weights the same with fan_in (fan_out on a 1-output layer would start the
+predictions at tens of SDs); biases zero.
+
+Input: one-hot float tensor (B, 4, L); an N base is an all-zero column. Any L works
+(pooling is global), so a model trained on 230 nt can score 200 nt.
+"""
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import weight_norm
+
+PRESETS = {
+    # the full design
+    "malinois": {"arch": "malinois", "stem": 64, "width": 256, "wide": 384, "head_hidden": [256, 64],
+                 "res_blocks": 6, "batch_size": 256, "epochs": 80, "min_epochs": 20, "patience": 12,
+                 "warmup_epochs": 5, "lr": 3e-4},
+    # a few minutes on a CPU for a few thousand sequences
+    "cpu": {"arch": "malinois", "stem": 32, "width": 96, "wide": 128, "head_hidden": [64, 32],
+            "res_blocks": 2, "batch_size": 64, "epochs": 30, "min_epochs": 8, "patience": 6,
+            "warmup_epochs": 2, "lr": 1e-3},
+}
+
+
+def _init(module):
+    for m in module.modules():
+        if isinstance(m, (nn.Conv1d, nn.Linear)):
+            w = m.parametrizations.weight.original1 if hasattr(m, "parametrizations") else m.weight
+            mode = "fan_out" if isinstance(m, nn.Conv1d) else "fan_in"
+            nn.init.kaiming_normal_(w, a=0.1, mode=mode, nonlinearity="leaky_relu")
+            if hasattr(m, "parametrizations"):
+                with torch.no_grad():  # g = |v| per output channel: the layer starts as plain Kaiming
+                    m.parametrizations.weight.original0.copy_(
+                        torch.linalg.vector_norm(w.flatten(1), dim=1).reshape_as(m.parametrizations.weight.original0))
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def _wn_conv(cin, cout, k, dilation=1):
+    return weight_norm(nn.Conv1d(cin, cout, k, padding=dilation * (k - 1) // 2, dilation=dilation))
+
+
+class _WNResBlock(nn.Module):
+    def __init__(self, ch, dilation, dropout):
+        super().__init__()
+        self.c1 = _wn_conv(ch, ch, 3, dilation)
+        self.c2 = _wn_conv(ch, ch, 3, dilation)
+        self.drop = nn.Dropout(dropout)
+        self.act = nn.LeakyReLU(0.1)
+
+    def forward(self, x):
+        return self.act(x + self.c2(self.drop(self.act(self.c1(x)))))
+
+
+class MalinoisBackbone(nn.Module):
+    """Design 001 MODEL DESIGN backbone; output (B, 2 * wide)."""
+
+    def __init__(self, stem=64, width=256, wide=384, **_):
+        super().__init__()
+        self.branches = nn.ModuleList(
+            nn.Sequential(_wn_conv(4, stem, k), nn.LeakyReLU(0.1), nn.Dropout(0.10)) for k in (7, 11, 15))
+        self.fuse = nn.Sequential(_wn_conv(3 * stem, width, 1), nn.LeakyReLU(0.1), nn.MaxPool1d(2))
+        self.stage_b = nn.Sequential(*(_WNResBlock(width, d, 0.15) for d in (1, 2, 4)))
+        self.widen = nn.Sequential(_wn_conv(width, wide, 3), nn.LeakyReLU(0.1), nn.MaxPool1d(2))
+        self.stage_d = nn.Sequential(*(_WNResBlock(wide, d, 0.20) for d in (1, 2)))
+        self.out_dim = 2 * wide
+
+    def forward(self, x):
+        h = torch.cat([b(x) for b in self.branches], dim=1)
+        h = self.stage_d(self.widen(self.stage_b(self.fuse(h))))
+        return torch.cat([h.mean(dim=-1), h.amax(dim=-1)], dim=1)
+
+
+class _BNResBlock(nn.Module):
+    def __init__(self, ch, k, dropout):
+        super().__init__()
+        self.body = nn.Sequential(
+            _wn_conv(ch, ch, k), nn.BatchNorm1d(ch), nn.GELU(), nn.Dropout(dropout),
+            _wn_conv(ch, ch, k), nn.BatchNorm1d(ch))
+        self.act = nn.GELU()
+
+    def forward(self, x):
+        return self.act(x + self.body(x))
+
+
+class ResNetBackbone(nn.Module):
+    """Design 001 METHOD backbone (BatchNorm ResNet + dilated stack); output (B, width)."""
+
+    def __init__(self, width=256, res_blocks=6, **_):
+        super().__init__()
+        layers = [_wn_conv(4, width, 15), nn.BatchNorm1d(width), nn.GELU(), nn.Dropout(0.10)]
+        layers += [_BNResBlock(width, 7, 0.10) for _ in range(res_blocks)]
+        for d in (2, 4, 8):
+            layers += [_wn_conv(width, width, 3, d), nn.BatchNorm1d(width), nn.GELU(), nn.Dropout(0.10)]
+        self.body = nn.Sequential(*layers)
+        self.out_dim = width
+
+    def forward(self, x):
+        return self.body(x).mean(dim=-1)
+
+
+BACKBONES = {"malinois": MalinoisBackbone, "resnet": ResNetBackbone}
+
+
+class CREModel(nn.Module):
+    """Backbone + optional side features + one MLP head per task.
+
+    Parameters
+    ----------
+    n_tasks : int
+    arch : str, key of BACKBONES
+    n_side : int
+        Width of the side-feature vector (0 for none).
+    side_dropout : float
+    head_hidden : list of two ints
+    backbone options : stem, width, wide, res_blocks
+    """
+
+    def __init__(self, n_tasks, arch="malinois", n_side=0, side_dropout=0.3, head_hidden=(256, 64), **backbone):
+        super().__init__()
+        self.backbone = BACKBONES[arch](**backbone)
+        self.n_side = n_side
+        self.side_drop = nn.Dropout(side_dropout) if n_side else None
+        d = self.backbone.out_dim + n_side
+        h1, h2 = head_hidden
+        self.heads = nn.ModuleList(
+            nn.Sequential(nn.Linear(d, h1), nn.LeakyReLU(0.1), nn.Dropout(0.30), nn.Linear(h1, h2),
+                          nn.LeakyReLU(0.1), nn.Dropout(0.20), nn.Linear(h2, 1))
+            for _ in range(n_tasks))
+        _init(self)
+
+    def forward(self, x, side=None):
+        """x: (B, 4, L) one-hot; side: (B, n_side) or None. Returns (B, n_tasks)."""
+        h = self.backbone(x)
+        if self.n_side:
+            h = torch.cat([h, self.side_drop(side)], dim=1)
+        return torch.cat([head(h) for head in self.heads], dim=1)
+
+
+def build(config):
+    """The model a resolved fit-cre config describes (untrained)."""
+    m = config["model"]
+    return CREModel(len(config["targets"]), arch=m["arch"], n_side=m.get("n_side", 0),
+                    side_dropout=m.get("side_dropout", 0.3), head_hidden=m["head_hidden"],
+                    stem=m["stem"], width=m["width"], wide=m["wide"], res_blocks=m["res_blocks"])
+
+
+def no_decay(name, param):
+    """Parameters AdamW must not decay: biases, norm parameters, weight-norm gains."""
+    return param.ndim <= 1 or name.endswith(".bias") or "original0" in name

@@ -1,0 +1,344 @@
+"""Training loop of the CRE model (design 001 METHOD items 3-8), pure: arrays in, a
+model directory's files out; the CLI does the reading and the messages.
+
+Loss. Targets are standardised with the train split's mean and SD. Per element,
+Huber(delta) of the standardised residual, times an SE weight w = 1/(SE^2 + 1e-6)
+capped at ``se_cap`` (divided by its train mean per task, so the loss keeps its
+scale; 1 where a task has no SE column), times a task weight; elements with a
+missing label are masked. The loss is sum(w_task * w_se * mask * huber) /
+(sum(w_task * mask) + 1e-8). Task weights are 1 for the first ``task_weight_warmup``
+epochs, then w_t = 1 / (EMA of the task's squared standardised residual + 1e-4)
+(decay 0.98, updated every step), normalised to sum to the number of tasks and
+capped at 2x their mean. With ``rc_lambda`` > 0 the batch is also run as its
+reverse complement and lambda * mean |y_fwd - y_rc| is added (RC consistency).
+
+Optimisation. AdamW (no decay on biases, norms and weight-norm gains), linear
+warm-up from lr/100 over ``warmup_epochs`` then cosine to lr/100 at the last
+epoch; gradient norm clipped at ``clip``; bf16 autocast on CUDA.
+
+Selection. After every epoch the validation split is predicted (forward/RC mean
+when the model trains with RC) and scored by the mean Pearson r over tasks, with
+the Pearson r of predicted and observed MinGap as tie-breaker (within 0.001).
+Early stopping: after ``min_epochs``, stop when the mean Pearson has not improved
+by ``min_delta`` for ``patience`` epochs. ``model.pt`` holds the best epoch's
+weights; the ``best_k`` best epochs are kept as checkpoint-best-<epoch>.pt.
+
+Determinism. Each epoch seeds its own generators (order, augmentation, dropout)
+from the seed and the epoch number, so a run resumed from checkpoint-last.pt makes
+exactly the same steps as one that was never interrupted.
+"""
+
+import math
+import os
+import time
+
+import numpy as np
+import torch
+
+from ..errors import ToolkitError
+from ..models import cre as model_lib
+from . import data as D
+from . import modeldir as MD
+
+TRAIN_DEFAULTS = {
+    "batch_size": 256, "epochs": 80, "min_epochs": 20, "patience": 12, "min_delta": 0.002,
+    "lr": 3e-4, "betas": [0.9, 0.98], "eps": 1e-8, "weight_decay": 0.05, "warmup_epochs": 5, "clip": 1.0,
+    "huber_delta": 1.0, "se_cap": 25.0, "task_weight_warmup": 5, "task_weight_ema": 0.98, "task_weight_cap": 2.0,
+    "rc_prob": 0.5, "rc_lambda": 0.05, "shift": 3, "shift_prob": 0.5, "mask_prob": 0.02, "best_k": 3,
+    "tie_margin": 0.001,
+}
+
+
+class Split:
+    """One split held as tensors.
+
+    codes : uint8 (n, L); y : float32 (n, T) standardised, NaN = missing;
+    w : float32 (n, T) SE weights; side : float32 (n, S) or None;
+    target_idx : int64 (n,), the task index of each row's target cell or -1.
+    """
+
+    def __init__(self, codes, y, w=None, side=None, target_idx=None):
+        self.codes = torch.as_tensor(codes, dtype=torch.uint8)
+        self.y = torch.as_tensor(y, dtype=torch.float32)
+        n, T = self.y.shape
+        self.w = torch.ones(n, T) if w is None else torch.as_tensor(w, dtype=torch.float32)
+        self.side = None if side is None else torch.as_tensor(side, dtype=torch.float32)
+        self.target_idx = np.full(n, -1) if target_idx is None else np.asarray(target_idx)
+
+    def __len__(self):
+        return self.codes.shape[0]
+
+
+def resolve_device(name):
+    """``auto`` -> CUDA when available, else CPU; anything else as torch reads it."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ToolkitError("--device cuda was asked for but no CUDA device is available",
+                           hint="use --device auto or cpu")
+    return dev
+
+
+def pearson(pred, truth):
+    """Pearson r per column over rows where truth is finite (NaN with < 3 rows or no variance)."""
+    out = np.full(truth.shape[1], np.nan)
+    for t in range(truth.shape[1]):
+        ok = np.isfinite(truth[:, t]) & np.isfinite(pred[:, t])
+        if ok.sum() < 3:
+            continue
+        a = pred[ok, t] - pred[ok, t].mean()
+        b = truth[ok, t] - truth[ok, t].mean()
+        den = math.sqrt(float((a * a).sum() * (b * b).sum()))
+        if den > 0:
+            out[t] = float((a * b).sum() / den)
+    return out
+
+
+def mingap(values, target_idx):
+    """MinGap per row (Gosai et al. 2024): the target cell's value minus the best other
+    cell's. The target is ``target_idx`` where given (>= 0), else the row's top cell in
+    ``values``. NaN with fewer than 2 tasks or a missing value."""
+    n, T = values.shape
+    if T < 2:
+        return np.full(n, np.nan)
+    tgt = np.where(target_idx >= 0, target_idx, np.nanargmax(np.where(np.isnan(values), -np.inf, values), axis=1))
+    own = values[np.arange(n), tgt]
+    others = values.copy()
+    others[np.arange(n), tgt] = -np.inf
+    return own - others.max(axis=1)
+
+
+def predict_codes(model, codes, side, device, batch_size=512, rc_average=True):
+    """Model outputs (standardised units) for code arrays, in batches; eval mode."""
+    model.eval()
+    out = []
+    amp = device.type == "cuda"
+    with torch.no_grad():
+        for a in range(0, codes.shape[0], batch_size):
+            c = torch.as_tensor(codes[a:a + batch_size]).to(device)
+            s = None if side is None else torch.as_tensor(side[a:a + batch_size], dtype=torch.float32).to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                y = model(D.onehot(c), s).float()
+                if rc_average:
+                    y = 0.5 * (y + model(D.onehot(D.reverse_complement(c)), s).float())
+            out.append(y.cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(model.heads)), dtype=np.float32)
+
+
+def lr_at(step, total, warmup, lr):
+    """Linear warm-up from lr/100 to lr over ``warmup`` steps, cosine down to lr/100 at ``total``."""
+    low = lr / 100.0
+    if step < warmup:
+        return low + (lr - low) * step / max(warmup, 1)
+    frac = min(1.0, (step - warmup) / max(total - warmup, 1))
+    return low + 0.5 * (lr - low) * (1 + math.cos(math.pi * frac))
+
+
+def _param_groups(model, weight_decay):
+    decay, keep = [], []
+    for name, p in model.named_parameters():
+        (keep if model_lib.no_decay(name, p) else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
+
+
+def _task_weights(ema, cfg, epoch):
+    T = ema.numel()
+    if epoch < cfg["task_weight_warmup"]:
+        return torch.ones(T)
+    w = 1.0 / (ema + 1e-4)
+    w = w * T / w.sum()
+    return torch.minimum(w, cfg["task_weight_cap"] * w.mean())
+
+
+def _loss(pred, y, w_se, task_w, delta):
+    """Masked, SE- and task-weighted Huber; also the per-task mean Huber and MSE (detached)."""
+    mask = torch.isfinite(y)
+    y0 = torch.where(mask, y, torch.zeros_like(y))
+    h = torch.nn.functional.huber_loss(pred, y0, reduction="none", delta=delta)
+    m = mask.float()
+    tw = task_w.to(pred.device)[None, :]
+    loss = (tw * w_se * m * h).sum() / ((tw * m).sum() + 1e-8)
+    cnt = m.sum(dim=0)
+    per_task = ((m * h).sum(dim=0) / cnt.clamp(min=1)).detach()
+    mse = ((m * (pred - y0) ** 2).sum(dim=0) / cnt.clamp(min=1)).detach()
+    return loss, per_task, mse, cnt > 0
+
+
+def _better(a, b, margin):
+    """Is epoch record a better than b: higher mean Pearson, MinGap r breaking near-ties."""
+    if b is None:
+        return True
+    if abs(a["score"] - b["score"]) <= margin:
+        ta = a["tie"] if a["tie"] == a["tie"] else -np.inf
+        tb = b["tie"] if b["tie"] == b["tie"] else -np.inf
+        if ta != tb:
+            return ta > tb
+    return a["score"] > b["score"]
+
+
+def train(config, train_split, val_split, out_dir, device, log=None, resume=False):
+    """Train the CRE model; write model.pt, train_log.tsv and checkpoints into out_dir.
+
+    Parameters
+    ----------
+    config : dict
+        Resolved configuration (``model`` and ``train`` sections, ``targets``, ``seed``).
+    train_split, val_split : Split
+    out_dir : str, existing directory (config.json and normalization.json are the caller's)
+    device : torch.device
+    log : callable(str) or None
+        Receives the one-line summary of each epoch.
+    resume : bool
+        Continue from out_dir/checkpoint-last.pt.
+
+    Returns
+    -------
+    dict: best epoch record (epoch, score, per-task val Pearson, ...), epochs run, stop reason.
+    """
+    cfg = {**TRAIN_DEFAULTS, **config["train"]}
+    targets = config["targets"]
+    T = len(targets)
+    seed = int(config["seed"])
+    torch.manual_seed(seed)
+    model = model_lib.build(config).to(device)
+    opt = torch.optim.AdamW(_param_groups(model, cfg["weight_decay"]), lr=cfg["lr"], betas=tuple(cfg["betas"]),
+                            eps=cfg["eps"])
+    n = len(train_split)
+    bs = int(cfg["batch_size"])
+    steps_per_epoch = max(1, n // bs + (1 if n % bs >= 2 else 0))
+    total = steps_per_epoch * cfg["epochs"]
+    warmup = steps_per_epoch * cfg["warmup_epochs"]
+    state = {"epoch": 0, "step": 0, "ema": torch.ones(T), "best": None, "es_best": -math.inf, "bad_epochs": 0,
+             "best_k": [], "log": [], "stopped": ""}
+    last = os.path.join(out_dir, MD.LAST)
+    if resume:
+        ck = MD.load_tensors(last)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        state = ck["state"]
+        torch.set_rng_state(ck["rng"])
+    amp = device.type == "cuda"
+    rc_avg = cfg["rc_prob"] > 0
+    val_truth = val_split.y.numpy()
+    while state["epoch"] < cfg["epochs"] and not state["stopped"]:
+        epoch = state["epoch"]
+        t0 = time.time()
+        torch.manual_seed(seed * 7919 + epoch)                    # dropout
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)  # order and augmentation
+        perm = torch.randperm(n, generator=gen)
+        model.train()
+        task_w = _task_weights(state["ema"], cfg, epoch)
+        sums = torch.zeros(T)
+        counts = torch.zeros(T)
+        total_loss = 0.0
+        for b in range(steps_per_epoch):
+            idx = perm[b * bs:(b + 1) * bs]
+            codes = D.augment(train_split.codes[idx], gen, cfg["rc_prob"], cfg["shift"], cfg["shift_prob"],
+                              cfg["mask_prob"]).to(device)
+            y = train_split.y[idx].to(device)
+            w_se = train_split.w[idx].to(device)
+            side = None if train_split.side is None else train_split.side[idx].to(device)
+            for g in opt.param_groups:
+                g["lr"] = lr_at(state["step"], total, warmup, cfg["lr"])
+            x = D.onehot(codes)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                if cfg["rc_lambda"] > 0:
+                    both = model(torch.cat([x, D.onehot(D.reverse_complement(codes))]),
+                                 None if side is None else torch.cat([side, side]))
+                    pred, pred_rc = both[:len(idx)].float(), both[len(idx):].float()
+                else:
+                    pred = model(x, side).float()
+            loss, per_task, mse, seen = _loss(pred, y, w_se, task_w, cfg["huber_delta"])
+            if cfg["rc_lambda"] > 0:
+                loss = loss + cfg["rc_lambda"] * (pred - pred_rc).abs().mean()
+            if not torch.isfinite(loss):
+                raise ToolkitError(f"the training loss became {loss.item()} at epoch {epoch + 1}, batch {b + 1}; "
+                                   "the last complete checkpoint is kept",
+                                   hint="lower --lr, or check the targets for extreme values")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["clip"])
+            opt.step()
+            d = cfg["task_weight_ema"]
+            seen = seen.cpu()
+            state["ema"] = torch.where(seen, d * state["ema"] + (1 - d) * mse.cpu(), state["ema"])
+            sums += per_task.cpu() * seen
+            counts += seen.float()
+            total_loss += loss.item()
+            state["step"] += 1
+        train_secs = time.time() - t0
+        vp = predict_codes(model, val_split.codes.numpy(), None if val_split.side is None else val_split.side.numpy(),
+                           device, rc_average=rc_avg)
+        r = pearson(vp, val_truth)
+        score = float(np.nanmean(r)) if np.isfinite(r).any() else float("nan")
+        gp, go = mingap(vp, val_split.target_idx), mingap(val_truth, val_split.target_idx)
+        tie = float(pearson(gp[:, None], go[:, None])[0]) if T > 1 else float("nan")
+        with torch.no_grad():
+            _, vloss, _, _ = _loss(torch.as_tensor(vp), val_split.y, torch.ones_like(val_split.y), torch.ones(T),
+                                   cfg["huber_delta"])
+        row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": total_loss / steps_per_epoch}
+        for t, name in enumerate(targets):
+            row[f"train_huber_{name}"] = float(sums[t] / max(counts[t], 1))
+        row["val_huber"] = float(vloss.mean())
+        for t, name in enumerate(targets):
+            row[f"val_pearson_{name}"] = float(r[t])
+        row["val_mean_pearson"] = score
+        row["val_mingap_r"] = tie
+        for t, name in enumerate(targets):
+            row[f"task_weight_{name}"] = float(task_w[t])
+        row["seconds"] = time.time() - t0
+        row["samples_per_s"] = n / train_secs if train_secs > 0 else float("nan")
+        state["log"].append(row)
+        rec = {"epoch": epoch + 1, "score": score if score == score else -math.inf, "tie": tie}
+        note = ""
+        if _better(rec, state["best"], cfg["tie_margin"]):
+            state["best"] = rec
+            MD.save_tensors(os.path.join(out_dir, MD.WEIGHTS), model.state_dict())
+            note = " *"
+        # best-k checkpoints (weights), worst dropped
+        kept = state["best_k"] + [rec]
+        kept.sort(key=lambda x: (-x["score"], -(x["tie"] if x["tie"] == x["tie"] else -np.inf), x["epoch"]))
+        if rec in kept[:cfg["best_k"]]:
+            MD.save_tensors(os.path.join(out_dir, f"checkpoint-best-{epoch + 1}.pt"), model.state_dict())
+        for old in kept[cfg["best_k"]:]:
+            try:
+                os.unlink(os.path.join(out_dir, f"checkpoint-best-{old['epoch']}.pt"))
+            except FileNotFoundError:
+                pass
+        state["best_k"] = kept[:cfg["best_k"]]
+        if rec["score"] > state["es_best"] + cfg["min_delta"]:
+            state["es_best"] = rec["score"]
+            state["bad_epochs"] = 0
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] = epoch + 1
+        if state["epoch"] >= cfg["min_epochs"] and state["bad_epochs"] >= cfg["patience"]:
+            state["stopped"] = f"early stop: no gain of {cfg['min_delta']} in {cfg['patience']} epochs"
+        write_log(os.path.join(out_dir, MD.LOG), state["log"])
+        MD.save_tensors(last, {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
+                               "rng": torch.get_rng_state()})
+        if log is not None:
+            per = " ".join(f"{name}={r[t]:.3f}" for t, name in enumerate(targets))
+            log(f"epoch {epoch + 1}/{cfg['epochs']}: loss {row['train_loss']:.4f} val r {per} mean {score:.4f}"
+                + (f" mingap r {tie:.3f}" if T > 1 else "") + f" lr {row['lr']:.2e} {row['seconds']:.1f}s "
+                f"{row['samples_per_s']:.0f} seq/s{note}")
+    return {"best": state["best"], "epochs": state["epoch"], "stopped": state["stopped"] or "max epochs",
+            "log": state["log"]}
+
+
+def write_log(path, rows):
+    """train_log.tsv: one row per epoch, columns in first-row order."""
+    cols = list(rows[0])
+    lines = ["\t".join(cols)]
+    for r in rows:
+        lines.append("\t".join(_fmt(r.get(c, float("nan"))) for c in cols))
+    MD.atomic_write(path, lambda fh: fh.write(("\n".join(lines) + "\n").encode()))
+
+
+def _fmt(v):
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return "NaN" if v != v else f"{v:.6g}"
+    return str(v)

@@ -1,0 +1,108 @@
+"""Model directories (SPEC.md "Model directories"): written by every fit-* command,
+read by ``predict``.
+
+Files: ``config.json`` (resolved configuration, kind, toolkit version, task names),
+``model.pt`` (a state dict of tensors only), ``normalization.json`` (scalers from the
+train split), ``train_log.tsv``, ``checkpoint-last.pt`` and ``checkpoint-best-<epoch>.pt``.
+Every file is written to a temporary name and renamed, so a killed run leaves the
+previous complete file. Nothing is ever executed from a model file: tensors are
+loaded with ``torch.load(weights_only=True)``.
+"""
+
+import json
+import os
+import tempfile
+
+from .. import __version__
+from ..errors import InputError
+
+CONFIG = "config.json"
+WEIGHTS = "model.pt"
+NORMALIZATION = "normalization.json"
+LOG = "train_log.tsv"
+LAST = "checkpoint-last.pt"
+
+
+def atomic_write(path, write):
+    """Call ``write(fileobj)`` on a temporary file next to ``path``, then rename it."""
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=d)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_json(path, obj):
+    atomic_write(path, lambda fh: fh.write((json.dumps(obj, indent=2, allow_nan=False) + "\n").encode()))
+
+
+def save_tensors(path, obj):
+    import torch
+
+    atomic_write(path, lambda fh: torch.save(obj, fh))
+
+
+def load_tensors(path):
+    """A .pt file of tensors and plain containers; refuses anything that would run code."""
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise InputError("file not found", file=path) from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"cannot load ({first[:200]}); the file is truncated, corrupt, or holds more than "
+                         "tensors (code is never run from a model file)", file=path,
+                         hint="retrain, or resume from the last complete checkpoint") from None
+
+
+def read_config(model_dir, kinds=None):
+    """The config.json of a model directory, checked.
+
+    Raises InputError when the directory or file is missing, not JSON, of an unknown
+    kind, or from a different toolkit major.minor version.
+    """
+    path = os.path.join(model_dir, CONFIG)
+    if not os.path.isdir(model_dir):
+        raise InputError("not a model directory (no such directory)", file=model_dir,
+                         hint="give the -o directory of a fit-* command")
+    try:
+        with open(path) as fh:
+            config = json.load(fh)
+    except FileNotFoundError:
+        raise InputError("not a model directory (no config.json)", file=model_dir,
+                         hint="give the -o directory of a fit-* command") from None
+    except ValueError as exc:
+        raise InputError(f"config.json is not valid JSON ({exc})", file=path) from None
+    if not isinstance(config, dict) or "kind" not in config:
+        raise InputError("config.json has no model 'kind'", file=path)
+    if kinds is not None and config["kind"] not in kinds:
+        raise InputError(f"unknown model kind '{config['kind']}'", file=path,
+                         hint=f"this toolkit serves: {', '.join(sorted(kinds))}")
+    theirs = str(config.get("toolkit_version", "?"))
+    if theirs.split(".")[:2] != __version__.split(".")[:2]:
+        raise InputError(f"written by toolkit version {theirs}, this is {__version__}", file=path,
+                         hint="use the toolkit version that trained it, or retrain")
+    return config
+
+
+def read_json(path):
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise InputError("file not found", file=path, hint="the model directory is incomplete; retrain") from None
+    except ValueError as exc:
+        raise InputError(f"not valid JSON ({exc})", file=path) from None

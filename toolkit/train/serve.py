@@ -1,0 +1,163 @@
+"""Loading a model directory for prediction and attribution (used by ``predict``).
+
+``load(model_dir, device)`` reads config.json, checks the kind and version, builds
+the model and loads ``model.pt`` (tensors only, strict: unknown or missing keys are
+refused). A predictor turns sequences (and side inputs) into outputs in the
+targets' original units.
+"""
+
+import os
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..models import KINDS
+from . import data as D
+from . import modeldir as MD
+
+
+class CREPredictor:
+    """A trained CRE model ready to predict.
+
+    Attributes: config, targets, length, rc_trained (bool), side_names.
+    """
+
+    def __init__(self, model_dir, device):
+        from ..models import cre as model_lib
+
+        self.dir = model_dir
+        self.config = MD.read_config(model_dir, kinds=KINDS)
+        self.norm = MD.read_json(os.path.join(model_dir, MD.NORMALIZATION))
+        self.targets = list(self.config["targets"])
+        self.length = int(self.config["length"])
+        self.device = device
+        self.model = model_lib.build(self.config)
+        state = MD.load_tensors(os.path.join(model_dir, MD.WEIGHTS))
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise InputError("model.pt is not a state dict of tensors", file=os.path.join(model_dir, MD.WEIGHTS))
+        try:
+            self.model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise InputError(f"model.pt does not fit config.json ({str(exc).splitlines()[0][:200]})",
+                             file=os.path.join(model_dir, MD.WEIGHTS), hint="retrain") from None
+        self.model.to(device).eval()
+        self.rc_trained = self.config["train"].get("rc_prob", 0) > 0 or self.config["train"].get("rc_lambda", 0) > 0
+        side = self.config.get("side") or {}
+        self.side_names = (self.norm.get("side") or {}).get("names", [])
+        self.motifs = None
+        if side.get("motif_prior"):
+            from ..features import motifs as M
+
+            src = side["motif_prior"]["source"]
+            copy = os.path.join(model_dir, "motifs.txt")
+            self.motifs = M.read_motif_file(copy) if os.path.isfile(copy) else M.cell_type_motifs(src)
+        self.features = side.get("features")
+        mean = np.array([self.norm["targets"][t]["mean"] for t in self.targets])
+        sd = np.array([self.norm["targets"][t]["sd"] for t in self.targets])
+        self._mean, self._sd = mean, sd
+
+    def side_inputs(self, seqs, table=None, h5=None):
+        """Standardised side-input matrix for these rows (None when the model has none)."""
+        from . import side as S
+
+        if not self.side_names:
+            return None
+        blocks = []
+        if self.motifs is not None:
+            blocks.append(S.motif_prior(seqs, self.motifs))
+        if self.features:
+            names = self.features["names"]
+            if self.features["spec"].endswith(".h5"):
+                if h5 is None:
+                    raise InputError("this model was trained with descfeat HDF5 features",
+                                     file=os.path.join(self.dir, MD.CONFIG),
+                                     hint="give the descriptors of these rows with --features FILE.h5")
+                v, _ = S.h5_features(h5, list(table.ids()), names)
+                blocks.append(v)
+            else:
+                missing = [c for c in names if c not in table.df.columns]
+                if missing:
+                    raise InputError(f"feature column(s) the model needs are missing: {', '.join(missing[:5])}",
+                                     file=table.name, line=1, hint="compute them as for training (descfeat)")
+                blocks.append(S.numeric_columns(table, names))
+        z, _ = S.apply_scaler(np.concatenate(blocks, axis=1), self.norm["side"]["mean"], self.norm["side"]["sd"])
+        return z
+
+    def predict(self, seqs, side=None, batch_size=512, rc_average=None):
+        """Predictions in original units, float64 (n, T)."""
+        from .cre import predict_codes
+
+        rc = self.rc_trained if rc_average is None else rc_average
+        z = predict_codes(self.model, D.encode(seqs, self.length), side, self.device, batch_size, rc)
+        return z.astype(np.float64) * self._sd + self._mean
+
+    def explain(self, seqs, side, method, batch_size=64, steps=64, baseline="zero", seed=0):
+        """Attribution maps (n, T, 4, L) in original units per task.
+
+        saliency: d output / d one-hot input. ig: integrated gradients from an all-zero
+        (or, with ``baseline='shuffle'``, a position-shuffled copy of the sequence)
+        baseline in ``steps`` steps, (x - x0) * mean gradient. ism: for every position
+        and base, prediction of the sequence with that base minus the reference
+        prediction (0 at the reference base).
+        """
+        codes = D.encode(seqs, self.length)
+        n, L, T = len(seqs), self.length, len(self.targets)
+        out = np.zeros((n, T, 4, L), dtype=np.float32)
+        sd = torch.as_tensor(self._sd, dtype=torch.float32, device=self.device)
+        gen = torch.Generator().manual_seed(seed)
+        self.model.eval()
+        for a in range(0, n, batch_size):
+            c = torch.as_tensor(codes[a:a + batch_size])
+            s = None if side is None else torch.as_tensor(side[a:a + batch_size], dtype=torch.float32).to(self.device)
+            x = D.onehot(c.to(self.device))
+            if method == "ism":
+                out[a:a + len(c)] = self._ism(c, s, sd)
+                continue
+            if method == "saliency":
+                alphas, x0 = [1.0], torch.zeros_like(x)
+            else:
+                if baseline == "shuffle":
+                    perm = torch.stack([torch.randperm(L, generator=gen) for _ in range(len(c))])
+                    x0 = D.onehot(c.gather(1, perm).to(self.device))
+                else:
+                    x0 = torch.zeros_like(x)
+                alphas = [(i + 1) / steps for i in range(steps)]
+            for t in range(T):
+                acc = torch.zeros_like(x)
+                for al in alphas:
+                    xi = (x0 + al * (x - x0)).detach().requires_grad_(True)
+                    y = self.model(xi, s)[:, t] * sd[t]
+                    (g,) = torch.autograd.grad(y.sum(), xi)
+                    acc += g
+                acc /= len(alphas)
+                res = acc if method == "saliency" else (x - x0) * acc
+                out[a:a + len(c), t] = res.detach().cpu().numpy()
+        return out
+
+    def _ism(self, c, s, sd):
+        B, L = c.shape
+        with torch.no_grad():
+            ref = self.model(D.onehot(c.to(self.device)), s) * sd
+            res = torch.zeros(B, ref.shape[1], 4, L)
+            for b in range(4):
+                for p0 in range(0, L, 32):
+                    p1 = min(L, p0 + 32)
+                    batch = c.unsqueeze(1).repeat(1, p1 - p0, 1)               # (B, P, L)
+                    idx = torch.arange(p0, p1)
+                    batch[:, torch.arange(p1 - p0), idx] = b
+                    flat = batch.reshape(-1, L).to(self.device)
+                    ss = None if s is None else s.repeat_interleave(p1 - p0, dim=0)
+                    y = (self.model(D.onehot(flat), ss) * sd).reshape(B, p1 - p0, -1)
+                    res[:, :, b, p0:p1] = (y - ref[:, None, :]).permute(0, 2, 1).cpu()
+            ref_base = torch.nn.functional.one_hot(c.long().clamp(max=3), 4).permute(0, 2, 1).bool()   # (B, 4, L)
+            res[(ref_base | (c == 4)[:, None, :])[:, None].expand_as(res)] = 0.0   # reference base and N: 0
+        return res.numpy()
+
+
+def load(model_dir, device):
+    """The predictor of a model directory, whatever its kind."""
+    config = MD.read_config(model_dir, kinds=KINDS)
+    if config["kind"] == "cre":
+        return CREPredictor(model_dir, device)
+    raise InputError(f"model kind '{config['kind']}' cannot be served yet", file=model_dir)
