@@ -64,6 +64,8 @@ def test_model_directory_contents(model_dir):
     assert set(norm["targets"]) == set(TARGETS.split(",")) and all(v["sd"] > 0 for v in norm["targets"].values())
     log = read_tsv(model_dir / "train_log.tsv")
     assert list(log["epoch"]) == ["1", "2"]
+    base = json.loads((model_dir / "baseline.json").read_text())
+    assert set(base["val_pearson"]) == set(TARGETS.split(",")) and all(-1 <= v <= 1 for v in base["val_pearson"].values())
     for col in ("train_loss", "val_mean_pearson", "val_mingap_r", "lr", "seconds", "samples_per_s",
                 "val_pearson_HepG2_l2fc", "task_weight_K562_l2fc"):
         assert col in log.columns
@@ -258,3 +260,23 @@ def test_loss_weights_masks_and_schedule():
     assert trainer.mingap(np.array([[1.0, 3.0, 2.0]]), np.array([0]))[0] == -2.0
     assert trainer.mingap(np.array([[1.0, 3.0, 2.0]]), np.array([-1]))[0] == 1.0
     assert math.isnan(trainer.pearson(np.ones((5, 1)), np.arange(5.0)[:, None])[0])
+
+
+def test_kmer_ridge_recovers_a_planted_kmer_effect():
+    # synthetic, for a known answer: activity = 1 per GATAA site (either strand) + noise
+    from toolkit.models.kmer_ridge import KmerRidge, kmer_features
+    from toolkit.seq import reverse_complement
+
+    rng = np.random.default_rng(3)
+    seqs = ["".join(rng.choice(list("ACGT"), 120)) for _ in range(900)]
+    for i in range(0, 900, 2):
+        p = rng.integers(0, 110)
+        seqs[i] = seqs[i][:p] + "GATAA" + seqs[i][p + 5:]
+    y = np.array([[s.count("GATAA") + reverse_complement(s).count("GATAA")] for s in seqs], float)
+    y += rng.normal(0, 0.3, y.shape)
+    m = KmerRidge().fit(seqs[:600], y[:600], seqs[600:750], y[600:750])
+    r = np.corrcoef(m.predict(seqs[750:])[:, 0], y[750:, 0])[0, 1]
+    assert r > 0.6          # an unrelated predictor gives r near 0
+    X = kmer_features(["ACGT", "AAAN"])
+    # 1-mers of ACGT on both strands: each base once + its complement once, over 4 windows
+    assert X[0, :4].tolist() == [0.5, 0.5, 0.5, 0.5] and X[1, :4].tolist() == [1.0, 0, 0, 1.0]
