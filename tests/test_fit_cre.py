@@ -279,4 +279,4 @@ def test_kmer_ridge_recovers_a_planted_kmer_effect():
     assert r > 0.6          # an unrelated predictor gives r near 0
     X = kmer_features(["ACGT", "AAAN"])
     # 1-mers of ACGT on both strands: each base once + its complement once, over 4 windows
-    assert X[0, :4].tolist() == [0.5, 0.5, 0.5, 0.5] and X[1, :4].tolist() == [1.0, 0, 0, 1.0]
+    assert X[0, :4].tolist() == [0.5, 0.5, 0.5, 0.5] and X[1, :4].tolist() == [0.75, 0, 0, 0.75]   # 3 A (and 3 T on the other strand) over 4 windows
