@@ -297,3 +297,136 @@ def test_real_sequences_are_in_range():
     for name in itertools.chain(("entropy_palindrome_density", "entropy_repeat_density",
                                  "entropy_tandem_repeat_fraction"),):
         assert ((r[name] >= 0) & (r[name] <= 1)).all()
+
+
+def _reference_set():
+    """220 real lentiMPRA sequences: every other row of the fixture, plus 20 rows with a
+    block of 1-4 N written in at a different place each."""
+    seqs = REAL[::2]
+    for i, s in enumerate(REAL[1::20]):
+        a = 7 + 11 * i
+        seqs.append(s[:a] + "N" * (1 + i % 4) + s[a + 1 + i % 4:])
+    return seqs
+
+
+# Column sums and (row number)-weighted column sums of the 220 x 46 values that the
+# numpy implementation (before the compiled kernel) gave on _reference_set(). The
+# kernel reproduces them to the last bit except the 5- and 6-mer entropies (summation
+# order; a unit in the last place).
+PINNED = {
+    'entropy_shannon_global': (434.38922812808676, 48004.727176198416),
+    'entropy_shannon_w5_mean': (314.8794634929667, 34717.53683499297),
+    'entropy_shannon_w10_mean': (376.0160987735739, 41484.05574652274),
+    'entropy_shannon_w15_mean': (395.7927826348995, 43671.95765732685),
+    'entropy_shannon_w20_mean': (405.1879902119412, 44709.364554852524),
+    'entropy_shannon_w5_max': (422.8241808752174, 46722.071986711795),
+    'entropy_shannon_w10_max': (433.60913078002835, 47913.808951192994),
+    'entropy_shannon_w15_max': (437.7775810021447, 48374.422700736824),
+    'entropy_shannon_w20_max': (438.95422140036754, 48500.11310331443),
+    'entropy_shannon_w5_min': (67.13931282452455, 6698.048864364947),
+    'entropy_shannon_w10_min': (196.21350267252217, 21370.952101332823),
+    'entropy_shannon_w15_min': (261.7989987433022, 28610.231170623174),
+    'entropy_shannon_w20_min': (304.3746239154874, 33334.438897019565),
+    'entropy_shannon_w5_std': (79.23006307571683, 8826.577496576581),
+    'entropy_shannon_w10_std': (51.747936220953974, 5798.052820002038),
+    'entropy_shannon_w15_std': (37.075001011721916, 4169.243245115654),
+    'entropy_shannon_w20_std': (28.320896116105537, 3198.6810250366993),
+    'entropy_kmer_1mer': (434.38922812808676, 48004.727176198416),
+    'entropy_kmer_2mer': (852.2053743447366, 94176.80879215436),
+    'entropy_kmer_3mer': (1239.9454127220097, 136989.72823652902),
+    'entropy_kmer_4mer': (1520.5515976418635, 167993.25909045132),
+    'entropy_kmer_5mer': (1651.992843075314, 182513.04725861),
+    'entropy_kmer_6mer': (1695.6114551642627, 187334.66657557324),
+    'entropy_conditional_order1': (417.8407106161574, 46175.53976896255),
+    'entropy_conditional_order2': (387.74782655236936, 42814.66712190019),
+    'entropy_conditional_order3': (283.2649259071859, 31300.826234337474),
+    'entropy_renyi_entropy_alpha0.0': (440.0, 48620.0),
+    'entropy_renyi_entropy_alpha0.5': (437.1510719299503, 48307.96791432891),
+    'entropy_renyi_entropy_alpha2.0': (429.19766291849214, 47432.982112940226),
+    'entropy_renyi_entropy_alphainf': (376.45549228864394, 41562.13813379324),
+    'entropy_lempel_ziv_complexity': (216.79135660337866, 24008.61515518159),
+    'entropy_mutual_info_dist1': (16.53347648549499, 1827.795729562815),
+    'entropy_mutual_info_dist2': (7.662540236355927, 867.699051175296),
+    'entropy_mutual_info_dist3': (7.168507093355075, 779.641685346902),
+    'entropy_mutual_info_dist5': (7.045762090231435, 790.0056566945842),
+    'entropy_mutual_info_dist10': (7.10891488106129, 779.0639521322324),
+    'entropy_gc_entropy_w5_mean': (187.46924912592007, 20693.35394862673),
+    'entropy_gc_entropy_w10_mean': (202.66752915625753, 22381.288268299926),
+    'entropy_gc_entropy_w5_max': (213.6091307800276, 23603.808951192994),
+    'entropy_gc_entropy_w10_max': (220.0, 24310.0),
+    'entropy_linguistic_complexity': (218.69764591612199, 24161.074482049484),
+    'entropy_compression_ratio': (234.22087854453503, 25871.8230001395),
+    'entropy_run_length_entropy': (254.063458333454, 28192.80743105841),
+    'entropy_palindrome_density': (2.2460981165984273, 256.47524180651584),
+    'entropy_repeat_density': (3.0684674852387754, 291.02575958190084),
+    'entropy_tandem_repeat_fraction': (2.3333303654921895, 265.1618135452087),
+}
+
+
+def test_values_are_those_of_the_numpy_implementation():
+    x = entropy.compute(_reference_set())
+    assert x.shape == (220, 46) and not np.isnan(x).any()
+    w = np.arange(1, 221, dtype=np.float64)
+    got = np.array([x.sum(axis=0), (w[:, None] * x).sum(axis=0)]).T
+    want = np.array([PINNED[n] for n in NAMES])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)
+
+
+def _n_free_kmers(s, k):
+    return [s[i:i + k] for i in range(len(s) - k + 1) if "N" not in s[i:i + k]]
+
+
+@pytest.mark.parametrize("repeat_k", [4, 6, 8, 10])
+def test_repeat_density_matches_kmer_counts(monkeypatch, repeat_k):
+    # k <= 6 is read from the direct k-mer counts, k > 6 from the ranks of the longer factors
+    monkeypatch.setattr(entropy, "REPEAT_K", repeat_k)
+    rng = np.random.default_rng(9)
+    seqs = _random(30, rng, lengths=(9, 40, 230), n_rate=0.05) + REAL[:10]
+    seqs += ["ACGTTACG" * 12, "AAAAAAAAAAAN" * 5, "GATTACA" * 3 + "N" + "GATTACA" * 3, "ACGT"]
+    col = NAMES.index("entropy_repeat_density")
+    got = entropy.compute(seqs)[:, col]
+    for s, g in zip(seqs, got):
+        c = Counter(_n_free_kmers(s, repeat_k))
+        n = sum(c.values())
+        if n == 0:
+            assert np.isnan(g), s
+        else:
+            assert g == sum(v for v in c.values() if v > 1) / n, s
+
+
+def test_complexity_of_long_sequences_matches_direct_parse():
+    # sequences longer than 4^5 bp (the maximum min(4^k, #k-mers) is then 4^5 at k = 5),
+    # long repeats (the factor search runs to high levels) and N blocks
+    rng = np.random.default_rng(10)
+    seqs = ["".join(rng.choice(list("ACGT"), size=1500)), "".join(rng.choice(list("ACGTN"), size=1200))]
+    unit = "".join(rng.choice(list("ACGT"), size=37))
+    seqs += [unit * 8, unit * 3 + "N" * 4 + unit * 3 + "TTGCA", "A" * 300, "AC" * 90 + "NN" + "AC" * 40]
+    got = entropy.compute(seqs)
+    lz, lc = NAMES.index("entropy_lempel_ziv_complexity"), NAMES.index("entropy_linguistic_complexity")
+    for s, row in zip(seqs, got):
+        L = len(s)
+        assert row[lz] == pytest.approx(_lz76(s) * math.log(L, 4) / L, rel=1e-12), s[:20]
+        segments = [len(x) for x in s.split("N") if x]
+        num = den = 0
+        for k in range(1, L + 1):
+            kmers = _n_free_kmers(s, k)
+            if not kmers:
+                break
+            distinct = len(set(kmers))
+            num += distinct
+            den += min(4 ** k, len(kmers))
+            if distinct == len(kmers):
+                # every longer k-mer is distinct too, and fewer than 4^k: both sums add the count
+                rest = sum(max(S - kk + 1, 0) for S in segments for kk in range(k + 1, S + 1))
+                num += rest
+                den += rest
+                break
+        assert row[lc] == num / den, s[:20]
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 16, 100, 128, 129, 200, 226, 241, 256, 257, 1000, 4097])
+def test_compiled_sums_follow_numpy_order(n):
+    # the kernel's sums reproduce numpy's pairwise summation bit for bit
+    x = np.random.default_rng(n).standard_normal(n) * 10.0 ** np.random.default_rng(n + 1).integers(-8, 8, n)
+    stack, partial = np.empty((3, 128), dtype=np.int64), np.empty(128)
+    assert entropy._pairwise_sum(x, n, stack, partial) == np.sum(x)

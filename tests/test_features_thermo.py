@@ -190,3 +190,73 @@ def test_row_permutation_and_batching_do_not_change_values(params):
     np.testing.assert_array_equal(thermo.compute([seqs[i] for i in perm], params), whole[perm])
     single = np.vstack([thermo.compute([s], params) for s in seqs])
     np.testing.assert_array_equal(single, whole)
+
+
+def _reference_set():
+    """220 real lentiMPRA sequences: every other row of the fixture, plus 20 rows with a
+    block of 1-4 N written in at a different place each."""
+    real = read_tsv(DATA / "lentimpra_HepG2_400.tsv")["seq"].tolist()
+    seqs = real[::2]
+    for i, s in enumerate(real[1::20]):
+        a = 7 + 11 * i
+        seqs.append(s[:a] + "N" * (1 + i % 4) + s[a + 1 + i % 4:])
+    return seqs
+
+
+# Column sums and (row number)-weighted column sums of the 220 x 43 values that the
+# numpy implementation (before the compiled kernel) gave on _reference_set(). The
+# kernel sums in numpy's order, so the values are the same to the last bit.
+PINNED = {
+    'thermo_total_dH': (-413140.60000000003, -45602393.50000001),
+    'thermo_mean_dH': (-1806.622469873715, -199667.4607098683),
+    'thermo_var_dH': (97.95004785910457, 10827.233092937015),
+    'thermo_total_dS': (-1103508.6999999993, -121781357.09999993),
+    'thermo_mean_dS': (-4825.524069363778, -533210.9549457006),
+    'thermo_var_dS': (455.5482978287941, 50575.58352591262),
+    'thermo_min_dS': (-5983.999999999976, -661232.0),
+    'thermo_max_dS': (-4378.000000000008, -483769.0),
+    'thermo_total_dG': (-70887.37669500004, -7831905.5954350075),
+    'thermo_mean_dG': (-309.9861797605395, -34292.08303345924),
+    'thermo_var_dG': (30.646096986415845, 3380.856666511422),
+    'thermo_min_dG': (-491.1148000000022, -54268.185400000046),
+    'thermo_max_dG': (-130.63710000000052, -14435.399550000011),
+    'thermo_dG_p5': (-479.30101375000135, -53039.60910450003),
+    'thermo_dG_p10': (-419.06301099999956, -46079.66183500001),
+    'thermo_dG_p25': (-348.36702499999956, -38488.08814500003),
+    'thermo_dG_p50': (-302.4725199999999, -33421.861660000024),
+    'thermo_dG_p75': (-261.4995199999991, -28905.906080000026),
+    'thermo_dG_p90': (-215.3703559999996, -23913.31890600003),
+    'thermo_dG_p95': (-184.99399850000006, -20540.46502700002),
+    'thermo_dH_p5': (-2142.6149999999952, -237011.97000000003),
+    'thermo_dH_p10': (-1933.9799999999987, -212763.97999999998),
+    'thermo_dH_p25': (-1856.3250000000041, -205145.09999999998),
+    'thermo_dH_p50': (-1773.7000000000019, -196034.40000000002),
+    'thermo_dH_p75': (-1731.675000000002, -191407.50000000003),
+    'thermo_dH_p90': (-1673.5199999999982, -185136.12000000002),
+    'thermo_dH_p95': (-1604.0100000000045, -177252.59999999998),
+    'thermo_dS_p5': (-5372.594999999989, -594123.4500000001),
+    'thermo_dS_p10': (-5079.419999999983, -559943.02),
+    'thermo_dS_p25': (-4953.374999999992, -547423.2999999998),
+    'thermo_dS_p50': (-4883.99999999998, -539682.0),
+    'thermo_dS_p75': (-4611.1, -509484.2),
+    'thermo_dS_p90': (-4399.100000000009, -486022.1),
+    'thermo_dS_p95': (-4378.000000000008, -483769.0),
+    'thermo_dG_iqr': (86.86750500000004, 9582.18206500001),
+    'thermo_dH_iqr': (124.64999999999978, 13737.6),
+    'thermo_dS_iqr': (342.27499999999907, 37939.09999999998),
+    'thermo_melting_temp_wallace': (151640.0, 16756082.0),
+    'thermo_melting_temp_gc_adjusted': (17041.51335531436, 1884361.2590542897),
+    'thermo_local_min_count': (13702.0, 1508648.0),
+    'thermo_local_max_count': (13481.0, 1484139.0),
+    'thermo_low_energy_runs': (1218.0, 136860.0),
+    'thermo_high_energy_runs': (1224.0, 135317.0),
+}
+
+
+def test_values_are_those_of_the_numpy_implementation(params, names):
+    x = thermo.compute(_reference_set(), params)
+    assert x.shape == (220, 43) and not np.isnan(x).any()
+    w = np.arange(1, 221, dtype=np.float64)
+    got = np.array([x.sum(axis=0), (w[:, None] * x).sum(axis=0)]).T
+    want = np.array([PINNED[n] for n in names])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-9)

@@ -18,15 +18,23 @@ palindromes and repeats only depend on such counts, so every descriptor except
 strand, given the bases after it, which differs by the windows at the two ends)
 is the same for a sequence and its reverse complement.
 
-Work is vectorised over all sequences of one length (:func:`by_length`), in
-blocks of :data:`BLOCK_ROWS` rows to bound memory. Window compositions are read
-from one cumulative sum of packed per-base weights; k-mer distributions from
-``bincount`` (k <= 4) or a row-wise sort (k >= 5); the Lempel-Ziv parse from
-longest-previous-factor lengths found by rank doubling over all rows at once.
+Sequences are grouped by length (:func:`by_length`) and each group goes, in
+blocks of :data:`BLOCK_ROWS` rows, through one compiled pass (numba) that computes
+all 46 descriptors of a sequence before the next: sliding windows keep their base
+counts in registers; k-mers up to 4 bp are counted in dense arrays, longer ones in
+a scratch array cleared as it is read; the Lempel-Ziv parse, the linguistic
+complexity and the repeat density all come from the longest previous factor of
+every position, found level by level over only the positions whose prefix repeats.
+Tables that depend only on the length are built once per length and cached. Sums
+that the earlier numpy implementation took over dense arrays are taken in numpy's
+pairwise order, so its values are reproduced to the last bit (the 5- and 6-mer
+entropies to within a unit or two in the last place).
 """
 
+from functools import lru_cache
 from math import lgamma, log
 
+import numba
 import numpy as np
 
 from . import Descriptor
@@ -50,7 +58,7 @@ TANDEM_PERIODS = (1, 2, 3, 4, 5, 6)
 TANDEM_MIN_LENGTH = 12
 #: Context length of the adaptive model behind ``compression_ratio``.
 COMPRESSION_ORDER = 2
-#: Rows processed together (bounds the k-mer count matrices).
+#: Rows handed to the compiled kernel at once (bounds the output block held in memory).
 BLOCK_ROWS = 4096
 
 
@@ -154,7 +162,7 @@ def descriptors(params=None, **options):
     return out
 
 
-# --------------------------------------------------------------------------- helpers
+# --------------------------------------------------------------------------- tables
 
 
 def _xlog2x(n):
@@ -165,131 +173,11 @@ def _xlog2x(n):
     return out
 
 
-def _entropy_from_counts(counts, xlogx):
-    """Shannon entropy (bits) of each row of an integer count matrix (m, K); NaN for empty rows."""
-    n = counts.sum(axis=1)
+def _gc_window_values(w):
+    """Binary entropy (bits) of the GC fraction of a w-bp window, indexed by its GC count 0..w."""
+    p = np.arange(w + 1) / w
     with np.errstate(invalid="ignore", divide="ignore"):
-        h = np.log2(n) - xlogx[counts].sum(axis=1) / n
-    h[n == 0] = np.nan
-    return np.maximum(h, 0.0) if h.size else h
-
-
-def _row_bincount(keys, size):
-    """Counts (m, size) of the values 0..size-1 in each row of ``keys`` (m, W); -1 is ignored."""
-    m = keys.shape[0]
-    k = np.where(keys >= 0, keys, size) + (size + 1) * np.arange(m)[:, None]
-    c = np.bincount(k.ravel(), minlength=m * (size + 1)).reshape(m, size + 1)
-    return c[:, :size]
-
-
-def _kmer_keys(codes, k_max):
-    """k-mer indices for k = 1..k_max: dict k -> int64 (m, L-k+1), -1 where the k-mer has an N."""
-    m, L = codes.shape
-    c = codes.astype(np.int64)
-    bad = codes > 3
-    out = {}
-    cur = np.where(bad, -1, c)
-    out[1] = cur
-    for k in range(2, k_max + 1):
-        W = L - k + 1
-        if W <= 0:
-            out[k] = np.zeros((m, 0), dtype=np.int64)
-            continue
-        prev = out[k - 1][:, :W]
-        nxt = c[:, k - 1:]
-        cur = np.where((prev >= 0) & ~bad[:, k - 1:], prev * 4 + nxt, -1)
-        out[k] = cur
-    return out
-
-
-def _sorted_groups(keys):
-    """Sort each row; return (sorted, new-run flags, rank within run 1.., valid flags)."""
-    s = np.sort(keys, axis=1)
-    m, W = s.shape
-    new = np.ones((m, W), dtype=bool)
-    new[:, 1:] = s[:, 1:] != s[:, :-1]
-    cols = np.arange(W)
-    start = np.maximum.accumulate(np.where(new, cols, 0), axis=1)
-    return s, new, cols - start + 1, s >= 0
-
-
-def _entropy_sorted(keys, incr):
-    """Shannon entropy (bits) per row of the multiset of non-negative values of ``keys`` (m, W).
-
-    ``incr[t] = t·log2 t - (t-1)·log2(t-1)``, so that summing it over the rank t of each item
-    within its group gives Σ c·log2 c.
-    """
-    m, W = keys.shape
-    if W == 0:
-        return np.full(m, np.nan)
-    _, _, t, valid = _sorted_groups(keys)
-    n = valid.sum(axis=1)
-    s = np.where(valid, incr[t], 0.0).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        h = np.log2(n) - s / n
-    h[n == 0] = np.nan
-    return np.maximum(h, 0.0)
-
-
-def _window_codes(codes, w, weights):
-    """Packed composition code of every w-bp window: Σ weights[base] (m, L-w+1), int64."""
-    m, L = codes.shape
-    cs = np.zeros((m, L + 1), dtype=np.int64)
-    np.cumsum(weights[codes], axis=1, out=cs[:, 1:])
-    return cs[:, w:] - cs[:, :-w]
-
-
-def _shannon_window_table(w):
-    """Entropy (bits) of a w-window indexed by the packed code Σ (w+1)^(3-b) over its bases;
-    NaN for codes whose counts do not sum to w (the window holds an N)."""
-    b = w + 1
-    cA, cC, cG, cT = np.meshgrid(*(np.arange(b),) * 4, indexing="ij")
-    code = ((cA * b + cC) * b + cG) * b + cT
-    tot = cA + cC + cG + cT
-    xl = _xlog2x(w)
-    h = np.log2(w) - (xl[cA] + xl[cC] + xl[cG] + xl[cT]) / w
-    table = np.full(b ** 4, np.nan)
-    table[code[tot == w]] = np.maximum(h[tot == w], 0.0)
-    weights = np.array([b ** 3, b ** 2, b, 1, 0], dtype=np.int64)
-    return table, weights
-
-
-def _gc_window_table(w):
-    """Binary entropy (bits) of the GC fraction of a w-window, indexed by gc·(w+1) + at; NaN if gc+at < w."""
-    b = w + 1
-    gc, at = np.meshgrid(np.arange(b), np.arange(b), indexing="ij")
-    p = gc / w
-    with np.errstate(invalid="ignore", divide="ignore"):
-        h = 0.0 - (np.where(p > 0, p * np.log2(p), 0.0) + np.where(p < 1, (1 - p) * np.log2(1 - p), 0.0))
-    table = np.full(b * b, np.nan)
-    ok = gc + at == w
-    table[(gc * b + at)[ok]] = h[ok]
-    weights = np.array([1, b, b, 1, 0], dtype=np.int64)
-    return table, weights
-
-
-def _masked_stats(vals, stats):
-    """Statistics over the non-NaN entries of each row of ``vals`` (m, W): dict stat -> (m,).
-    NaN where a row has none."""
-    m, W = vals.shape
-    ok = ~np.isnan(vals)
-    n = ok.sum(axis=1)
-    out = {}
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(ok, vals, 0.0)
-        mean = z.sum(axis=1) / n
-        for stat in stats:
-            if stat == "mean":
-                out[stat] = mean
-            elif stat == "max":
-                out[stat] = np.where(ok, vals, -np.inf).max(axis=1) if W else np.full(m, np.nan)
-            elif stat == "min":
-                out[stat] = np.where(ok, vals, np.inf).min(axis=1) if W else np.full(m, np.nan)
-            elif stat == "std":
-                out[stat] = np.sqrt(np.where(ok, (vals - mean[:, None]) ** 2, 0.0).sum(axis=1) / n)
-    for stat in out:
-        out[stat] = np.where(n > 0, out[stat], np.nan)
-    return out
+        return 0.0 - (np.where(p > 0, p * np.log2(p), 0.0) + np.where(p < 1, (1 - p) * np.log2(1 - p), 0.0))
 
 
 def _rc_palindromes(k):
@@ -303,273 +191,677 @@ def _rc_palindromes(k):
     return rc == idx
 
 
-def _lz_and_linguistic(codes):
-    """Lempel-Ziv (1976) phrase counts and linguistic complexity of each row.
+def _columns():
+    """Output columns of the kernel's statistics, from :func:`_layout` (int64 arrays).
 
-    For every position i, the longest previous factor LPF[i] (longest l such that
-    s[i:i+l] also starts at some j < i) is found level by level: the l-mers of all
-    rows are ranked by one row-wise sort, an l-mer that is not the first of its rank
-    has occurred before, and (l+1)-mers get the rank ``rank_l·5 + next base``. A row
-    leaves the loop at the first l where no l-mer repeats. N gets a unique rank, so
-    nothing containing an N repeats. The same ranks count the distinct N-free l-mers
-    of every length for the linguistic complexity.
-
-    codes : uint8 (m, L). Returns (phrases int64 (m,), linguistic float64 (m,)).
+    Returns a dict: ``shannon`` (len(SHANNON_WINDOWS), 4) for mean, max, min, std;
+    ``gc`` (len(GC_WINDOWS), 2) for mean, max; ``kmer``, ``cond``, ``renyi``, ``mi`` in
+    the order of their constants; ``single`` (8,) for shannon_global, lempel_ziv,
+    linguistic, compression, run_length, palindrome, repeat and tandem.
     """
-    m, L = codes.shape
-    valid = codes < 4
-    pos = np.arange(L, dtype=np.int64)
-    lpf = np.zeros((m, L), dtype=np.int64)
-    num = np.zeros(m)
-    den = np.zeros(m)
-    done_level = np.full(m, L, dtype=np.int64)
-    rows = np.arange(m)
-    ids = np.where(valid, codes.astype(np.int64), 5 * L + pos)     # N: unique
-    cur_valid = valid
-    level = 1
-    while rows.size and level <= L:
+    col = {name: j for j, (name, _, _) in enumerate(_layout())}
+    stats4 = ("mean", "max", "min", "std")
+    single = ("shannon_global", "lempel_ziv_complexity", "linguistic_complexity", "compression_ratio",
+              "run_length_entropy", "palindrome_density", "repeat_density", "tandem_repeat_fraction")
+    a = lambda names: np.array([col[f"entropy_{n}"] for n in names], dtype=np.int64)  # noqa: E731
+    return {
+        "shannon": np.array([[col[f"entropy_shannon_w{w}_{s}"] for s in stats4] for w in SHANNON_WINDOWS],
+                            dtype=np.int64).reshape(len(SHANNON_WINDOWS), 4),
+        "gc": np.array([[col[f"entropy_gc_entropy_w{w}_{s}"] for s in ("mean", "max")] for w in GC_WINDOWS],
+                       dtype=np.int64).reshape(len(GC_WINDOWS), 2),
+        "kmer": a(f"kmer_{k}mer" for k in KMER_ORDERS),
+        "cond": a(f"conditional_order{o}" for o in CONDITIONAL_ORDERS),
+        "renyi": a(f"renyi_entropy_alpha{label}" for label, _ in RENYI_ALPHAS),
+        "mi": a(f"mutual_info_dist{d}" for d in MI_DISTANCES),
+        "single": a(single),
+    }
+
+
+@lru_cache(maxsize=16)
+def _tables(L):
+    """Lookup tables that depend only on the sequence length L (built once per length).
+
+    Returns a tuple of arrays in the order :func:`_entropy_kernel` takes them:
+    ``xlogx`` (c·log2 c), ``log2n`` (log2 c), ``lg_half`` (log2 Γ(c+1/2)/Γ(1/2)) and
+    ``lg_two`` (log2 Γ(c+2)/Γ(2)) for c = 0..L+1; ``log2w`` (log2 of each Shannon
+    window width); ``gc_values`` and ``gc_offsets`` (the binary entropies of every GC
+    count of each GC window width, concatenated); ``palindrome`` (bool, 4^6); and the
+    Lempel-Ziv normalisation log4(L) (float; NaN for L < 2). Arrays are read-only.
+    """
+    top = max(L, 1) + 1
+    xlogx = _xlog2x(top)
+    with np.errstate(divide="ignore"):
+        log2n = np.log2(np.arange(top + 1, dtype=np.float64))
+    lg_half = np.array([lgamma(c + 0.5) - lgamma(0.5) for c in range(top + 1)]) / log(2.0)
+    lg_two = np.array([lgamma(c + 2.0) - lgamma(2.0) for c in range(top + 1)]) / log(2.0)
+    log2w = np.array([np.log2(w) for w in SHANNON_WINDOWS], dtype=np.float64)
+    gc_parts = [_gc_window_values(w) for w in GC_WINDOWS]
+    gc_offsets = np.cumsum([0] + [p.size for p in gc_parts])[:-1].astype(np.int64)
+    gc_values = np.concatenate(gc_parts)
+    palindrome = _rc_palindromes(PALINDROME_LENGTH)
+    arrays = (xlogx, log2n, lg_half, lg_two, log2w, gc_values, gc_offsets, palindrome)
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays + (float(np.log(L) / np.log(4.0)) if L >= 2 else np.nan,)
+
+
+# --------------------------------------------------------------------------- compiled kernels
+#
+# Each helper works on one sequence ``c`` (uint8 codes, A0 C1 G2 T3, N 4) and writes its
+# descriptors into ``row`` (float64, one output row, NaN on entry where undefined).
+# Counts that the earlier numpy implementation summed over dense arrays (k-mers with
+# k <= _DENSE_K, base pairs at a distance, run lengths, window values) are summed here in
+# numpy's pairwise order, so those descriptors are the same to the last bit; the k-mer
+# entropies with k > _DENSE_K differ by at most a unit or two in the last place.
+
+#: k-mers up to this length are counted in dense arrays of 4^k cells.
+_DENSE_K = 4
+#: The longest-previous-factor search marks repeated k-mers directly up to this k.
+_LPF_START = 6
+
+
+@numba.njit(cache=True, nogil=True)
+def _clip0(h):
+    """max(h, 0), NaN kept."""
+    return h if not h < 0.0 else 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _block_sum(a, lo, n):
+    """Sum of a[lo:lo+n], n <= 128, in numpy's order: 8 partial sums, then a tree."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0 = a[lo]
+    r1 = a[lo + 1]
+    r2 = a[lo + 2]
+    r3 = a[lo + 3]
+    r4 = a[lo + 4]
+    r5 = a[lo + 5]
+    r6 = a[lo + 6]
+    r7 = a[lo + 7]
+    i = 8
+    while i < n - n % 8:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@numba.njit(cache=True, nogil=True)
+def _pairwise_sum(a, n, stack, partial):
+    """Sum of a[:n] in numpy's pairwise order (halves rounded down to multiples of 8,
+    blocks of at most 128), as ``numpy.sum`` adds a contiguous row.
+
+    The recursion is unrolled on the work arrays ``stack`` (int64 (3, 128)) and
+    ``partial`` (float64 (128,)): numba's on-disk cache does not keep recursive functions.
+    """
+    if n <= 128:
+        return _block_sum(a, 0, n)
+    top = 0
+    stack[0, 0] = 0          # start
+    stack[1, 0] = n          # length
+    stack[2, 0] = 0          # 0: halves not yet pushed, 1: halves summed
+    nv = 0
+    while top >= 0:
+        lo = stack[0, top]
+        m = stack[1, top]
+        if m <= 128:
+            partial[nv] = _block_sum(a, lo, m)
+            nv += 1
+            top -= 1
+        elif stack[2, top] == 0:
+            stack[2, top] = 1
+            n2 = m // 2
+            n2 -= n2 % 8
+            stack[0, top + 1] = lo + n2          # right half, summed second
+            stack[1, top + 1] = m - n2
+            stack[2, top + 1] = 0
+            stack[0, top + 2] = lo               # left half, summed first
+            stack[1, top + 2] = n2
+            stack[2, top + 2] = 0
+            top += 2
+        else:
+            partial[nv - 2] = partial[nv - 2] + partial[nv - 1]
+            nv -= 1
+            top -= 1
+    return partial[0]
+
+
+@numba.njit(cache=True, nogil=True)
+def _table_sum(table, counts, lo, K, tmp, stack, partial):
+    """Σ_j table[counts[lo + j]] for j < K, in numpy's pairwise order."""
+    for j in range(K):
+        tmp[j] = table[counts[lo + j]]
+    return _pairwise_sum(tmp, K, stack, partial)
+
+
+@numba.njit(cache=True, nogil=True)
+def _dense_entropy(counts, lo, K, xlogx, log2n, tmp, stack, partial):
+    """Shannon entropy (bits) of the count vector counts[lo:lo+K] and its total;
+    NaN for a zero total. Σ c·log2 c is added in numpy's pairwise order."""
+    n = 0
+    for j in range(K):
+        cj = counts[lo + j]
+        n += cj
+        tmp[j] = xlogx[cj]
+    if n == 0:
+        return np.nan, 0
+    s = _pairwise_sum(tmp, K, stack, partial)
+    return _clip0(log2n[n] - s / n), n
+
+
+@numba.njit(cache=True, nogil=True)
+def _keys_entropy(keys, W, shift, scratch, xlogx, log2n):
+    """Shannon entropy (bits) of the multiset {keys[i] >> shift : i < W, keys[i] >= 0} and
+    its size; NaN for none. ``scratch`` (int32, longer than the largest key) is all zero
+    on entry and on return."""
+    n = 0
+    for i in range(W):
+        k = keys[i]
+        if k >= 0:
+            scratch[k >> shift] += 1
+            n += 1
+    if n == 0:
+        return np.nan, 0
+    s = 0.0
+    for i in range(W):
+        k = keys[i]
+        if k >= 0:
+            q = k >> shift
+            cq = scratch[q]
+            if cq > 0:                 # first item of its kind: add c·log2 c once, clear
+                s += xlogx[cq]
+                scratch[q] = 0
+    return _clip0(log2n[n] - s / n), n
+
+
+@numba.njit(cache=True, nogil=True)
+def _kmer_keys(c, kmax, keys):
+    """keys[k, i] = index Σ_j 4^(k-1-j)·c[i+j] of the k-mer at i (k = 1..kmax), -1 with N.
+
+    Row k holds L-k+1 meaningful entries."""
+    L = c.shape[0]
+    for i in range(L):
+        keys[1, i] = c[i] if c[i] < 4 else -1
+    for k in range(2, kmax + 1):
+        for i in range(L - k + 1):
+            p = keys[k - 1, i]
+            b = c[i + k - 1]
+            keys[k, i] = p * 4 + b if (p >= 0 and b < 4) else -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _composition(c, renyi_alpha, col_global, col_renyi, xlogx, log2n, tmp, stack, partial, row):
+    """Shannon entropy and Rényi entropies of the A/C/G/T composition."""
+    comp = np.zeros(4, dtype=np.int64)
+    for i in range(c.shape[0]):
+        if c[i] < 4:
+            comp[c[i]] += 1
+    h, n = _dense_entropy(comp, 0, 4, xlogx, log2n, tmp, stack, partial)
+    if n == 0:
+        return
+    row[col_global] = h
+    for t in range(renyi_alpha.shape[0]):
+        a = renyi_alpha[t]
+        present = 0
+        pmax = 0.0
+        s = 0.0
+        for b in range(4):
+            if comp[b] > 0:
+                p = comp[b] / n
+                present += 1
+                pmax = max(pmax, p)
+                if a == 0.5:
+                    s += np.sqrt(p)
+                elif a == 2.0:
+                    s += p * p
+                else:
+                    s += p ** a
+        if a == 0.0:
+            v = log2n[present]
+        elif a == np.inf:
+            v = -np.log2(pmax)
+        else:
+            v = np.log2(s) / (1.0 - a)
+        row[col_renyi[t]] = _clip0(v)
+
+
+@numba.njit(cache=True, nogil=True)
+def _kmer_family(c, keys, kmer_orders, cond_orders, kt_order, pal_k, pal_table, dense, ctx, scratch,
+                 xlogx, log2n, lg_half, lg_two, tmp, stack, partial, col_kmer, col_cond, col_single, row):
+    """k-mer entropies, conditional entropies, KT code length and palindrome density.
+
+    k-mers with k <= _DENSE_K are counted in ``dense`` (int64, Σ_k 4^k cells, the block of
+    k starting at (4^k - 4)/3); longer ones through ``scratch`` (see _keys_entropy).
+    Conditional entropy and the KT model need (order+1) <= _DENSE_K (checked by compute).
+    """
+    L = c.shape[0]
+    dense[:] = 0
+    for k in range(1, min(_DENSE_K, L) + 1):
+        off = (4 ** k - 4) // 3
+        for i in range(L - k + 1):
+            q = keys[k, i]
+            if q >= 0:
+                dense[off + q] += 1
+    hk = np.full(_DENSE_K + 1, np.nan)          # entropy of the k-mers, k <= _DENSE_K
+    for k in range(1, min(_DENSE_K, L) + 1):
+        hk[k] = _dense_entropy(dense, (4 ** k - 4) // 3, 4 ** k, xlogx, log2n, tmp, stack, partial)[0]
+    for t in range(kmer_orders.shape[0]):
+        k = kmer_orders[t]
+        if L - k + 1 <= 0:
+            continue
+        if k <= _DENSE_K:
+            row[col_kmer[t]] = hk[k]
+        else:
+            row[col_kmer[t]] = _keys_entropy(keys[k], L - k + 1, 0, scratch, xlogx, log2n)[0]
+    # H(k-mer) - H(its first k-1 bases): the context counts are the k-mer counts summed over the last base
+    for t in range(cond_orders.shape[0]):
+        o = cond_orders[t]
+        if L - o <= 0 or np.isnan(hk[o + 1]):
+            continue
+        off = (4 ** (o + 1) - 4) // 3
+        for j in range(4 ** o):
+            ctx[j] = dense[off + 4 * j] + dense[off + 4 * j + 1] + dense[off + 4 * j + 2] + dense[off + 4 * j + 3]
+        hc = _dense_entropy(ctx, 0, 4 ** o, xlogx, log2n, tmp, stack, partial)[0]
+        row[col_cond[t]] = _clip0(hk[o + 1] - hc)
+    # adaptive order-kt_order model: KT code length from the final counts
+    k = kt_order + 1
+    if L - k + 1 > 0:
+        off = (4 ** k - 4) // 3
+        n = 0
+        for j in range(4 ** k):
+            n += dense[off + j]
+        if n > 0:
+            for j in range(4 ** kt_order):
+                ctx[j] = dense[off + 4 * j] + dense[off + 4 * j + 1] + dense[off + 4 * j + 2] + dense[off + 4 * j + 3]
+            bits = (_table_sum(lg_two, ctx, 0, 4 ** kt_order, tmp, stack, partial)
+                    - _table_sum(lg_half, dense, off, 4 ** k, tmp, stack, partial))
+            row[col_single[3]] = bits / (2.0 * n)
+    # reverse-complement palindromes of length pal_k
+    W = L - pal_k + 1
+    if W > 0:
+        n = 0
+        hits = 0
+        for i in range(W):
+            q = keys[pal_k, i]
+            if q >= 0:
+                n += 1
+                hits += pal_table[q]
+        if n > 0:
+            row[col_single[5]] = hits / n
+
+
+@numba.njit(cache=True, nogil=True)
+def _windows(c, shannon_w, log2w, gc_w, gc_values, gc_offsets, xlogx, col_shannon, col_gc,
+             buf, dev, ok, stack, partial, row):
+    """Shannon entropy of the base composition and binary entropy of the GC fraction of
+    every sliding window (step 1; windows with N left out), summarised per width: mean,
+    max, min and population standard deviation (Shannon), mean and max (GC).
+
+    The window's base counts are kept in registers and updated as it slides. Sums run
+    over all windows with 0 for those left out, in numpy's pairwise order, as the numpy
+    implementation's masked row sums did. buf, dev (float64) and ok (bool) are work
+    arrays of length L; stack and partial: see _pairwise_sum.
+    """
+    L = c.shape[0]
+    ns = shannon_w.shape[0]
+    for t in range(ns + gc_w.shape[0]):
+        shannon = t < ns
+        w = shannon_w[t] if shannon else gc_w[t - ns]
+        if w > L:
+            continue
+        cA = 0
+        cC = 0
+        cG = 0
+        cT = 0
+        cN = 0
+        for i in range(w - 1):
+            b = c[i]
+            cA += b == 0
+            cC += b == 1
+            cG += b == 2
+            cT += b == 3
+            cN += b > 3
+        n = 0
+        W = L - w + 1
+        mx = -np.inf
+        mn = np.inf
+        gc_off = 0 if shannon else gc_offsets[t - ns]
+        lw = log2w[t] if shannon else 0.0
+        for i in range(W):
+            b = c[i + w - 1]
+            cA += b == 0
+            cC += b == 1
+            cG += b == 2
+            cT += b == 3
+            cN += b > 3
+            good = cN == 0
+            ok[i] = good
+            v = 0.0
+            if good:
+                if shannon:
+                    v = max(lw - (xlogx[cA] + xlogx[cC] + xlogx[cG] + xlogx[cT]) / w, 0.0)
+                else:
+                    v = gc_values[gc_off + cC + cG]
+                mx = max(mx, v)
+                mn = min(mn, v)
+                n += 1
+            buf[i] = v
+            b = c[i]
+            cA -= b == 0
+            cC -= b == 1
+            cG -= b == 2
+            cT -= b == 3
+            cN -= b > 3
+        if n == 0:
+            continue
+        mean = _pairwise_sum(buf, W, stack, partial) / n
+        cols = col_shannon[t] if shannon else col_gc[t - ns]
+        row[cols[0]] = mean
+        row[cols[1]] = mx
+        if shannon:
+            row[cols[2]] = mn
+            for i in range(W):
+                d = buf[i] - mean
+                dev[i] = d * d if ok[i] else 0.0
+            row[cols[3]] = np.sqrt(_pairwise_sum(dev, W, stack, partial) / n)
+
+
+@numba.njit(cache=True, nogil=True)
+def _mutual_info(c, distances, xlogx, log2n, tmp, stack, partial, col_mi, row):
+    """Mutual information H(left) + H(right) - H(pair) between the bases d apart, over the
+    pairs without N."""
+    L = c.shape[0]
+    joint = np.zeros(16, dtype=np.int64)
+    left = np.zeros(4, dtype=np.int64)
+    right = np.zeros(4, dtype=np.int64)
+    for t in range(distances.shape[0]):
+        d = distances[t]
+        if L <= d:
+            continue
+        joint[:] = 0
+        for i in range(L - d):
+            a = c[i]
+            b = c[i + d]
+            if a < 4 and b < 4:
+                joint[4 * a + b] += 1
+        for a in range(4):
+            left[a] = joint[4 * a] + joint[4 * a + 1] + joint[4 * a + 2] + joint[4 * a + 3]
+            right[a] = joint[a] + joint[4 + a] + joint[8 + a] + joint[12 + a]
+        hl, n = _dense_entropy(left, 0, 4, xlogx, log2n, tmp, stack, partial)
+        if n == 0:
+            continue
+        hr = _dense_entropy(right, 0, 4, xlogx, log2n, tmp, stack, partial)[0]
+        hj = _dense_entropy(joint, 0, 16, xlogx, log2n, tmp, stack, partial)[0]
+        row[col_mi[t]] = _clip0(hl + hr - hj)
+
+
+@numba.njit(cache=True, nogil=True)
+def _longest_previous_factor(c, keys, kmax, rep_k, lpf, rank, act, nxt, scratch, table, size, key_of):
+    """Longest previous factor of every position, N matching nothing; and the number of
+    rep_k-mers (N-free) whose rep_k-mer occurs more than once, which the same counts give.
+
+    lpf[i] = the largest l such that c[i:i+l] (N-free) also starts at some j < i.
+    Lengths l <= _LPF_START: one pass over the l-mer keys, counting each key as it is
+    met (a key met before means lpf[i] >= l). Longer: level by level, only positions
+    whose l-mer occurs at least twice ("active") take part; each gets the dense rank of
+    its (l+1)-mer from a table keyed by rank·4 + next base, visited in increasing
+    order, so a key already in the table was first met at an earlier position and
+    lpf[i] = l+1 there. A position whose l-mer is unique leaves, since its longer
+    factors are unique too.
+
+    Every occurrence of a repeated l-mer is active, so the counts of the (l+1)-mer
+    ranks are the true counts of the repeated (l+1)-mers; repeats of length rep_k are
+    read from them (none if the loop ends before).
+
+    Work arrays: rank, act, nxt int64 (L,); size, key_of int64 (L+1,); scratch (int32)
+    and table (int64) of _entropy_kernel, all zero on entry and on return.
+    Returns the repeat count.
+    """
+    L = c.shape[0]
+    for i in range(L):
+        lpf[i] = 0
+    k0 = min(_LPF_START, kmax, L)
+    na = 0
+    dup = 0
+    for level in range(1, k0 + 1):
+        ks = keys[level]
         W = L - level + 1
-        key = ids * (6 * L) + pos[:W]
-        s = np.sort(key, axis=1)
-        sid, spos = np.divmod(s, 6 * L)
-        new = np.ones((rows.size, W), dtype=bool)
-        new[:, 1:] = sid[:, 1:] != sid[:, :-1]
-        flat = (spos + W * np.arange(rows.size)[:, None]).ravel()
-        seen = np.empty((rows.size, W), dtype=bool)
-        seen.ravel()[flat] = ~new.ravel()
-        rank = np.empty((rows.size, W), dtype=np.int64)
-        rank.ravel()[flat] = (np.cumsum(new, axis=1) - 1).ravel()
-        nvalid = cur_valid.sum(axis=1)
-        num[rows] += nvalid - (seen & cur_valid).sum(axis=1)
-        den[rows] += np.minimum(4.0 ** min(level, 60), nvalid)
-        lpf[rows, :W] += seen
-        more = seen.any(axis=1)
-        done_level[rows[~more]] = level
-        if not more.any() or W == 1:
-            break
-        keep = np.flatnonzero(more)
-        rows = rows[keep]
-        nxt_valid = cur_valid[keep, :-1] & valid[rows, level:]
-        ids = np.where(nxt_valid, rank[keep, :-1] * 5 + codes[rows, level:], 5 * L + pos[:W - 1])
-        cur_valid = nxt_valid
+        for i in range(W):
+            q = ks[i]
+            if q >= 0:
+                s = scratch[q]
+                lpf[i] += min(s, 1)
+                scratch[q] = s + 1
+        if level == rep_k:
+            for i in range(W):
+                q = ks[i]
+                if q >= 0 and scratch[q] >= 2:
+                    dup += 1
+        if level == k0:
+            for i in range(W):
+                q = ks[i]
+                if q >= 0 and scratch[q] >= 2:
+                    act[na] = i
+                    na += 1
+                    rank[i] = q
+        for i in range(W):
+            q = ks[i]
+            if q >= 0:
+                scratch[q] = 0
+    level = k0
+    while na > 0:
+        nr = 0
+        ne = 0
+        for t in range(na):
+            i = act[t]
+            j = i + level
+            if j < L and c[j] < 4:
+                key = rank[i] * 4 + c[j]
+                q = table[key]
+                if q == 0:
+                    nr += 1
+                    table[key] = nr
+                    key_of[nr] = key
+                    size[nr] = 1
+                    q = nr
+                else:
+                    size[q] += 1
+                    lpf[i] = level + 1
+                rank[i] = q - 1
+                nxt[ne] = i
+                ne += 1
+        for q in range(1, nr + 1):
+            table[key_of[q]] = 0
+            if level + 1 == rep_k and size[q] >= 2:
+                dup += size[q]
+        na = 0
+        for t in range(ne):
+            i = nxt[t]
+            if size[rank[i] + 1] >= 2:
+                act[na] = i
+                na += 1
         level += 1
-    # lengths beyond a row's last level: every N-free l-mer is distinct and counts in both sums
-    padded = np.zeros((m, L + 2), dtype=bool)
-    padded[:, 1:-1] = valid
-    edges = np.diff(padded.astype(np.int8), axis=1)
-    r0, c0 = np.nonzero(edges == 1)
-    _, c1 = np.nonzero(edges == -1)
-    seg = c1 - c0
-    x = np.maximum(seg - done_level[r0], 0).astype(np.float64)
-    tail = np.bincount(r0, weights=x * (x + 1) / 2, minlength=m)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        linguistic = (num + tail) / (den + tail)
-    linguistic[valid.sum(axis=1) == 0] = np.nan
-    # phrase walk: next phrase starts after the longest previous factor plus one new symbol
-    phrases = np.zeros(m, dtype=np.int64)
-    at = np.zeros(m, dtype=np.int64)
-    act = np.flatnonzero(np.full(m, L > 0))
-    while act.size:
-        phrases[act] += 1
-        at[act] += lpf[act, at[act]] + 1
-        act = act[at[act] < L]
-    return phrases, linguistic
+    return dup
 
 
-def _run_length_entropy(codes, xlogx):
-    """Shannon entropy (bits) of the homopolymer run-length distribution of each row (N runs ignored)."""
+@numba.njit(cache=True, nogil=True)
+def _lz_and_linguistic(c, lz_norm, lpf, col_single, row):
+    """Lempel-Ziv (1976) complexity and linguistic complexity from the longest previous factors.
+
+    LZ76: each phrase is the longest previous factor at its start plus one new symbol;
+    c phrases, normalised as c·log4(L)/L. Linguistic complexity: the k-mer at i (N-free,
+    i.e. k <= F[i], the length of the N-free stretch from i) is the first of its kind
+    exactly when lpf[i] < k, so Σ_k distinct_k = Σ_i (F[i] - lpf[i]); the maximum is
+    Σ_k min(4^k, number of N-free k-mers), summed in closed form once 4^k reaches it.
+    Both sums are integers, so the ratio is exact.
+    """
+    L = c.shape[0]
+    nvalid = 0
+    for i in range(L):
+        if c[i] < 4:
+            nvalid += 1
+    if nvalid == 0:
+        return
+    if L >= 2:
+        phrases = 0
+        at = 0
+        while at < L:
+            phrases += 1
+            at += lpf[at] + 1
+        row[col_single[1]] = phrases * lz_norm / L
+    num = 0
+    run = 0
+    for i in range(L - 1, -1, -1):
+        run = run + 1 if c[i] < 4 else 0
+        num += run - lpf[i]
+    den = 0
+    k = 1
+    p4 = 4
+    while True:
+        nk = 0                       # N-free k-mers: Σ over N-free stretches S of max(S-k+1, 0)
+        tail = 0                     # Σ_{k' >= k} of the same: Σ x(x+1)/2, x = max(S-k+1, 0)
+        run = 0
+        for i in range(L + 1):
+            if i < L and c[i] < 4:
+                run += 1
+            else:
+                x = run - k + 1
+                if x > 0:
+                    nk += x
+                    tail += x * (x + 1) // 2
+                run = 0
+        if p4 >= nk:
+            den += tail
+            break
+        den += p4
+        k += 1
+        p4 *= 4
+    row[col_single[2]] = num / den
+
+
+@numba.njit(cache=True, nogil=True)
+def _run_length_entropy(c, scratch, xlogx, log2n, tmp, stack, partial, col_single, row):
+    """Shannon entropy of the lengths of the maximal homopolymer runs (runs of N left out),
+    from the dense histogram of lengths 0..L in scratch[:L+1] (zero again on return)."""
+    L = c.shape[0]
+    n = 0
+    start = 0
+    for i in range(1, L + 1):
+        if i == L or c[i] != c[start]:
+            if c[start] < 4:
+                scratch[i - start] += 1
+                n += 1
+            start = i
+    if n > 0:
+        s = _table_sum(xlogx, scratch, 0, L + 1, tmp, stack, partial)
+        row[col_single[4]] = _clip0(log2n[n] - s / n)
+    for j in range(L + 1):
+        scratch[j] = 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _tandem_fraction(c, periods, min_length, covered, col_single, row):
+    """Fraction of the A/C/G/T bases inside a perfect tandem repeat.
+
+    For a period p, a maximal run of R positions j with c[j] == c[j+p] (no N) is a
+    p-periodic stretch of R + p bases; it is a tandem repeat when R + p >= min_length.
+    """
+    L = c.shape[0]
+    n = 0
+    for i in range(L):
+        covered[i] = False
+        n += c[i] < 4
+    if n == 0:
+        return
+    for t in range(periods.shape[0]):
+        p = periods[t]
+        if p >= min_length or p >= L:
+            continue
+        need = min_length - p
+        start = 0                    # first j of the current run of c[j] == c[j+p]
+        for j in range(L - p + 1):
+            brk = True
+            if j < L - p:
+                brk = (c[j] != c[j + p]) | (c[j] > 3)
+            if brk & (j - start >= need):
+                for x in range(start, j + p):
+                    covered[x] = True
+            start = j + 1 if brk else start
+    cov = 0
+    for i in range(L):
+        cov += covered[i]
+    row[col_single[7]] = cov / n
+
+
+@numba.njit(cache=True, nogil=True)
+def _entropy_kernel(codes, out, xlogx, log2n, lg_half, lg_two, log2w, gc_values, gc_offsets, pal_table,
+                    lz_norm, shannon_w, gc_w, kmer_orders, cond_orders, renyi_alpha, distances, periods,
+                    kt_order, pal_k, rep_k, tandem_min, col_shannon, col_gc, col_kmer, col_cond,
+                    col_renyi, col_mi, col_single):
+    """Every ``entropy_*`` descriptor of a block of equal-length sequences, row by row.
+
+    codes : uint8 (m, L); out : float64 (m, 46), NaN on entry, written where defined.
+    The tables come from :func:`_tables`, the settings from the module constants and
+    the column indices from :func:`_columns`. Work arrays are allocated once per call.
+    """
     m, L = codes.shape
     if L == 0:
-        return np.full(m, np.nan)
-    new = np.ones((m, L), dtype=bool)
-    new[:, 1:] = codes[:, 1:] != codes[:, :-1]
-    flat = new.ravel()
-    run_id = np.cumsum(flat) - 1
-    lengths = np.bincount(run_id)
-    starts = np.flatnonzero(flat)
-    base = codes.ravel()[starts]
-    row = starts // L
-    keep = base < 4
-    counts = np.bincount(row[keep] * (L + 1) + lengths[keep], minlength=m * (L + 1)).reshape(m, L + 1)
-    return _entropy_from_counts(counts, xlogx)
-
-
-def _tandem_fraction(codes):
-    """Fraction of A/C/G/T bases covered by perfect tandem repeats (period 1-6, >= TANDEM_MIN_LENGTH bp).
-
-    A base is covered when some TANDEM_MIN_LENGTH-bp window around it is p-periodic
-    (s[i] == s[i+p] throughout, no N) for a period p; the union of such windows is
-    exactly the set of bases inside periodic stretches of at least that length.
-    """
-    m, L = codes.shape
-    T = TANDEM_MIN_LENGTH
-    n = (codes < 4).sum(axis=1)
-    covered = np.zeros((m, L), dtype=bool)
-    if L >= T:
-        starts = np.zeros((m, L - T + 1), dtype=bool)          # window s[i:i+T] is periodic
-        for p in TANDEM_PERIODS:
-            if p >= T:
-                continue
-            eq = (codes[:, p:] == codes[:, :-p]) & (codes[:, p:] < 4)     # (m, L-p)
-            c = np.zeros((m, L - p + 1), dtype=np.int32)
-            np.cumsum(eq, axis=1, out=c[:, 1:])
-            starts |= (c[:, T - p:] - c[:, :-(T - p)]) == T - p
-        c = np.zeros((m, L + T), dtype=np.int32)
-        np.cumsum(starts, axis=1, out=c[:, T:L + 1])
-        c[:, L + 1:] = c[:, L:L + 1]
-        covered = (c[:, T:] - c[:, :L]) > 0                  # some window start in (x-T, x]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = covered.sum(axis=1) / n
-    out[n == 0] = np.nan
-    return out
-
-
-def _kt_ratio(keys, order):
-    """Krichevsky-Trofimov ideal code length / (2 bits per base) of an order-``order`` model.
-
-    keys : int64 (m, W) indices of the (order+1)-mers (-1 with N). The KT estimator
-    P(b | ctx) = (c(ctx, b) + 1/2) / (c(ctx) + 2) is exchangeable, so the sequential
-    code length only depends on the final counts: per context,
-    log2 Γ(n+2)/Γ(2) - Σ_b log2 Γ(c_b + 1/2)/Γ(1/2).
-    """
-    m, W = keys.shape
-    K = 4 ** (order + 1)
-    counts = _row_bincount(keys, K)                                       # (m, 4^(order+1))
-    top = int(counts.max()) + 1 if counts.size else 1
-    ctx = counts.reshape(m, K // 4, 4).sum(axis=2)
-    lg_half = np.array([lgamma(c + 0.5) - lgamma(0.5) for c in range(top)]) / log(2.0)
-    lg_two = np.array([lgamma(c + 2.0) - lgamma(2.0) for c in range(W + 1)]) / log(2.0)
-    bits = lg_two[ctx].sum(axis=1) - lg_half[counts].sum(axis=1)
-    n = counts.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = bits / (2.0 * n)
-    out[n == 0] = np.nan
-    return out
+        return
+    kmax = max(kmer_orders.max(), cond_orders.max() + 1, kt_order + 1, pal_k, rep_k, _LPF_START)
+    keys = np.empty((kmax + 1, L), dtype=np.int64)
+    scratch = np.zeros(max(4 ** max(kmer_orders.max(), _LPF_START), L + 2), dtype=np.int32)
+    dense = np.zeros((4 ** (_DENSE_K + 1) - 4) // 3, dtype=np.int64)
+    ctx = np.zeros(4 ** (_DENSE_K - 1), dtype=np.int64)
+    tmp = np.empty(max(4 ** _DENSE_K, L + 1))
+    stack = np.empty((3, 128), dtype=np.int64)
+    partial = np.empty(128)
+    buf = np.empty(L)
+    dev = np.empty(L)
+    ok = np.empty(L, dtype=np.bool_)
+    lpf = np.empty(L, dtype=np.int64)
+    rank = np.empty(L, dtype=np.int64)
+    act = np.empty(L, dtype=np.int64)
+    nxt = np.empty(L, dtype=np.int64)
+    table = np.zeros(max(4 ** (_LPF_START + 1), 4 * L + 16), dtype=np.int64)
+    size = np.empty(L + 1, dtype=np.int64)
+    key_of = np.empty(L + 1, dtype=np.int64)
+    covered = np.empty(L, dtype=np.bool_)
+    for r in range(m):
+        c = codes[r]
+        row = out[r]
+        _kmer_keys(c, kmax, keys)
+        _composition(c, renyi_alpha, col_single[0], col_renyi, xlogx, log2n, tmp, stack, partial, row)
+        _kmer_family(c, keys, kmer_orders, cond_orders, kt_order, pal_k, pal_table, dense, ctx, scratch,
+                     xlogx, log2n, lg_half, lg_two, tmp, stack, partial, col_kmer, col_cond, col_single, row)
+        _windows(c, shannon_w, log2w, gc_w, gc_values, gc_offsets, xlogx, col_shannon, col_gc,
+                 buf, dev, ok, stack, partial, row)
+        _mutual_info(c, distances, xlogx, log2n, tmp, stack, partial, col_mi, row)
+        dup = _longest_previous_factor(c, keys, kmax, rep_k, lpf, rank, act, nxt, scratch, table, size, key_of)
+        n = 0
+        for i in range(L - rep_k + 1):
+            n += keys[rep_k, i] >= 0
+        if n > 0:
+            row[col_single[6]] = dup / n     # direct repeats: rep_k-mers occurring more than once
+        _lz_and_linguistic(c, lz_norm, lpf, col_single, row)
+        _run_length_entropy(c, scratch, xlogx, log2n, tmp, stack, partial, col_single, row)
+        _tandem_fraction(c, periods, tandem_min, covered, col_single, row)
 
 
 # --------------------------------------------------------------------------- compute
-
-
-class _Tables:
-    """Lookup tables that depend only on the sequence length L (built once per length)."""
-
-    def __init__(self, L):
-        self.xlogx = _xlog2x(max(L, 1) + 1)
-        t = np.arange(max(L, 1) + 2, dtype=np.float64)
-        self.incr = np.zeros(t.size)
-        self.incr[1:] = self.xlogx[1:t.size] - self.xlogx[0:t.size - 1]
-        self.shannon = {w: _shannon_window_table(w) for w in SHANNON_WINDOWS if w <= L}
-        self.gc = {w: _gc_window_table(w) for w in GC_WINDOWS if w <= L}
-        self.palindrome = _rc_palindromes(PALINDROME_LENGTH)
-
-
-def _compute_block(codes, tabs):
-    """Descriptors of one block of equal-length sequences: float64 (m, 46)."""
-    m, L = codes.shape
-    layout = _layout()
-    col = {name: j for j, (name, _, _) in enumerate(layout)}
-    out = np.full((m, len(layout)), np.nan)
-    if L == 0:
-        return out
-    kmax = max(max(KMER_ORDERS), max(CONDITIONAL_ORDERS) + 1, PALINDROME_LENGTH, REPEAT_K,
-               COMPRESSION_ORDER + 1)
-    keys = _kmer_keys(codes, kmax)
-    xlogx = tabs.xlogx
-
-    # base composition: Shannon, Rényi
-    comp = _row_bincount(keys[1], 4)
-    out[:, col["entropy_shannon_global"]] = _entropy_from_counts(comp, xlogx)
-    n1 = comp.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = comp / n1[:, None]
-        for label, a in RENYI_ALPHAS:
-            if a == 0.0:
-                v = np.log2((comp > 0).sum(axis=1).astype(np.float64))
-            elif a == np.inf:
-                v = -np.log2(p.max(axis=1))
-            else:
-                v = np.log2((np.where(p > 0, p, 0.0) ** a).sum(axis=1)) / (1.0 - a)
-            out[:, col[f"entropy_renyi_entropy_alpha{label}"]] = np.where(n1 > 0, np.maximum(v, 0.0), np.nan)
-
-    # k-mer entropies; conditional entropies from the (o+1)-mer counts and their own
-    # o-base context marginals, so that H(X | o preceding bases) >= 0 exactly
-    H = {}
-    counts = {}
-    for k in KMER_ORDERS:
-        if keys[k].shape[1] == 0:
-            H[k] = np.full(m, np.nan)
-        elif k <= 4:
-            counts[k] = _row_bincount(keys[k], 4 ** k)
-            H[k] = _entropy_from_counts(counts[k], xlogx)
-        else:
-            H[k] = _entropy_sorted(keys[k], tabs.incr)
-        out[:, col[f"entropy_kmer_{k}mer"]] = H[k]
-    for o in CONDITIONAL_ORDERS:
-        k = o + 1
-        if keys[k].shape[1] == 0:
-            continue
-        joint = counts[k] if k in counts else _row_bincount(keys[k], 4 ** k)
-        context = joint.reshape(m, 4 ** o, 4).sum(axis=2)
-        hj = _entropy_from_counts(joint, xlogx)
-        hc = _entropy_from_counts(context, xlogx)
-        out[:, col[f"entropy_conditional_order{o}"]] = np.maximum(hj - hc, 0.0)   # clip rounding only
-
-    # windowed Shannon and GC entropy
-    for w in SHANNON_WINDOWS:
-        if w in tabs.shannon:
-            table, weights = tabs.shannon[w]
-            st = _masked_stats(table[_window_codes(codes, w, weights)], ("mean", "max", "min", "std"))
-            for stat, v in st.items():
-                out[:, col[f"entropy_shannon_w{w}_{stat}"]] = v
-    for w in GC_WINDOWS:
-        if w in tabs.gc:
-            table, weights = tabs.gc[w]
-            st = _masked_stats(table[_window_codes(codes, w, weights)], ("mean", "max"))
-            for stat, v in st.items():
-                out[:, col[f"entropy_gc_entropy_w{w}_{stat}"]] = v
-
-    # mutual information between bases d apart
-    c = codes.astype(np.int64)
-    for d in MI_DISTANCES:
-        if L <= d:
-            continue
-        a, b = c[:, :-d], c[:, d:]
-        pair = np.where((a < 4) & (b < 4), 4 * a + b, -1)
-        joint = _row_bincount(pair, 16)
-        j3 = joint.reshape(m, 4, 4)
-        mi = (_entropy_from_counts(j3.sum(axis=2), xlogx) + _entropy_from_counts(j3.sum(axis=1), xlogx)
-              - _entropy_from_counts(joint, xlogx))
-        out[:, col[f"entropy_mutual_info_dist{d}"]] = np.maximum(mi, 0.0)
-
-    # parse-based: Lempel-Ziv and linguistic complexity
-    phrases, linguistic = _lz_and_linguistic(codes)
-    lz = phrases * (np.log(L) / np.log(4.0)) / L if L >= 2 else np.full(m, np.nan)
-    lz = np.where((codes < 4).any(axis=1), lz, np.nan)
-    out[:, col["entropy_lempel_ziv_complexity"]] = lz
-    out[:, col["entropy_linguistic_complexity"]] = linguistic
-
-    # compression, runs, palindromes, repeats, tandem repeats
-    kt = keys[COMPRESSION_ORDER + 1]
-    out[:, col["entropy_compression_ratio"]] = _kt_ratio(kt, COMPRESSION_ORDER) if kt.shape[1] else np.nan
-    out[:, col["entropy_run_length_entropy"]] = _run_length_entropy(codes, xlogx)
-    k6 = keys[PALINDROME_LENGTH]
-    if k6.shape[1]:
-        ok = k6 >= 0
-        n = ok.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            dens = (tabs.palindrome[np.maximum(k6, 0)] & ok).sum(axis=1) / n
-        out[:, col["entropy_palindrome_density"]] = np.where(n > 0, dens, np.nan)
-    k8 = keys[REPEAT_K]
-    if k8.shape[1]:
-        s, new, _, ok = _sorted_groups(k8)
-        last = np.ones_like(new)
-        last[:, :-1] = new[:, 1:]
-        dup = ~(new & last) & ok                       # not a group of one
-        n = ok.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[:, col["entropy_repeat_density"]] = np.where(n > 0, dup.sum(axis=1) / n, np.nan)
-    out[:, col["entropy_tandem_repeat_fraction"]] = _tandem_fraction(codes)
-    return out
 
 
 def compute(seqs, params=None, **options):
@@ -588,10 +880,26 @@ def compute(seqs, params=None, **options):
         Columns in the order of :func:`descriptors`; NaN where a descriptor is
         undefined for a sequence (too short for a window or k-mer, or only N).
     """
-    out = np.empty((len(seqs), len(_layout())), dtype=np.float64)
+    if max(CONDITIONAL_ORDERS) + 1 > _DENSE_K or COMPRESSION_ORDER + 1 > _DENSE_K:
+        raise ValueError(f"conditional and compression orders above {_DENSE_K - 1} are not supported")
+    ncol = len(_layout())
+    out = np.full((len(seqs), ncol), np.nan)
+    cols = _columns()
+    settings = (np.array(SHANNON_WINDOWS, dtype=np.int64), np.array(GC_WINDOWS, dtype=np.int64),
+                np.array(KMER_ORDERS, dtype=np.int64), np.array(CONDITIONAL_ORDERS, dtype=np.int64),
+                np.array([a for _, a in RENYI_ALPHAS], dtype=np.float64),
+                np.array(MI_DISTANCES, dtype=np.int64), np.array(TANDEM_PERIODS, dtype=np.int64),
+                COMPRESSION_ORDER, PALINDROME_LENGTH, REPEAT_K, TANDEM_MIN_LENGTH)
     for idx, codes in by_length(seqs):
-        tabs = _Tables(codes.shape[1])
+        L = codes.shape[1]
+        if L == 0:
+            continue
+        xlogx, log2n, lg_half, lg_two, log2w, gc_values, gc_offsets, palindrome, lz_norm = _tables(L)
         for start in range(0, len(idx), BLOCK_ROWS):
-            sl = slice(start, start + BLOCK_ROWS)
-            out[idx[sl]] = _compute_block(codes[sl], tabs)
+            block = np.full((min(BLOCK_ROWS, len(idx) - start), ncol), np.nan)
+            _entropy_kernel(codes[start:start + BLOCK_ROWS], block, xlogx, log2n, lg_half, lg_two, log2w,
+                            gc_values, gc_offsets, palindrome, lz_norm, *settings,
+                            cols["shannon"], cols["gc"], cols["kmer"], cols["cond"], cols["renyi"],
+                            cols["mi"], cols["single"])
+            out[idx[start:start + BLOCK_ROWS]] = block
     return out

@@ -17,12 +17,15 @@ step and its complement step the same values (AA = TT, CA = TG, ...), the step
 values of the reverse complement are the reversed step values of the sequence, so
 every ``thermo_*`` descriptor is strand-symmetric.
 
-Statistics are computed from the counts of the 16 step types of each sequence
-(one ``bincount``), which gives totals, moments, extremes and exact order
-statistics without sorting; only the local-extrema and run descriptors look at
-the order of the steps.
+Statistics are computed from the counts of the 16 step types of each sequence,
+which gives totals, moments, extremes and exact order statistics without sorting;
+only the local-extrema and run descriptors look at the order of the steps. One
+compiled pass (numba) per sequence gathers the counts, the extrema and the runs,
+so nothing of size (sequences x steps) is held in memory; sums over the 16 step
+types follow numpy's pairwise order, so the values equal numpy's to the last bit.
 """
 
+import numba
 import numpy as np
 
 from . import Descriptor
@@ -150,130 +153,200 @@ def descriptors(params, **options):
     return out
 
 
-def _percentile_from_counts(cum, sorted_vals, q):
-    """Percentile ``q`` (linear interpolation, numpy's default) of each row's multiset.
-
-    cum : int array (m, K), cumulative counts of the K values in ascending order;
-    sorted_vals : float array (K,). Returns float64 (m,), NaN where a row is empty.
-    """
-    n = cum[:, -1]
-    pos = q / 100.0 * np.maximum(n - 1, 0)
-    lo = np.floor(pos).astype(np.int64)
-    frac = pos - lo
-    hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
-    v_lo = sorted_vals[np.minimum((cum <= lo[:, None]).sum(axis=1), len(sorted_vals) - 1)]
-    v_hi = sorted_vals[np.minimum((cum <= hi[:, None]).sum(axis=1), len(sorted_vals) - 1)]
-    out = v_lo + frac * (v_hi - v_lo)
-    out[n == 0] = np.nan
-    return out
+# Raw statistics of the kernel, in this order: for each quantity (dH, dS, dG) the 13
+# statistics of _RAW_STATS, then the six sequence-level counts of _RAW_EXTRA.
+_QUANTITIES = ("dH", "dS", "dG")
+_RAW_STATS = ("total", "mean", "var", "min", "max") + tuple(f"p{p}" for p in PERCENTILES) + ("iqr",)
+_RAW_EXTRA = ("wallace", "gc_tm", "local_min", "local_max", "low_runs", "high_runs")
 
 
-def _extrema_counts(profile):
-    """Plateau-aware local minima and maxima of each row of a step profile.
-
-    profile : float array (m, S) with NaN at invalid steps. A maximum is a run of
-    equal values whose nearest different valid neighbours on both sides (within the
-    same N-free stretch) are lower; likewise for minima. Returns two int arrays (m,).
-    """
-    m, S = profile.shape
-    if S < 3:
-        z = np.zeros(m, dtype=np.int64)
-        return z, z.copy()
-    d = profile[:, 1:] - profile[:, :-1]           # (m, S-1), NaN where a step is invalid
-    # slope signs in row-major order, flat steps dropped, breaks (N) kept as 2 so that no
-    # extremum is counted across them; an extremum is a +1 then -1 (or -1 then +1) pair
-    key = np.sign(d).astype(np.int8)
-    key[np.isnan(d)] = 2
-    rows, cols = np.nonzero(key)
-    vals = key[rows, cols]
-    same = rows[1:] == rows[:-1]
-    up_down = same & (vals[:-1] == 1) & (vals[1:] == -1)
-    down_up = same & (vals[:-1] == -1) & (vals[1:] == 1)
-    maxima = np.bincount(rows[1:][up_down], minlength=m)
-    minima = np.bincount(rows[1:][down_up], minlength=m)
-    return minima, maxima
+def _raw_columns():
+    """int64 (45,): output column of each raw kernel statistic, -1 for one not in the layout."""
+    where = {}
+    for j, (name, kind, q, arg) in enumerate(_layout()):
+        if kind in _STAT_WORDS:
+            where[(q, kind)] = j
+        elif kind == "pct":
+            where[(q, f"p{arg}")] = j
+        elif kind == "iqr":
+            where[(q, "iqr")] = j
+        else:
+            where[(None, kind)] = j
+    raw = [(q, k) for q in _QUANTITIES for k in _RAW_STATS] + [(None, k) for k in _RAW_EXTRA]
+    return np.array([where.get(key, -1) for key in raw], dtype=np.int64)
 
 
-def _run_counts(flag, min_len):
-    """Number of maximal runs of True of length >= ``min_len`` in each row of ``flag`` (m, S)."""
-    m, S = flag.shape
-    if S < min_len:
-        return np.zeros(m, dtype=np.int64)
-    # a run of >= min_len ends at j where flag[j-min_len+1 .. j] are all True and flag[j+1] is False
-    c = np.zeros((m, S + 1), dtype=np.int32)
-    np.cumsum(flag, axis=1, out=c[:, 1:])
-    full = (c[:, min_len:] - c[:, :-min_len]) == min_len      # (m, S-min_len+1): window ending at j
-    nxt = np.zeros((m, S - min_len + 1), dtype=bool)
-    nxt[:, :-1] = flag[:, min_len:]
-    return (full & ~nxt).sum(axis=1)
+@numba.njit(cache=True, nogil=True)
+def _sum16(x):
+    """Sum of 16 float64 in numpy's pairwise order (8 partial sums, then a tree), so that
+    totals equal ``numpy.sum`` over a row of 16 to the last bit."""
+    r0 = x[0] + x[8]
+    r1 = x[1] + x[9]
+    r2 = x[2] + x[10]
+    r3 = x[3] + x[11]
+    r4 = x[4] + x[12]
+    r5 = x[5] + x[13]
+    r6 = x[6] + x[14]
+    r7 = x[7] + x[15]
+    return ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
 
 
-def _compute_group(codes, tabs, low, high):
-    """Descriptors of one group of equal-length sequences.
+@numba.njit(cache=True, nogil=True)
+def _thermo_kernel(codes, vals, order, low, high, pct, tm_const, run_min, cols, out):
+    """Every ``thermo_*`` statistic of a block of equal-length sequences, one pass per row.
 
-    codes : uint8 array (m, L). Returns float64 array (m, 43).
+    Parameters
+    ----------
+    codes : uint8 array, shape (m, L)
+        A0 C1 G2 T3, N 4.
+    vals : float64 array, shape (3, 16)
+        dH, dS, dG of each step (index 4*a + b).
+    order : int64 array, shape (3, 16)
+        Stable ascending argsort of each row of ``vals``.
+    low, high : bool arrays, shape (16,)
+        Steps of the most / least stable ΔG quartile.
+    pct : float64 array, shape (P,)
+        Percentiles in ascending order; ``iqr`` takes the entries equal to 25 and 75.
+    tm_const : float
+        81.5 + 16.6·log10([Na+]) of the GC-adjusted Tm.
+    run_min : int
+        Shortest run of low-/high-energy steps that counts.
+    cols : int64 array, shape (45,)
+        Output column of each raw statistic (see _raw_columns), -1 to skip.
+    out : float64 array, shape (m, n_out)
+        Written where defined; entries left alone stay as the caller set them (NaN).
+
+    Counts of the 16 step types give totals, moments, extremes and exact order
+    statistics; one scan of the steps counts the extrema of the ΔG profile (slope
+    sign changes, flat stretches skipped, N breaking the profile) and the runs.
     """
     m, L = codes.shape
-    layout = _layout()
-    out = np.full((m, len(layout)), np.nan)
-    valid_base = codes < 4
-    n_acgt = valid_base.sum(axis=1)
-    gc = ((codes == 1) | (codes == 2)).sum(axis=1)
+    P = pct.shape[0]
+    nraw = 13
+    counts = np.zeros(16, dtype=np.int64)
+    buf = np.empty(16)
+    cum = np.empty(16)
+    res = np.empty(3 * nraw + 6)
+    i25 = -1
+    i75 = -1
+    for k in range(P):
+        if pct[k] == 25.0:
+            i25 = k
+        if pct[k] == 75.0:
+            i75 = k
+    for r in range(m):
+        counts[:] = 0
+        n_acgt = 0
+        gc = 0
+        last = 0            # last nonzero slope key: 1 up, -1 down, 2 break (N), 0 none
+        have_prev = False   # the previous step is valid
+        prev_g = 0.0
+        minima = 0
+        maxima = 0
+        low_len = 0
+        high_len = 0
+        low_runs = 0
+        high_runs = 0
+        for i in range(L):
+            b = codes[r, i]
+            n_acgt += b < 4
+            gc += (b == 1) | (b == 2)
+            if i == 0:
+                continue
+            a = codes[r, i - 1]
+            key = 2 if i >= 2 else 0
+            lo_f = False
+            hi_f = False
+            if a < 4 and b < 4:
+                s = 4 * a + b
+                counts[s] += 1
+                g = vals[2, s]
+                if have_prev:
+                    d = g - prev_g
+                    key = (d > 0) - (d < 0)
+                prev_g = g
+                have_prev = True
+                lo_f = low[s]
+                hi_f = high[s]
+            else:
+                have_prev = False
+            # an extremum is an up-slope followed by a down-slope (or the reverse), flat
+            # stretches skipped, a break (N) in between resetting
+            maxima += (last == 1) & (key == -1)
+            minima += (last == -1) & (key == 1)
+            last = key if key != 0 else last
+            low_runs += (not lo_f) & (low_len >= run_min)
+            high_runs += (not hi_f) & (high_len >= run_min)
+            low_len = low_len + 1 if lo_f else 0
+            high_len = high_len + 1 if hi_f else 0
+        low_runs += low_len >= run_min
+        high_runs += high_len >= run_min
 
-    if L >= 2:
-        a, b = codes[:, :-1], codes[:, 1:]
-        ok = (a < 4) & (b < 4)
-        step = np.where(ok, 4 * a.astype(np.int64) + b, 16)               # 16 = invalid
-        counts = np.bincount((step + 17 * np.arange(m)[:, None]).ravel(), minlength=17 * m)
-        counts = counts.reshape(m, 17)[:, :16].astype(np.float64)
-    else:
-        ok = np.zeros((m, 0), dtype=bool)
-        step = np.zeros((m, 0), dtype=np.int64)
-        counts = np.zeros((m, 16))
-    n = counts.sum(axis=1)
-    has = n > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        moments = {}
-        for q, v in tabs.items():
-            total = (counts * v).sum(axis=1)       # row-wise, so independent of batching
-            mean = total / n
-            var = (counts * (v[None, :] - mean[:, None]) ** 2).sum(axis=1) / n
-            present = counts > 0
-            mn = np.where(present, v[None, :], np.inf).min(axis=1)
-            mx = np.where(present, v[None, :], -np.inf).max(axis=1)
-            order = np.argsort(v, kind="stable")
-            cum = np.cumsum(counts[:, order], axis=1)
-            sv = v[order]
-            pct = {p: _percentile_from_counts(cum, sv, p) for p in PERCENTILES}
-            moments[q] = {"total": total, "mean": mean, "var": var, "min": mn, "max": mx, "pct": pct}
-        padded = {q: np.append(v, np.nan) for q, v in tabs.items()}
-        profile = padded["dG"][step]                                      # (m, L-1), NaN at N steps
-        minima, maxima = _extrema_counts(profile)
-        low_flag = np.append(low, False)[step]
-        high_flag = np.append(high, False)[step]
-        low_runs = _run_counts(low_flag, RUN_MIN_STEPS)
-        high_runs = _run_counts(high_flag, RUN_MIN_STEPS)
-        wallace = 2.0 * (n_acgt - gc) + 4.0 * gc
-        gc_tm = 81.5 + 16.6 * np.log10(NA_MOLAR) + 0.41 * (100.0 * gc / n_acgt) - 675.0 / n_acgt
-
-    for j, (name, kind, q, arg) in enumerate(layout):
-        if kind in _STAT_WORDS:
-            col = moments[q][kind]
-        elif kind == "pct":
-            col = moments[q]["pct"][arg]
-        elif kind == "iqr":
-            col = moments[q]["pct"][75] - moments[q]["pct"][25]
-        elif kind == "wallace":
-            out[:, j] = np.where(n_acgt > 0, wallace, np.nan)
-            continue
-        elif kind == "gc_tm":
-            out[:, j] = np.where(n_acgt > 0, gc_tm, np.nan)
-            continue
-        else:
-            col = {"local_min": minima, "local_max": maxima,
-                   "low_runs": low_runs, "high_runs": high_runs}[kind]
-        out[:, j] = np.where(has, col, np.nan)
-    return out
+        res[:] = np.nan
+        n = 0
+        for s in range(16):
+            n += counts[s]
+        if n > 0:
+            nf = float(n)
+            for q in range(3):
+                v = vals[q]
+                for s in range(16):
+                    buf[s] = counts[s] * v[s]
+                total = _sum16(buf)
+                mean = total / nf
+                for s in range(16):
+                    dv = v[s] - mean
+                    buf[s] = counts[s] * (dv * dv)
+                var = _sum16(buf) / nf
+                mn = np.inf
+                mx = -np.inf
+                for s in range(16):
+                    if counts[s] > 0:
+                        if v[s] < mn:
+                            mn = v[s]
+                        if v[s] > mx:
+                            mx = v[s]
+                base = q * nraw
+                res[base] = total
+                res[base + 1] = mean
+                res[base + 2] = var
+                res[base + 3] = mn
+                res[base + 4] = mx
+                c = 0.0
+                for s in range(16):
+                    c += counts[order[q, s]]
+                    cum[s] = c
+                top = nf - 1.0
+                j_lo = 0
+                j_hi = 0
+                for k in range(P):
+                    # numpy.percentile's default: linear interpolation between order statistics;
+                    # pct ascending, so both pointers only move forward
+                    pos = pct[k] / 100.0 * top
+                    lo = np.floor(pos)
+                    frac = pos - lo
+                    hi = min(lo + 1.0, top)
+                    while j_lo < 15 and cum[j_lo] <= lo:
+                        j_lo += 1
+                    while j_hi < 15 and cum[j_hi] <= hi:
+                        j_hi += 1
+                    v_lo = v[order[q, j_lo]]
+                    v_hi = v[order[q, j_hi]]
+                    res[base + 5 + k] = v_lo + frac * (v_hi - v_lo)
+                if i25 >= 0 and i75 >= 0:
+                    res[base + 5 + P] = res[base + 5 + i75] - res[base + 5 + i25]
+            e = 3 * nraw
+            res[e + 2] = minima
+            res[e + 3] = maxima
+            res[e + 4] = low_runs
+            res[e + 5] = high_runs
+        if n_acgt > 0:
+            e = 3 * nraw
+            res[e] = 2.0 * (n_acgt - gc) + 4.0 * gc
+            res[e + 1] = tm_const + 0.41 * (100.0 * gc / n_acgt) - 675.0 / n_acgt
+        for k in range(res.shape[0]):
+            if cols[k] >= 0:
+                out[r, cols[k]] = res[k]
 
 
 def compute(seqs, params, **options):
@@ -293,7 +366,16 @@ def compute(seqs, params, **options):
     """
     tabs = step_tables(params)
     low, high = _energy_classes(tabs["dG"])
-    out = np.empty((len(seqs), len(_layout())), dtype=np.float64)
+    vals = np.stack([tabs[q] for q in _QUANTITIES])
+    order = np.stack([np.argsort(v, kind="stable") for v in vals]).astype(np.int64)
+    pct = np.array(PERCENTILES, dtype=np.float64)
+    if np.any(np.diff(pct) <= 0):
+        raise ValueError("PERCENTILES must be in ascending order")
+    tm_const = 81.5 + 16.6 * np.log10(NA_MOLAR)
+    out = np.full((len(seqs), len(_layout())), np.nan)
+    cols = _raw_columns()
     for idx, codes in by_length(seqs):
-        out[idx] = _compute_group(codes, tabs, low, high)
+        block = np.full((len(idx), out.shape[1]), np.nan)
+        _thermo_kernel(codes, vals, order, low, high, pct, float(tm_const), RUN_MIN_STEPS, cols, block)
+        out[idx] = block
     return out
