@@ -40,11 +40,16 @@ Per motif (``pwm_<TF>_<metric>``), over the valid sites s_1..s_S:
   dG = RT ln K_d = -RT ln K_a, and K_a relative to background is Z).
 * ``top_k_mean``: mean of the k = 5 highest site scores (NaN with fewer than 5 sites).
 
-Scan. One compiled pass (numba) per block of equal-length sequences computes every
-window's score on both strands from lookup tables of 4-base chunks (a window's score
-is the sum of its chunks' scores, its likelihood ratio the product of its chunks'
-ratios, so no exponential or logarithm is taken per window) and updates all eight
-statistics as it goes; nothing of size (motifs x windows) is held in memory.
+Scan. A compiled pass (numba) per block of equal-length sequences. A motif is cut
+into pieces of at most 6 positions; a window's score is the sum of its pieces' scores,
+each read from a table indexed by the base-4 code of the piece's bases. Sequences are
+taken 16 at a time, stored position-major (the 16 sequences side by side), so that
+every statistic is accumulated in 16 independent lanes that the compiler turns into
+vector instructions. A window's likelihood ratio relative to the motif's best possible
+site, ``2 ** (s - s_best)``, is evaluated with a degree-11 polynomial (relative error
+below 1e-14), and the k best scores are kept per lane by a sorting network of min/max
+operations. Windows with N are handled in a scalar pass over the sequences that have
+one. Nothing of size (motifs x windows) is held in memory.
 
 A statistic with no valid site (sequence shorter than the motif, or every window
 with an N) is NaN. Aggregates ``pwm_max_<metric>``, ``pwm_min_<metric>`` and
@@ -54,10 +59,14 @@ is NaN (an aggregate over part of the motifs would be a different statistic).
 has the smallest p-value (first in order on ties); the mapping is in its formula.
 """
 
+import math
 from functools import lru_cache
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import ConfigError
@@ -75,7 +84,8 @@ TOP_K = 5
 TEMPERATURE = 310.0          # K
 R_KCAL = 8.314462618 / 4184.0  # gas constant, kcal/(mol K) (CODATA 2018)
 GRID = 1000                  # null-distribution bins per bit (0.001 bit)
-Q = 4                        # bases per lookup-table chunk of the scan kernel
+Q = 6                        # most motif positions per lookup-table piece of the scan kernel
+LANES = 16                   # sequences scanned side by side by the scan kernel
 
 _UNITS = {"max_score": "bits", "mean_score": "bits", "var_score": "bits^2", "num_high_affinity": "count",
           "total_weight": "-", "entropy": "bits", "delta_g": "kcal/mol", "top_k_mean": "bits"}
@@ -194,7 +204,7 @@ class _Scorer:
                 thr[k] = (lo + hit[0] - 0.5) / GRID  # scores rounding onto that grid value or above
         self.thresholds = thr
         self.max_possible = np.array([w.max(axis=1).sum() for w in lods])
-        self.tab, self.nchunks, self.top = _chunk_tables(lods)
+        self.tables, self.top = _piece_tables(lods)
         self.lengths = self.lengths.astype(np.int64)
 
     def pvalue(self, k, scores):
@@ -387,151 +397,257 @@ def site_scores(seqs, motifs=None, background=None, pseudocount=PSEUDOCOUNT):
     return out
 
 
-# ---------------------------------------------------------------- the one-pass scan kernel
+# ---------------------------------------------------------------- the scan kernel
 
-def _chunk_tables(lods, q=Q):
-    """Lookup tables of q-base chunks of every motif, both strands.
+def _piece_tables(lods, q=Q):
+    """Lookup tables of the pieces of every motif, both strands.
 
-    Window score = sum over chunks c of ``score[k, s, c, code]`` where ``code`` is the
-    base-4 number of the q bases at window offset ``q c`` (A=0 C=1 G=2 T=3); motif
-    positions past the width contribute 0 whatever the base. ``weight`` holds
-    ``2 ** (score - chunk max)`` so that a window's likelihood ratio relative to the
-    motif's best possible site is the product of its chunks' weights (never > 1:
-    no overflow, whatever the motif).
+    A motif of width L is cut into ``ceil(L / q)`` pieces of near-equal width (at
+    most q positions). A window's score is the sum over its pieces of
+    ``tab[start + code]``, ``code`` being the base-4 number of the piece's bases
+    (A=0 C=1 G=2 T=3, first base most significant) and ``start`` the piece's table
+    for the forward matrix or for the reverse-complement matrix, which is cut at the
+    same offsets.
 
     Returns
     -------
-    tab : float64 array, shape (K, 2, C, 4**q, 2)
-        [..., 0] chunk score (bits), [..., 1] chunk weight.
-    nchunks : int64 array (K,)
+    tables : tuple of numpy arrays
+        ``tab`` (float64, all piece tables one after the other), then int64 arrays
+        ``pstart`` (K + 1: motif k's pieces are ``pstart[k]:pstart[k + 1]``),
+        ``offset`` and ``width`` of each piece in the motif, and the table starts
+        ``fwd`` and ``rev`` of each piece.
     top : float64 array (K,)
-        Best possible score of each motif (sum of chunk maxima), bits.
+        Best possible score of each motif, bits.
     """
-    K = len(lods)
-    nchunks = np.array([-(-w.shape[0] // q) for w in lods], dtype=np.int64)
-    C = int(nchunks.max())
-    digits = (np.arange(4 ** q)[:, None] // 4 ** np.arange(q - 1, -1, -1)[None, :]) % 4   # (4^q, q)
-    tab = np.zeros((K, 2, C, 4 ** q, 2))
-    top = np.zeros(K)
+    tabs, pstart, offset, width, fwd, rev = [], [0], [], [], [], []
+    top = np.zeros(len(lods))
+    size = 0
     for k, w in enumerate(lods):
         L = w.shape[0]
-        for s, mat in enumerate((w, w[::-1, ::-1])):
-            padded = np.zeros((C * q, 4))
-            padded[:L] = mat
-            for c in range(C):
-                part = padded[c * q:(c + 1) * q]                      # (q, 4)
-                sc = part[np.arange(q)[None, :], digits].sum(axis=1)  # (4^q,)
-                tab[k, s, c, :, 0] = sc
-                tab[k, s, c, :, 1] = np.exp2(sc - sc.max())
-                if s == 0:
-                    top[k] += sc.max()
-    return tab, nchunks, top
+        n = -(-L // q)
+        o = 0
+        for wd in [L // n + (j < L % n) for j in range(n)]:
+            digits = (np.arange(4 ** wd)[:, None] // 4 ** np.arange(wd - 1, -1, -1)[None, :]) % 4   # (4^wd, wd)
+            for mat, starts in ((w, fwd), (w[::-1, ::-1], rev)):
+                sc = mat[o + np.arange(wd)[None, :], digits].sum(axis=1)
+                tabs.append(sc)
+                starts.append(size)
+                size += sc.size
+            top[k] += tabs[-2].max()
+            offset.append(o)
+            width.append(wd)
+            o += wd
+        pstart.append(len(offset))
+    i64 = [np.array(a, dtype=np.int64) for a in (pstart, offset, width, fwd, rev)]
+    return (np.concatenate(tabs), *i64), top
 
 
-@numba.njit(cache=True, nogil=True)
-def _scan_kernel(codes, tab, lengths, nchunks, thresholds, top, top_k, out):
-    """All 8 statistics of every motif for a block of equal-length sequences, one pass.
+_FAST = {"reassoc", "contract", "nsz", "arcp"}   # fast-math without assuming finite values
+_KERNEL = dict(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+_EXP2 = tuple(np.log(2.0) ** j / math.factorial(j) for j in range(12))   # Taylor coefficients of 2**f
 
-    codes : uint8 (n, L), A C G T N = 0..4; tab, nchunks, top : see _chunk_tables;
-    lengths, thresholds : (K,); out : float64 (n, K, 8), written (NaN where undefined).
-    Weights are kept relative to the motif's best site (``2 ** (s - top)``) and
-    rescaled at the end.
+
+@intrinsic
+def _int_bits_as_float(typingctx, x):
+    """The float64 whose IEEE-754 bit pattern is the int64 ``x``."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+@numba.njit(inline="always", fastmath=_FAST)
+def _exp2(x):
+    """2 ** x for x <= 0 (up to rounding), in vectorisable operations.
+
+    x = n + f with n an integer and |f| <= 1/2; 2**f by its Taylor polynomial of
+    degree 11 (truncation error < 7e-15 relative), 2**n by building the exponent
+    bits. x is clamped at -1000: smaller likelihood ratios (relative to the motif's
+    best site) read as 2**-1000.
     """
+    x = max(x, -1000.0)
+    n = np.floor(x + 0.5)
+    f = x - n
+    c = _EXP2
+    p = c[11]
+    p = p * f + c[10]
+    p = p * f + c[9]
+    p = p * f + c[8]
+    p = p * f + c[7]
+    p = p * f + c[6]
+    p = p * f + c[5]
+    p = p * f + c[4]
+    p = p * f + c[3]
+    p = p * f + c[2]
+    p = p * f + c[1]
+    p = p * f + c[0]
+    return p * _int_bits_as_float((np.int64(n) + 1023) << 52)
+
+
+@numba.njit(**_KERNEL)
+def _score_windows(cw, tab, first, last, offset, width, fwd, rev, sF, sR, m):
+    """Scores of one motif at the first ``m`` lane-interleaved window starts.
+
+    cw : int32 (Q, L * LANES), ``cw[w - 1, p * LANES + i]`` = code of the w bases of
+    lane i from position p; pieces ``first:last`` of the tables (see _piece_tables);
+    sF, sR : float64, written: forward and reverse-complement scores.
+    """
+    for j in range(first, last):
+        idx = cw[width[j] - 1, offset[j] * LANES:]
+        tf = tab[fwd[j]:]
+        tr = tab[rev[j]:]
+        if j == first:
+            for u in range(m):
+                sF[u] = tf[idx[u]]
+                sR[u] = tr[idx[u]]
+        else:
+            for u in range(m):
+                sF[u] += tf[idx[u]]
+                sR[u] += tr[idx[u]]
+
+
+@numba.njit(**_KERNEL)
+def _accumulate(sF, sR, W, thr, top, acc, best, ranks):
+    """Statistics of W windows in every lane (all windows valid).
+
+    acc : float64 (6, LANES), written: sum of scores, sum of squares, sites with
+    score >= thr, sum of 2**(s - top), sum of 2**(s - top) * s, number of sites.
+    best : float64 (top_k * LANES), written: ``best[j * LANES + i]`` the (j+1)-th
+    highest score of lane i (-inf while there are fewer sites). ranks : tuple of top_k
+    zeros (see _scan_kernel): top_k is a compile-time constant, so the loops over it
+    unroll and the lane loop vectorises.
+    """
+    top_k = len(ranks)
+    acc[:] = 0.0
+    best[:] = -np.inf
+    s1, s2, high, z, zs = acc[0], acc[1], acc[2], acc[3], acc[4]
+    for t in range(W):
+        r = t * LANES
+        for i in range(LANES):
+            x = sF[r + i]
+            y = sR[r + i]
+            s1[i] += x + y
+            s2[i] += x * x + y * y
+            high[i] += (1.0 if x >= thr else 0.0) + (1.0 if y >= thr else 0.0)
+            wx = _exp2(x - top)
+            wy = _exp2(y - top)
+            z[i] += wx + wy
+            zs[i] += wx * x + wy * y
+            # insert x, then y, into the sorted list: new b_j = max(b_j, min(b_{j-1}, v))
+            for j in range(top_k - 1, 0, -1):
+                best[j * LANES + i] = max(best[j * LANES + i], min(best[(j - 1) * LANES + i], x))
+            best[i] = max(best[i], x)
+            for j in range(top_k - 1, 0, -1):
+                best[j * LANES + i] = max(best[j * LANES + i], min(best[(j - 1) * LANES + i], y))
+            best[i] = max(best[i], y)
+    acc[5] = 2.0 * W
+
+
+@numba.njit(**_KERNEL)
+def _accumulate_lane(sF, sR, i, W, Lk, nN, thr, top, acc, best, ranks):
+    """Like _accumulate for lane i alone, leaving out the windows with an N.
+
+    nN : int32 ((L + 1) * LANES), ``nN[p * LANES + i]`` = number of N among the first
+    p bases of lane i.
+    """
+    top_k = len(ranks)
+    for m in range(6):
+        acc[m, i] = 0.0
+    for j in range(top_k):
+        best[j * LANES + i] = -np.inf
+    for t in range(W):
+        if nN[(t + Lk) * LANES + i] != nN[t * LANES + i]:
+            continue
+        for v in (sF[t * LANES + i], sR[t * LANES + i]):
+            acc[0, i] += v
+            acc[1, i] += v * v
+            acc[2, i] += 1.0 if v >= thr else 0.0
+            w = _exp2(v - top)
+            acc[3, i] += w
+            acc[4, i] += w * v
+            acc[5, i] += 1.0
+            for j in range(top_k - 1, 0, -1):
+                best[j * LANES + i] = max(best[j * LANES + i], min(best[(j - 1) * LANES + i], v))
+            best[i] = max(best[i], v)
+
+
+@numba.njit(**_KERNEL)
+def _scan_kernel(codes, tab, pstart, offset, width, fwd, rev, lengths, thresholds, top, ranks, out):
+    """All 8 statistics of every motif for a block of equal-length sequences.
+
+    Parameters
+    ----------
+    codes : uint8 (n, L)
+        A C G T N = 0..4.
+    tab, pstart, offset, width, fwd, rev, top
+        See _piece_tables.
+    lengths, thresholds : (K,)
+        Motif widths; scores at or above the threshold count as high-affinity sites.
+    ranks : tuple of k zeros
+        k, the number of best scores averaged, given as the tuple's length so that it
+        is a compile-time constant (one specialisation per k, cached as any other).
+    out : float64 (n, K, 8)
+        Written, NaN where undefined.
+
+    Sequences are processed LANES at a time (the last group padded with A, whose
+    results are dropped), positions-major: element ``p * LANES + i`` is position p
+    of the group's i-th sequence.
+    """
+    top_k = len(ranks)
     n, L = codes.shape
     K = lengths.shape[0]
-    C = tab.shape[2]
-    q = 0
-    size = tab.shape[3]
-    while size > 1:
-        size //= 4
-        q += 1
-    qc = np.zeros(L + q * C, dtype=np.int64)
-    nN = np.zeros(L + 1, dtype=np.int64)
-    best = np.empty(top_k)
-    ln2 = np.log(2.0)
-    for i in range(n):
-        # q-mer codes (N and past-the-end read as A; such windows are invalid or the
-        # positions lie beyond the motif) and the running count of N
-        code = 0
-        mask = 4 ** q - 1
-        for p in range(L + q - 1):
-            b = codes[i, p] if p < L else 0
-            if b > 3:
-                b = 0
-            code = ((code << 2) | b) & mask
-            if p >= q - 1:
-                qc[p - q + 1] = code
+    q = width.max()
+    cw = np.zeros((q, L * LANES), dtype=np.int32)
+    nN = np.zeros((L + 1) * LANES, dtype=np.int32)
+    sF = np.empty(L * LANES)
+    sR = np.empty(L * LANES)
+    acc = np.empty((6, LANES))
+    best = np.empty(top_k * LANES)
+    rt_ln2 = R_KCAL * TEMPERATURE * np.log(2.0)
+    for i0 in range(0, n, LANES):
+        nb = min(LANES, n - i0)
+        # codes of 1..q bases from every position (N read as A: such windows are dropped)
         for p in range(L):
-            nN[p + 1] = nN[p] + (1 if codes[i, p] > 3 else 0)
+            for i in range(LANES):
+                b = codes[i0 + i, p] if i < nb else 0
+                cw[0, p * LANES + i] = b if b < 4 else 0
+                nN[(p + 1) * LANES + i] = nN[p * LANES + i] + (1 if b > 3 else 0)
+        for w in range(1, q):
+            for u in range((L - w) * LANES):
+                cw[w, u] = cw[w - 1, u] * 4 + cw[0, u + w * LANES]
         for k in range(K):
-            Lk = lengths[k]
-            Ck = nchunks[k]
-            thr = thresholds[k]
-            cnt = 0
-            s1 = 0.0
-            s2 = 0.0
-            mx = -np.inf
-            high = 0
-            z = 0.0
-            zs = 0.0
-            for j in range(top_k):
-                best[j] = -np.inf
-            for t in range(L - Lk + 1):
-                if nN[t + Lk] != nN[t]:
-                    continue
-                sf = 0.0
-                sr = 0.0
-                wf = 1.0
-                wr = 1.0
-                for c in range(Ck):
-                    x = qc[t + q * c]
-                    sf += tab[k, 0, c, x, 0]
-                    wf *= tab[k, 0, c, x, 1]
-                    sr += tab[k, 1, c, x, 0]
-                    wr *= tab[k, 1, c, x, 1]
-                cnt += 1
-                s1 += sf + sr
-                s2 += sf * sf + sr * sr
-                z += wf + wr
-                zs += wf * sf + wr * sr
-                if sf >= thr:
-                    high += 1
-                if sr >= thr:
-                    high += 1
-                for v in (sf, sr):
-                    if v > mx:
-                        mx = v
-                    if v > best[0]:
-                        j = 1
-                        while j < top_k and best[j] < v:
-                            best[j - 1] = best[j]
-                            j += 1
-                        best[j - 1] = v
-            if cnt == 0:
-                for m in range(8):
-                    out[i, k, m] = np.nan
+            W = L - lengths[k] + 1
+            if W <= 0:
+                out[i0:i0 + nb, k, :] = np.nan
                 continue
-            ns = 2.0 * cnt
-            mean = s1 / ns
-            var = s2 / ns - mean * mean
-            log2z = np.log2(z) + top[k]
-            ent = log2z - (zs / z)
-            out[i, k, 0] = mx
-            out[i, k, 1] = mean
-            out[i, k, 2] = var if var > 0.0 else 0.0
-            out[i, k, 3] = high
-            out[i, k, 4] = 2.0 ** log2z
-            out[i, k, 5] = ent if ent > 0.0 else 0.0
-            out[i, k, 6] = -R_KCAL * TEMPERATURE * ln2 * log2z
-            if ns >= top_k:
-                acc = 0.0
-                for j in range(top_k):
-                    acc += best[j]
-                out[i, k, 7] = acc / top_k
-            else:
-                out[i, k, 7] = np.nan
+            _score_windows(cw, tab, pstart[k], pstart[k + 1], offset, width, fwd, rev, sF, sR, W * LANES)
+            _accumulate(sF, sR, W, thresholds[k], top[k], acc, best, ranks)
+            for i in range(nb):
+                if nN[L * LANES + i] > 0:
+                    _accumulate_lane(sF, sR, i, W, lengths[k], nN, thresholds[k], top[k], acc, best, ranks)
+                o = out[i0 + i, k]
+                ns = acc[5, i]
+                if ns == 0:
+                    o[:] = np.nan
+                    continue
+                mean = acc[0, i] / ns
+                var = acc[1, i] / ns - mean * mean
+                log2z = np.log2(acc[3, i]) + top[k]
+                ent = log2z - acc[4, i] / acc[3, i]
+                o[0] = best[i]
+                o[1] = mean
+                o[2] = var if var > 0.0 else 0.0
+                o[3] = acc[2, i]
+                o[4] = 2.0 ** log2z
+                o[5] = ent if ent > 0.0 else 0.0
+                o[6] = -rt_ln2 * log2z
+                if ns >= top_k:
+                    s = 0.0
+                    for j in range(top_k):
+                        s += best[j * LANES + i]
+                    o[7] = s / top_k
+                else:
+                    o[7] = np.nan
     return out
-
 
 def compute(seqs, params=None, motifs=None, background=None, pseudocount=PSEUDOCOUNT, p_threshold=P_THRESHOLD,
             top_k=TOP_K):
@@ -559,8 +675,8 @@ def compute(seqs, params=None, motifs=None, background=None, pseudocount=PSEUDOC
     for idx, codes in by_length(seqs):
         if codes.shape[1] == 0:
             continue
-        vals = _scan_kernel(np.ascontiguousarray(codes, dtype=np.uint8), sc.tab, sc.lengths, sc.nchunks,
-                            sc.thresholds, sc.top, int(top_k), np.empty((len(idx), K, nm)))
+        vals = _scan_kernel(np.ascontiguousarray(codes, dtype=np.uint8), *sc.tables, sc.lengths, sc.thresholds,
+                            sc.top, (0,) * int(top_k), np.empty((len(idx), K, nm)))
         best_p = np.column_stack([sc.pvalue(k, vals[:, k, 0]) for k in range(K)])
         out[idx, :nm * K] = vals.reshape(len(idx), nm * K)
         agg = np.concatenate([vals.max(axis=1), vals.min(axis=1), vals.sum(axis=1)], axis=1)
