@@ -53,3 +53,39 @@ def random_seqs(n, rng, lengths, n_rate=0.0):
             s[rng.random(s.size) < n_rate] = "N"
         out.append("".join(s))
     return out
+
+
+class TinyModel:
+    """A CRE model directory trained once per test session on demand (str() builds it):
+    the real 400-row lentiMPRA table through seqqc | dgsplit, one epoch of the cpu preset."""
+
+    _path = None
+
+    def __str__(self):
+        if TinyModel._path is None:
+            import atexit
+            import shutil
+            import tempfile
+
+            from toolkit.cli.fit_cre import cli as fit
+
+            d = tempfile.mkdtemp(prefix="tiny-model-")
+            atexit.register(shutil.rmtree, d, True)
+            qc = run_cli("seqqc", [DATA / "lentimpra_HepG2_400.tsv", "-q"])
+            split = run_cli("dgsplit", ["-q"], input=qc.stdout)
+            res = CliRunner().invoke(fit, ["-o", f"{d}/m", "--preset", "cpu", "--epochs", "1", "--no-baseline",
+                                           "--targets", "mean_value", "-q"], input=split.stdout,
+                                     catch_exceptions=False)
+            assert res.exit_code == 0, res.output
+            TinyModel._path = f"{d}/m"
+        return TinyModel._path
+
+
+class FreshDir:
+    """A new, not yet existing directory path each time it is turned into a string
+    (for commands that refuse to write into an existing model directory)."""
+
+    def __str__(self):
+        import tempfile
+
+        return tempfile.mkdtemp(prefix="fresh-") + "/out"

@@ -60,7 +60,14 @@ def test_commands_man_pages_and_share_installed(installed, tmp_path):
     assert len(lines) == 3077 and lines[0].endswith("split\tgroup_id")
     demo = installed / "share" / "regseq-toolkit" / "scripts" / "demo.sh"
     assert demo.exists()
-    res = subprocess.run(["sh", str(demo), "out"], capture_output=True, text=True, cwd=tmp_path, env=env)
+    quick = {**env, "DEMO_FIT_ARGS": "--epochs 1 --batch-size 128"}   # the whole job, one epoch of training
+    res = subprocess.run(["sh", str(demo), "out"], capture_output=True, text=True, cwd=tmp_path, env=quick)
     assert res.returncode == 0, res.stderr
-    assert (tmp_path / "out" / "split.tsv").read_text() == (tmp_path / "split.tsv").read_text()
+    out = tmp_path / "out"
+    assert (out / "split.tsv").read_text() == (tmp_path / "split.tsv").read_text()
+    n_test = sum(1 for ln in lines[1:] if ln.split("\t")[-2] == "test")
+    assert len((out / "preds.tsv").read_text().splitlines()) == n_test + 1
+    assert (out / "model" / "model.pt").exists() and "pred_WTC11_l2fc" in (out / "preds.tsv").read_text()
+    table = (out / "eval.txt").read_text()
+    assert "HepG2_l2fc" in table and "pearson" in table.lower() and table == res.stdout
     assert (installed / "share" / "regseq-toolkit" / "examples" / "ecoli" / "NC_000913.3.fa.bgz.fai").exists()

@@ -8,6 +8,9 @@ COMMANDS = {
     "seqqc": "toolkit.cli.seqqc",
     "dgsplit": "toolkit.cli.dgsplit",
     "descfeat": "toolkit.cli.descfeat",
+    "fit-cre": "toolkit.cli.fit_cre",
+    "predict": "toolkit.cli.predict",
+    "evalboot": "toolkit.cli.evalboot",
 }
 
 

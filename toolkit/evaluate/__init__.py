@@ -1,0 +1,17 @@
+"""Evaluation of predictions against measurements (the library behind ``evalboot``).
+
+- :mod:`~toolkit.evaluate.metrics`: regression and binary metrics, computed for many
+  bootstrap resamples at once from resampling weights;
+- :mod:`~toolkit.evaluate.bootstrap`: row and cluster resampling, percentile intervals,
+  paired p-values, the Fisher z test of two dependent correlations, Holm-Bonferroni;
+- :mod:`~toolkit.evaluate.specificity`: MinGap (Gosai et al. 2024) and top-cell agreement;
+- :mod:`~toolkit.evaluate.report`: :func:`~toolkit.evaluate.report.evaluate`, which puts them
+  together into records;
+- :mod:`~toolkit.evaluate.plots`: scatter and residual figures (matplotlib, imported on use).
+
+Everything here is pure: no printing, no files, no exits.
+"""
+
+from .report import COLUMNS, Evaluation, Record, Task, evaluate, infer_kind
+
+__all__ = ["COLUMNS", "Evaluation", "Record", "Task", "evaluate", "infer_kind"]
