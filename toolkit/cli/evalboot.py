@@ -278,23 +278,10 @@ def _resolve_columns(cols, truth, pred, name):
 
 def _numeric(df, column, lines, name):
     """A text column as float64; empty/NA/NaN/inf are missing (NaN, excluded), other text is an error."""
-    import numpy as np
-    import pandas as pd
+    from ..io.tables import parse_numeric_values
 
-    from ..errors import InputError
-    from ..io.tables import MISSING_TOKENS
-
-    values = df[column]
-    out = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.isnan(out)
-    if bad.any():
-        stripped = values[bad].str.strip()
-        really = ~stripped.isin(MISSING_TOKENS) & ~stripped.str.lower().isin(["nan", "inf", "-inf", "+inf"])
-        if really.any():
-            pos = int(np.flatnonzero(bad)[np.flatnonzero(really.to_numpy())[0]])
-            raise InputError(f"'{values.iloc[pos][:40]}' is not a number", file=name, line=int(lines[pos]),
-                             column=column, hint="fix the value, or leave it empty (NA) to leave the row out")
-    return out
+    return parse_numeric_values(df[column], lines, name, column,
+                                hint="fix the value, or leave it empty (NA) to leave the row out")
 
 
 def _fmt(v):

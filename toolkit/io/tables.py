@@ -403,17 +403,28 @@ def se_columns(columns, targets):
     return out
 
 
-def parse_numeric(table, column):
-    """Parse a text column as float64.
+def parse_numeric(table, column, hint="fix the value, or leave it empty (NA) so that QC rejects the row"):
+    """Parse a text column of a table chunk as float64 (see :func:`parse_numeric_values`)."""
+    return parse_numeric_values(table.df[column], table.lines, table.name, column, hint)
+
+
+def parse_numeric_values(values, lines, name, column, hint="fix the value, or leave it empty (NA)"):
+    """Parse text values as float64.
 
     Missing tokens (empty, NA, NaN, inf) become NaN or +-inf and are left to the
-    QC rules; any other non-numeric text is an error naming the line.
+    caller; any other non-numeric text is an InputError naming the file, line and column.
+
+    Parameters
+    ----------
+    values : pandas.Series of str
+    lines : array of int, the file line of each value
+    name, column : str, for the message
+    hint : str, what to do
 
     Returns
     -------
     numpy.ndarray of float64, shape (n,)
     """
-    values = table.df[column]
     out = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.isnan(out)
     if bad.any():
@@ -421,11 +432,8 @@ def parse_numeric(table, column):
         really_bad = ~stripped.isin(MISSING_TOKENS) & ~stripped.str.lower().isin(["nan", "inf", "-inf", "+inf"])
         if really_bad.any():
             pos = int(np.flatnonzero(bad)[np.flatnonzero(really_bad.to_numpy())[0]])
-            raise InputError(
-                f"'{values.iloc[pos][:40]}' is not a number",
-                file=table.name, line=int(table.lines[pos]), column=column,
-                hint="fix the value, or leave it empty (NA) so that QC rejects the row",
-            )
+            raise InputError(f"'{values.iloc[pos][:40]}' is not a number", file=name, line=int(lines[pos]),
+                             column=column, hint=hint)
     return out
 
 
