@@ -103,6 +103,10 @@ READS = {
                      args=("-o", FreshDir(), "--preset", "cpu", "--epochs", "1", "--no-baseline",
                            "--targets", "K562_l2fc"),
                      writes_table=False),
+    "fit-physinformer": Reads(parses_targets=True, add_columns=_add_split,
+                              args=("-o", FreshDir(), "--preset", "cpu", "--epochs", "1", "--descriptors",
+                                    "K562_l2fc"),
+                              writes_table=False),
 }
 TABLE_WRITERS = [n for n in ALL if READS[n].writes_table]
 

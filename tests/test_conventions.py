@@ -93,6 +93,15 @@ def _rows_with_predictions(out, source):
     assert "pred_mean_value" in out.columns and out["pred_mean_value"].astype(float).notna().all()
 
 
+def _descriptor_table(folder, source):
+    """seqqc | dgsplit | descfeat --families thermo of the real table (a PhysInformer input)."""
+    split = _split_table(folder, source)
+    feats = run_cli("descfeat", [split, "-q", "--families", "thermo"])
+    path = folder / f"thermo_{source.name.replace('.gz', '')}"
+    path.write_text(feats.stdout)
+    return path
+
+
 INVOCATIONS = {
     "seqqc": ROWS,
     "dgsplit": ROWS,
@@ -102,6 +111,8 @@ INVOCATIONS = {
     "fit-cre": Invocation(make_input=_split_table, check=None, passes_rows=False, writes_table=False,
                           args=("-o", FreshDir(), "--preset", "cpu", "--epochs", "1", "--no-baseline",
                                 "--targets", "mean_value")),
+    "fit-physinformer": Invocation(make_input=_descriptor_table, check=None, passes_rows=False, writes_table=False,
+                                   args=("-o", FreshDir(), "--preset", "cpu", "--epochs", "1")),
     "evalboot": Invocation(make_input=_with_prediction, check=_metrics_of_all_rows, first_column="section",
                            passes_rows=False, reader="_iter_delimited"),
 }

@@ -9,6 +9,7 @@ COMMANDS = {
     "dgsplit": "toolkit.cli.dgsplit",
     "descfeat": "toolkit.cli.descfeat",
     "fit-cre": "toolkit.cli.fit_cre",
+    "fit-physinformer": "toolkit.cli.fit_physinformer",
     "predict": "toolkit.cli.predict",
     "evalboot": "toolkit.cli.evalboot",
 }

@@ -16,6 +16,9 @@ from . import options as opt
 @click.option("--batch-size", type=click.IntRange(1), default=512, show_default=True, help="Sequences per forward pass.")
 @click.option("--chunk-rows", type=click.IntRange(1), default=20000, show_default=True,
               help="Rows read, predicted and written at a time (memory is bounded by one chunk).")
+@click.option("--uncertainty", is_flag=True,
+              help="Also write each output's predicted SD (sd_<target>, original units), for models that "
+                   "predict one (PhysInformer).")
 @click.option("--features", "features_h5", metavar="FILE.h5", default=None,
               help="descfeat HDF5 of these rows, for a model trained with --features FILE.h5.")
 @click.option("--explain", type=click.Choice(["saliency", "ig", "ism"]), default=None,
@@ -27,14 +30,17 @@ from . import options as opt
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @opt.seed_option
 @opt.threads_option
-def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, chunk_rows, features_h5, explain,
+def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, chunk_rows, uncertainty, features_h5,
+        explain,
         explain_output, ig_steps, ig_baseline, device, seed, jobs, quiet, verbose):
     """Predict with a trained model: every input column plus pred_<target>.
 
     Reads any sequence input (table or FASTA; path or standard input) in
     chunks; sequences are N-padded or centre-cropped to the model's length.
     Predictions are in the targets' original units (the train-split
-    standardisation is inverted). With --explain, attribution maps go to an
+    standardisation is inverted), 10 significant digits; for a PhysInformer
+    model one pred_<descriptor> column per descriptor (--uncertainty adds
+    sd_<descriptor>). With --explain, attribution maps go to an
     HDF5 file (datasets ids, targets, <method> float32 [n, tasks, 4, L]).
 
     \b
@@ -64,7 +70,11 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
     pred = load(model_dir, dev)
     if explain_output and not explain_output.endswith(".h5"):
         raise ConfigError("-e/--explain-output must end in .h5", file=explain_output)
+    if uncertainty and not getattr(pred, "has_uncertainty", False):
+        raise ConfigError("--uncertainty: this model predicts no uncertainty", file=model_dir,
+                          hint="drop --uncertainty (PhysInformer models predict one)")
     cols = [f"pred_{t}" for t in pred.targets]
+    sd_cols = [f"sd_{t}" for t in pred.targets] if uncertainty else []
     t0 = time.time()
     n = 0
     maps = []
@@ -73,13 +83,18 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
         for chunk in iter_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col, chunk_rows=chunk_rows):
             seqs = clean_sequences(chunk)
             side = pred.side_inputs(seqs, chunk, features_h5)
-            y = pred.predict(seqs, side, batch_size=batch_size, rc_average=rc_average)
+            if uncertainty:
+                y, sd = pred.predict(seqs, side, batch_size=batch_size, rc_average=rc_average, uncertainty=True)
+            else:
+                y = pred.predict(seqs, side, batch_size=batch_size, rc_average=rc_average)
             frame = standard_frame(chunk, seqs).reset_index(drop=True)
-            clash = [c for c in cols if c in frame.columns]
+            clash = [c for c in cols + sd_cols if c in frame.columns]
             if clash:
                 raise ConfigError(f"the input already has column(s) {', '.join(clash)}", file=chunk.name, line=1,
                                   hint="drop or rename them before predicting")
-            vals = pd.DataFrame({c: [f"{v:.6g}" for v in y[:, j]] for j, c in enumerate(cols)})
+            vals = {c: [f"{v:.10g}" for v in y[:, j]] for j, c in enumerate(cols)}
+            vals.update({c: [f"{v:.10g}" for v in sd[:, j]] for j, c in enumerate(sd_cols)})
+            vals = pd.DataFrame(vals)
             write_tsv(pd.concat([frame, vals], axis=1), out, header=first)
             first = False
             if explain:

@@ -6,4 +6,5 @@ module that builds it, so ``predict`` can serve every kind the fit-* commands wr
 
 KINDS = {
     "cre": "toolkit.models.cre",
+    "physinformer": "toolkit.models.physinformer",
 }

@@ -155,9 +155,91 @@ class CREPredictor:
         return res.numpy()
 
 
+class PhysInformerPredictor:
+    """A trained PhysInformer ready to predict every descriptor from sequences.
+
+    Attributes: config, names and targets (the descriptor names, output order),
+    families, length, rc_trained (False: descriptors are not all strand-symmetric,
+    so the model is not trained on reverse complements), side_names (empty),
+    has_uncertainty (True), thermo_triples (the (ΔH, ΔS, ΔG) name triples whose ΔG is
+    derived), temperature_k.
+    """
+
+    has_uncertainty = True
+
+    def __init__(self, model_dir, device):
+        from ..models import physinformer as model_lib
+
+        self.dir = model_dir
+        self.config = MD.read_config(model_dir, kinds=KINDS)
+        self.norm = MD.read_json(os.path.join(model_dir, MD.NORMALIZATION))
+        self.names = list(self.config["descriptors"])
+        self.targets = self.names
+        self.families = [model_lib.family_of(n) for n in self.names]
+        self.length = int(self.config["length"])
+        self.device = device
+        self.rc_trained = False
+        self.side_names = []
+        self.model = model_lib.build(self.config)
+        path = os.path.join(model_dir, MD.WEIGHTS)
+        state = MD.load_tensors(path)
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise InputError("model.pt is not a state dict of tensors", file=path)
+        try:
+            self.model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise InputError(f"model.pt does not fit config.json ({str(exc).splitlines()[0][:200]})", file=path,
+                             hint="retrain") from None
+        self.model.to(device).eval()
+        d = self.norm["descriptors"]
+        if list(d["names"]) != self.names:
+            raise InputError("normalization.json does not match config.json", file=model_dir, hint="retrain")
+        self._mean = np.asarray(d["mean"], dtype=np.float64)
+        self._sd = np.asarray(d["sd"], dtype=np.float64)
+        self.triples = [list(t) for t in self.config.get("thermo_triples", [])]
+        self.thermo_triples = [[self.names[i] for i in t] for t in self.triples]
+        m = self.config["model"]
+        self.temperature_k = float(m.get("temperature_k", model_lib.TEMPERATURE_K))
+        self._coef = self.temperature_k * float(m.get("entropy_factor", model_lib.ENTROPY_FACTOR))
+
+    def side_inputs(self, seqs, table=None, h5=None):
+        """PhysInformer reads sequences only: always None."""
+        return None
+
+    def predict(self, seqs, side=None, batch_size=512, rc_average=None, uncertainty=False):
+        """Descriptors in original units, float64 (n, d); with ``uncertainty`` also their
+        predicted SD (n, d) in original units: returns (mean, sd).
+
+        ΔG of each derived thermo triple is recomputed from the de-standardised ΔH and
+        ΔS as ΔH - T·ΔS/1000, so the identity holds to float64 rounding. ``side`` is
+        ignored; ``rc_average`` (default off) averages the strand predictions (means,
+        and variances)."""
+        from .physinformer import predict_codes
+
+        rc = self.rc_trained if rc_average is None else rc_average
+        z, lv = predict_codes(self.model, D.encode(seqs, self.length), self.device, batch_size, rc)
+        mean = z.astype(np.float64) * self._sd + self._mean
+        for h, s, g in self.triples:
+            mean[:, g] = mean[:, h] - self._coef * mean[:, s]
+        if not uncertainty:
+            return mean
+        return mean, np.exp(0.5 * lv.astype(np.float64)) * self._sd
+
+    def uncertainty(self, seqs, batch_size=512, rc_average=None):
+        """Predicted SD of every descriptor in original units, float64 (n, d)."""
+        return self.predict(seqs, batch_size=batch_size, rc_average=rc_average, uncertainty=True)[1]
+
+    def explain(self, seqs, side, method, **_):
+        from ..errors import ConfigError
+
+        raise ConfigError("--explain is not available for PhysInformer models", hint="predict without --explain")
+
+
 def load(model_dir, device):
     """The predictor of a model directory, whatever its kind."""
     config = MD.read_config(model_dir, kinds=KINDS)
     if config["kind"] == "cre":
         return CREPredictor(model_dir, device)
+    if config["kind"] == "physinformer":
+        return PhysInformerPredictor(model_dir, device)
     raise InputError(f"model kind '{config['kind']}' cannot be served yet", file=model_dir)

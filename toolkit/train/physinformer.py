@@ -1,0 +1,422 @@
+"""Training loop of PhysInformer (design 000, sections 5.1, 6, 7, 9), pure: arrays in,
+a model directory's files out; the CLI does the reading and the messages.
+
+Loss. Descriptors are standardised with the train split's mean and SD; the main
+loss is the Gaussian negative log-likelihood of the model's (mean, clamped
+log-variance) over the observed (finite) values (toolkit.models.physinformer).
+
+Optimisation. AdamW (weight decay 0.01; none on biases, norms and the per-descriptor
+log-variances) under the one-cycle schedule of torch's OneCycleLR, computed per step
+by :func:`onecycle_lr` so that it resumes exactly: peak ``lr_mult`` (10) x the base
+rate, ``pct_start`` (10%) warm-up from peak/``div_factor`` (25), cosine annealing to
+peak/25/``final_div_factor`` (1e4); gradient norm clipped at ``clip`` (1.0); bf16
+autocast on CUDA.
+
+Auxiliary heads (section 7). With activities, heads A and B are trained on the real,
+standardised descriptors (and, for A, the sequence), inputs the main model never sees
+in its graph, with their own AdamW at ``aux_lr_mult`` (0.1) x the main schedule's
+current rate and MSE on train-standardised activities (missing values masked). They
+are built, and run, inside a forked RNG seeded from the run seed and step, so the main
+model's initialisation, dropout masks and batches are the same with or without them:
+the main weights are identical (tested).
+
+Selection. After every epoch the validation split is predicted; per descriptor:
+Pearson, Spearman, R², MSE and MAE (standardised units); their mean, median and
+quartiles overall and per family; the 5 best and 5 worst descriptors by Pearson; the
+auxiliary heads' Pearson per activity. ``model.pt`` holds the weights of the epoch
+with the lowest median over descriptors of the per-descriptor validation NLL (the
+document keeps the best validation loss; the mean over all values is logged as
+val_nll, but a few heavy-tailed descriptors, such as pwm_*_total_weight with val values
+hundreds of train SDs out, dominate it and make it erratic); the ``best_k`` best
+epochs are kept as checkpoint-best-<epoch>.pt; val_descriptors.tsv has the best
+epoch's per-descriptor metrics.
+
+Determinism. Each epoch seeds its own generators (order, dropout) from the seed and
+the epoch number, so a run resumed from checkpoint-last.pt makes exactly the same
+steps as one that was never interrupted.
+"""
+
+import math
+import os
+import time
+
+import numpy as np
+import torch
+
+from ..errors import ToolkitError
+from ..models import physinformer as model_lib
+from . import modeldir as MD
+
+TRAIN_DEFAULTS = {
+    "batch_size": 32, "epochs": 50, "lr": 1e-4, "lr_mult": 10.0, "pct_start": 0.1, "div_factor": 25.0,
+    "final_div_factor": 1e4, "weight_decay": 0.01, "betas": [0.9, 0.999], "clip": 1.0, "aux_lr_mult": 0.1,
+    "best_k": 3,
+}
+METRICS = ("pearson", "spearman", "r2", "mse", "mae")
+
+
+class Split:
+    """One split held as tensors.
+
+    codes : uint8 (n, L); y : float32 (n, d) standardised descriptors, NaN = missing;
+    act : float32 (n, A) standardised activities (NaN = missing) or None.
+    ``feats`` (the aux heads' input) is y with NaN set to 0 (the train mean).
+    """
+
+    def __init__(self, codes, y, act=None):
+        self.codes = torch.as_tensor(codes, dtype=torch.uint8)
+        self.y = torch.as_tensor(y, dtype=torch.float32)
+        self.feats = torch.nan_to_num(self.y, nan=0.0, posinf=0.0, neginf=0.0)
+        self.act = None if act is None else torch.as_tensor(act, dtype=torch.float32)
+
+    def __len__(self):
+        return self.codes.shape[0]
+
+
+def onecycle_lr(step, total, max_lr, pct_start=0.1, div_factor=25.0, final_div_factor=1e4):
+    """Learning rate at ``step`` (0-based) of torch's OneCycleLR (cosine, two phases)."""
+    initial = max_lr / div_factor
+    final = initial / final_div_factor
+    up_end = float(pct_start * total) - 1
+    down_end = float(total - 1)
+
+    def cos(start, end, pct):
+        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+
+    if step <= up_end:
+        return cos(initial, max_lr, step / up_end if up_end > 0 else 1.0)
+    return cos(max_lr, final, min(1.0, (step - up_end) / max(down_end - up_end, 1e-12)))
+
+
+def _rank(x):
+    from scipy.stats import rankdata
+
+    return rankdata(x)
+
+
+def descriptor_metrics(pred, truth):
+    """Per-column Pearson, Spearman, R², MSE and MAE over rows where truth is finite.
+
+    Parameters
+    ----------
+    pred, truth : float arrays (n, d)
+
+    Returns
+    -------
+    dict metric -> float64 array (d,); NaN where fewer than 3 rows or no variance.
+    """
+    d = truth.shape[1]
+    out = {k: np.full(d, np.nan) for k in METRICS}
+    for j in range(d):
+        ok = np.isfinite(truth[:, j]) & np.isfinite(pred[:, j])
+        if ok.sum() < 3:
+            continue
+        p, t = pred[ok, j].astype(np.float64), truth[ok, j].astype(np.float64)
+        e = p - t
+        out["mse"][j] = float((e * e).mean())
+        out["mae"][j] = float(np.abs(e).mean())
+        sst = float(((t - t.mean()) ** 2).sum())
+        if sst > 0:
+            out["r2"][j] = 1.0 - float((e * e).sum()) / sst
+        out["pearson"][j] = _corr(p, t)
+        out["spearman"][j] = _corr(_rank(p), _rank(t))
+    return out
+
+
+def _corr(a, b):
+    a = a - a.mean()
+    b = b - b.mean()
+    den = math.sqrt(float((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / den) if den > 0 else float("nan")
+
+
+def summary(values):
+    """mean, median, q1, q3 of the finite values (NaN when none)."""
+    v = values[np.isfinite(values)]
+    if not len(v):
+        return {"mean": float("nan"), "median": float("nan"), "q1": float("nan"), "q3": float("nan")}
+    q1, med, q3 = np.percentile(v, [25, 50, 75])
+    return {"mean": float(v.mean()), "median": float(med), "q1": float(q1), "q3": float(q3)}
+
+
+def predict_codes(model, codes, device, batch_size=512, rc_average=False):
+    """Model outputs (mean, logvar), standardised units, float32 numpy (n, d) each; eval mode.
+
+    With ``rc_average`` the means of the sequence and its reverse complement are
+    averaged, and so are the variances."""
+    from . import data as D
+
+    was = model.training
+    model.eval()
+    mus, lvs = [], []
+    amp = device.type == "cuda"
+    with torch.no_grad():
+        for a in range(0, codes.shape[0], batch_size):
+            c = torch.as_tensor(codes[a:a + batch_size]).to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                mu, lv = model(c)
+                if rc_average:
+                    mu2, lv2 = model(D.reverse_complement(c))
+                    mu = 0.5 * (mu + mu2)
+                    lv = torch.log(0.5 * (lv.exp() + lv2.exp()))
+            mus.append(mu.float().cpu().numpy())
+            lvs.append(lv.float().cpu().numpy())
+    model.train(was)
+    d = len(model.names)
+    empty = np.zeros((0, d), dtype=np.float32)
+    return (np.concatenate(mus) if mus else empty), (np.concatenate(lvs) if lvs else empty)
+
+
+def _param_groups(model, weight_decay):
+    decay, keep = [], []
+    for name, p in model.named_parameters():
+        (keep if model_lib.no_decay(name, p) else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
+
+
+def _masked_mse(pred, y):
+    mask = torch.isfinite(y)
+    y0 = torch.where(mask, y, torch.zeros_like(y))
+    m = mask.float()
+    return (((pred - y0) ** 2) * m).sum() / m.sum().clamp(min=1)
+
+
+def _aux_seed(seed, epoch, step):
+    return (seed * 2_654_435_761 + epoch * 1_000_003 + step * 7919 + 17) % (2 ** 63)
+
+
+def _forked(device):
+    return torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else [])
+
+
+def train(config, train_split, val_split, out_dir, device, scaler, log=None, resume=False):
+    """Train PhysInformer; write model.pt, train_log.tsv, val_descriptors.tsv and checkpoints.
+
+    Parameters
+    ----------
+    config : dict
+        Resolved configuration (``model`` and ``train`` sections, ``descriptors``,
+        ``families``, ``thermo_triples``, ``activities``, ``seed``).
+    train_split, val_split : Split
+    out_dir : str, existing directory (config.json and normalization.json are the caller's)
+    device : torch.device
+    scaler : (mean, sd)
+        Original-unit train mean and SD of each descriptor (sequences of length d).
+    log : callable(str) or None
+        Receives the summary lines of each epoch.
+    resume : bool
+        Continue from out_dir/checkpoint-last.pt.
+
+    Returns
+    -------
+    dict: best epoch record, epochs run, the log rows.
+    """
+    cfg = {**TRAIN_DEFAULTS, **config["train"]}
+    names = list(config["descriptors"])
+    fams = [model_lib.family_of(n) for n in names]
+    acts = list(config.get("activities") or [])
+    seed = int(config["seed"])
+    torch.manual_seed(seed)
+    model = model_lib.build(config)
+    model.set_scalers(*scaler)
+    model.to(device)
+    opt = torch.optim.AdamW(_param_groups(model, cfg["weight_decay"]), lr=cfg["lr"], betas=tuple(cfg["betas"]))
+    aux = aux_opt = None
+    if acts:
+        with _forked(device):
+            torch.manual_seed(_aux_seed(seed, -1, 0))
+            aux = model_lib.build_aux(config).to(device)
+        aux_opt = torch.optim.AdamW(_param_groups(aux, cfg["weight_decay"]), lr=cfg["lr"] * cfg["aux_lr_mult"],
+                                    betas=tuple(cfg["betas"]))
+    n = len(train_split)
+    bs = int(cfg["batch_size"])
+    steps_per_epoch = max(1, n // bs + (1 if n % bs >= 2 else 0))
+    total = steps_per_epoch * int(cfg["epochs"])
+    max_lr = cfg["lr"] * cfg["lr_mult"]
+    state = {"epoch": 0, "step": 0, "best": None, "best_k": [], "log": []}
+    last = os.path.join(out_dir, MD.LAST)
+    if resume:
+        ck = MD.load_tensors(last)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        if aux is not None:
+            aux.load_state_dict(ck["aux"])
+            aux_opt.load_state_dict(ck["aux_optimizer"])
+        state = ck["state"]
+        torch.set_rng_state(ck["rng"])
+    amp = device.type == "cuda"
+    val_y = val_split.y.numpy()
+    while state["epoch"] < cfg["epochs"]:
+        epoch = state["epoch"]
+        t0 = time.time()
+        torch.manual_seed(seed * 7919 + epoch)                          # dropout
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)    # order
+        perm = torch.randperm(n, generator=gen)
+        model.train()
+        if aux is not None:
+            aux.train()
+        sums = {"nll": 0.0, "mse": 0.0, "aux_a": 0.0, "aux_b": 0.0}
+        cnt = 0.0
+        for b in range(steps_per_epoch):
+            idx = perm[b * bs:(b + 1) * bs]
+            codes = train_split.codes[idx].to(device)
+            y = train_split.y[idx].to(device)
+            lr = onecycle_lr(state["step"], total, max_lr, cfg["pct_start"], cfg["div_factor"],
+                             cfg["final_div_factor"])
+            for g in opt.param_groups:
+                g["lr"] = lr
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                mu, lv = model(codes)
+            loss, _, c, se = model_lib.gaussian_nll(mu.float(), lv.float(), y)
+            if not torch.isfinite(loss):
+                raise ToolkitError(f"the training loss became {loss.item()} at epoch {epoch + 1}, batch {b + 1}; "
+                                   "the last complete checkpoint is kept",
+                                   hint="lower --lr, or check the descriptors for extreme values")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["clip"])
+            opt.step()
+            sums["nll"] += loss.item()
+            sums["mse"] += float(se.sum() / c.sum().clamp(min=1))
+            if aux is not None:
+                la, lb = _aux_step(aux, aux_opt, train_split, idx, device, lr * cfg["aux_lr_mult"], cfg["clip"],
+                                   _aux_seed(seed, epoch, state["step"]), amp)
+                sums["aux_a"] += la
+                sums["aux_b"] += lb
+            cnt += 1
+            state["step"] += 1
+        train_secs = time.time() - t0
+        vmu, vlv = predict_codes(model, val_split.codes.numpy(), device)
+        with torch.no_grad():
+            vloss, vsum, vcnt, _ = model_lib.gaussian_nll(torch.as_tensor(vmu), torch.as_tensor(vlv), val_split.y)
+        vper = (vsum / vcnt.clamp(min=1)).numpy()[vcnt.numpy() > 0]
+        vmed = float(np.median(vper)) if len(vper) else float("nan")
+        met = descriptor_metrics(vmu, val_y)
+        row = {"epoch": epoch + 1, "lr": lr, "train_nll": sums["nll"] / cnt, "train_mse": sums["mse"] / cnt,
+               "val_nll": float(vloss), "val_nll_median": vmed}
+        for k in METRICS:
+            for s, v in summary(met[k]).items():
+                row[f"val_{k}_{s}"] = v
+        for f in model_lib.FAMILIES:
+            sel = np.array([x == f for x in fams])
+            if sel.any():
+                for s, v in summary(met["pearson"][sel]).items():
+                    row[f"val_pearson_{f}_{s}"] = v
+        if aux is not None:
+            pa, pb = aux_predict(aux, val_split, device)
+            ra = descriptor_metrics(pa, val_split.act.numpy())["pearson"]
+            rb = descriptor_metrics(pb, val_split.act.numpy())["pearson"]
+            for j, a in enumerate(acts):
+                row[f"val_aux_a_pearson_{a}"] = float(ra[j])
+                row[f"val_aux_b_pearson_{a}"] = float(rb[j])
+            row["train_aux_a_mse"] = sums["aux_a"] / cnt
+            row["train_aux_b_mse"] = sums["aux_b"] / cnt
+        w = torch.exp(-model.log_var_base.detach().float()).cpu().numpy()
+        row["descriptor_weight_min"] = float(w.min())
+        row["descriptor_weight_max"] = float(w.max())
+        r = met["pearson"]
+        order = [j for j in np.argsort(-np.nan_to_num(r, nan=-np.inf)) if np.isfinite(r[j])]
+        row["val_best5"] = ";".join(f"{names[j]}:{r[j]:.3f}" for j in order[:5])
+        row["val_worst5"] = ";".join(f"{names[j]}:{r[j]:.3f}" for j in order[::-1][:5])
+        row["seconds"] = time.time() - t0
+        row["samples_per_s"] = n / train_secs if train_secs > 0 else float("nan")
+        state["log"].append(row)
+        rec = {"epoch": epoch + 1, "score": vmed if math.isfinite(vmed) else math.inf}
+        note = ""
+        if state["best"] is None or rec["score"] < state["best"]["score"]:
+            state["best"] = rec
+            MD.save_tensors(os.path.join(out_dir, MD.WEIGHTS), model.state_dict())
+            _write_descriptor_metrics(os.path.join(out_dir, "val_descriptors.tsv"), names, fams, met)
+            note = " *"
+        kept = sorted(state["best_k"] + [rec], key=lambda x: (x["score"], x["epoch"]))
+        if rec in kept[:cfg["best_k"]]:
+            MD.save_tensors(os.path.join(out_dir, f"checkpoint-best-{epoch + 1}.pt"), model.state_dict())
+        for old in kept[cfg["best_k"]:]:
+            try:
+                os.unlink(os.path.join(out_dir, f"checkpoint-best-{old['epoch']}.pt"))
+            except FileNotFoundError:
+                pass
+        state["best_k"] = kept[:cfg["best_k"]]
+        state["epoch"] = epoch + 1
+        write_log(os.path.join(out_dir, MD.LOG), state["log"])
+        ck = {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
+              "rng": torch.get_rng_state()}
+        if aux is not None:
+            ck["aux"] = aux.state_dict()
+            ck["aux_optimizer"] = aux_opt.state_dict()
+        MD.save_tensors(last, ck)
+        if log is not None:
+            fam = " ".join(f"{f} {row[f'val_pearson_{f}_median']:.3f}" for f in model_lib.FAMILIES
+                           if f"val_pearson_{f}_median" in row)
+            msg = (f"epoch {epoch + 1}/{cfg['epochs']}: train NLL {row['train_nll']:.4f} val NLL {row['val_nll']:.4f} "
+                   f"(median over descriptors {vmed:.4f}) "
+                   f"val Pearson mean {row['val_pearson_mean']:.3f} median {row['val_pearson_median']:.3f} "
+                   f"(IQR {row['val_pearson_q1']:.3f}-{row['val_pearson_q3']:.3f}) R2 median "
+                   f"{row['val_r2_median']:.3f}; by family: {fam}")
+            if aux is not None:
+                msg += "; aux Pearson " + " ".join(
+                    f"{a} A {row[f'val_aux_a_pearson_{a}']:.3f} B {row[f'val_aux_b_pearson_{a}']:.3f}" for a in acts)
+            msg += f"; lr {lr:.2e} {row['seconds']:.1f}s {row['samples_per_s']:.0f} seq/s{note}"
+            log(msg)
+            log(f"  best: {row['val_best5'].replace(';', ', ')}")
+            log(f"  worst: {row['val_worst5'].replace(';', ', ')}")
+    return {"best": state["best"], "epochs": state["epoch"], "log": state["log"]}
+
+
+def _aux_step(aux, aux_opt, split, idx, device, lr, clip, seed, amp):
+    """One step of the auxiliary heads on detached inputs, in a forked RNG."""
+    codes = split.codes[idx].to(device)
+    feats = split.feats[idx].to(device).detach()
+    act = split.act[idx].to(device)
+    for g in aux_opt.param_groups:
+        g["lr"] = lr
+    with _forked(device):
+        torch.manual_seed(seed)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            pa, pb = aux(codes, feats)
+        la = _masked_mse(pa.float(), act)
+        lb = _masked_mse(pb.float(), act)
+        aux_opt.zero_grad(set_to_none=True)
+        (la + lb).backward()
+        torch.nn.utils.clip_grad_norm_(aux.parameters(), clip)
+        aux_opt.step()
+    return la.item(), lb.item()
+
+
+def aux_predict(aux, split, device, batch_size=512):
+    """Heads A and B on a split (standardised activities), numpy (n, A) each; eval mode."""
+    was = aux.training
+    aux.eval()
+    pa, pb = [], []
+    with torch.no_grad():
+        for a in range(0, len(split), batch_size):
+            x, f = split.codes[a:a + batch_size].to(device), split.feats[a:a + batch_size].to(device)
+            ya, yb = aux(x, f)
+            pa.append(ya.float().cpu().numpy())
+            pb.append(yb.float().cpu().numpy())
+    aux.train(was)
+    return np.concatenate(pa), np.concatenate(pb)
+
+
+def _write_descriptor_metrics(path, names, fams, met):
+    lines = ["descriptor\tfamily\t" + "\t".join(METRICS)]
+    for j, n in enumerate(names):
+        lines.append("\t".join([n, fams[j]] + [_fmt(float(met[k][j])) for k in METRICS]))
+    MD.atomic_write(path, lambda fh: fh.write(("\n".join(lines) + "\n").encode()))
+
+
+def write_log(path, rows):
+    """train_log.tsv: one row per epoch, columns in first-row order."""
+    cols = list(rows[0])
+    lines = ["\t".join(cols)]
+    for r in rows:
+        lines.append("\t".join(_fmt(r.get(c, float("nan"))) for c in cols))
+    MD.atomic_write(path, lambda fh: fh.write(("\n".join(lines) + "\n").encode()))
+
+
+def _fmt(v):
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return "NaN" if v != v else f"{v:.6g}"
+    return str(v)
