@@ -86,6 +86,10 @@ class FreshDir:
     (for commands that refuse to write into an existing model directory)."""
 
     def __str__(self):
+        import atexit
+        import shutil
         import tempfile
 
-        return tempfile.mkdtemp(prefix="fresh-") + "/out"
+        d = tempfile.mkdtemp(prefix="fresh-")
+        atexit.register(shutil.rmtree, d, True)
+        return d + "/out"
