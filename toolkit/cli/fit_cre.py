@@ -50,6 +50,15 @@ def _train_options(fn):
 @click.option("--arch", type=click.Choice(["malinois", "resnet"]), default=None,
               help="Backbone: malinois (weight-normalised multi-scale CNN, MODEL DESIGN) or resnet "
                    "(BatchNorm ResNet + dilated stack, METHOD). Default: the preset's.")
+@click.option("--norm", "conv_norm", type=click.Choice(["weight", "batch"]), default=None,
+              help="malinois backbone: weight-normalised convs (the design) or convs followed by BatchNorm. "
+                   "Default: the preset's.")
+@click.option("--head-dropout", metavar="P1,P2", default=None,
+              help="Dropout after the first and second layer of each head (design: 0.3,0.2). Default: the preset's.")
+@click.option("--kmer-prior/--no-kmer-prior", default=None,
+              help="Average the network's output with a k-mer (k = 1-6, both strands) ridge regression fitted "
+                   "on the train rows (penalty by cross-validation over train folds; val is not used). "
+                   "Default: the preset's (cpu: on, malinois: off).")
 @click.option("--length", type=click.IntRange(1), default=None,
               help="Input length; shorter sequences are N-padded, longer ones centre-cropped "
                    "(default: the longest training sequence).")
@@ -66,8 +75,8 @@ def _train_options(fn):
 @click.option("--resume", is_flag=True, help="Continue the run in DIR from checkpoint-last.pt, exactly.")
 @click.option("--no-baseline", is_flag=True,
               help="Skip the k-mer (k = 1-6) ridge baseline fitted on the same train/val rows (baseline.json).")
-def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, preset, arch, length, motif_prior, features, device,
-        seed, jobs, resume, no_baseline, quiet, verbose, **train_flags):
+def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, preset, arch, conv_norm, head_dropout, kmer_prior,
+        length, motif_prior, features, device, seed, jobs, resume, no_baseline, quiet, verbose, **train_flags):
     """Train the cross-cell-type CRE activity model on a split table.
 
     Reads a table with a sequence column, target columns and dgsplit's
@@ -107,7 +116,8 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, preset, arch, leng
         config = None
     data = _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, features, config, norm, log)
     if config is None:
-        config = _config(data, preset, arch, dev, seed, train_flags, input, motif_prior, features)
+        config = _config(data, preset, arch, dev, seed, train_flags, input, motif_prior, features,
+                         {"norm": conv_norm, "head_dropout": _dropouts(head_dropout), "kmer_prior": kmer_prior})
         os.makedirs(out_dir, exist_ok=True)
         if motif_prior and os.path.isfile(motif_prior):
             import shutil
@@ -284,7 +294,9 @@ def _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, feat
             tidx[k] = np.array([lut.get(v.strip(), -1) for v in t.df["target_cell"]])
         else:
             tidx[k] = None
-    splits = {k: Split(D.encode(seqs[k], L), z[k], w[k], side[k], tidx[k]) for k in tables}
+    splits = {k: Split(D.encode(seqs[k], L), z[k], w[k], side[k], tidx[k],
+                       t.df["group_id"].to_numpy() if "group_id" in t.df.columns else None)
+              for k, t in tables.items()}
     import hashlib
 
     h = hashlib.sha1()
@@ -313,7 +325,22 @@ def _motifs(source):
     return M.cell_type_motifs(source)
 
 
-def _config(data, preset, arch, dev, seed, flags, input, motif_prior, features):
+def _dropouts(text):
+    """--head-dropout 'P1,P2' -> [p1, p2] (None stays None)."""
+    if text is None:
+        return None
+    from ..errors import ConfigError
+
+    try:
+        p = [float(v) for v in text.split(",")]
+    except ValueError:
+        p = []
+    if len(p) != 2 or not all(0 <= v < 1 for v in p):
+        raise ConfigError(f"--head-dropout '{text}' is not two probabilities", hint="e.g. --head-dropout 0.3,0.2")
+    return p
+
+
+def _config(data, preset, arch, dev, seed, flags, input, motif_prior, features, model_flags=None):
     from .. import __version__
     from ..models.cre import PRESETS
     from ..train.cre import TRAIN_DEFAULTS
@@ -322,12 +349,15 @@ def _config(data, preset, arch, dev, seed, flags, input, motif_prior, features):
         preset = "malinois" if dev.type == "cuda" else "cpu"
     p = PRESETS[preset]
     train = dict(TRAIN_DEFAULTS)
-    for key in ("batch_size", "epochs", "min_epochs", "patience", "warmup_epochs", "lr"):
+    for key in ("batch_size", "epochs", "min_epochs", "patience", "warmup_epochs", "lr", "mask_prob"):
         train[key] = p[key]
     train.update({k: v for k, v in flags.items() if v is not None})
     model = {"arch": arch or p["arch"], "stem": p["stem"], "width": p["width"], "wide": p["wide"],
              "res_blocks": p["res_blocks"], "head_hidden": list(p["head_hidden"]), "n_side": data["n_side"],
              "side_dropout": 0.3}
+    for key in ("norm", "head_dropout", "kmer_prior"):
+        given = (model_flags or {}).get(key)
+        model[key] = p[key] if given is None else given
     return {"kind": "cre", "toolkit_version": __version__, "targets": data["targets"], "se_columns": data["se"],
             "length": data["length"], "preset": preset, "seed": seed, "model": model, "train": train,
             "side": data["side"], "input": data["input"], "data_sha1": data["data_sha1"],

@@ -12,6 +12,12 @@ epochs, then w_t = 1 / (EMA of the task's squared standardised residual + 1e-4)
 capped at 2x their mean. With ``rc_lambda`` > 0 the batch is also run as its
 reverse complement and lambda * mean |y_fwd - y_rc| is added (RC consistency).
 
+K-mer branch. When the model has one (the cpu preset), its ridge regression is
+fitted on the train rows before the first step (toolkit.train.side.crossfit_kmer_ridge:
+penalty by cross-validation over train folds that keep dgsplit groups whole) and
+stays fixed; the network trains on its own output, and validation scores the model's
+output, the mean of the two.
+
 Optimisation. AdamW (no decay on biases, norms and weight-norm gains), linear
 warm-up from lr/100 over ``warmup_epochs`` then cosine to lr/100 at the last
 epoch; gradient norm clipped at ``clip``; bf16 autocast on CUDA.
@@ -45,7 +51,7 @@ TRAIN_DEFAULTS = {
     "lr": 3e-4, "betas": [0.9, 0.98], "eps": 1e-8, "weight_decay": 0.05, "warmup_epochs": 5, "clip": 1.0,
     "huber_delta": 1.0, "se_cap": 25.0, "task_weight_warmup": 5, "task_weight_ema": 0.98, "task_weight_cap": 2.0,
     "rc_prob": 0.5, "rc_lambda": 0.05, "shift": 3, "shift_prob": 0.5, "mask_prob": 0.02, "best_k": 3,
-    "tie_margin": 0.001,
+    "tie_margin": 0.001, "kmer_folds": 5,
 }
 
 
@@ -54,16 +60,18 @@ class Split:
 
     codes : uint8 (n, L); y : float32 (n, T) standardised, NaN = missing;
     w : float32 (n, T) SE weights; side : float32 (n, S) or None;
-    target_idx : int64 (n,), the task index of each row's target cell or -1.
+    target_idx : int64 (n,), the task index of each row's target cell or -1;
+    groups : (n,) dgsplit group ids or None (the k-mer branch's cross-fitting folds keep groups whole).
     """
 
-    def __init__(self, codes, y, w=None, side=None, target_idx=None):
+    def __init__(self, codes, y, w=None, side=None, target_idx=None, groups=None):
         self.codes = torch.as_tensor(codes, dtype=torch.uint8)
         self.y = torch.as_tensor(y, dtype=torch.float32)
         n, T = self.y.shape
         self.w = torch.ones(n, T) if w is None else torch.as_tensor(w, dtype=torch.float32)
         self.side = None if side is None else torch.as_tensor(side, dtype=torch.float32)
         self.target_idx = np.full(n, -1) if target_idx is None else np.asarray(target_idx)
+        self.groups = groups
 
     def __len__(self):
         return self.codes.shape[0]
@@ -202,6 +210,15 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
     seed = int(config["seed"])
     torch.manual_seed(seed)
     model = model_lib.build(config).to(device)
+    if model.kmer is not None:   # fitted on train rows only; deterministic, so a resumed run refits the same
+        from .side import crossfit_kmer_ridge, decode
+
+        kr = crossfit_kmer_ridge(decode(train_split.codes.numpy()), train_split.y.numpy().astype(np.float64),
+                                 train_split.groups, folds=cfg["kmer_folds"], seed=seed)
+        model.kmer.set_ridge(kr["u"], kr["bias"])
+        if log is not None:
+            log("k-mer ridge branch: penalty " + ", ".join(f"{t} {a:g}" for t, a in zip(targets, kr["alpha"]))
+                + "; cross-fitted train r " + ", ".join(f"{t} {r:.3f}" for t, r in zip(targets, kr["oof_r"])))
     opt = torch.optim.AdamW(_param_groups(model, cfg["weight_decay"]), lr=cfg["lr"], betas=tuple(cfg["betas"]),
                             eps=cfg["eps"])
     n = len(train_split)
@@ -245,10 +262,10 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 if cfg["rc_lambda"] > 0:
                     both = model(torch.cat([x, D.onehot(D.reverse_complement(codes))]),
-                                 None if side is None else torch.cat([side, side]))
+                                 None if side is None else torch.cat([side, side]), kmer=False)
                     pred, pred_rc = both[:len(idx)].float(), both[len(idx):].float()
                 else:
-                    pred = model(x, side).float()
+                    pred = model(x, side, kmer=False).float()
             loss, per_task, mse, seen = _loss(pred, y, w_se, task_w, cfg["huber_delta"])
             if cfg["rc_lambda"] > 0:
                 loss = loss + cfg["rc_lambda"] * (pred - pred_rc).abs().mean()

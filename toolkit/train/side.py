@@ -90,3 +90,84 @@ def apply_scaler(values, mean, sd):
     bad = ~np.isfinite(z)
     z[bad] = 0.0
     return z.astype(np.float32), int(bad.sum())
+
+
+def decode(codes):
+    """uint8 code rows (A0 C1 G2 T3 N4) back to strings."""
+    lut = np.frombuffer(b"ACGTN", dtype=np.uint8)
+    return [lut[row].tobytes().decode("ascii") for row in np.asarray(codes)]
+
+
+def crossfit_kmer_ridge(seqs, y, groups=None, folds=5, seed=0, kmax=6):
+    """The k-mer ridge regression of a model's k-mer branch, from train rows only.
+
+    Features as toolkit.models.kmer_ridge (strand-summed k-mer frequencies, k = 1..kmax,
+    one column per k-mer/reverse-complement pair), standardised on these rows. The
+    penalty is chosen by cross-validation within these rows, so that validation rows
+    stay free for early stopping: the rows are dealt into ``folds`` folds by ``groups``
+    (dgsplit's group_id: a group's rows share a fold), each fold is predicted by a
+    ridge fitted on the others for every penalty of the grid, and each task takes the
+    penalty whose out-of-fold predictions correlate best with y; then the ridge is
+    refitted on all rows.
+
+    Parameters
+    ----------
+    seqs : list of str (all the same length, as the model sees them)
+    y : float (n, T), NaN = missing
+
+    Returns
+    -------
+    dict: ``u`` list of (4^k, T) arrays and ``bias`` (T,), the fit on all rows as
+    weights of per-window k-mer frequencies (KmerRidgeBranch.set_ridge); ``alpha`` and
+    ``oof_r`` (T,), the chosen penalty and its out-of-fold Pearson r.
+    """
+    from ..models.kmer_ridge import ALPHAS, _decompose, _rc_index, kmer_features
+
+    n, T = y.shape
+    X = kmer_features(seqs, kmax).astype(np.float64)
+    offs = np.cumsum([0] + [4 ** k for k in range(1, kmax + 1)])
+    rcs = [_rc_index(k) for k in range(1, kmax + 1)]
+    pairs = [np.flatnonzero(np.arange(4 ** k) <= rcs[k - 1]) for k in range(1, kmax + 1)]   # one k-mer per pair
+    col = np.cumsum([0] + [len(p) for p in pairs])
+    X = X[:, np.concatenate([offs[k - 1] + pairs[k - 1] for k in range(1, kmax + 1)])]
+    mu, sd = X.mean(axis=0), X.std(axis=0)
+    sd[sd == 0] = 1.0
+    X = (X - mu) / sd
+    g = np.arange(n) if groups is None else np.unique(np.asarray(groups, dtype=str), return_inverse=True)[1]
+    perm = np.random.default_rng(seed).permutation(g.max() + 1 if n else 0)
+    fold = perm[g] % max(2, min(folds, len(perm)))
+    oof = np.zeros((len(ALPHAS), n, T))
+
+    def fit(rows, t):
+        ok = rows & np.isfinite(y[:, t])
+        key = ok.tobytes()
+        if key not in cache:
+            cache.clear()
+            cache[key] = _decompose(X[ok])
+        U, s, Vt = cache[key]
+        ym = y[ok, t].mean()
+        return U, s, Vt, ym, U.T @ (y[ok, t] - ym)
+
+    cache = {}
+    for f in np.unique(fold):
+        out = fold == f
+        for t in range(T):
+            U, s, Vt, ym, Uty = fit(~out, t)
+            for a, alpha in enumerate(ALPHAS):
+                oof[a, out, t] = X[out] @ (Vt.T @ (s / (s ** 2 + alpha) * Uty)) + ym
+    res = {"alpha": np.zeros(T), "oof_r": np.zeros(T),
+           "u": [np.zeros((4 ** k, T), np.float32) for k in range(1, kmax + 1)], "bias": np.zeros(T, np.float32)}
+    for t in range(T):
+        ok = np.isfinite(y[:, t])
+        rs = [np.corrcoef(oof[a, ok, t], y[ok, t])[0, 1] if oof[a, ok, t].std() > 0 else -1 for a in range(len(ALPHAS))]
+        best = int(np.nanargmax(rs))
+        res["alpha"][t], res["oof_r"][t] = ALPHAS[best], rs[best]
+        U, s, Vt, ym, Uty = fit(np.ones(n, bool), t)
+        v = (Vt.T @ (s / (s ** 2 + ALPHAS[best]) * Uty)) / sd
+        res["bias"][t] = ym - float(mu @ v)
+        for k in range(1, kmax + 1):   # each k-mer takes its pair's weight; a palindrome counts twice
+            kmers = np.arange(4 ** k)
+            canon = np.minimum(kmers, rcs[k - 1])
+            v_k = v[col[k - 1] + np.searchsorted(np.flatnonzero(kmers <= rcs[k - 1]), canon)]
+            res["u"][k - 1][:, t] = v_k * np.where(kmers == rcs[k - 1], 2.0, 1.0)
+    return res
