@@ -9,7 +9,9 @@ its reverse complement, masked Huber, RC-consistency penalty, backward, clipping
 AdamW), without augmentation, bookkeeping or checkpoints; the toolkit runs
 toolkit.train.cre.train for one epoch (augmentation from uint8 codes, validation,
 log and checkpoint writing included in its time). Prediction: predict_codes against a
-bare no-grad loop over pre-built tensors, RC-averaged both.
+bare no-grad loop over pre-built tensors, RC-averaged both. The network is the preset's
+(BatchNorm for cpu); the cpu preset's k-mer ridge branch, fitted once before training in a
+few seconds, is left out of both.
 
 Target (issue 4): toolkit >= 95% of the bare loop's sequences/s.
 
@@ -60,7 +62,8 @@ def main():
     p = model_lib.PRESETS[a.preset]
     config = {"targets": T, "seed": 1, "length": 230,
               "model": {"arch": p["arch"], "stem": p["stem"], "width": p["width"], "wide": p["wide"],
-                        "res_blocks": p["res_blocks"], "head_hidden": p["head_hidden"], "n_side": 0},
+                        "res_blocks": p["res_blocks"], "head_hidden": p["head_hidden"], "n_side": 0,
+                        "norm": p.get("norm", "weight"), "head_dropout": p.get("head_dropout", [0.3, 0.2])},
               "train": {**trainer.TRAIN_DEFAULTS, "epochs": 1, "warmup_epochs": 0, "batch_size": p["batch_size"],
                         "lr": p["lr"], "best_k": 1}}
     bs = p["batch_size"]
