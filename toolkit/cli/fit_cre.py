@@ -2,6 +2,7 @@
 
 import click
 
+from ..train.cre import TRAIN_DEFAULTS as _DEFAULTS
 from . import options as opt
 
 _TRAIN_FLAGS = {
@@ -25,15 +26,6 @@ _TRAIN_FLAGS = {
     "clip": ("clip", click.FloatRange(0, min_open=True), "Gradient norm clipping."),
     "best-k": ("best_k", click.IntRange(1), "Best checkpoints kept."),
 }
-
-
-def _train_options(fn):
-    from ..train.cre import TRAIN_DEFAULTS
-
-    for flag, (key, typ, text) in reversed(list(_TRAIN_FLAGS.items())):
-        fn = click.option(f"--{flag}", key, type=typ, default=None,
-                          help=f"{text} [default: preset, else {TRAIN_DEFAULTS[key]}]")(fn)
-    return fn
 
 
 @opt.command("fit-cre")
@@ -68,7 +60,7 @@ def _train_options(fn):
 @click.option("--features", metavar="COLS|FILE.h5", default=None,
               help="Fuse numeric features: input columns (names or patterns such as 'thermo_*') or a "
                    "descfeat HDF5 file matched by id.")
-@_train_options
+@opt.training_options(_TRAIN_FLAGS, _DEFAULTS)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @opt.seed_option
 @opt.threads_option

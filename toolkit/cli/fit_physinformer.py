@@ -2,6 +2,7 @@
 
 import click
 
+from ..train.physinformer import TRAIN_DEFAULTS as _DEFAULTS
 from . import options as opt
 
 CATEGORICAL = ("pwm_best_tf",)
@@ -23,15 +24,6 @@ _TRAIN_FLAGS = {
 }
 
 
-def _train_options(fn):
-    from ..train.physinformer import TRAIN_DEFAULTS
-
-    for flag, (key, typ, text) in reversed(list(_TRAIN_FLAGS.items())):
-        fn = click.option(f"--{flag}", key, type=typ, default=None,
-                          help=f"{text} [default: preset, else {TRAIN_DEFAULTS[key]}]")(fn)
-    return fn
-
-
 @opt.command("fit-physinformer")
 @opt.input_argument
 @click.option("-o", "--output", "out_dir", required=True, metavar="DIR",
@@ -51,7 +43,7 @@ def _train_options(fn):
 @click.option("--length", type=click.IntRange(1), default=None,
               help="Input length; shorter sequences are N-padded, longer ones centre-cropped "
                    "(default: the longest training sequence).")
-@_train_options
+@opt.training_options(_TRAIN_FLAGS, _DEFAULTS)
 @click.option("--grad-checkpoint", is_flag=True, help="Gradient checkpointing of the stem and SSM layers (less memory).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @opt.seed_option

@@ -111,6 +111,23 @@ def seed_option(fn):
                         help="Random seed; the same input and seed give byte-identical output.")(fn)
 
 
+def training_options(flags, defaults):
+    """Decorator adding one option per training setting.
+
+    flags : dict flag-name -> (config key, click type, help text); each option defaults to
+        None (= the preset's value, else ``defaults[key]``), so a run records only what
+        was given and the rest is resolved in one place.
+    """
+
+    def deco(fn):
+        for flag, (key, typ, text) in reversed(list(flags.items())):
+            fn = click.option(f"--{flag}", key, type=typ, default=None,
+                              help=f"{text} [default: preset, else {defaults[key]}]")(fn)
+        return fn
+
+    return deco
+
+
 def report_option(fn):
     return click.option("--report", metavar="FILE", default=None,
                         help="Write a JSON report (counts, profile) to FILE.")(fn)

@@ -106,3 +106,21 @@ def read_json(path):
         raise InputError("file not found", file=path, hint="the model directory is incomplete; retrain") from None
     except ValueError as exc:
         raise InputError(f"not valid JSON ({exc})", file=path) from None
+
+
+def fmt_value(v):
+    """A log value as text: ints as they are, floats to 6 significant digits, NaN as NaN."""
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return "NaN" if v != v else f"{v:.6g}"
+    return str(v)
+
+
+def write_log(path, rows):
+    """train_log.tsv: one row per epoch, columns in first-row order."""
+    cols = list(rows[0])
+    lines = ["\t".join(cols)]
+    for r in rows:
+        lines.append("\t".join(fmt_value(r.get(c, float("nan"))) for c in cols))
+    atomic_write(path, lambda fh: fh.write(("\n".join(lines) + "\n").encode()))

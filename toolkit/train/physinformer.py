@@ -401,22 +401,10 @@ def aux_predict(aux, split, device, batch_size=512):
 def _write_descriptor_metrics(path, names, fams, met):
     lines = ["descriptor\tfamily\t" + "\t".join(METRICS)]
     for j, n in enumerate(names):
-        lines.append("\t".join([n, fams[j]] + [_fmt(float(met[k][j])) for k in METRICS]))
+        lines.append("\t".join([n, fams[j]] + [MD.fmt_value(float(met[k][j])) for k in METRICS]))
     MD.atomic_write(path, lambda fh: fh.write(("\n".join(lines) + "\n").encode()))
 
 
 def write_log(path, rows):
-    """train_log.tsv: one row per epoch, columns in first-row order."""
-    cols = list(rows[0])
-    lines = ["\t".join(cols)]
-    for r in rows:
-        lines.append("\t".join(_fmt(r.get(c, float("nan"))) for c in cols))
-    MD.atomic_write(path, lambda fh: fh.write(("\n".join(lines) + "\n").encode()))
-
-
-def _fmt(v):
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return "NaN" if v != v else f"{v:.6g}"
-    return str(v)
+    """train_log.tsv (see modeldir.write_log); a module attribute so tests can intercept it."""
+    MD.write_log(path, rows)
