@@ -309,3 +309,17 @@ def test_kmer_branch_is_the_ridge_regression_it_was_fitted_as():
         beta = np.linalg.solve(Z.T @ Z + fit["alpha"][t] * np.eye(Z.shape[1]), Z.T @ (y[:, t] - y[:, t].mean()))
         assert np.allclose(Z @ beta + y[:, t].mean(), pred[:, t], atol=1e-4)
     assert fit["oof_r"][1] > 0.5           # the planted CG effect is found out of fold
+
+
+def test_non_finite_loss_stops_before_any_weight_changes():
+    from toolkit.errors import ToolkitError
+    from toolkit.train.step import guarded_step
+
+    model = torch.nn.Linear(2, 1)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.AdamW(model.parameters())
+    loss = model(torch.tensor([[float("inf"), 1.0]])).sum()
+    with pytest.raises(ToolkitError) as err:
+        guarded_step(loss, model, opt, 1.0, 2, 1, "the targets")
+    assert "epoch 3, batch 2" in str(err.value.message()) and "lower --lr" in err.value.message()
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

@@ -95,17 +95,9 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, preset, arch, conv
     log = opt.Log("fit-cre", quiet, verbose)
     torch.set_num_threads(jobs)
     dev = trainer.resolve_device(device)
-    norm = None
-    if resume:
-        config = MD.read_config(out_dir, kinds={"cre"})
-        norm = MD.read_json(os.path.join(out_dir, MD.NORMALIZATION))
-    else:
+    if not resume:
         opt.require_input(input)
-        if os.path.exists(os.path.join(out_dir, MD.CONFIG)):
-            from ..errors import ConfigError
-
-            raise ConfigError(f"{out_dir} already holds a model", hint="choose a new -o DIR, or add --resume")
-        config = None
+    config, norm = MD.open_run(out_dir, "cre", resume)
     data = _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, features, config, norm, log)
     if config is None:
         config = _config(data, preset, arch, dev, seed, train_flags, input, motif_prior, features,
@@ -119,7 +111,6 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, preset, arch, conv
         MD.write_json(os.path.join(out_dir, MD.NORMALIZATION), data["normalization"])
     else:
         _check_same_data(config, data)
-    c = config["train"]
     log.info(f"fit-cre: {data['n_train']:,} train, {data['n_val']:,} val rows ({data['n_test']:,} test rows not read); "
              f"{len(config['targets'])} task(s): {', '.join(config['targets'])}; preset {config['preset']}, arch "
              f"{config['model']['arch']}, device {dev}" + (", resuming" if resume else ""))

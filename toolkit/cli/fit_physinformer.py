@@ -83,16 +83,9 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, preset, len
     log = opt.Log("fit-physinformer", quiet, verbose)
     torch.set_num_threads(jobs)
     dev = resolve_device(device)
-    norm = config = None
-    if resume:
-        config = MD.read_config(out_dir, kinds={"physinformer"})
-        norm = MD.read_json(os.path.join(out_dir, MD.NORMALIZATION))
-    else:
+    if not resume:
         opt.require_input(input)
-        if os.path.exists(os.path.join(out_dir, MD.CONFIG)):
-            from ..errors import ConfigError
-
-            raise ConfigError(f"{out_dir} already holds a model", hint="choose a new -o DIR, or add --resume")
+    config, norm = MD.open_run(out_dir, "physinformer", resume)
     data = _load(input, fmt, seq_col, id_col, desc_spec, activities, length, config, norm, log)
     if config is None:
         config = _config(data, preset, dev, seed, train_flags, grad_checkpoint)

@@ -51,7 +51,6 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
     """
     import time
 
-    import numpy as np
     import pandas as pd
     import torch
 

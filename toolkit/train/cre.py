@@ -45,6 +45,7 @@ from ..errors import ToolkitError
 from ..models import cre as model_lib
 from . import data as D
 from . import modeldir as MD
+from .step import guarded_step
 
 TRAIN_DEFAULTS = {
     "batch_size": 256, "epochs": 80, "min_epochs": 20, "patience": 12, "min_delta": 0.002,
@@ -269,14 +270,7 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
             loss, per_task, mse, seen = _loss(pred, y, w_se, task_w, cfg["huber_delta"])
             if cfg["rc_lambda"] > 0:
                 loss = loss + cfg["rc_lambda"] * (pred - pred_rc).abs().mean()
-            if not torch.isfinite(loss):
-                raise ToolkitError(f"the training loss became {loss.item()} at epoch {epoch + 1}, batch {b + 1}; "
-                                   "the last complete checkpoint is kept",
-                                   hint="lower --lr, or check the targets for extreme values")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["clip"])
-            opt.step()
+            guarded_step(loss, model, opt, cfg["clip"], epoch, b, "the targets")
             d = cfg["task_weight_ema"]
             seen = seen.cpu()
             state["ema"] = torch.where(seen, d * state["ema"] + (1 - d) * mse.cpu(), state["ema"])

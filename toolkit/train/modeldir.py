@@ -124,3 +124,18 @@ def write_log(path, rows):
     for r in rows:
         lines.append("\t".join(fmt_value(r.get(c, float("nan"))) for c in cols))
     atomic_write(path, lambda fh: fh.write(("\n".join(lines) + "\n").encode()))
+
+
+def open_run(out_dir, kind, resume):
+    """The saved (config, normalization) of a run to resume, or (None, None) for a new run.
+
+    A new run is refused when ``out_dir`` already holds a model (config.json), so a
+    finished model is never overwritten by accident.
+    """
+    from ..errors import ConfigError
+
+    if resume:
+        return read_config(out_dir, kinds={kind}), read_json(os.path.join(out_dir, NORMALIZATION))
+    if os.path.exists(os.path.join(out_dir, CONFIG)):
+        raise ConfigError(f"{out_dir} already holds a model", hint="choose a new -o DIR, or add --resume")
+    return None, None

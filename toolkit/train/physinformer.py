@@ -43,9 +43,9 @@ import time
 import numpy as np
 import torch
 
-from ..errors import ToolkitError
 from ..models import physinformer as model_lib
 from . import modeldir as MD
+from .step import guarded_step
 
 TRAIN_DEFAULTS = {
     "batch_size": 32, "epochs": 50, "lr": 1e-4, "lr_mult": 10.0, "pct_start": 0.1, "div_factor": 25.0,
@@ -268,14 +268,7 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 mu, lv = model(codes)
             loss, _, c, se = model_lib.gaussian_nll(mu.float(), lv.float(), y)
-            if not torch.isfinite(loss):
-                raise ToolkitError(f"the training loss became {loss.item()} at epoch {epoch + 1}, batch {b + 1}; "
-                                   "the last complete checkpoint is kept",
-                                   hint="lower --lr, or check the descriptors for extreme values")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["clip"])
-            opt.step()
+            guarded_step(loss, model, opt, cfg["clip"], epoch, b, "the descriptors")
             sums["nll"] += loss.item()
             sums["mse"] += float(se.sum() / c.sum().clamp(min=1))
             if aux is not None:
