@@ -137,47 +137,20 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, preset, arch, conv
 def _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, features, config, norm, log):
     """Read train and val rows (test rows are dropped chunk by chunk, unseen) and build the splits."""
     import numpy as np
-    import pandas as pd
 
     from ..errors import ConfigError, InputError
-    from ..io.tables import (clean_sequences, iter_table, parse_numeric, se_columns, target_cell_name,
+    from ..io.tables import (clean_sequences, parse_numeric, read_split_rows, se_columns, target_cell_name,
                              target_columns)
     from ..train import data as D
     from ..train import side as S
     from ..train.cre import Split
 
-    keep = {"train": [], "val": []}
-    n_test = 0
-    first = None
-    for chunk in iter_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col):
-        if first is None:
-            first = chunk
-            if "split" not in chunk.df.columns:
-                raise InputError("no 'split' column", file=chunk.name, line=1,
-                                 hint="run dgsplit first (seqqc lib.csv | dgsplit | fit-cre ...)")
-        split = chunk.df["split"].str.strip()
-        bad = ~split.isin(["train", "val", "test"])
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputError(f"split value '{split.iloc[i]}' is not train, val or test", file=chunk.name,
-                             line=int(chunk.lines[i]), column="split", hint="use dgsplit's output unchanged")
-        n_test += int((split == "test").sum())
-        for name in keep:
-            m = (split == name).to_numpy()
-            if m.any():
-                part = chunk.df.loc[m].reset_index(drop=True)
-                keep[name].append((part, chunk.lines[m], chunk.ids()[m]))
-    from ..io.tables import SeqTable
-
-    tables = {}
-    for name, parts in keep.items():
-        if not parts:
+    first, tables, n_test = read_split_rows(input, fmt, seq_col, id_col,
+                                            hint="run dgsplit first (seqqc lib.csv | dgsplit | fit-cre ...)")
+    for name, t in tables.items():
+        if t is None:
             raise InputError(f"no '{name}' rows", file=first.name, column="split",
                              hint="dgsplit writes train, val and test rows; check --val-fraction")
-        df = pd.concat([p[0] for p in parts], ignore_index=True)
-        lines = np.concatenate([p[1] for p in parts])
-        tables[name] = SeqTable(df, first.seq_col, first.id_col, lines, first.name, first.fmt)
-        tables[name]._ids = np.concatenate([np.asarray(p[2], dtype=object) for p in parts])
     cols = list(first.df.columns)
     if config is None:
         tnames = target_columns(cols, targets)
@@ -250,7 +223,7 @@ def _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, feat
             if ft.endswith(".h5"):
                 fnames = None if config is None else side_cfg["features"]["names"]
                 for k, t in tables.items():
-                    v, fnames = S.h5_features(ft, list(t._ids), fnames)
+                    v, fnames = S.h5_features(ft, list(t.ids()), fnames)
                     blocks[k].append(v)
             else:
                 exclude = {"id", first.seq_col, "split", "group_id", *tnames, *se.values()}

@@ -289,35 +289,10 @@ class _Names(list):
     from_h5 = True
 
 
-def _split_masks(split, name, line_of):
-    import numpy as np
+def _numbers(texts, name, column, lines=None, ids=None):
+    from ..io.tables import parse_numeric_values
 
-    from ..errors import InputError
-
-    split = np.array([s.strip() for s in split], dtype=object)
-    bad = ~np.isin(split, ["train", "val", "test"])
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"split value '{split[i]}' is not train, val or test", file=name, line=line_of(i),
-                         column="split", hint="use dgsplit's output unchanged")
-    return split
-
-
-def _numbers(texts, name, column, where):
-    """Parse text values as float64; missing tokens are NaN, other text is an error."""
-    import numpy as np
-    import pandas as pd
-
-    from ..errors import InputError
-
-    s = pd.Series(texts, dtype=object).astype(str).str.strip()
-    out = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.isnan(out) & ~s.str.lower().isin(["", "na", "nan", "n/a", "null", "none", "inf", "-inf", "+inf"]).to_numpy()
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"'{s.iloc[i][:40]}' is not a number", column=column, hint="fix the value or leave it empty",
-                         **where(i))
-    return out
+    return parse_numeric_values(texts, lines, name, column, hint="fix the value or leave it empty", ids=ids)
 
 
 def _read_hdf5(path, acts):
@@ -325,12 +300,13 @@ def _read_hdf5(path, acts):
 
     from ..errors import InputError
     from ..io.h5 import read_h5
+    from ..io.tables import check_split
 
     h = read_h5(path)
     if "split" not in h["columns"]:
         raise InputError("no 'split' column in the HDF5 file", file=path,
                          hint="run dgsplit before descfeat (seqqc lib.tsv | dgsplit | descfeat -o d.h5)")
-    split = _split_masks(h["columns"]["split"], path, lambda i: None)
+    split = check_split(h["columns"]["split"], path)
     missing = [a for a in acts if a not in h["columns"]]
     if missing:
         raise InputError(f"activity column(s) not in the file: {', '.join(missing)}", file=path,
@@ -346,36 +322,18 @@ def _read_hdf5(path, acts):
         out["seqs"][k] = [h["sequences"][i].strip().upper() for i in rows]
         if acts:
             out["activities"][k] = np.column_stack([
-                _numbers([h["columns"][a][i] for i in rows], path, a,
-                         lambda j, rows=rows: {"file": f"{path} (id {ids[rows[j]]})"}) for a in acts])
+                _numbers([h["columns"][a][i] for i in rows], path, a, ids=[ids[i] for i in rows]) for a in acts])
     return out
 
 
 def _read_table(input, fmt, seq_col, id_col, acts):
     import numpy as np
-    import pandas as pd
 
     from ..errors import InputError
-    from ..io.tables import clean_sequences, iter_table
+    from ..io.tables import SeqTable, clean_sequences, read_split_rows
 
-    keep = {"train": [], "val": []}
-    n_test = 0
-    first = None
-    for chunk in iter_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col):
-        if first is None:
-            first = chunk
-            if "split" not in chunk.df.columns:
-                raise InputError("no 'split' column", file=chunk.name, line=1,
-                                 hint="run dgsplit first (seqqc lib.tsv | dgsplit | descfeat | fit-physinformer ...)")
-        split = _split_masks(chunk.df["split"].tolist(), chunk.name, lambda i, c=chunk: int(c.lines[i]))
-        n_test += int((split == "test").sum())
-        for k in keep:
-            m = split == k
-            if m.any():
-                part = chunk.df.loc[m].reset_index(drop=True)
-                keep[k].append((part, chunk.lines[m]))
-    from ..io.tables import SeqTable
-
+    first, tables, n_test = read_split_rows(
+        input, fmt, seq_col, id_col, hint="run dgsplit first (seqqc lib.tsv | dgsplit | descfeat | fit-physinformer ...)")
     cols = list(first.df.columns)
     exclude = {"id", first.seq_col, "split", "group_id", *(acts or [])}
     names = [c for c in cols if c not in exclude]
@@ -384,31 +342,24 @@ def _read_table(input, fmt, seq_col, id_col, acts):
         raise InputError(f"activity column(s) not in the input: {', '.join(missing)}", file=first.name, line=1)
     out = {"name": first.name, "format": "table", "names": names, "values": {}, "seqs": {}, "activities": {},
            "n_test": n_test}
-    for k, parts in keep.items():
-        if not parts:
+    for k, t in tables.items():
+        if t is None:
             if k == "train":
                 raise InputError("no 'train' rows", file=first.name, column="split")
-            df, lines = first.df.iloc[:0], np.zeros(0, dtype=np.int64)
-        else:
-            df = pd.concat([p[0] for p in parts], ignore_index=True)
-            lines = np.concatenate([p[1] for p in parts])
-        t = SeqTable(df, first.seq_col, first.id_col, lines, first.name, first.fmt)
-        out["seqs"][k] = clean_sequences(t) if len(df) else []
-
-        def where(i, lines=lines):
-            return {"file": first.name, "line": int(lines[i])}
-
-        out["values"][k] = _Lazy(df, names, first.name, where)
+            t = SeqTable(first.df.iloc[:0], first.seq_col, first.id_col, np.zeros(0, dtype=np.int64), first.name,
+                         first.fmt)
+        out["seqs"][k] = clean_sequences(t) if len(t.df) else []
+        out["values"][k] = _Lazy(t.df, names, first.name, t.lines)
         if acts:
-            out["activities"][k] = np.column_stack([_numbers(df[a].tolist(), first.name, a, where) for a in acts])
+            out["activities"][k] = np.column_stack([_numbers(t.df[a].tolist(), first.name, a, t.lines) for a in acts])
     return out
 
 
 class _Lazy:
     """Numeric columns of a table, parsed only when selected (``[:, cols]``)."""
 
-    def __init__(self, df, names, name, where):
-        self.df, self.names, self.name, self.where = df, names, name, where
+    def __init__(self, df, names, name, lines):
+        self.df, self.names, self.name, self.lines = df, names, name, lines
 
     def __getitem__(self, key):
         import numpy as np
@@ -417,7 +368,7 @@ class _Lazy:
         chosen = [self.names[j] for j in cols]
         if not len(self.df):
             return np.zeros((0, len(chosen)))
-        return np.column_stack([_numbers(self.df[c].tolist(), self.name, c, self.where) for c in chosen])
+        return np.column_stack([_numbers(self.df[c].tolist(), self.name, c, self.lines) for c in chosen])
 
 
 def _config(data, preset, dev, seed, flags, grad_checkpoint):

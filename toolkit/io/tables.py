@@ -48,10 +48,13 @@ class SeqTable:
         ``tsv``, ``csv``, ``fasta`` or ``bed``.
     row_offset : int
         Data rows before this one (chunks of a stream): ids ``row<N>`` continue across chunks.
+    ids : array of str, optional
+        Row ids to report instead (rows gathered from several chunks keep their own).
     """
 
-    def __init__(self, df, seq_col, id_col, lines, name, fmt, row_offset=0):
+    def __init__(self, df, seq_col, id_col, lines, name, fmt, row_offset=0, ids=None):
         self.row_offset = row_offset
+        self._ids = ids
         self.df = df
         self.seq_col = seq_col
         self.id_col = id_col
@@ -63,7 +66,9 @@ class SeqTable:
         return len(self.df)
 
     def ids(self):
-        """Row ids: the id column, or ``row<N>`` (N = 1-based data row)."""
+        """Row ids: those given, the id column, or ``row<N>`` (N = 1-based data row)."""
+        if self._ids is not None:
+            return self._ids
         if self.id_col is not None:
             return self.df[self.id_col].to_numpy(dtype=object)
         start = self.row_offset + 1
@@ -408,23 +413,26 @@ def parse_numeric(table, column, hint="fix the value, or leave it empty (NA) so 
     return parse_numeric_values(table.df[column], table.lines, table.name, column, hint)
 
 
-def parse_numeric_values(values, lines, name, column, hint="fix the value, or leave it empty (NA)"):
+def parse_numeric_values(values, lines, name, column, hint="fix the value, or leave it empty (NA)", ids=None):
     """Parse text values as float64.
 
     Missing tokens (empty, NA, NaN, inf) become NaN or +-inf and are left to the
-    caller; any other non-numeric text is an InputError naming the file, line and column.
+    caller; any other non-numeric text is an InputError naming the file, line (or,
+    without line numbers, the row id) and column.
 
     Parameters
     ----------
-    values : pandas.Series of str
-    lines : array of int, the file line of each value
+    values : pandas.Series or list of str
+    lines : array of int, the file line of each value, or None (e.g. HDF5 input)
     name, column : str, for the message
     hint : str, what to do
+    ids : array of str, optional; named in the message when there are no lines
 
     Returns
     -------
     numpy.ndarray of float64, shape (n,)
     """
+    values = pd.Series(values, dtype=object).astype(str).reset_index(drop=True)
     out = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
     bad = np.isnan(out)
     if bad.any():
@@ -432,9 +440,59 @@ def parse_numeric_values(values, lines, name, column, hint="fix the value, or le
         really_bad = ~stripped.isin(MISSING_TOKENS) & ~stripped.str.lower().isin(["nan", "inf", "-inf", "+inf"])
         if really_bad.any():
             pos = int(np.flatnonzero(bad)[np.flatnonzero(really_bad.to_numpy())[0]])
-            raise InputError(f"'{values.iloc[pos][:40]}' is not a number", file=name, line=int(lines[pos]),
-                             column=column, hint=hint)
+            where = {"line": int(lines[pos])} if lines is not None else {}
+            what = f"'{values.iloc[pos][:40]}' is not a number"
+            if lines is None and ids is not None:
+                what += f" (row id {ids[pos]})"
+            raise InputError(what, file=name, column=column, hint=hint, **where)
     return out
+
+
+def check_split(values, name, lines=None):
+    """dgsplit's split labels, stripped, as an object array; anything other than
+    train, val or test is an InputError naming the line."""
+    split = np.array([v.strip() for v in values], dtype=object)
+    bad = ~np.isin(split, ["train", "val", "test"])
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        where = {"line": int(lines[i])} if lines is not None else {}
+        raise InputError(f"split value '{split[i]}' is not train, val or test", file=name, column="split",
+                         hint="use dgsplit's output unchanged", **where)
+    return split
+
+
+def read_split_rows(path, fmt="auto", seq_col=None, id_col=None, hint="run dgsplit first"):
+    """The train and val rows of a split table, streamed; test rows are dropped chunk by
+    chunk without being parsed (a training command never reads them).
+
+    Returns
+    -------
+    first : SeqTable, the first chunk (columns, names, format)
+    tables : dict "train"/"val" -> SeqTable (None when the split has no such rows), with
+        the rows' file lines and ids
+    n_test : int, test rows skipped
+    """
+    keep = {"train": [], "val": []}
+    n_test = 0
+    first = None
+    for chunk in iter_table(path, fmt=fmt, seq_col=seq_col, id_col=id_col):
+        if first is None:
+            first = chunk
+            if "split" not in chunk.df.columns:
+                raise InputError("no 'split' column", file=chunk.name, line=1, hint=hint)
+        split = check_split(chunk.df["split"].tolist(), chunk.name, chunk.lines)
+        n_test += int((split == "test").sum())
+        for k in keep:
+            m = split == k
+            if m.any():
+                keep[k].append((chunk.df.loc[m].reset_index(drop=True), chunk.lines[m], chunk.ids()[m]))
+    tables = {}
+    for k, parts in keep.items():
+        tables[k] = None if not parts else SeqTable(
+            pd.concat([p[0] for p in parts], ignore_index=True), first.seq_col, first.id_col,
+            np.concatenate([p[1] for p in parts]), first.name, first.fmt,
+            ids=np.concatenate([np.asarray(p[2], dtype=object) for p in parts]))
+    return first, tables, n_test
 
 
 def write_tsv(df, fh, header=True, chunk_rows=200_000):
