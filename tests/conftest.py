@@ -93,3 +93,26 @@ class FreshDir:
         d = tempfile.mkdtemp(prefix="fresh-")
         atexit.register(shutil.rmtree, d, True)
         return d + "/out"
+
+
+def kill_after_epoch(monkeypatch, trainer, epoch):
+    """Make the next training run of ``trainer`` (a toolkit.train module with write_log and
+    MD.save_tensors) die like a killed process right after epoch ``epoch``'s log is written
+    and its next file is saved. Returns a function that undoes it."""
+    real_log = trainer.write_log
+    real_save = trainer.MD.save_tensors
+    fired = {"done": False}
+
+    def save_then_die(p, obj):
+        real_save(p, obj)
+        monkeypatch.setattr(trainer.MD, "save_tensors", real_save)
+        raise KeyboardInterrupt
+
+    def log_then_arm(path, rows):
+        real_log(path, rows)
+        if len(rows) == epoch and not fired["done"]:
+            fired["done"] = True
+            monkeypatch.setattr(trainer.MD, "save_tensors", save_then_die)
+
+    monkeypatch.setattr(trainer, "write_log", log_then_arm)
+    return lambda: monkeypatch.setattr(trainer, "write_log", real_log)

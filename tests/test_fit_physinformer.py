@@ -10,7 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from conftest import DATA, read_tsv, run_cli
+from conftest import DATA, kill_after_epoch, read_tsv, run_cli
 from toolkit.cli.fit_physinformer import cli as fit_cli
 from toolkit.models import physinformer as P
 from toolkit.train import physinformer as trainer
@@ -220,27 +220,11 @@ def test_resume_after_a_kill_gives_the_same_weights(h5, tmp_path, monkeypatch):
     whole = tmp_path / "whole"
     assert invoke(fit_cli, [h5, "-o", whole, *args]).exit_code == 0
     part = tmp_path / "part"
-    real = trainer.write_log
-    calls = {"n": 0}
-
-    def dies_after_epoch_2(path, rows):   # a kill right after epoch 2's log, during its checkpoint
-        real(path, rows)
-        if len(rows) == 2 and calls["n"] == 0:
-            calls["n"] += 1
-            real_save = trainer.MD.save_tensors
-
-            def save_then_die(p, obj):
-                real_save(p, obj)
-                monkeypatch.setattr(trainer.MD, "save_tensors", real_save)
-                raise KeyboardInterrupt
-
-            monkeypatch.setattr(trainer.MD, "save_tensors", save_then_die)
-
-    monkeypatch.setattr(trainer, "write_log", dies_after_epoch_2)
+    restore = kill_after_epoch(monkeypatch, trainer, 2)
     res = invoke(fit_cli, [h5, "-o", part, *args])
     assert res.exit_code != 0
     assert len(read_tsv(part / "train_log.tsv")) == 2
-    monkeypatch.setattr(trainer, "write_log", real)
+    restore()
     res = invoke(fit_cli, [h5, "-o", part, "--resume", "-q"])
     assert res.exit_code == 0, res.output
     for f in ("model.pt", "checkpoint-last.pt"):
