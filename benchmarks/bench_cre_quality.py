@@ -66,7 +66,7 @@ def boot_r(pred, truth, idx):
     return (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
 
 
-def bench_table(name, path, work, jobs, seed, resamples):
+def bench_table(name, path, work, jobs, seed, resamples, fit_args=()):
     os.makedirs(work, exist_ok=True)
     split = os.path.join(work, "split.tsv")
     qc = run(["toolkit.cli.seqqc", path, "-q"])
@@ -75,7 +75,7 @@ def bench_table(name, path, work, jobs, seed, resamples):
     df = read_tsv(split)
     model = os.path.join(work, "model")
     t0 = time.time()
-    run(["toolkit.cli.fit_cre", split, "-o", model, "--preset", "cpu", "-j", str(jobs), "--seed", str(seed), "-q"])
+    run(["toolkit.cli.fit_cre", split, "-o", model, "--preset", "cpu", "-j", str(jobs), "--seed", str(seed), "-q", *fit_args])
     fit_s = time.time() - t0
     cfg = json.load(open(os.path.join(model, "config.json")))
     targets = cfg["targets"]
@@ -124,6 +124,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="fit-cre seed and bootstrap seed")
     ap.add_argument("--resamples", type=int, default=1000)
     ap.add_argument("--workdir", default=None, help="keep split, model and predictions here (default: a temp dir)")
+    ap.add_argument("--fit-args", default="", help="extra fit-cre flags, e.g. '--ensemble 1' (quote them)")
     ap.add_argument("--label", default=None, help="revision label when not a git checkout")
     a = ap.parse_args(argv)
     work = a.workdir or tempfile.mkdtemp(prefix="bench_cre_quality.")
@@ -132,11 +133,12 @@ def main(argv=None):
         path = next((p for p in TABLES[name] if os.path.exists(p)), None)
         if path is None:
             sys.exit(f"{name}: none of {TABLES[name]} exists")
-        r, infos[name] = bench_table(name, path, os.path.join(work, name), a.threads, a.seed, a.resamples)
+        r, infos[name] = bench_table(name, path, os.path.join(work, name), a.threads, a.seed, a.resamples,
+                                     a.fit_args.split())
         rows += r
         print(f"{name}: done in {infos[name]['fit_s']:.0f} s fit", file=sys.stderr)
     m = machine(("numpy", "torch"))
-    print(f"fit-cre --preset cpu against k-mer ridge on unseen elements (seqqc | dgsplit test rows)\n\n"
+    print(f"fit-cre --preset cpu {a.fit_args} against k-mer ridge on unseen elements (seqqc | dgsplit test rows)\n\n"
           f"machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB, {m['os']}, Python {m['python']}, "
           f"numpy {m['numpy']}, torch {m['torch']}; threads {a.threads}\nrevision: {revision(ROOT, a.label)}\n")
     for name, i in infos.items():
@@ -149,6 +151,12 @@ def main(argv=None):
               f"{r['cnn_ci'][1]:.3f}] | {r['ridge_test']:.3f} [{r['ridge_ci'][0]:.3f}, {r['ridge_ci'][1]:.3f}] | "
               f"{r['cnn_test'] - r['ridge_test']:+.3f} [{r['diff_ci'][0]:+.3f}, {r['diff_ci'][1]:+.3f}] | "
               f"{r['cnn_val']:.3f} | {r['cnn_val'] - r['cnn_test']:+.3f} | {r['ridge_val']:.3f} |")
+    for name in infos:
+        part = [r for r in rows if r["table"] == name]
+        if len(part) > 1:
+            mv, mt = np.mean([r["cnn_val"] for r in part]), np.mean([r["cnn_test"] for r in part])
+            print(f"\n{name}: mean over tasks (what early stopping watches): fit-cre val r {mv:.3f}, test r {mt:.3f} "
+                  f"(val - test {mv - mt:+.3f}); ridge test r {np.mean([r['ridge_test'] for r in part]):.3f}")
     beat = all(r["cnn_test"] > r["ridge_test"] for r in rows)
     agree = all(abs(r["cnn_val"] - r["cnn_test"]) <= 0.05 for r in rows)
     print(f"\ntarget: fit-cre beats ridge on every task: {'yes' if beat else 'no'}; "

@@ -307,3 +307,47 @@ def test_non_finite_loss_stops_before_any_weight_changes():
         guarded_step(loss, model, opt, 1.0, 2, 1, "the targets")
     assert "epoch 3, batch 2" in str(err.value.message()) and "lower --lr" in err.value.message()
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_ensemble_members_are_averaged_and_reproduced_by_predict(split_table, tmp_path):
+    from toolkit.models.cre import CREModel
+    from toolkit.train import modeldir as MD
+    from toolkit.train.serve import load
+
+    out = tmp_path / "ens"
+    res = invoke(fit_cli, [split_table, "-o", out, "--targets", TARGETS, *FAST, "--epochs", "1", "--ensemble", "2",
+                           "--no-baseline"])
+    assert res.exit_code == 0, res.output
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model"]["members"] == 2
+    model = load(str(out), torch.device("cpu")).model
+    assert isinstance(model, CREModel) and len(model.nets) == 2
+    state = MD.load_tensors(str(out / "model.pt"))
+    assert any(k.startswith("nets.1.") for k in state)
+    # the members differ (own initialisation), the output is their mean averaged with the ridge branch
+    x = D.onehot(torch.randint(0, 4, (5, 230), dtype=torch.uint8))
+    with torch.no_grad():
+        each = model(x, each=True)
+        assert each.shape == (2, 5, 3) and not torch.allclose(each[0], each[1])
+        assert torch.allclose(model(x), 0.5 * (each.mean(0) + model.kmer(x)), atol=1e-6)
+    df = read_tsv(split_table)
+    val = df[df["split"] == "val"]
+    pred = read_tsv(invoke(predict_cli, ["-m", out, "-q"], input=val.to_csv(sep="\t", index=False)).stdout)
+    log = read_tsv(out / "train_log.tsv")
+    for t in TARGETS.split(","):
+        r = np.corrcoef(pred[t].astype(float), pred["pred_" + t].astype(float))[0, 1]
+        assert r == pytest.approx(float(log["val_pearson_" + t].iloc[0]), abs=2e-4)
+
+
+def test_gradients_are_clipped_per_member():
+    from toolkit.train.step import guarded_step
+
+    a, b = torch.nn.Linear(3, 1, bias=False), torch.nn.Linear(3, 1, bias=False)
+    model = torch.nn.ModuleList([a, b])
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    x = torch.ones(1, 3)
+    loss = 100.0 * a(x).sum() + 0.01 * b(x).sum()       # member a's gradient norm 173, b's 0.017
+    wa, wb = a.weight.detach().clone(), b.weight.detach().clone()
+    guarded_step(loss, model, opt, 1.0, 0, 0, "the targets", groups=[list(a.parameters()), list(b.parameters())])
+    assert float((wa - a.weight).norm()) == pytest.approx(1.0, rel=1e-5)       # clipped to 1
+    assert float((wb - b.weight).norm()) == pytest.approx(0.01 * 3 ** 0.5, rel=1e-4)  # untouched by a's size

@@ -51,6 +51,9 @@ _TRAIN_FLAGS = {
               help="Average the network's output with a k-mer (k = 1-6, both strands) ridge regression fitted "
                    "on the train rows (penalty by cross-validation over train folds; val is not used). "
                    "Default: the preset's (cpu: on, malinois: off).")
+@click.option("--ensemble", "members", type=click.IntRange(1, 32), default=None, metavar="N",
+              help="Train N networks from different initialisations together (each on its own loss, "
+                   "gradients clipped per network) and average them. Default: the preset's.")
 @click.option("--length", type=click.IntRange(1), default=None,
               help="Input length; shorter sequences are N-padded, longer ones centre-cropped "
                    "(default: the longest training sequence).")
@@ -68,6 +71,7 @@ _TRAIN_FLAGS = {
 @click.option("--no-baseline", is_flag=True,
               help="Skip the k-mer (k = 1-6) ridge baseline fitted on the same train/val rows (baseline.json).")
 def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, preset, arch, conv_norm, head_dropout, kmer_prior,
+        members,
         length, motif_prior, features, device, seed, jobs, resume, no_baseline, quiet, verbose, **train_flags):
     """Train the cross-cell-type CRE activity model on a split table.
 
@@ -101,7 +105,8 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, preset, arch, conv
     data = _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, features, config, norm, log)
     if config is None:
         config = _config(data, preset, arch, dev, seed, train_flags, input, motif_prior, features,
-                         {"norm": conv_norm, "head_dropout": _dropouts(head_dropout), "kmer_prior": kmer_prior})
+                         {"norm": conv_norm, "head_dropout": _dropouts(head_dropout), "kmer_prior": kmer_prior,
+                          "members": members})
         os.makedirs(out_dir, exist_ok=True)
         if motif_prior and os.path.isfile(motif_prior):
             import shutil
@@ -311,7 +316,7 @@ def _config(data, preset, arch, dev, seed, flags, input, motif_prior, features, 
     model = {"arch": arch or p["arch"], "stem": p["stem"], "width": p["width"], "wide": p["wide"],
              "res_blocks": p["res_blocks"], "head_hidden": list(p["head_hidden"]), "n_side": data["n_side"],
              "side_dropout": 0.3}
-    for key in ("norm", "head_dropout", "kmer_prior"):
+    for key in ("norm", "head_dropout", "kmer_prior", "members"):
         given = (model_flags or {}).get(key)
         model[key] = p[key] if given is None else given
     return {"kind": "cre", "toolkit_version": __version__, "targets": data["targets"], "se_columns": data["se"],

@@ -61,13 +61,13 @@ PRESETS = {
     "malinois": {"arch": "malinois", "stem": 64, "width": 256, "wide": 384, "head_hidden": [256, 64],
                  "res_blocks": 6, "batch_size": 256, "epochs": 80, "min_epochs": 20, "patience": 12,
                  "warmup_epochs": 5, "lr": 3e-4, "mask_prob": 0.02, "norm": "weight", "head_dropout": [0.3, 0.2],
-                 "kmer_prior": False},
+                 "kmer_prior": False, "members": 1},
     # minutes on a CPU for a few thousand sequences; BatchNorm, lr 3e-3, less regularisation
     # and the k-mer ridge branch because the design's choices underfit at this size (module docstring)
     "cpu": {"arch": "malinois", "stem": 32, "width": 96, "wide": 128, "head_hidden": [64, 32],
             "res_blocks": 2, "batch_size": 64, "epochs": 12, "min_epochs": 12, "patience": 4,
             "warmup_epochs": 1, "lr": 3e-3, "mask_prob": 0.0, "norm": "batch", "head_dropout": [0.1, 0.1],
-            "kmer_prior": True},
+            "kmer_prior": True, "members": 1},
 }
 
 
@@ -197,22 +197,10 @@ class KmerRidgeBranch(nn.Module):
         return torch.cat(outs)
 
 
-class CREModel(nn.Module):
-    """Backbone + optional side features + one MLP head per task.
+class _Net(nn.Module):
+    """One ensemble member: backbone + optional side features + one MLP head per task."""
 
-    Parameters
-    ----------
-    n_tasks : int
-    arch : str, key of BACKBONES
-    n_side : int
-        Width of the side-feature vector (0 for none).
-    side_dropout : float
-    head_hidden : list of two ints
-    backbone options : stem, width, wide, res_blocks
-    """
-
-    def __init__(self, n_tasks, arch="malinois", n_side=0, side_dropout=0.3, head_hidden=(256, 64),
-                 head_dropout=(0.3, 0.2), kmer_prior=False, **backbone):
+    def __init__(self, n_tasks, arch, n_side, side_dropout, head_hidden, head_dropout, **backbone):
         super().__init__()
         self.backbone = BACKBONES[arch](**backbone)
         self.n_side = n_side
@@ -223,21 +211,61 @@ class CREModel(nn.Module):
             nn.Sequential(nn.Linear(d, h1), nn.LeakyReLU(0.1), nn.Dropout(head_dropout[0]), nn.Linear(h1, h2),
                           nn.LeakyReLU(0.1), nn.Dropout(head_dropout[1]), nn.Linear(h2, 1))
             for _ in range(n_tasks))
-        _init(self)
-        self.kmer = KmerRidgeBranch(n_tasks) if kmer_prior else None
 
-    def forward(self, x, side=None, kmer=True):
-        """x: (B, 4, L) one-hot; side: (B, n_side) or None. Returns (B, n_tasks).
-
-        With a k-mer ridge branch the output is the mean of the network's and the
-        ridge's predictions; ``kmer=False`` gives the network's alone (what trains)."""
+    def forward(self, x, side=None):
         h = self.backbone(x)
         if self.n_side:
             h = torch.cat([h, self.side_drop(side)], dim=1)
-        y = torch.cat([head(h) for head in self.heads], dim=1)
+        return torch.cat([head(h) for head in self.heads], dim=1)
+
+
+class CREModel(nn.Module):
+    """``members`` independently initialised networks (backbone + optional side features
+    + one MLP head per task), averaged, and an optional fixed k-mer ridge branch.
+
+    Parameters
+    ----------
+    n_tasks : int
+    arch : str, key of BACKBONES
+    n_side : int
+        Width of the side-feature vector (0 for none).
+    side_dropout : float
+    head_hidden : list of two ints
+    members : int
+        Ensemble size. Each member has its own initialisation and normalisation
+        statistics and is trained on its own loss (the sum over members is minimised,
+        gradients clipped per member), so a member trains exactly as a lone network
+        would on the same batches; the model's output is the members' mean.
+    backbone options : stem, width, wide, res_blocks
+    """
+
+    def __init__(self, n_tasks, arch="malinois", n_side=0, side_dropout=0.3, head_hidden=(256, 64),
+                 head_dropout=(0.3, 0.2), kmer_prior=False, members=1, **backbone):
+        super().__init__()
+        self.n_tasks = n_tasks
+        self.n_side = n_side
+        self.nets = nn.ModuleList(_Net(n_tasks, arch, n_side, side_dropout, head_hidden, head_dropout, **backbone)
+                                  for _ in range(members))
+        _init(self)
+        self.kmer = KmerRidgeBranch(n_tasks) if kmer_prior else None
+
+    def forward(self, x, side=None, kmer=True, each=False):
+        """x: (B, 4, L) one-hot; side: (B, n_side) or None. Returns (B, n_tasks).
+
+        The members' mean; with a k-mer ridge branch, the mean of that and the ridge's
+        prediction. ``kmer=False`` leaves the ridge out; ``each=True`` returns the
+        members' outputs (members, B, n_tasks) without the ridge (what trains)."""
+        ys = [net(x, side) for net in self.nets]
+        if each:
+            return torch.stack(ys)
+        y = ys[0] if len(ys) == 1 else torch.stack(ys).mean(dim=0)
         if self.kmer is not None and kmer:
             y = 0.5 * (y + self.kmer(x).to(y.dtype))
         return y
+
+    def member_parameters(self):
+        """One parameter list per member (for per-member gradient clipping)."""
+        return [list(net.parameters()) for net in self.nets]
 
 
 def build(config):
@@ -246,7 +274,7 @@ def build(config):
     return CREModel(len(config["targets"]), arch=m["arch"], n_side=m.get("n_side", 0),
                     side_dropout=m.get("side_dropout", 0.3), head_hidden=m["head_hidden"],
                     head_dropout=m.get("head_dropout", (0.3, 0.2)), norm=m.get("norm", "weight"),
-                    kmer_prior=m.get("kmer_prior", False),
+                    kmer_prior=m.get("kmer_prior", False), members=m.get("members", 1),
                     stem=m["stem"], width=m["width"], wide=m["wide"], res_blocks=m["res_blocks"])
 
 

@@ -11,6 +11,9 @@ epochs, then w_t = 1 / (EMA of the task's squared standardised residual + 1e-4)
 (decay 0.98, updated every step), normalised to sum to the number of tasks and
 capped at 2x their mean. With ``rc_lambda`` > 0 the batch is also run as its
 reverse complement and lambda * mean |y_fwd - y_rc| is added (RC consistency).
+An ensemble (``members`` > 1) minimises the sum of its members' losses, each member's
+gradient norm clipped on its own, so every member gets exactly the gradient it would
+get alone on the same batch; logged losses are the members' mean.
 
 K-mer branch. When the model has one (the cpu preset), its ridge regression is
 fitted on the train rows before the first step (toolkit.train.side.crossfit_kmer_ridge:
@@ -132,7 +135,7 @@ def predict_codes(model, codes, side, device, batch_size=512, rc_average=True):
                 if rc_average:
                     y = 0.5 * (y + model(D.onehot(D.reverse_complement(c)), s).float())
             out.append(y.cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, len(model.heads)), dtype=np.float32)
+    return np.concatenate(out) if out else np.zeros((0, model.n_tasks), dtype=np.float32)
 
 
 def lr_at(step, total, warmup, lr):
@@ -263,20 +266,24 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 if cfg["rc_lambda"] > 0:
                     both = model(torch.cat([x, D.onehot(D.reverse_complement(codes))]),
-                                 None if side is None else torch.cat([side, side]), kmer=False)
-                    pred, pred_rc = both[:len(idx)].float(), both[len(idx):].float()
+                                 None if side is None else torch.cat([side, side]), each=True)
+                    preds, preds_rc = both[:, :len(idx)].float(), both[:, len(idx):].float()
                 else:
-                    pred = model(x, side, kmer=False).float()
-            loss, per_task, mse, seen = _loss(pred, y, w_se, task_w, cfg["huber_delta"])
-            if cfg["rc_lambda"] > 0:
-                loss = loss + cfg["rc_lambda"] * (pred - pred_rc).abs().mean()
-            guarded_step(loss, model, opt, cfg["clip"], epoch, b, "the targets")
+                    preds = model(x, side, each=True).float()
+            # each member's own loss; their sum trains every member as if it were alone
+            loss, per_task, mse = 0.0, 0.0, 0.0
+            for m in range(preds.shape[0]):
+                lm, pt, ms, seen = _loss(preds[m], y, w_se, task_w, cfg["huber_delta"])
+                if cfg["rc_lambda"] > 0:
+                    lm = lm + cfg["rc_lambda"] * (preds[m] - preds_rc[m]).abs().mean()
+                loss, per_task, mse = loss + lm, per_task + pt / preds.shape[0], mse + ms / preds.shape[0]
+            guarded_step(loss, model, opt, cfg["clip"], epoch, b, "the targets", groups=model.member_parameters())
             d = cfg["task_weight_ema"]
             seen = seen.cpu()
             state["ema"] = torch.where(seen, d * state["ema"] + (1 - d) * mse.cpu(), state["ema"])
             sums += per_task.cpu() * seen
             counts += seen.float()
-            total_loss += loss.item()
+            total_loss += loss.item() / preds.shape[0]
             state["step"] += 1
         train_secs = time.time() - t0
         vp = predict_codes(model, val_split.codes.numpy(), None if val_split.side is None else val_split.side.numpy(),
