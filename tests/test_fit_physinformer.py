@@ -268,3 +268,73 @@ def test_table_input_and_errors(h5, tmp_path):
     df.to_csv(tsv, sep="\t", index=False)
     res = invoke(fit_cli, [tsv, "-o", tmp_path / "m3", "-q"])
     assert res.exit_code == 1 and "'abc' is not a number" in res.output and "line 2" in res.output
+
+
+@pytest.fixture(scope="module")
+def psi_h5(tmp_path_factory):
+    """The same kind of real rows with the psi (electrostatics) and thermo families."""
+    import pandas as pd
+
+    d = tmp_path_factory.mktemp("tf")
+    qc = run_cli("seqqc", [DATA / "lentimpra_HepG2_400.tsv", "-q"])
+    df = read_tsv(run_cli("dgsplit", ["-q"], input=qc.stdout).stdout)
+    df = pd.concat([df[df["split"] == k].head(n) for k, n in (("train", 96), ("val", 32), ("test", 16))])
+    tsv = d / "split.tsv"
+    df.to_csv(tsv, sep="\t", index=False)
+    out = d / "d.h5"
+    res = run_cli("descfeat", [tsv, "--families", "thermo,psi", "-o", out, "-q"])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_tileformer_learns_the_psi_descriptors_and_feeds_physinformer(psi_h5, tmp_path):
+    from toolkit.models.tileformer import TileFormer
+    from toolkit.train import modeldir as MD
+    from toolkit.train.serve import load
+
+    tf_dir = tmp_path / "tf"
+    res = invoke(fit_cli, [psi_h5, "-o", tf_dir, "--arch", "tileformer", *FAST])
+    assert res.exit_code == 0, res.output
+    cfg = json.loads((tf_dir / "config.json").read_text())
+    assert cfg["model"]["arch"] == "tileformer" and cfg["model"]["d_model"] == 64
+    assert cfg["descriptors"] and all(n.startswith("psi_") for n in cfg["descriptors"])   # default: psi_* only
+    assert len(cfg["descriptors"]) + len(cfg["dropped"]["zero_variance"]) == 18
+    model = load(str(tf_dir), torch.device("cpu")).model
+    assert isinstance(model, TileFormer)
+    # predictions and uncertainties for every psi descriptor, any input length
+    from toolkit.cli.predict import cli as predict_cli
+    from toolkit.io.h5 import read_h5
+
+    fasta = "".join(f">s{i}\n{s}\n" for i, s in enumerate(read_h5(psi_h5)["sequences"][:6]))
+    out = read_tsv(invoke(predict_cli, ["-m", tf_dir, "--uncertainty", "-q"], input=fasta).stdout)
+    assert len(out) == 6
+    for n in cfg["descriptors"]:
+        assert np.isfinite(out["pred_" + n].astype(float)).all() and (out["sd_" + n].astype(float) > 0).all()
+    with torch.no_grad():
+        mu, lv = model(torch.randint(0, 5, (3, 150)))
+    assert mu.shape == (3, len(cfg["descriptors"])) and torch.isfinite(lv).all()
+
+    # section 4.2: PhysInformer with the frozen TileFormer's predictions as extra inputs
+    pi_dir = tmp_path / "pi"
+    res = invoke(fit_cli, [psi_h5, "-o", pi_dir, "--tileformer", tf_dir, "--descriptors", "thermo_*", *FAST])
+    assert res.exit_code == 0, res.output
+    pcfg = json.loads((pi_dir / "config.json").read_text())
+    assert pcfg["tileformer"]["config"]["descriptors"] == cfg["descriptors"]
+    tf_state = MD.load_tensors(str(tf_dir / "model.pt"))
+    pi_state = MD.load_tensors(str(pi_dir / "model.pt"))
+    for k, v in tf_state.items():                     # copied in and never trained
+        assert torch.equal(pi_state["tileformer." + k], v)
+    pi = load(str(pi_dir), torch.device("cpu")).model
+    assert pi.tileformer is not None and not pi.tileformer.training
+    pi.train()
+    assert not pi.tileformer.training and not any(p.requires_grad for p in pi.tileformer.parameters())
+    head = next(iter(pi.heads.values()))
+    assert any(m.in_features == 64 + len(cfg["descriptors"]) for m in head.modules() if isinstance(m, torch.nn.Linear))
+    pred = read_tsv(invoke(predict_cli, ["-m", pi_dir, "-q"], input=fasta).stdout)
+    assert np.isfinite(pred["pred_thermo_total_dG"].astype(float)).all()
+    # the wrong combinations are refused
+    bad = CliRunner().invoke(fit_cli, [str(psi_h5), "-o", str(tmp_path / "x"), "--arch", "tileformer",
+                                       "--tileformer", str(tf_dir), *FAST])
+    assert bad.exit_code != 0 and "--tileformer" in bad.output
+    bad = CliRunner().invoke(fit_cli, [str(psi_h5), "-o", str(tmp_path / "y"), "--tileformer", str(pi_dir), *FAST])
+    assert bad.exit_code == 1 and "not a TileFormer model directory" in bad.output

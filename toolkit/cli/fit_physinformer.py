@@ -37,6 +37,12 @@ _TRAIN_FLAGS = {
 @click.option("--activities", metavar="COLS", default=None,
               help="Measured activity columns (e.g. mean_value, Dev_log2_enrichment) for the auxiliary heads "
                    "A (sequence + descriptors) and B (descriptors only); they never change the main model.")
+@click.option("--arch", type=click.Choice(["physinformer", "tileformer"]), default="physinformer", show_default=True,
+              help="physinformer: every descriptor (section 2-3); tileformer: the transformer of section 4 on the "
+                   "psi_* electrostatic descriptors (descfeat --families psi); its default --descriptors is 'psi_*'.")
+@click.option("--tileformer", "tileformer_dir", metavar="DIR", default=None,
+              help="A trained TileFormer model directory: frozen inside PhysInformer, its predictions join the "
+                   "representation every head sees (section 4.2). Its weights are copied into this model.")
 @click.option("--preset", type=click.Choice(["auto", "full", "cpu"]), default="auto", show_default=True,
               help="Model and schedule sizes: full (the design's) or cpu (minutes on a CPU); auto: full on CUDA, "
                    "cpu otherwise.")
@@ -49,8 +55,8 @@ _TRAIN_FLAGS = {
 @opt.seed_option
 @opt.threads_option
 @click.option("--resume", is_flag=True, help="Continue the run in DIR from checkpoint-last.pt, exactly.")
-def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, preset, length, grad_checkpoint, device, seed,
-        jobs, resume, quiet, verbose, **train_flags):
+def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tileformer_dir, preset, length,
+        grad_checkpoint, device, seed, jobs, resume, quiet, verbose, **train_flags):
     """Train PhysInformer: predict every descfeat descriptor from the sequence.
 
     Reads descfeat's HDF5 file (or a TSV with descriptor columns) with
@@ -70,6 +76,8 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, preset, len
       seqqc lib.tsv | dgsplit | descfeat -o d.h5 && fit-physinformer d.h5 -o models/pi
       fit-physinformer d.h5 -o models/pi --activities mean_value --preset cpu
       fit-physinformer d.h5 -o models/pi --resume
+      fit-physinformer d.h5 -o models/tf --arch tileformer
+      fit-physinformer d.h5 -o models/pi2 --tileformer models/tf
       predict -m models/pi test.tsv > descriptors_pred.tsv
     """
     import os
@@ -86,9 +94,13 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, preset, len
     if not resume:
         opt.require_input(input)
     config, norm = MD.open_run(out_dir, "physinformer", resume)
-    data = _load(input, fmt, seq_col, id_col, desc_spec, activities, length, config, norm, log)
+    if config is not None:
+        arch = config["model"].get("arch", "physinformer")
+    tile = _tileformer(tileformer_dir, arch) if config is None and tileformer_dir else None
+    data = _load(input, fmt, seq_col, id_col, desc_spec or ("psi_*" if arch == "tileformer" else None), activities,
+                 length, config, norm, log)
     if config is None:
-        config = _config(data, preset, dev, seed, train_flags, grad_checkpoint)
+        config = _config(data, preset, dev, seed, train_flags, grad_checkpoint, arch, tile)
         os.makedirs(out_dir, exist_ok=True)
         MD.write_json(os.path.join(out_dir, MD.CONFIG), config)
         MD.write_json(os.path.join(out_dir, MD.NORMALIZATION), data["normalization"])
@@ -103,14 +115,15 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, preset, len
              + ", ".join(f"{f} {config['families'].count(f)}" for f in dict.fromkeys(config["families"]))
              + f"); dropped: {len(dropped['zero_variance'])} constant on train, {len(dropped['no_values'])} without "
              f"values, {len(dropped['categorical'])} categorical; ΔG derived for "
-             f"{len(config['thermo_triples'])} thermo triple(s); preset {config['preset']}, device {dev}"
+             f"{len(config['thermo_triples'])} thermo triple(s); {arch}, preset {config['preset']}, device {dev}"
+             + (f"; frozen TileFormer from {config['tileformer']['dir']}" if config.get("tileformer") else "")
              + (f"; auxiliary heads for {', '.join(config['activities'])}" if config["activities"] else "")
              + (", resuming" if resume else ""))
     if dropped["zero_variance"]:
         log.detail("constant on the train split: " + ", ".join(dropped["zero_variance"]))
     n = data["normalization"]["descriptors"]
     result = trainer.train(config, data["train"], data["val"], out_dir, dev, (n["mean"], n["sd"]), log=log.info,
-                           resume=resume)
+                           resume=resume, tileformer_state=tile["state"] if tile else None)
     best = result["best"]
     row = result["log"][best["epoch"] - 1]
     log.info(f"fit-physinformer: {result['epochs']} epochs; best epoch {best['epoch']} (median val NLL {row['val_nll_median']:.4f}, "
@@ -371,23 +384,49 @@ class _Lazy:
         return np.column_stack([_numbers(self.df[c].tolist(), self.name, c, self.lines) for c in chosen])
 
 
-def _config(data, preset, dev, seed, flags, grad_checkpoint):
+def _tileformer(path, arch):
+    """The TileFormer of a model directory: {"dir", "config" (what builds it), "state"}."""
+    import os
+
+    from ..errors import InputError
+    from ..models import KINDS
+    from ..train import modeldir as MD
+
+    if arch == "tileformer":
+        raise click.UsageError("--tileformer feeds a TileFormer into PhysInformer; it does not go with --arch tileformer")
+    cfg = MD.read_config(path, kinds=KINDS)
+    if cfg["kind"] != "physinformer" or cfg["model"].get("arch") != "tileformer":
+        raise InputError("not a TileFormer model directory", file=path,
+                         hint="train one with fit-physinformer --arch tileformer")
+    state = MD.load_tensors(os.path.join(path, MD.WEIGHTS))
+    return {"dir": os.path.abspath(path), "state": state,
+            "config": {"model": cfg["model"], "descriptors": cfg["descriptors"]}}
+
+
+def _config(data, preset, dev, seed, flags, grad_checkpoint, arch="physinformer", tile=None):
     from .. import __version__
+    from ..models import tileformer as TF
     from ..models.physinformer import ENTROPY_FACTOR, PRESETS, TEMPERATURE_K
     from ..train.physinformer import TRAIN_DEFAULTS
 
     if preset == "auto":
         preset = "full" if dev.type == "cuda" else "cpu"
     p = PRESETS[preset]
+    sizes = TF.PRESETS[preset] if arch == "tileformer" else p
     train = dict(TRAIN_DEFAULTS)
     for key in ("batch_size", "epochs", "lr"):
-        train[key] = p[key]
+        train[key] = sizes[key]
     train.update({k: v for k, v in flags.items() if v is not None})
-    model = {k: p[k] for k in ("embed", "channels", "kernels", "d_state", "ssm_layers", "pyramid_hidden", "attn_heads",
-                               "head_hidden", "dropout", "aux_embed", "aux_channels", "aux_hidden")}
-    model.update({"temperature_k": TEMPERATURE_K, "entropy_factor": ENTROPY_FACTOR, "grad_checkpoint": grad_checkpoint})
+    if arch == "tileformer":
+        model = {k: sizes[k] for k in ("d_model", "n_heads", "n_layers", "d_ff", "dropout")}
+        model.update({k: p[k] for k in ("aux_embed", "aux_channels", "aux_hidden")})
+    else:
+        model = {k: p[k] for k in ("embed", "channels", "kernels", "d_state", "ssm_layers", "pyramid_hidden",
+                                   "attn_heads", "head_hidden", "dropout", "aux_embed", "aux_channels", "aux_hidden")}
+    model.update({"arch": arch, "temperature_k": TEMPERATURE_K, "entropy_factor": ENTROPY_FACTOR,
+                  "grad_checkpoint": grad_checkpoint})
     names = data["names"]
-    return {"kind": "physinformer", "toolkit_version": __version__, "targets": names, "descriptors": names,
+    return {"tileformer": {k: tile[k] for k in ("dir", "config")} if tile else None,"kind": "physinformer", "toolkit_version": __version__, "targets": names, "descriptors": names,
             "families": data["families"], "thermo_triples": data["triples"],
             "thermo_triple_names": [[names[i] for i in t] for t in data["triples"]],
             "thermo_identity_max_residual": data["residual"], "activities": data["activities"],

@@ -405,11 +405,15 @@ class PhysInformer(nn.Module):
         ΔG = ΔH - temperature·entropy_factor·ΔS.
     grad_checkpoint : bool
         Recompute the stem and SSM activations in the backward pass (training only).
+    tileformer : TileFormer or None
+        A trained TileFormer (section 4.2), frozen (never trained, always in eval
+        mode): its predictions (standardised) are concatenated to the pooled
+        representation z that every head sees.
     """
 
     def __init__(self, names, triples=(), embed=64, channels=(128, 192, 256), kernels=(11, 9, 7), d_state=16,
                  ssm_layers=2, pyramid_hidden=128, attn_heads=8, head_hidden=256, dropout=0.1,
-                 temperature=TEMPERATURE_K, entropy_factor=ENTROPY_FACTOR, grad_checkpoint=False):
+                 temperature=TEMPERATURE_K, entropy_factor=ENTROPY_FACTOR, grad_checkpoint=False, tileformer=None):
         super().__init__()
         self.names = list(names)
         self.grad_checkpoint = grad_checkpoint
@@ -424,14 +428,18 @@ class PhysInformer(nn.Module):
         for t in self.triples:
             if any(fam_of[i] != "thermo" for i in t):
                 raise ValueError("a ΔH/ΔS/ΔG triple must name thermo descriptors")
+        self.tileformer = tileformer
+        if tileformer is not None:
+            tileformer.requires_grad_(False)
+            tileformer.eval()
+        d_z = pyramid_hidden + (len(tileformer.names) if tileformer is not None else 0)
         self.heads = nn.ModuleDict()
         for f, ix in self.routes.items():
             if f == "thermo":
                 tri = [[local[f][i] for i in t] for t in self.triples]
-                self.heads[f] = ThermoHead(pyramid_hidden, c, len(ix), tri, head_hidden, dropout, temperature,
-                                           entropy_factor)
+                self.heads[f] = ThermoHead(d_z, c, len(ix), tri, head_hidden, dropout, temperature, entropy_factor)
             else:
-                self.heads[f] = PropertyHead(f, pyramid_hidden, c, len(ix), head_hidden, dropout)
+                self.heads[f] = PropertyHead(f, d_z, c, len(ix), head_hidden, dropout)
             self.register_buffer(f"index_{f}", torch.as_tensor(ix, dtype=torch.long), persistent=False)
         self.log_var_base = nn.Parameter(torch.zeros(len(self.names)))
 
@@ -440,6 +448,13 @@ class PhysInformer(nn.Module):
         if "thermo" in self.heads and self.triples:
             self.heads["thermo"].set_scalers([[mean[i] for i in t] for t in self.triples],
                                              [[sd[i] for i in t] for t in self.triples])
+
+    def train(self, mode=True):
+        """Train/eval mode; a frozen TileFormer stays in eval mode."""
+        super().train(mode)
+        if self.tileformer is not None:
+            self.tileformer.eval()
+        return self
 
     def _trunk(self, codes):
         h = self.stem(codes).transpose(1, 2)                                # (B, L, C)
@@ -461,6 +476,10 @@ class PhysInformer(nn.Module):
         else:
             h = self._trunk(codes)
         z = self.pyramid(h)
+        if self.tileformer is not None:
+            with torch.no_grad():
+                psi, _ = self.tileformer(codes)
+            z = torch.cat([z, psi.to(z.dtype)], dim=1)
         H = h.transpose(1, 2)
         B = codes.shape[0]
         mu = torch.zeros(B, len(self.names), device=codes.device)
@@ -545,15 +564,22 @@ class AuxHeads(nn.Module):
 # ---------------------------------------------------------------------- build
 
 def build(config):
-    """The (untrained) PhysInformer a resolved fit-physinformer config describes."""
+    """The (untrained) model a resolved fit-physinformer config describes: a PhysInformer
+    (with the frozen TileFormer of ``config["tileformer"]`` when present), or a TileFormer
+    when ``model.arch`` is ``tileformer``."""
+    from . import tileformer as tf
+
     m = config["model"]
+    if m.get("arch") == "tileformer":
+        return tf.build(config)
+    inner = tf.build(config["tileformer"]["config"]) if config.get("tileformer") else None
     return PhysInformer(config["descriptors"], config.get("thermo_triples", []), embed=m["embed"],
                         channels=m["channels"], kernels=m["kernels"], d_state=m["d_state"],
                         ssm_layers=m["ssm_layers"], pyramid_hidden=m["pyramid_hidden"], attn_heads=m["attn_heads"],
                         head_hidden=m["head_hidden"], dropout=m["dropout"],
                         temperature=m.get("temperature_k", TEMPERATURE_K),
                         entropy_factor=m.get("entropy_factor", ENTROPY_FACTOR),
-                        grad_checkpoint=bool(m.get("grad_checkpoint", False)))
+                        grad_checkpoint=bool(m.get("grad_checkpoint", False)), tileformer=inner)
 
 
 def build_aux(config):

@@ -170,7 +170,8 @@ def predict_codes(model, codes, device, batch_size=512, rc_average=False):
 def _param_groups(model, weight_decay):
     decay, keep = [], []
     for name, p in model.named_parameters():
-        (keep if model_lib.no_decay(name, p) else decay).append(p)
+        if p.requires_grad:                     # a frozen TileFormer inside PhysInformer is not optimised
+            (keep if model_lib.no_decay(name, p) else decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
 
 
@@ -189,7 +190,7 @@ def _forked(device):
     return torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else [])
 
 
-def train(config, train_split, val_split, out_dir, device, scaler, log=None, resume=False):
+def train(config, train_split, val_split, out_dir, device, scaler, log=None, resume=False, tileformer_state=None):
     """Train PhysInformer; write model.pt, train_log.tsv, val_descriptors.tsv and checkpoints.
 
     Parameters
@@ -206,6 +207,9 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
         Receives the summary lines of each epoch.
     resume : bool
         Continue from out_dir/checkpoint-last.pt.
+    tileformer_state : state dict or None
+        Weights of the frozen TileFormer named by ``config["tileformer"]`` (new runs;
+        a resumed run finds them in its checkpoint).
 
     Returns
     -------
@@ -218,6 +222,8 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
     seed = int(config["seed"])
     torch.manual_seed(seed)
     model = model_lib.build(config)
+    if tileformer_state is not None and not resume:
+        model.tileformer.load_state_dict(tileformer_state)
     model.set_scalers(*scaler)
     model.to(device)
     opt = torch.optim.AdamW(_param_groups(model, cfg["weight_decay"]), lr=cfg["lr"], betas=tuple(cfg["betas"]))
