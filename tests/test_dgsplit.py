@@ -19,8 +19,10 @@ def split(tmp_path, args, input=None):
     assert res.exit_code == 0, res.stderr
     out = read_tsv(res.stdout)
     report = json.loads(rep.read_text())
-    # a group never crosses splits (checked here independently of dgsplit's own check)
-    assert (out.groupby("group_id")["split"].nunique() == 1).all()
+    # a group never crosses splits (checked here independently of dgsplit's own check);
+    # excluded rows (combined hold-out) are in none
+    kept = out[out["split"] != "excluded"]
+    assert (kept.groupby("group_id")["split"].nunique() == 1).all()
     assert sum(s["rows"] for s in report["splits"].values()) == len(out) == report["rows"]
     return out, report, read_tsv(man)
 
@@ -159,3 +161,178 @@ def test_leak_check_catches_planted_leaks():
     keys = np.array([10, 10, 20, 20])  # rows 2 and 3 share a core but sit in different groups
     assert "more than one split" in check_no_leak(labels, np.array([0, 0, 1, 2]), keys=keys)
     assert check_no_leak(labels, np.array([0, 0, 2, 2]), keys=keys) is None
+
+
+# ----------------------------------------------------------------------------- coordinate tables and
+# the combined hold-out (an unseen cell line on unseen chromosomes, for enhancer-promoter pairs)
+
+PAIR_HEADER = ("name", "cell", "enhancer_chrom", "enhancer_start", "enhancer_end",
+               "promoter_chrom", "promoter_start", "promoter_end", "label")
+# hold out cell B; chr1 train, chr7 val, chr8 test. Expected split of each row, and why.
+PAIRS = [
+    ("r1", "A", "chr1", 100, 200, "chr1", 5000, 7000, 1, "train"),
+    ("r2", "B", "chr1", 300, 400, "chr1", 8000, 9000, 0, "excluded"),    # held out, off the test chromosomes
+    ("r3", "A", "chr8", 100, 200, "chr8", 5000, 7000, 0, "excluded"),    # another cell on a test chromosome
+    ("r4", "B", "8", 300, 400, "8", 8000, 9000, 1, "test"),              # '8' is chr8
+    ("r5", "C", "chr7", 100, 200, "chr7", 5000, 7000, 0, "val"),
+    ("r6", "B", "chr7", 300, 400, "chr7", 8000, 9000, 0, "excluded"),
+    ("r7", "C", "chr1", 900, 950, "chr8", 9000, 9900, 0, "excluded"),    # trans pair: strictest chromosome (test)
+    ("r8", "B", "chr8", 900, 950, "chr1", 20000, 21000, 1, "test"),      # trans pair, held out
+    ("r9", "A", "chr1", 600, 700, "chr1", 20000, 21000, 0, "excluded"),  # shares r8's promoter: r8's group
+    ("r10", "C", "chr1", 100, 200, "chr1", 30000, 31000, 0, "train"),    # shares r1's enhancer
+    ("r11", "B", "chr1", 100, 200, "chr1", 40000, 41000, 1, "excluded"),  # shares r1's enhancer, held out
+]
+
+
+def _pairs_file(tmp_path, rows=PAIRS, sep="\t"):
+    path = tmp_path / ("pairs.tsv" if sep == "\t" else "pairs.csv")
+    lines = [sep.join(PAIR_HEADER)] + [sep.join(map(str, r[:len(PAIR_HEADER)])) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_coordinate_table_is_grouped_by_shared_elements(tmp_path):
+    """No sequence column: rows sharing an element's exact coordinates share a group."""
+    out, rep, man = split(tmp_path, [_pairs_file(tmp_path)])
+    assert "sequence" not in out.columns and list(out.columns[:3]) == ["id", "name", "cell"]
+    assert out["id"].tolist() == [r[0] for r in PAIRS]
+    g = dict(zip(out["id"], out["group_id"]))
+    assert g["r1"] == g["r10"] == g["r11"] and g["r8"] == g["r9"]
+    assert len({g["r1"], g["r2"], g["r3"], g["r4"], g["r8"]}) == 5   # same numbers on other chromosomes differ
+    assert rep["grouping"]["grouped_by"] == "element coordinates" and rep["grouping"]["groups"] == 8
+    assert man.columns.tolist() == ["id", "elements", "group_id", "split"]
+    assert man["elements"][0] == "1:100-200;1:5000-7000"
+    assert "element" in rep["leakage_check"]
+
+
+def test_combined_holdout_on_a_small_pair_table(tmp_path):
+    """--holdout cell=B --holdout-chrom: every row accounted for, each where the table says."""
+    args = [_pairs_file(tmp_path), "--holdout", "cell=B", "--holdout-chrom", "--test-chroms", "chr8",
+            "--val-chroms", "7", "--chrom-col", "enhancer_chrom"]
+    out, rep, man = split(tmp_path, args)
+    assert out["id"].tolist() == [r[0] for r in PAIRS]
+    assert dict(zip(out["id"], out["split"])) == {r[0]: r[-1] for r in PAIRS}
+    assert man["split"].tolist() == out["split"].tolist()
+    # no held-out row in train or val; no test-chromosome row (either element) in train or val
+    assert not ((out["cell"] == "B") & out["split"].isin(["train", "val"])).any()
+    on_test = out["enhancer_chrom"].isin(["chr8", "8"]) | out["promoter_chrom"].isin(["chr8", "8"])
+    assert not (on_test & out["split"].isin(["train", "val"])).any()
+    assert (out.loc[out["split"] == "test", "cell"] == "B").all()
+    assert rep["excluded"]["rows"] == 6 == (out["split"] == "excluded").sum()
+    assert rep["excluded"]["held_out_off_test_chromosomes"] == 3
+    assert rep["excluded"]["others_on_test_chromosomes"] == 3
+    assert {k: v["rows"] for k, v in rep["splits"].items()} == {"train": 2, "val": 1, "test": 2, "excluded": 6}
+    assert rep["groups_moved_to_stricter_split"] == 1                  # r8 + r9: chr8 and chr1
+    # the same without --chrom-col: every element's chromosome counts anyway
+    out2, _, _ = split(tmp_path, args[:-2])
+    assert out2["split"].tolist() == out["split"].tolist()
+
+
+def test_combined_holdout_on_a_sequence_table(tmp_path):
+    """The combination works on sequence groups too: an element on chr1 and chr7 (its
+    reverse complement) is one group; its held-out row is tested, its other row excluded."""
+    src = read_tsv(DATA / "gosai_table_s2_10rows.tsv")
+    src["cell"] = ["K562", "HepG2"] * 5
+    src.loc[1, "sequence"] = reverse_complement(src.loc[0, "sequence"])  # row 0 on chr7, row 1 on chr1
+    path = tmp_path / "t.tsv"
+    src.to_csv(path, sep="\t", index=False)
+    out, rep, _ = split(tmp_path, [path, "--holdout", "cell=K562", "--holdout-chrom"])
+    assert out["split"][0] == "test" and out["split"][1] == "excluded"
+    on_test = src["chr"].isin(["7", "13"])
+    expect = [("test" if t else "excluded") if c == "K562" else ("excluded" if t else "train")
+              for c, t in zip(src["cell"], on_test)]
+    expect[1] = "excluded"
+    assert out["split"].tolist() == expect
+    assert rep["excluded"]["rows"] == expect.count("excluded")
+
+
+def test_coordinate_table_errors(tmp_path):
+    path = _pairs_file(tmp_path)
+    res = run_cli("dgsplit", [path, "--near", "hamming"])
+    assert res.exit_code == 1 and "needs sequences" in res.stderr
+    res = run_cli("dgsplit", [path, "--holdout-chrom", "--chrom-col", "enh_chrom"])
+    assert res.exit_code == 1 and "enh_chrom" in res.stderr
+    bad = [list(r) for r in PAIRS]
+    bad[2][3] = "12.5"                                            # data row 3 = line 4
+    res = run_cli("dgsplit", [_pairs_file(tmp_path, bad)])
+    assert res.exit_code == 1 and "line 4" in res.stderr and "enhancer_start" in res.stderr
+    assert "Traceback" not in res.stderr
+    # a table with neither sequences nor coordinates is still refused, naming both ways out
+    (tmp_path / "x.tsv").write_text("id\tvalue\na\t1\nb\t2\n")
+    res = run_cli("dgsplit", [tmp_path / "x.tsv"])
+    assert res.exit_code == 1 and "no sequence column" in res.stderr and "coordinates" in res.stderr
+
+
+TARGETFINDER = DATA / "targetfinder_pairs_3000.csv.gz"
+
+
+def test_combined_holdout_on_real_targetfinder_pairs(tmp_path):
+    """3,000 real TargetFinder pairs (CSV, gzip, no sequences): hold out K562 and chr8/chr9."""
+    src = pd.read_csv(TARGETFINDER, dtype=str, keep_default_na=False)
+    out, rep, man = split(tmp_path, [TARGETFINDER, "--holdout", "cell=K562", "--holdout-chrom",
+                                     "--test-chroms", "chr8,chr9", "--val-chroms", "chr7"])
+    assert len(out) == len(src) == 3000
+    assert out.drop(columns=["id", "split", "group_id"]).equals(src)   # every column passes through, in order
+    held = out["cell"] == "K562"
+    on_test = out["enhancer_chrom"].isin(["chr8", "chr9"]) | out["promoter_chrom"].isin(["chr8", "chr9"])
+    on_val = out["enhancer_chrom"].eq("chr7") | out["promoter_chrom"].eq("chr7")
+    s = out["split"]
+    assert ((s == "test") == (held & on_test)).all()
+    assert ((s == "val") == (~held & on_val & ~on_test)).all()
+    assert ((s == "train") == (~held & ~on_val & ~on_test)).all()
+    assert ((s == "excluded") == ((held & ~on_test) | (~held & on_test))).all()
+    counts = s.value_counts().to_dict()
+    assert counts["test"] > 20 and counts["train"] > 2000
+    assert rep["excluded"]["rows"] == counts["excluded"]
+    assert rep["excluded"]["held_out_off_test_chromosomes"] == int((held & ~on_test).sum())
+    # no element (exact coordinates) in two of train, val and test
+    kept = man[man["split"] != "excluded"]
+    elem = kept.assign(e=kept["elements"].str.split(";")).explode("e")
+    assert (elem.groupby("e")["split"].nunique() == 1).all()
+    # the groups are real: some promoters are shared by several pairs
+    assert rep["grouping"]["groups"] < 3000
+
+
+def test_excluded_rows_are_read_by_no_training_command(tmp_path):
+    """check_split accepts 'excluded'; read_split_rows drops and counts it like test."""
+    from toolkit.io.tables import check_split, read_split_rows
+
+    assert check_split([" excluded", "train"], "x").tolist() == ["excluded", "train"]
+    with pytest.raises(Exception, match="not train, val, test or excluded"):
+        check_split(["dropped"], "x")
+    df = read_tsv(DATA / "lentimpra_HepG2_400.tsv").head(12)
+    df["split"] = ["train"] * 6 + ["val"] * 2 + ["test"] * 2 + ["excluded"] * 2
+    path = tmp_path / "s.tsv"
+    df.to_csv(path, sep="\t", index=False)
+    counts = {}
+    first, tables, n_test = read_split_rows(str(path), counts=counts)
+    assert len(tables["train"].df) == 6 and len(tables["val"].df) == 2 and n_test == 2
+    assert counts == {"train": 6, "val": 2, "test": 2, "excluded": 2}
+
+
+def test_fit_commands_ignore_excluded_rows(tmp_path):
+    """fit-cre and fit-physinformer train on train, select on val, and never parse excluded
+    rows (their values here are text that would be an error if read)."""
+    qc = run_cli("seqqc", [DATA / "lentimpra_HepG2_400.tsv", "-q"])
+    df = read_tsv(qc.stdout).head(150).copy()
+    df["split"] = ["train"] * 80 + ["val"] * 30 + ["test"] * 10 + ["excluded"] * 30
+    df["group_id"] = [f"g{i}" for i in range(len(df))]
+    df.loc[df["split"] == "excluded", "mean_value"] = "not-read"
+    path = tmp_path / "split.tsv"
+    df.to_csv(path, sep="\t", index=False)
+    res = run_cli("fit-cre", [path, "-o", tmp_path / "cre", "--preset", "cpu", "--epochs", "1", "--no-baseline",
+                              "--targets", "mean_value", "-q"])
+    assert res.exit_code == 0, res.stderr
+    cfg = json.loads((tmp_path / "cre" / "config.json").read_text())
+    assert cfg["rows"]["train"] == 80 and cfg["rows"]["val"] == 30
+
+    feats = read_tsv(run_cli("descfeat", [path, "--families", "thermo", "-q"]).stdout)
+    names = [c for c in feats.columns if c.startswith("thermo_total")]
+    feats = feats[["id", "sequence", "split", *names]].copy()
+    feats.loc[feats["split"] == "excluded", names] = "not-read"
+    fpath = tmp_path / "feats.tsv"
+    feats.to_csv(fpath, sep="\t", index=False)
+    res = run_cli("fit-physinformer", [fpath, "-o", tmp_path / "pi", "--preset", "cpu", "--epochs", "1", "-q"])
+    assert res.exit_code == 0, res.stderr
+    cfg = json.loads((tmp_path / "pi" / "config.json").read_text())
+    assert cfg["rows"]["train"] == 80 and cfg["rows"]["val"] == 30

@@ -57,18 +57,23 @@ def _parse_fractions(text):
 @click.option("--strata", "strata_col", default="target_cell", show_default=True, metavar="COL",
               help="Keep each split within +-2 points of this column's overall proportions (if present).")
 @click.option("--holdout-chrom", is_flag=True,
-              help="Split by chromosome (the Malinois split): --val-chroms to val, --test-chroms to test.")
+              help="Split by chromosome (the Malinois split): --val-chroms to val, --test-chroms to test. "
+                   "With --holdout too: the held-out rows on test chromosomes are the test set, the other "
+                   "rows off them train and val, and the rest is 'excluded'.")
 @click.option("--val-chroms", default="chr19,chr21,chrX", show_default=True, metavar="LIST",
               help="Validation chromosomes for --holdout-chrom ('7' and 'chr7' are the same).")
 @click.option("--test-chroms", default="chr7,chr13", show_default=True, metavar="LIST",
               help="Test chromosomes for --holdout-chrom.")
-@click.option("--chrom-col", default=None, metavar="COL",
-              help="Chromosome column for --holdout-chrom (default: chrom, chr, chromosome, seqnames).")
+@click.option("--chrom-col", default=None, metavar="COL[,COL...]",
+              help="Chromosome column(s) for --holdout-chrom; a row on several chromosomes goes to its "
+                   "strictest split (default: chrom, chr, chromosome, seqnames; in a table of coordinates "
+                   "every element's chromosome, e.g. enhancer_chrom and promoter_chrom, always counts).")
 @click.option("--holdout", "holdout", default=None, metavar="COL=VALUE,...",
               help="Rows whose COL is one of the VALUEs (and their groups) are the test set, e.g. "
-                   "target_cell=HepG2; the rest is split train/val.")
+                   "target_cell=HepG2; the rest is split train/val. Combines with --holdout-chrom.")
 @click.option("--manifest", metavar="FILE", default=None,
-              help="Write id, SHA1 of the sequence, group_id and split per row (TSV).")
+              help="Write id, SHA1 of the sequence (elements: a table of coordinates' chrom:start-end "
+                   "keys), group_id and split per row (TSV).")
 @opt.report_option
 def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, near, max_mismatch, kmer_k,
         kmer_threshold, strata_col, holdout_chrom, val_chroms, test_chroms, chrom_col, holdout, manifest,
@@ -79,30 +84,42 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
     the flanks every sequence shares (e.g. lentiMPRA's 15-nt adapters), and
     optionally by near-duplicates; then allocates whole groups: randomly
     (80/10/10, seed 2025, stratified by target_cell), by held-out
-    chromosomes (--holdout-chrom), or by a held-out column value
-    (--holdout). Adds the columns split and group_id, keeps every input
-    column, and fails if any group would cross splits.
+    chromosomes (--holdout-chrom), by a held-out column value (--holdout),
+    or by both at once. Adds the columns split and group_id, keeps every
+    input column, and fails if any group would cross splits.
+
+    A table of coordinates without sequences (e.g. enhancer-promoter pairs:
+    enhancer_chrom, enhancer_start, enhancer_end, promoter_...) is grouped by
+    its elements instead: rows that share an element's exact coordinates
+    share a group.
+
+    With --holdout and --holdout-chrom together, test is the held-out rows on
+    test chromosomes, train and val are the other rows on train and val
+    chromosomes, and rows that would leak (held-out rows elsewhere, other
+    rows on test chromosomes) get split 'excluded': written and counted, and
+    ignored by every fit-* command.
 
     \b
     Examples:
       seqqc lib.csv | dgsplit --report split.json > split.tsv
       seqqc gosai_table_s2.tsv | dgsplit --holdout-chrom > split.tsv
       dgsplit joint_3cell.tsv --holdout target_cell=WTC11 --near hamming -o split.tsv
+      dgsplit targetfinder_pairs.csv.gz --holdout cell=K562 --holdout-chrom \\
+        --test-chroms chr8,chr9 --val-chroms chr7 --report split.json > ep_split.tsv
     """
     import numpy as np
 
     from ..errors import ConfigError, ToolkitError
     from ..io.streams import AtomicOutput
-    from ..io.tables import read_table, standard_frame, target_columns, write_tsv
+    from ..io.tables import element_columns, no_sequence_column, read_table, standard_frame, target_columns, write_tsv
     from ..seq import sha1
-    from ..split.allocate import SPLITS, by_chromosome, by_column, check_no_leak, random_grouped
+    from ..split.allocate import (SPLIT_NAMES, by_chromosome, by_column, by_column_and_chromosome, check_no_leak,
+                                  random_grouped)
     from ..split.group import group_rows
 
     log = opt.Log("dgsplit", quiet, verbose)
     opt.require_input(input)
     fr = _parse_fractions(fractions)
-    if holdout_chrom and holdout:
-        raise click.UsageError("use either --holdout-chrom or --holdout")
     if flanks not in ("auto", "none"):
         try:
             left, right = (int(x) for x in flanks.split(","))
@@ -114,32 +131,42 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
         flanks = (left, right)
     held = _parse_holdout(holdout) if holdout else None
 
-    table = read_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col)
+    table = read_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col, require_seq=False)
     df = table.df
     cols = [c for c in df.columns if not c.startswith("_")]
-    seqs = [_clean(s) for s in df[table.seq_col].to_numpy(dtype=object)]
-    if any(not s for s in seqs):
-        i = next(i for i, s in enumerate(seqs) if not s)
-        raise ToolkitError("empty sequence", file=table.name, line=int(table.lines[i]), column=table.seq_col,
-                           hint="run seqqc first, which rejects such rows with a reason")
-    n = len(seqs)
-    with log.progress(range(3 if near != "none" else 0), label="near-duplicates") as bar:
-        step = (lambda k: bar.update(k)) if hasattr(bar, "update") else None
-        labels, ginfo, canon_keys = group_rows(seqs, grouping=grouping, flanks=flanks, near=near,
-                                               max_mismatch=max_mismatch, kmer_k=kmer_k,
-                                               kmer_threshold=kmer_threshold, progress=step, return_keys=True)
+    elements = []
+    if table.seq_col is None:
+        elements = element_columns(cols)
+        if not elements:
+            raise no_sequence_column(cols, table.name, also=(
+                ", or give coordinates to group by (chrom, start, end, or <element>_chrom, _start, _end "
+                "for each element, e.g. enhancer_* and promoter_*)"))
+        if near != "none":
+            raise ConfigError(f"--near {near} needs sequences, and this table has coordinates only",
+                              file=table.name, line=1,
+                              hint="drop --near: rows are grouped by identical element coordinates")
+        seqs = None
+        labels, ginfo, canon_keys, ekeys = _group_by_coordinates(table, elements)
+        n = len(labels)
+        log.detail("no sequence column: rows grouped by element coordinates ("
+                   + ", ".join(e[0] or "chrom/start/end" for e in elements) + ")")
+    else:
+        seqs = [_clean(s) for s in df[table.seq_col].to_numpy(dtype=object)]
+        if any(not s for s in seqs):
+            i = next(i for i, s in enumerate(seqs) if not s)
+            raise ToolkitError("empty sequence", file=table.name, line=int(table.lines[i]), column=table.seq_col,
+                               hint="run seqqc first, which rejects such rows with a reason")
+        n = len(seqs)
+        with log.progress(range(3 if near != "none" else 0), label="near-duplicates") as bar:
+            step = (lambda k: bar.update(k)) if hasattr(bar, "update") else None
+            labels, ginfo, canon_keys = group_rows(seqs, grouping=grouping, flanks=flanks, near=near,
+                                                   max_mismatch=max_mismatch, kmer_k=kmer_k,
+                                                   kmer_threshold=kmer_threshold, progress=step, return_keys=True)
 
     strata = df[strata_col].to_numpy(dtype=object) if strata_col in cols else np.zeros(n, dtype=np.int8)
     moved = 0
-    if holdout_chrom:
-        ccol = chrom_col or next((c for c in CHROM_COLUMNS if c in cols), None)
-        if ccol is None or ccol not in cols:
-            raise ConfigError("--holdout-chrom needs a chromosome column", file=table.name, line=1,
-                              hint=f"name it with --chrom-col (looked for {', '.join(CHROM_COLUMNS)})")
-        split, moved = by_chromosome(labels, df[ccol].to_numpy(dtype=object),
-                                     val=val_chroms.split(","), test=test_chroms.split(","))
-        mode = f"chromosomes (val {val_chroms}; test {test_chroms})"
-    elif held:
+    excluded = None
+    if held:
         col, values = held
         if col not in cols:
             raise ConfigError(f"--holdout column '{col}' is not in the input", file=table.name, line=1,
@@ -149,6 +176,23 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
         if missing:
             raise ConfigError(f"--holdout value(s) not found in column '{col}': {', '.join(missing)}",
                               file=table.name, hint=f"values are: {', '.join(sorted(map(str, present))[:20])}")
+    if holdout_chrom:
+        ccols = _chrom_columns(chrom_col, cols, elements, table.name)
+        chroms = df[ccols].to_numpy(dtype=object)
+        if held:
+            col, values = held
+            split, moved, excluded = by_column_and_chromosome(labels, df[col].to_numpy(dtype=object), values,
+                                                              chroms, val=val_chroms.split(","),
+                                                              test=test_chroms.split(","))
+            mode = (f"held out {col} = {','.join(values)} on chromosomes (val {val_chroms}; test {test_chroms}); "
+                    f"chromosomes from {', '.join(ccols)}")
+        else:
+            split, moved = by_chromosome(labels, chroms, val=val_chroms.split(","), test=test_chroms.split(","))
+            mode = f"chromosomes (val {val_chroms}; test {test_chroms})"
+            if len(ccols) > 1:
+                mode += f"; chromosomes from {', '.join(ccols)}"
+    elif held:
+        col, values = held
         split, moved = by_column(labels, df[col].to_numpy(dtype=object), values, fr,
                                  strata=strata if strata_col in cols and strata_col != col else None, seed=seed)
         mode = f"held out {col} = {','.join(values)}"
@@ -156,13 +200,17 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
         split = random_grouped(labels, strata, fr, seed)
         mode = f"random grouped {fractions}, seed {seed}"
 
-    # checked on the groups and, independently of grouping and allocation, on the cores themselves
+    # checked on the groups and, independently of grouping and allocation, on the cores (or elements) themselves
     leak = check_no_leak(labels, split, keys=canon_keys)
     if leak:
         raise ToolkitError(f"leakage check failed: {leak}", file=table.name,
                            hint="this is a bug in dgsplit; please report it with the input")
+    if excluded is not None:
+        for k, name in enumerate(SPLIT_NAMES[:3]):
+            if not (split == k).any():
+                log.warn(f"the {name} split is empty; check --holdout, --val-chroms and --test-chroms")
 
-    names = np.array(SPLITS, dtype=object)[split]
+    names = np.array(SPLIT_NAMES, dtype=object)[split]
     gids = np.char.add("g", (labels + 1).astype(str)).astype(object)
     out = standard_frame(table)
     for c in ("split", "group_id"):
@@ -173,14 +221,17 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
     out["group_id"] = gids
 
     rep = _report(table, out, labels, split, strata if strata_col in cols else None, strata_col,
-                  target_columns(cols), ginfo, mode, moved, seed)
+                  target_columns(cols), ginfo, mode, moved, seed, excluded)
     with AtomicOutput(output, inputs=[input]) as fh:
         write_tsv(out, fh)
     if manifest:
         import pandas as pd
 
-        man = pd.DataFrame({"id": out["id"].to_numpy(), "sha1": [sha1(s) for s in seqs],
-                            "group_id": gids, "split": names})
+        if seqs is not None:
+            man = pd.DataFrame({"id": out["id"].to_numpy(), "sha1": [sha1(s) for s in seqs],
+                                "group_id": gids, "split": names})
+        else:
+            man = pd.DataFrame({"id": out["id"].to_numpy(), "elements": ekeys, "group_id": gids, "split": names})
         with AtomicOutput(manifest, inputs=[input]) as fh:
             write_tsv(man, fh)
     if report:
@@ -188,17 +239,75 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
     _summary(log, rep)
 
 
-def _report(table, out, labels, split, strata, strata_col, targets, ginfo, mode, moved, seed):
+def _chrom_columns(chrom_col, cols, elements, name):
+    """The chromosome column(s) --holdout-chrom reads: --chrom-col (comma-separated), else a
+    chromosome column by its usual name; in a table of coordinates every element's too."""
+    from ..errors import ConfigError
+
+    if chrom_col:
+        ccols = [c.strip() for c in chrom_col.split(",") if c.strip()]
+        missing = [c for c in ccols if c not in cols]
+        if missing or not ccols:
+            raise ConfigError(f"--chrom-col column(s) not in the input: {', '.join(missing) or chrom_col!r}",
+                              file=name, line=1, hint=f"columns are: {', '.join(cols)}")
+    else:
+        ccols = [c for c in CHROM_COLUMNS if c in cols][:1]
+    for e in elements:  # a row of a coordinate table lies on each of its elements' chromosomes
+        if e[1] not in ccols:
+            ccols.append(e[1])
+    if not ccols:
+        raise ConfigError("--holdout-chrom needs a chromosome column", file=name, line=1,
+                          hint=f"name it with --chrom-col (looked for {', '.join(CHROM_COLUMNS)})")
+    return ccols
+
+
+def _group_by_coordinates(table, elements):
+    """Group a coordinate table's rows by shared elements; returns labels, info, element key codes
+    (n, m) and each row's keys joined with ';' (for the manifest)."""
+    import numpy as np
+
+    from ..errors import InputError
+    from ..io.tables import parse_numeric
+    from ..split.group import element_key, group_by_elements
+
+    keys = []
+    for _, ccol, scol, ecol in elements:
+        chrom = table.df[ccol].str.strip().to_numpy(dtype=object)
+        empty = np.flatnonzero(chrom == "")
+        if len(empty):
+            raise InputError("empty chromosome", file=table.name, line=int(table.lines[empty[0]]), column=ccol,
+                             hint="every element needs a chromosome, start and end")
+        pos = {}
+        for c in (scol, ecol):
+            v = parse_numeric(table, c, hint="coordinates are integers (BED-style: 0-based start, end exclusive)")
+            bad = np.flatnonzero(~np.isfinite(v) | (v != np.round(v)) | (v < 0))
+            if len(bad):
+                i = int(bad[0])
+                raise InputError(f"'{table.df[c].iloc[i]}' is not a coordinate", file=table.name,
+                                 line=int(table.lines[i]), column=c,
+                                 hint="coordinates are non-negative integers (BED-style: 0-based start, end exclusive)")
+            pos[c] = v.astype(np.int64)
+        keys.append(element_key(chrom, pos[scol], pos[ecol]))
+    labels, info, codes = group_by_elements(keys)
+    joined = keys[0] if len(keys) == 1 else np.array([";".join(k) for k in zip(*keys)], dtype=object)
+    info["element_columns"] = {(e[0] or "element"): [e[1], e[2], e[3]] for e in elements}
+    return labels, info, codes, joined
+
+
+def _report(table, out, labels, split, strata, strata_col, targets, ginfo, mode, moved, seed, excluded=None):
     import numpy as np
     import pandas as pd
 
     from ..qc.profile import _dist
-    from ..split.allocate import SPLITS
+    from ..split.allocate import SPLIT_NAMES, SPLITS
 
     n = len(labels)
     rep = {"input": table.name, "mode": mode, "seed": seed, "rows": n, "grouping": ginfo,
            "groups_moved_to_stricter_split": moved, "splits": {}}
-    for k, name in enumerate(SPLITS):
+    if excluded is not None:
+        rep["excluded"] = {"rows": int((split == 3).sum()), **excluded,
+                           "note": "in no split: written with split 'excluded' and ignored by fit-* commands"}
+    for k, name in enumerate(SPLIT_NAMES if excluded is not None else SPLITS):
         m = split == k
         entry = {"rows": int(m.sum()), "fraction": float(m.mean()) if n else 0.0,
                  "groups": int(len(np.unique(labels[m])))}
@@ -219,8 +328,13 @@ def _report(table, out, labels, split, strata, strata_col, targets, ginfo, mode,
                 for k, v in overall.items():
                     dev = max(dev, abs(props.get(str(k), 0.0) - v))
         rep["max_proportion_deviation"] = dev
-    rep["leakage_check"] = ("passed: no group and no core sequence (with --group-by rc: either strand) "
-                            "in more than one split")
+    if ginfo.get("grouped_by") == "element coordinates":
+        rep["leakage_check"] = "passed: no group and no element (identical coordinates) in more than one split"
+    else:
+        rep["leakage_check"] = ("passed: no group and no core sequence (with --group-by rc: either strand) "
+                                "in more than one split")
+    if excluded is not None:
+        rep["leakage_check"] += " (excluded rows are in none)"
     return rep
 
 
@@ -230,10 +344,17 @@ def _summary(log, rep):
     if log.quiet:
         return
     g = rep["grouping"]
-    log.info(f"dgsplit: {rep['rows']} rows in {g['groups']} groups ({rep['mode']}); "
-             f"flanks removed {g['flanks']['left']}+{g['flanks']['right']} nt")
+    if g.get("grouped_by") == "element coordinates":
+        how = f"grouped by the coordinates of {g['distinct_elements']} distinct elements"
+    else:
+        how = f"flanks removed {g['flanks']['left']}+{g['flanks']['right']} nt"
+    log.info(f"dgsplit: {rep['rows']} rows in {g['groups']} groups ({rep['mode']}); {how}")
     rows = [[k, v["rows"], f"{v['fraction']:.3f}", v["groups"]] for k, v in rep["splits"].items()]
     log.info(tabulate(rows, headers=["split", "rows", "fraction", "groups"], tablefmt="simple"))
+    if "excluded" in rep:
+        e = rep["excluded"]
+        log.info(f"excluded (would leak; in no split): {e['held_out_off_test_chromosomes']} held-out rows off the "
+                 f"test chromosomes, {e['others_on_test_chromosomes']} other rows on them")
     if "max_proportion_deviation" in rep:
         log.info(f"largest deviation from the overall proportions: {rep['max_proportion_deviation']:.4f}")
 

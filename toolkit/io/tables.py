@@ -107,12 +107,13 @@ def detect_format(text, path=None):
 CHUNK_ROWS = 100_000
 
 
-def read_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, **bed_options):
+def read_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, require_seq=True, **bed_options):
     """Read a whole sequence table from ``path`` (``-`` for standard input).
 
     Same parameters as :func:`iter_table`; returns one :class:`SeqTable`.
     """
-    chunks = list(iter_table(path, fmt=fmt, seq_col=seq_col, id_col=id_col, genome=genome, **bed_options))
+    chunks = list(iter_table(path, fmt=fmt, seq_col=seq_col, id_col=id_col, genome=genome,
+                             require_seq=require_seq, **bed_options))
     if len(chunks) == 1:
         return chunks[0]
     first = chunks[0]
@@ -122,7 +123,7 @@ def read_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, **bed_o
 
 
 def iter_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, chunk_rows=CHUNK_ROWS,
-               **bed_options):
+               require_seq=True, **bed_options):
     """Read a sequence table in chunks of at most ``chunk_rows`` rows.
 
     Parameters
@@ -137,6 +138,9 @@ def iter_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, chunk_r
         FASTA path; required for BED input.
     chunk_rows : int
         Rows per chunk; TSV/CSV are read line by line so memory stays bounded.
+    require_seq : bool
+        False: a TSV/CSV without a sequence column is read with ``seq_col`` None (for
+        tables of genomic coordinates, e.g. enhancer-promoter pairs) instead of being an error.
     bed_options : dict
         Passed to :func:`toolkit.io.genome.bed_windows` (length, clip).
 
@@ -175,7 +179,7 @@ def iter_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, chunk_r
     offset = 0
     for df, lines in _iter_delimited(stream, name, sep, chunk_rows):
         if first is None:
-            first = resolve_columns(df, lines, name, fmt, seq_col=seq_col, id_col=id_col)
+            first = resolve_columns(df, lines, name, fmt, seq_col=seq_col, id_col=id_col, require_seq=require_seq)
             chunk = first
         else:
             chunk = SeqTable(df, first.seq_col, first.id_col, lines, name, fmt, row_offset=offset)
@@ -291,8 +295,12 @@ def _parse_block(header, block, nums, name, sep):
     return df, np.asarray(nums, dtype=np.int64)
 
 
-def resolve_columns(df, lines, name, fmt, seq_col=None, id_col=None):
-    """Find the sequence and id columns of a parsed table and wrap it in a SeqTable."""
+def resolve_columns(df, lines, name, fmt, seq_col=None, id_col=None, require_seq=True):
+    """Find the sequence and id columns of a parsed table and wrap it in a SeqTable.
+
+    Without a sequence column: an InputError, or with ``require_seq=False`` a SeqTable
+    whose ``seq_col`` is None.
+    """
     if len(df) == 0:
         raise InputError(
             "the input has a header but no data rows", file=name,
@@ -305,15 +313,8 @@ def resolve_columns(df, lines, name, fmt, seq_col=None, id_col=None):
         found = seq_col
     else:
         found = find_seq_column(df)
-        if found is None:
-            hint = "name the sequence column with --seq-col"
-            if len(cols) == 1:
-                hint = ("the header has a single column, so the delimiter may be wrong "
-                        "(tables are TSV or CSV; try --format tsv or --format csv) or " + hint)
-            raise InputError(
-                f"no sequence column found among the columns: {', '.join(repr(c) for c in cols[:12])}",
-                file=name, line=1, hint=hint,
-            )
+        if found is None and require_seq:
+            raise no_sequence_column(cols, name)
     if id_col is not None:
         if id_col not in cols:
             raise ConfigError(f"--id-col '{id_col}' is not a column", file=name, hint=f"columns are: {', '.join(cols)}")
@@ -321,6 +322,16 @@ def resolve_columns(df, lines, name, fmt, seq_col=None, id_col=None):
     else:
         idc = next((c for c in ID_ALIASES if c in cols and c != found), None)
     return SeqTable(df, found, idc, lines, name, fmt)
+
+
+def no_sequence_column(cols, name, also=""):
+    """The InputError for a table without a sequence column (``also``: what else would do)."""
+    hint = "name the sequence column with --seq-col" + also
+    if len(cols) == 1:
+        hint = ("the header has a single column, so the delimiter may be wrong "
+                "(tables are TSV or CSV; try --format tsv or --format csv) or " + hint)
+    return InputError(f"no sequence column found among the columns: {', '.join(repr(c) for c in cols[:12])}",
+                      file=name, line=1, hint=hint)
 
 
 def clean_sequences(table):
@@ -342,13 +353,14 @@ def clean_sequences(table):
 def standard_frame(table, seqs=None):
     """The input columns ready for output: ``id`` first (added when the input has
     none), the sequence column named ``sequence`` (values replaced by ``seqs`` when
-    given), every other column unchanged and in order; private ``_`` columns dropped.
+    given; a table without one, ``seq_col`` None, keeps none), every other column unchanged
+    and in order; private ``_`` columns dropped.
     """
     cols = [c for c in table.df.columns if not c.startswith("_")]
     out = table.df.loc[:, cols].copy()
     if seqs is not None:
         out[table.seq_col] = seqs
-    if table.seq_col != "sequence":
+    if table.seq_col is not None and table.seq_col != "sequence":
         if "sequence" in out.columns:
             raise ConfigError(f"the input has both a 'sequence' column and the sequence column '{table.seq_col}'",
                               file=table.name, line=1, hint="rename one of them")
@@ -372,6 +384,40 @@ def find_seq_column(df):
     if len(dna) == 1:
         return dna[0]
     return None
+
+
+CHROM_ALIASES = ("chrom", "chr", "chromosome", "seqnames", "Chromosome")
+START_ALIASES = ("start", "chromStart", "Start")
+END_ALIASES = ("end", "chromEnd", "End")
+
+
+def element_columns(columns):
+    """The genomic elements of a table of coordinates, as (name, chrom, start, end) columns.
+
+    Recognised: one plain element (a chromosome column ``chrom``/``chr``/``chromosome``/
+    ``seqnames`` with ``start``/``chromStart`` and ``end``/``chromEnd``), and any number of
+    prefixed ones, ``<p>_chrom`` (or ``<p>_chr``) with ``<p>_start`` and ``<p>_end`` (e.g. the
+    TargetFinder pairs' ``enhancer_*`` and ``promoter_*``), in column order.
+
+    Returns
+    -------
+    list of (name, chrom_col, start_col, end_col); empty when there is none.
+    """
+    cols = list(columns)
+    present = set(cols)
+    out = []
+    chrom = next((c for c in CHROM_ALIASES if c in present), None)
+    start = next((c for c in START_ALIASES if c in present), None)
+    end = next((c for c in END_ALIASES if c in present), None)
+    if chrom and start and end:
+        out.append(("", chrom, start, end))
+    for c in cols:
+        for suffix in ("_chrom", "_chr"):
+            if c.endswith(suffix) and len(c) > len(suffix):
+                p = c[: -len(suffix)]
+                if f"{p}_start" in present and f"{p}_end" in present and all(e[0] != p for e in out):
+                    out.append((p, c, f"{p}_start", f"{p}_end"))
+    return out
 
 
 def target_columns(columns, requested=None):
@@ -448,40 +494,61 @@ def parse_numeric_values(values, lines, name, column, hint="fix the value, or le
     return out
 
 
+SPLIT_VALUES = ("train", "val", "test", "excluded")
+"""The values of dgsplit's ``split`` column. ``excluded``: rows a combined hold-out
+(``dgsplit --holdout COL=V --holdout-chrom``) keeps out of every split because they would
+leak (a held-out row off the test chromosomes, another row on them); no command trains,
+selects or tests on them."""
+
+
 def check_split(values, name, lines=None):
     """dgsplit's split labels, stripped, as an object array; anything other than
-    train, val or test is an InputError naming the line."""
+    train, val, test or excluded is an InputError naming the line."""
     split = np.array([v.strip() for v in values], dtype=object)
-    bad = ~np.isin(split, ["train", "val", "test"])
+    bad = ~np.isin(split, SPLIT_VALUES)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         where = {"line": int(lines[i])} if lines is not None else {}
-        raise InputError(f"split value '{split[i]}' is not train, val or test", file=name, column="split",
-                         hint="use dgsplit's output unchanged", **where)
+        raise InputError(f"split value '{split[i]}' is not train, val, test or excluded", file=name,
+                         column="split", hint="use dgsplit's output unchanged", **where)
     return split
 
 
-def read_split_rows(path, fmt="auto", seq_col=None, id_col=None, hint="run dgsplit first"):
-    """The train and val rows of a split table, streamed; test rows are dropped chunk by
-    chunk without being parsed (a training command never reads them).
+def read_split_rows(path, fmt="auto", seq_col=None, id_col=None, hint="run dgsplit first", counts=None,
+                    require_seq=True):
+    """The train and val rows of a split table, streamed; test and excluded rows are dropped
+    chunk by chunk without being parsed (a training command never reads them).
+
+    Parameters
+    ----------
+    counts : dict, optional
+        Filled with the number of rows of each split value (``train``, ``val``, ``test``,
+        ``excluded``).
+    require_seq : bool
+        False for a table of coordinates without sequences (see :func:`iter_table`).
 
     Returns
     -------
     first : SeqTable, the first chunk (columns, names, format)
     tables : dict "train"/"val" -> SeqTable (None when the split has no such rows), with
         the rows' file lines and ids
-    n_test : int, test rows skipped
+    n_test : int, test rows skipped (excluded rows are not counted here; see ``counts``)
     """
     keep = {"train": [], "val": []}
     n_test = 0
     first = None
-    for chunk in iter_table(path, fmt=fmt, seq_col=seq_col, id_col=id_col):
+    if counts is not None:
+        counts.update({k: 0 for k in SPLIT_VALUES})
+    for chunk in iter_table(path, fmt=fmt, seq_col=seq_col, id_col=id_col, require_seq=require_seq):
         if first is None:
             first = chunk
             if "split" not in chunk.df.columns:
                 raise InputError("no 'split' column", file=chunk.name, line=1, hint=hint)
         split = check_split(chunk.df["split"].tolist(), chunk.name, chunk.lines)
         n_test += int((split == "test").sum())
+        if counts is not None:
+            for k in SPLIT_VALUES:
+                counts[k] += int((split == k).sum())
         for k in keep:
             m = split == k
             if m.any():

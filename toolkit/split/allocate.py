@@ -5,6 +5,11 @@ shuffled with a fixed seed and allocated by cumulative size to 80/10/10 of the
 rows, stratified by ``target_cell`` so that each split stays close to the
 overall proportions (the design's tolerance is +-2 percentage points).
 Chromosome and column hold-outs put whole groups in val/test.
+
+Both hold-outs at once (:func:`by_column_and_chromosome`, for models that must
+generalise to an unseen cell line *and* unseen loci, e.g. enhancer-promoter pairs)
+give a fourth value, ``excluded`` (code 3): rows that would leak either way are kept
+out of every split (and still written, so that no row is silently lost).
 """
 
 import numpy as np
@@ -12,6 +17,8 @@ import numpy as np
 from ..errors import ConfigError
 
 SPLITS = ("train", "val", "test")
+EXCLUDED = 3
+SPLIT_NAMES = SPLITS + ("excluded",)  # names of the codes 0..3
 MALINOIS_VAL_CHROMS = ("19", "21", "X")
 MALINOIS_TEST_CHROMS = ("7", "13")
 
@@ -115,8 +122,9 @@ def normalise_chrom(name):
 def by_chromosome(labels, chroms, val=MALINOIS_VAL_CHROMS, test=MALINOIS_TEST_CHROMS):
     """Hold out chromosomes: rows on ``test`` chromosomes -> test, ``val`` -> val, others train.
 
-    A group with rows on several chromosomes goes to its strictest split
-    (test > val > train), so that no group is split.
+    ``chroms`` is (n,), or (n, m) for rows on several chromosomes (e.g. an enhancer's and
+    a promoter's): such a row, and a group with rows on several chromosomes, goes to its
+    strictest split (test > val > train), so that no group is split.
 
     Returns int8 (n,) split codes and the number of groups that were moved.
     """
@@ -124,11 +132,55 @@ def by_chromosome(labels, chroms, val=MALINOIS_VAL_CHROMS, test=MALINOIS_TEST_CH
     test = {normalise_chrom(c) for c in test}
     if val & test:
         raise ConfigError(f"chromosomes both in validation and test: {', '.join(sorted(val & test))}")
-    norm = np.array([normalise_chrom(c) for c in chroms], dtype=object)
-    row = np.zeros(len(norm), dtype=np.int8)
-    row[np.isin(norm, list(val))] = 1
-    row[np.isin(norm, list(test))] = 2
+    chroms = np.asarray(chroms, dtype=object)
+    cols = chroms.reshape(len(chroms), -1).T if chroms.ndim > 1 else [chroms]
+    row = np.zeros(len(chroms), dtype=np.int8)
+    for col in cols:
+        norm = np.array([normalise_chrom(c) for c in col], dtype=object)
+        row = np.maximum(row, np.where(np.isin(norm, list(test)), 2, np.where(np.isin(norm, list(val)), 1, 0))
+                         .astype(np.int8))
     return _strictest(labels, row)
+
+
+def by_column_and_chromosome(labels, values, held, chroms, val=MALINOIS_VAL_CHROMS, test=MALINOIS_TEST_CHROMS):
+    """Hold out a column value and chromosomes at once (an unseen cell line at unseen loci).
+
+    Each group first gets its chromosome split as in :func:`by_chromosome` (strictest
+    over its rows and their chromosomes). Then, row by row:
+
+    ======================  =========================  ========================
+    chromosome split        row's value in ``held``    other rows
+    ======================  =========================  ========================
+    train                   excluded                   train
+    val                     excluded                   val
+    test                    test                       excluded
+    ======================  =========================  ========================
+
+    So test holds only held-out rows on test chromosomes, train and val only other
+    rows off them; no group has rows in two of train, val and test (its other rows are
+    excluded, code :data:`EXCLUDED`).
+
+    Parameters
+    ----------
+    labels : int64 array (n,), group of each row
+    values : array (n,), the column held out (e.g. cell line)
+    held : list of values held out
+    chroms : array (n,) or (n, m), chromosome(s) of each row
+    val, test : chromosome names ('7' and 'chr7' are one)
+
+    Returns
+    -------
+    split : int8 (n,), codes 0 train, 1 val, 2 test, 3 excluded
+    moved : int, groups moved to a stricter chromosome split
+    excluded : dict, ``held_out_off_test_chromosomes`` and ``others_on_test_chromosomes`` row counts
+    """
+    chrom_split, moved = by_chromosome(labels, chroms, val=val, test=test)
+    held_row = np.isin(np.asarray(values, dtype=object), list(held))
+    on_test = chrom_split == 2
+    split = np.where(held_row, np.where(on_test, 2, EXCLUDED), np.where(on_test, EXCLUDED, chrom_split))
+    excluded = {"held_out_off_test_chromosomes": int((held_row & ~on_test).sum()),
+                "others_on_test_chromosomes": int((~held_row & on_test).sum())}
+    return split.astype(np.int8), moved, excluded
 
 
 def by_column(labels, values, held, fractions=(0.8, 0.1, 0.1), strata=None, seed=2025):
@@ -170,13 +222,24 @@ def _strictest(labels, row_split):
 def check_no_leak(labels, split, keys=None):
     """Return a description of the first leak found, or None.
 
-    A leak is a group whose rows are in more than one split, or (when ``keys``
-    is given, e.g. hashes of the cores) a key present in more than one split.
+    A leak is a group whose rows are in more than one of train, val and test, or
+    (when ``keys`` is given, e.g. hashes of the cores) a key present in more than one
+    of them. ``keys`` may be (n, m): several keys per row (e.g. the elements of a pair).
+    Excluded rows (code :data:`EXCLUDED`) are in no split and are not checked.
     """
     import pandas as pd
 
     split = np.asarray(split, dtype=np.int8)
-    for what, codes in (("group", np.asarray(labels)), ("key", keys)):
+    labels = np.asarray(labels)
+    kept = split < EXCLUDED
+    if not kept.all():
+        labels, split = labels[kept], split[kept]
+        keys = None if keys is None else np.asarray(keys)[kept]
+    if keys is not None and np.ndim(keys) > 1:
+        keys = np.asarray(keys)
+        m = keys.shape[1]
+        return check_no_leak(np.tile(labels, m), np.tile(split, m), keys=keys.T.ravel())
+    for what, codes in (("group", labels), ("key", keys)):
         if codes is None:
             continue
         codes = pd.factorize(codes, sort=False)[0]

@@ -396,6 +396,70 @@ def connect(labels, edges_a, edges_b):
     return codes.astype(np.int64)
 
 
+def group_by_elements(keys):
+    """Group rows of a coordinate table (no sequences) by the genomic elements they contain.
+
+    Two rows share a group when they share an element: identical coordinates
+    (normalised chromosome, start, end) in any of their element columns, e.g. two
+    enhancer-promoter pairs with the same promoter. Groups are the connected
+    components of that relation, so a promoter seen with many enhancers keeps all
+    its pairs, and those enhancers' other pairs, on one side.
+
+    Parameters
+    ----------
+    keys : list of array-like of str, each of length n
+        One key per row and element column (see :func:`element_key`).
+
+    Returns
+    -------
+    labels : numpy.ndarray of int64, shape (n,), groups in first-appearance order
+    info : dict with the number of elements, distinct element keys and groups
+    codes : numpy.ndarray of int64, shape (n, m): each row's element keys as integers
+        (for checking a split: no element key in two splits)
+    """
+    m = len(keys)
+    if m == 0:
+        raise ConfigError("grouping by elements needs at least one element column")
+    n = len(keys[0])
+    flat = pd.Series(np.concatenate([np.asarray(k, dtype=object) for k in keys]), dtype=object)
+    codes = pd.factorize(flat, sort=False)[0].astype(np.int64).reshape(m, n).T  # (n, m)
+    nkeys = int(codes.max()) + 1 if n else 0
+    labels = np.arange(n, dtype=np.int64)
+    if n and m:
+        # a key's first row; every row is linked to the first row of each of its keys
+        first_row = np.full(nkeys, -1, dtype=np.int64)
+        flat_codes = codes.T.ravel()
+        rows = np.tile(np.arange(n, dtype=np.int64), m)
+        order = np.argsort(flat_codes, kind="stable")
+        sc = flat_codes[order]
+        starts = np.r_[True, sc[1:] != sc[:-1]]
+        first_row[sc[starts]] = rows[order][starts]
+        a, b = rows, first_row[flat_codes]
+        keep = a != b
+        labels = connect(labels, a[keep], b[keep]) if keep.any() else exact_groups(labels)
+    info = {"grouped_by": "element coordinates", "elements_per_row": m, "distinct_elements": nkeys,
+            "flanks": {"left": 0, "right": 0}, "groups": int(labels.max() + 1) if n else 0}
+    return labels, info, codes
+
+
+def element_key(chrom, start, end):
+    """``chrom:start-end`` keys with the chromosome normalised ('chr7' and '7' are one).
+
+    Parameters
+    ----------
+    chrom : array-like of str, shape (n,)
+    start, end : array-like of int, shape (n,)
+
+    Returns
+    -------
+    numpy.ndarray of str (object), shape (n,)
+    """
+    from .allocate import normalise_chrom
+
+    return np.array([f"{normalise_chrom(c)}:{int(s)}-{int(e)}" for c, s, e in zip(chrom, start, end)],
+                    dtype=object)
+
+
 def group_rows(seqs, grouping="rc", flanks="auto", near="none", max_mismatch=2,
                kmer_k=12, kmer_threshold=0.5, progress=None, return_keys=False):
     """Group sequences that share biology.
