@@ -61,7 +61,9 @@ def test_model_directory_contents(model_dir):
     assert cfg["rows"] == {"train": 240, "val": 60, "test_not_read": 50}
     assert cfg["train"]["huber_delta"] == 1.0 and cfg["train"]["rc_lambda"] == 0.05 and cfg["train"]["epochs"] == 2
     norm = json.loads((model_dir / "normalization.json").read_text())
-    assert set(norm["targets"]) == set(TARGETS.split(",")) and all(v["sd"] > 0 for v in norm["targets"].values())
+    assert set(norm["targets"]) == set(TARGETS.split(","))
+    assert all(v["type"] == "regression" and v["transform"]["chain"] == ["zscore"] and v["transform"]["steps"][0]["sd"] > 0
+               for v in norm["targets"].values())
     log = read_tsv(model_dir / "train_log.tsv")
     assert list(log["epoch"]) == ["1", "2"]
     base = json.loads((model_dir / "baseline.json").read_text())

@@ -25,6 +25,12 @@ _TRAIN_FLAGS = {
     "mask-prob": ("mask_prob", click.FloatRange(0, 1), "Per-base input masking probability."),
     "clip": ("clip", click.FloatRange(0, min_open=True), "Gradient norm clipping."),
     "best-k": ("best_k", click.IntRange(1), "Best checkpoints kept."),
+    "regression-loss": ("regression_loss", click.Choice(["huber", "mse"]), "Loss of regression tasks."),
+    "collapse-sd": ("collapse_sd", click.FloatRange(0, 1),
+                    "Collapse guard: a task whose validation predictions vary less than this x its targets' SD "
+                    "(and correlate below --collapse-r) has collapsed (0: guard off)."),
+    "collapse-r": ("collapse_r", click.FloatRange(0, 1), "Collapse guard: correlation below which a flat task counts."),
+    "collapse-epochs": ("collapse_epochs", click.IntRange(1), "Collapse guard: collapsed epochs in a row before stopping."),
 }
 
 
@@ -36,6 +42,13 @@ _TRAIN_FLAGS = {
 @click.option("--targets", metavar="COLS", default=None,
               help="Comma-separated target columns (default: the recognised ones, e.g. <CELL>_l2fc).")
 @click.option("--no-se", is_flag=True, help="Ignore <CELL>_lfcSE columns (no SE weights).")
+@click.option("--task-type", "task_types", multiple=True, metavar="COL=TYPE",
+              help="regression (Huber/MSE), binary (0/1; BCE on logits with a positive-class weight; predict writes "
+                   "the probability) or count (Poisson; predict writes the expected count). Repeatable; default "
+                   "regression, and a 0/1 column must be named.")
+@click.option("--target-transform", "target_transforms", multiple=True, metavar="COL=T[,T...]",
+              help="Transforms of a regression target, in order, fitted on train and inverted by predict: log1p, "
+                   "asinh, rank, zscore, none. Repeatable; default zscore.")
 @click.option("--preset", type=click.Choice(["auto", "malinois", "cpu"]), default="auto", show_default=True,
               help="Model and schedule sizes: malinois (the full design) or cpu (minutes on a CPU); "
                    "auto: malinois on CUDA, cpu otherwise.")
@@ -70,7 +83,7 @@ _TRAIN_FLAGS = {
 @click.option("--resume", is_flag=True, help="Continue the run in DIR from checkpoint-last.pt, exactly.")
 @click.option("--no-baseline", is_flag=True,
               help="Skip the k-mer (k = 1-6) ridge baseline fitted on the same train/val rows (baseline.json).")
-def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, preset, arch, conv_norm, head_dropout, kmer_prior,
+def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target_transforms, preset, arch, conv_norm, head_dropout, kmer_prior,
         members,
         length, motif_prior, features, device, seed, jobs, resume, no_baseline, quiet, verbose, **train_flags):
     """Train the cross-cell-type CRE activity model on a split table.
@@ -102,7 +115,8 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, preset, arch, conv
     if not resume:
         opt.require_input(input)
     config, norm = MD.open_run(out_dir, "cre", resume)
-    data = _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, features, config, norm, log)
+    data = _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, features, config, norm, log,
+                 task_types, target_transforms)
     if config is None:
         config = _config(data, preset, arch, dev, seed, train_flags, input, motif_prior, features,
                          {"norm": conv_norm, "head_dropout": _dropouts(head_dropout), "kmer_prior": kmer_prior,
@@ -122,9 +136,10 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, preset, arch, conv
     result = trainer.train(config, data["train"], data["val"], out_dir, dev, log=log.info, resume=resume)
     best = result["best"]
     row = result["log"][best["epoch"] - 1]
-    per = ", ".join(f"{t} {row['val_pearson_' + t]:.3f}" for t in config["targets"])
+    per = ", ".join(f"{t} r {row['val_pearson_' + t]:.3f}" if "val_pearson_" + t in row else
+                    f"{t} AUROC {row['val_auroc_' + t]:.3f} AUPR {row['val_aupr_' + t]:.3f}" for t in config["targets"])
     log.info(f"fit-cre: {result['stopped']} after {result['epochs']} epochs; best epoch {best['epoch']}: "
-             f"val Pearson {per} (mean {best['score']:.4f}); model in {out_dir}")
+             f"val {per} (mean score {best['score']:.4f}); model in {out_dir}")
     if not no_baseline:
         from ..models.kmer_ridge import KmerRidge
 
@@ -139,7 +154,8 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, preset, arch, conv
                  "its penalty was chosen on val, so it is if anything optimistic)")
 
 
-def _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, features, config, norm, log):
+def _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, features, config, norm, log,
+          task_types=(), target_transforms=()):
     """Read train and val rows (test rows are dropped chunk by chunk, unseen) and build the splits."""
     import numpy as np
 
@@ -175,22 +191,33 @@ def _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, feat
     ys = {k: np.column_stack([parse_numeric(t, c) for c in tnames]) for k, t in tables.items()}
     for k, y in ys.items():
         y[~np.isfinite(y)] = np.nan
+    from ..train import targets as TT
+
     if config is None:
         norm = {"targets": {}, "se_weight_mean": {}}
-    for j, t in enumerate(tnames):
-        col = ys["train"][:, j]
-        if config is None:
-            if np.isfinite(col).sum() < 3:
-                raise InputError(f"target '{t}' has fewer than 3 values in the train split", file=first.name,
-                                 column=t)
-            sd = float(np.nanstd(col))
-            if not sd > 0:
-                raise InputError(f"target '{t}' is constant in the train split", file=first.name, column=t,
-                                 hint="drop it from --targets")
-            norm["targets"][t] = {"mean": float(np.nanmean(col)), "sd": sd}
-    mean = np.array([norm["targets"][t]["mean"] for t in tnames])
-    sd = np.array([norm["targets"][t]["sd"] for t in tnames])
-    z = {k: ((y - mean) / sd).astype(np.float32) for k, y in ys.items()}
+        kinds = TT.parse_assignments(task_types, "--task-type", TT.TASK_TYPES, tnames)
+        chains = TT.parse_assignments(target_transforms, "--target-transform", TT.TRANSFORMS, tnames, True)
+        for t, chain in chains.items():
+            if kinds.get(t, "regression") != "regression" and chain != ["none"]:
+                raise ConfigError(f"--target-transform {t}: only regression targets are transformed",
+                                  hint=f"drop it, or use --task-type {t}=regression")
+        for j, t in enumerate(tnames):
+            kind = kinds.get(t, "regression")
+            chain = [c for c in chains.get(t, TT.DEFAULT_TRANSFORM[kind]) if c != "none"]
+            for msg in TT.check(ys["train"][:, j], t, kind, chain, t in kinds, file=first.name):
+                log.warn(msg)
+            for k, tab in tables.items():
+                bad = TT.bad_for_chain(ys[k][:, j], chain)
+                if bad.size:
+                    raise InputError(f"target '{t}' has {bad.size} value(s) <= -1, where log1p is undefined (e.g. "
+                                     f"{ys[k][bad[0], j]:g} at id {tab.ids()[bad[0]]})", file=first.name, column=t,
+                                     hint=f"use --target-transform {t}=asinh,zscore")
+            norm["targets"][t] = {"type": kind, "transform": TT.fit(ys["train"][:, j], chain)}
+    z = {}
+    for k, y in ys.items():
+        z[k] = np.empty(y.shape, dtype=np.float32)
+        for j, t in enumerate(tnames):
+            z[k][:, j] = TT.forward(y[:, j], TT.params_of(norm["targets"][t]))
     w = {}
     for k, t in tables.items():
         wk = np.ones((len(t.df), len(tnames)), dtype=np.float32)
@@ -264,7 +291,8 @@ def _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, feat
     for k in ("train", "val"):
         h.update(splits[k].codes.numpy().tobytes())
         h.update(np.nan_to_num(ys[k], nan=-9e99).tobytes())
-    return {"train": splits["train"], "val": splits["val"], "seqs": seqs, "z": z, "n_train": len(splits["train"]),
+    return {"task_types": [norm["targets"][t].get("type", "regression") for t in tnames],
+            "train": splits["train"], "val": splits["val"], "seqs": seqs, "z": z, "n_train": len(splits["train"]),
             "n_val": len(splits["val"]), "n_test": n_test, "targets": tnames, "se": se, "length": L,
             "normalization": norm, "side": side_cfg, "n_side": 0 if side["train"] is None else side["train"].shape[1],
             "data_sha1": h.hexdigest(), "input": first.name}
@@ -320,6 +348,7 @@ def _config(data, preset, arch, dev, seed, flags, input, motif_prior, features, 
         given = (model_flags or {}).get(key)
         model[key] = p[key] if given is None else given
     return {"kind": "cre", "toolkit_version": __version__, "targets": data["targets"], "se_columns": data["se"],
+            "task_types": data["task_types"],
             "length": data["length"], "preset": preset, "seed": seed, "model": model, "train": train,
             "side": data["side"], "input": data["input"], "data_sha1": data["data_sha1"],
             "rows": {"train": data["n_train"], "val": data["n_val"], "test_not_read": data["n_test"]}}

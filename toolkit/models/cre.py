@@ -237,6 +237,8 @@ class CREModel(nn.Module):
         Width of the side-feature vector (0 for none).
     side_dropout : float
     head_hidden : list of two ints
+    kinds : list of str or None
+        Task types (regression, binary, count); the k-mer branch joins regression tasks only.
     members : int
         Ensemble size. Each member has its own initialisation and normalisation
         statistics and is trained on its own loss (the sum over members is minimised,
@@ -246,7 +248,7 @@ class CREModel(nn.Module):
     """
 
     def __init__(self, n_tasks, arch="malinois", n_side=0, side_dropout=0.3, head_hidden=(256, 64),
-                 head_dropout=(0.3, 0.2), kmer_prior=False, members=1, **backbone):
+                 head_dropout=(0.3, 0.2), kmer_prior=False, members=1, kinds=None, **backbone):
         super().__init__()
         self.n_tasks = n_tasks
         self.n_side = n_side
@@ -254,6 +256,10 @@ class CREModel(nn.Module):
                                   for _ in range(members))
         _init(self)
         self.kmer = KmerRidgeBranch(n_tasks) if kmer_prior else None
+        # the ridge is averaged into regression outputs only (binary logits and count log
+        # rates are on other scales); recomputed from the config, never saved
+        mix = [0.5 if k == "regression" else 0.0 for k in (kinds or ["regression"] * n_tasks)]
+        self.register_buffer("kmer_mix", torch.tensor(mix), persistent=False)
 
     def forward(self, x, side=None, kmer=True, each=False):
         """x: (B, 4, L) one-hot; side: (B, n_side) or None. Returns (B, n_tasks).
@@ -266,7 +272,7 @@ class CREModel(nn.Module):
             return torch.stack(ys)
         y = ys[0] if len(ys) == 1 else torch.stack(ys).mean(dim=0)
         if self.kmer is not None and kmer:
-            y = 0.5 * (y + self.kmer(x).to(y.dtype))
+            y = y + self.kmer_mix.to(y.dtype) * (self.kmer(x).to(y.dtype) - y)
         return y
 
     def member_parameters(self):
@@ -281,6 +287,7 @@ def build(config):
                     side_dropout=m.get("side_dropout", 0.3), head_hidden=m["head_hidden"],
                     head_dropout=m.get("head_dropout", (0.3, 0.2)), norm=m.get("norm", "weight"),
                     kmer_prior=m.get("kmer_prior", False), members=m.get("members", 1),
+                    kinds=config.get("task_types"),
                     stem=m["stem"], width=m["width"], wide=m["wide"], res_blocks=m["res_blocks"])
 
 

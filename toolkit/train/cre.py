@@ -25,9 +25,24 @@ Optimisation. AdamW (no decay on biases, norms and weight-norm gains), linear
 warm-up from lr/100 over ``warmup_epochs`` then cosine to lr/100 at the last
 epoch; gradient norm clipped at ``clip``; bf16 autocast on CUDA.
 
+Task types (toolkit.train.targets): regression targets take the loss above on their
+transformed values (default z-scores); binary targets binary cross-entropy on logits
+with a positive-class weight n_negative/n_positive of the train split; count targets
+the Poisson negative log-likelihood of a log rate. SE weights apply to regression only.
+
 Selection. After every epoch the validation split is predicted (forward/RC mean
-when the model trains with RC) and scored by the mean Pearson r over tasks, with
-the Pearson r of predicted and observed MinGap as tie-breaker (within 0.001).
+when the model trains with RC) and scored by the mean over tasks of Pearson r
+(binary tasks: 2·AUROC - 1; see :func:`validation_scores`), with the Pearson r of
+predicted and observed MinGap as tie-breaker (within 0.001; all-regression models).
+
+Collapse guard (design 004's failure). Each epoch logs, per regression or count task,
+the SD of the validation predictions over the SD of the targets (val_sd_ratio_*). A
+task whose ratio is below ``collapse_sd`` (0.2, evalboot's warning level) while its
+validation r is below ``collapse_r`` (0.1) has collapsed: near-constant predictions
+that track nothing (a shrunk but correlated prediction is not flagged: early epochs
+of healthy runs sit at ratios of 0.1 with r of 0.5). After ``collapse_epochs`` (3)
+such epochs in a row training stops with an error naming the tasks and the fixes;
+the last checkpoint and the best model.pt are kept.
 Early stopping: after ``min_epochs``, stop when the mean Pearson has not improved
 by ``min_delta`` for ``patience`` epochs. ``model.pt`` holds the best epoch's
 weights; the ``best_k`` best epochs are kept as checkpoint-best-<epoch>.pt.
@@ -55,8 +70,10 @@ TRAIN_DEFAULTS = {
     "lr": 3e-4, "betas": [0.9, 0.98], "eps": 1e-8, "weight_decay": 0.05, "warmup_epochs": 5, "clip": 1.0,
     "huber_delta": 1.0, "se_cap": 25.0, "task_weight_warmup": 5, "task_weight_ema": 0.98, "task_weight_cap": 2.0,
     "rc_prob": 0.5, "rc_lambda": 0.05, "shift": 3, "shift_prob": 0.5, "mask_prob": 0.02, "best_k": 3,
-    "tie_margin": 0.001, "kmer_folds": 5,
+    "tie_margin": 0.001, "kmer_folds": 5, "regression_loss": "huber", "collapse_sd": 0.2, "collapse_r": 0.1,
+    "collapse_epochs": 3,
 }
+KIND_CODE = {"regression": 0, "binary": 1, "count": 2}
 
 
 class Split:
@@ -163,18 +180,73 @@ def _task_weights(ema, cfg, epoch):
     return torch.minimum(w, cfg["task_weight_cap"] * w.mean())
 
 
-def _loss(pred, y, w_se, task_w, delta):
-    """Masked, SE- and task-weighted Huber; also the per-task mean Huber and MSE (detached)."""
+def _loss(pred, y, w_se, task_w, delta, kinds=None, pos_weight=None, regression="huber"):
+    """Masked, SE- and task-weighted loss; also the per-task mean loss and the per-task
+    signal of the task-weight EMA (detached): the mean squared residual of regression
+    tasks, the mean loss of the others.
+
+    kinds : (T,) long tensor of KIND_CODE (default all regression): regression tasks
+    take Huber(delta) (or squared error with ``regression="mse"``), binary tasks binary
+    cross-entropy on logits with ``pos_weight`` (T,), count tasks the Poisson negative
+    log-likelihood of a log rate (without the log y! constant)."""
+    F = torch.nn.functional
     mask = torch.isfinite(y)
     y0 = torch.where(mask, y, torch.zeros_like(y))
-    h = torch.nn.functional.huber_loss(pred, y0, reduction="none", delta=delta)
+    sq = (pred - y0) ** 2
+    elem = F.huber_loss(pred, y0, reduction="none", delta=delta) if regression == "huber" else sq
+    signal = sq
+    if kinds is not None and bool((kinds != 0).any()):
+        k = kinds.to(pred.device)[None, :]
+        pw = (pos_weight if pos_weight is not None else torch.ones(pred.shape[1])).to(pred.device)
+        bce = F.binary_cross_entropy_with_logits(pred, y0, pos_weight=pw, reduction="none")
+        pois = torch.exp(pred.clamp(max=30.0)) - y0 * pred
+        elem = torch.where(k == 1, bce, torch.where(k == 2, pois, elem))
+        signal = torch.where(k == 0, sq, elem)
     m = mask.float()
     tw = task_w.to(pred.device)[None, :]
-    loss = (tw * w_se * m * h).sum() / ((tw * m).sum() + 1e-8)
+    loss = (tw * w_se * m * elem).sum() / ((tw * m).sum() + 1e-8)
     cnt = m.sum(dim=0)
-    per_task = ((m * h).sum(dim=0) / cnt.clamp(min=1)).detach()
-    mse = ((m * (pred - y0) ** 2).sum(dim=0) / cnt.clamp(min=1)).detach()
-    return loss, per_task, mse, cnt > 0
+    per_task = ((m * elem).sum(dim=0) / cnt.clamp(min=1)).detach()
+    sig = ((m * signal).sum(dim=0) / cnt.clamp(min=1)).detach()
+    return loss, per_task, sig, cnt > 0
+
+
+def task_kinds(config):
+    """Each target's task type (config ``task_types``; regression when absent)."""
+    return list(config.get("task_types") or ["regression"] * len(config["targets"]))
+
+
+def validation_scores(pred, truth, kinds):
+    """Per task: the selection score and the metrics logged.
+
+    Regression: Pearson r of the model outputs (transformed units) with the targets;
+    count: Pearson r of the expected count exp(output) with the count; binary: AUROC
+    and AUPR of the logits, scored as 2·AUROC - 1 (Somers' D, 0 at chance like r).
+    Also the SD of the predictions over the SD of the targets (same units; NaN for
+    binary tasks), the collapse guard's signal.
+
+    Returns (score (T,), {column suffix: values (T,)} for the log).
+    """
+    from .targets import binary_scores
+
+    T = truth.shape[1]
+    score, sd_ratio = np.full(T, np.nan), np.full(T, np.nan)
+    extra = {"pearson": np.full(T, np.nan), "auroc": np.full(T, np.nan), "aupr": np.full(T, np.nan)}
+    for t, kind in enumerate(kinds):
+        p, y = pred[:, t].astype(np.float64), truth[:, t].astype(np.float64)
+        ok = np.isfinite(y) & np.isfinite(p)
+        if kind == "binary":
+            extra["auroc"][t], extra["aupr"][t] = binary_scores(p, y)
+            score[t] = 2 * extra["auroc"][t] - 1
+            continue
+        if kind == "count":
+            p = np.exp(np.minimum(p, 80.0))
+        extra["pearson"][t] = pearson(p[ok, None], y[ok, None])[0] if ok.sum() >= 3 else np.nan
+        score[t] = extra["pearson"][t]
+        sy = y[ok].std() if ok.sum() >= 2 else np.nan
+        sd_ratio[t] = p[ok].std() / sy if sy > 0 else np.nan
+    extra["sd_ratio"] = sd_ratio
+    return score, extra
 
 
 def _better(a, b, margin):
@@ -212,6 +284,16 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
     targets = config["targets"]
     T = len(targets)
     seed = int(config["seed"])
+    kinds = task_kinds(config)
+    kind_t = torch.as_tensor([KIND_CODE[k] for k in kinds], dtype=torch.long)
+    ytr = train_split.y.numpy()
+    pos_weight = torch.ones(T)
+    for t, k in enumerate(kinds):
+        if k == "binary":
+            n1 = float(np.nansum(ytr[:, t] == 1))
+            n0 = float(np.nansum(ytr[:, t] == 0))
+            pos_weight[t] = n0 / max(n1, 1.0)
+    all_regression = all(k == "regression" for k in kinds)
     torch.manual_seed(seed)
     model = model_lib.build(config).to(device)
     if model.kmer is not None:   # fitted on train rows only; deterministic, so a resumed run refits the same
@@ -231,7 +313,7 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
     total = steps_per_epoch * cfg["epochs"]
     warmup = steps_per_epoch * cfg["warmup_epochs"]
     state = {"epoch": 0, "step": 0, "ema": torch.ones(T), "best": None, "es_best": -math.inf, "bad_epochs": 0,
-             "best_k": [], "log": [], "stopped": ""}
+             "best_k": [], "log": [], "stopped": "", "collapsed": 0}
     last = os.path.join(out_dir, MD.LAST)
     if resume:
         ck = MD.load_tensors(last)
@@ -273,7 +355,8 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
             # each member's own loss; their sum trains every member as if it were alone
             loss, per_task, mse = 0.0, 0.0, 0.0
             for m in range(preds.shape[0]):
-                lm, pt, ms, seen = _loss(preds[m], y, w_se, task_w, cfg["huber_delta"])
+                lm, pt, ms, seen = _loss(preds[m], y, w_se, task_w, cfg["huber_delta"], kind_t, pos_weight,
+                                         cfg["regression_loss"])
                 if cfg["rc_lambda"] > 0:
                     lm = lm + cfg["rc_lambda"] * (preds[m] - preds_rc[m]).abs().mean()
                 loss, per_task, mse = loss + lm, per_task + pt / preds.shape[0], mse + ms / preds.shape[0]
@@ -288,20 +371,30 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
         train_secs = time.time() - t0
         vp = predict_codes(model, val_split.codes.numpy(), None if val_split.side is None else val_split.side.numpy(),
                            device, rc_average=rc_avg)
-        r = pearson(vp, val_truth)
+        r, vx = validation_scores(vp, val_truth, kinds)
         score = float(np.nanmean(r)) if np.isfinite(r).any() else float("nan")
-        gp, go = mingap(vp, val_split.target_idx), mingap(val_truth, val_split.target_idx)
-        tie = float(pearson(gp[:, None], go[:, None])[0]) if T > 1 else float("nan")
+        if T > 1 and all_regression:
+            gp, go = mingap(vp, val_split.target_idx), mingap(val_truth, val_split.target_idx)
+            tie = float(pearson(gp[:, None], go[:, None])[0])
+        else:
+            tie = float("nan")
         with torch.no_grad():
             _, vloss, _, _ = _loss(torch.as_tensor(vp), val_split.y, torch.ones_like(val_split.y), torch.ones(T),
-                                   cfg["huber_delta"])
+                                   cfg["huber_delta"], kind_t, pos_weight, cfg["regression_loss"])
         row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": total_loss / steps_per_epoch}
         for t, name in enumerate(targets):
-            row[f"train_huber_{name}"] = float(sums[t] / max(counts[t], 1))
-        row["val_huber"] = float(vloss.mean())
+            row[f"train_loss_{name}"] = float(sums[t] / max(counts[t], 1))
+        row["val_loss"] = float(vloss.mean())
         for t, name in enumerate(targets):
-            row[f"val_pearson_{name}"] = float(r[t])
+            if kinds[t] == "binary":
+                row[f"val_auroc_{name}"] = float(vx["auroc"][t])
+                row[f"val_aupr_{name}"] = float(vx["aupr"][t])
+            else:
+                row[f"val_pearson_{name}"] = float(r[t])
         row["val_mean_pearson"] = score
+        for t, name in enumerate(targets):
+            if kinds[t] != "binary":
+                row[f"val_sd_ratio_{name}"] = float(vx["sd_ratio"][t])
         row["val_mingap_r"] = tie
         for t, name in enumerate(targets):
             row[f"task_weight_{name}"] = float(task_w[t])
@@ -333,14 +426,28 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
         state["epoch"] = epoch + 1
         if state["epoch"] >= cfg["min_epochs"] and state["bad_epochs"] >= cfg["patience"]:
             state["stopped"] = f"early stop: no gain of {cfg['min_delta']} in {cfg['patience']} epochs"
+        flat = [targets[t] for t in range(T) if vx["sd_ratio"][t] < cfg["collapse_sd"]
+                and not abs(r[t]) >= cfg["collapse_r"]]
+        state["collapsed"] = state["collapsed"] + 1 if flat else 0
         write_log(os.path.join(out_dir, MD.LOG), state["log"])
         MD.save_tensors(last, {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
                                "rng": torch.get_rng_state()})
         if log is not None:
             per = " ".join(f"{name}={r[t]:.3f}" for t, name in enumerate(targets))
-            log(f"epoch {epoch + 1}/{cfg['epochs']}: loss {row['train_loss']:.4f} val r {per} mean {score:.4f}"
-                + (f" mingap r {tie:.3f}" if T > 1 else "") + f" lr {row['lr']:.2e} {row['seconds']:.1f}s "
+            log(f"epoch {epoch + 1}/{cfg['epochs']}: loss {row['train_loss']:.4f} val {'r' if all_regression else 'score'}"
+                f" {per} mean {score:.4f}"
+                + (f" mingap r {tie:.3f}" if tie == tie else "") + f" lr {row['lr']:.2e} {row['seconds']:.1f}s "
                 f"{row['samples_per_s']:.0f} seq/s{note}")
+        if cfg["collapse_sd"] > 0 and state["collapsed"] >= cfg["collapse_epochs"]:
+            ratios = ", ".join(f"{t} {row['val_sd_ratio_' + t]:.3f}" for t in flat)
+            raise ToolkitError(
+                f"predictions have collapsed: for {state['collapsed']} epochs the validation predictions of "
+                f"{', '.join(flat)} varied less than {cfg['collapse_sd']:g} x their targets' SD (now {ratios}) "
+                f"and tracked them no better than r = {cfg['collapse_r']:g}; "
+                f"training stopped at epoch {epoch + 1}, the best epoch's model.pt and checkpoint-last.pt are kept",
+                hint="check the targets' scale (--target-transform COL=log1p,zscore), a binary target trained as a "
+                     "regression (--task-type COL=binary), lower --lr or --weight-decay, or inputs that carry no "
+                     "signal; --collapse-sd 0 turns this guard off")
     return {"best": state["best"], "epochs": state["epoch"], "stopped": state["stopped"] or "max epochs",
             "log": state["log"]}
 

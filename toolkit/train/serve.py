@@ -53,9 +53,14 @@ class CREPredictor:
             copy = os.path.join(model_dir, "motifs.txt")
             self.motifs = M.read_motif_file(copy) if os.path.isfile(copy) else M.cell_type_motifs(src)
         self.features = side.get("features")
-        mean = np.array([self.norm["targets"][t]["mean"] for t in self.targets])
-        sd = np.array([self.norm["targets"][t]["sd"] for t in self.targets])
-        self._mean, self._sd = mean, sd
+        from . import targets as TT
+
+        self.task_types = list(self.config.get("task_types") or ["regression"] * len(self.targets))
+        self._params = [TT.params_of(self.norm["targets"][t]) for t in self.targets]
+        # attribution maps are in the units of the target after its nonlinear transforms
+        # (a final z-score is undone; logits for binary, log rates for count tasks)
+        self._sd = np.array([next((st["sd"] for st in reversed(p["steps"]) if st["name"] == "zscore"), 1.0)
+                             for p in self._params])
 
     def side_inputs(self, seqs, table=None, h5=None):
         """Standardised side-input matrix for these rows (None when the model has none)."""
@@ -85,15 +90,23 @@ class CREPredictor:
         return z
 
     def predict(self, seqs, side=None, batch_size=512, rc_average=None):
-        """Predictions in original units, float64 (n, T)."""
+        """Predictions in original units, float64 (n, T): de-transformed values of
+        regression tasks, probabilities of binary tasks, expected counts of count tasks
+        (forward/RC averaging happens on the model's scale, before that)."""
+        from . import targets as TT
         from .cre import predict_codes
 
         rc = self.rc_trained if rc_average is None else rc_average
         z = predict_codes(self.model, D.encode(seqs, self.length), side, self.device, batch_size, rc)
-        return z.astype(np.float64) * self._sd + self._mean
+        out = np.empty(z.shape, dtype=np.float64)
+        for t, (kind, params) in enumerate(zip(self.task_types, self._params)):
+            out[:, t] = TT.to_output(z[:, t], kind, params)
+        return out
 
     def explain(self, seqs, side, method, batch_size=64, steps=64, baseline="zero", seed=0):
-        """Attribution maps (n, T, 4, L) in original units per task.
+        """Attribution maps (n, T, 4, L) per task, in original units for a z-scored
+        target (the default), otherwise in the transformed units (after log1p, asinh or
+        rank; logits of binary, log rates of count tasks).
 
         saliency: d output / d one-hot input. ig: integrated gradients from an all-zero
         (or, with ``baseline='shuffle'``, a position-shuffled copy of the sequence)
@@ -235,9 +248,96 @@ class PhysInformerPredictor:
         raise ConfigError("--explain is not available for PhysInformer models", hint="predict without --explain")
 
 
+class EPPredictor:
+    """A trained enhancer-promoter model ready to score pairs.
+
+    Attributes: config, targets ([the label column]), cells (training cell lines),
+    lengths (enhancer and promoter lengths), support_size (m, default 32), threshold
+    (the validation-calibrated decision threshold, calibration.json), env (False when the
+    saved epoch had the environment off: the curriculum), layout settings in config["data"].
+    EP models score pairs, not single sequences: ``score`` takes enhancers, promoters and
+    their cell lines; ``predict`` and ``explain`` refuse.
+    """
+
+    kind = "ep"
+    has_uncertainty = False
+    rc_trained = False
+    side_names = []
+
+    def __init__(self, model_dir, device):
+        from ..models import ep as model_lib
+
+        self.dir = model_dir
+        self.config = MD.read_config(model_dir, kinds=KINDS)
+        self.targets = list(self.config["targets"])
+        self.cells = list(self.config["cells"])
+        self.lengths = dict(self.config["data"]["lengths"])
+        self.support_size = int(self.config.get("support_size", 32))
+        self.device = device
+        self.model = model_lib.build(self.config)
+        path = os.path.join(model_dir, MD.WEIGHTS)
+        state = MD.load_tensors(path)
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise InputError("model.pt is not a state dict of tensors", file=path)
+        try:
+            self.model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise InputError(f"model.pt does not fit config.json ({str(exc).splitlines()[0][:200]})", file=path,
+                             hint="retrain") from None
+        self.model.to(device).eval()
+        self.env = bool(float(self.model.env_active) > 0.5)
+        cal = MD.read_json(os.path.join(model_dir, "calibration.json"))
+        self.threshold = float(cal["threshold"])
+
+    def side_inputs(self, seqs, table=None, h5=None):
+        return None
+
+    def predict(self, seqs, side=None, **_):
+        from ..errors import ConfigError
+
+        raise ConfigError("an enhancer-promoter model scores pairs, not single sequences", file=self.dir,
+                          hint="give a pair table (enhancer_seq/promoter_seq or coordinates with --genome, and cell)")
+
+    def explain(self, seqs, side, method, **_):
+        from ..errors import ConfigError
+
+        raise ConfigError("--explain is not available for enhancer-promoter models", hint="predict without --explain")
+
+    def score(self, enhancers, promoters, cells, support_size=None, seed=2025, batch_size=256):
+        """P(interaction) of every pair, each cell line's environment from a support set.
+
+        Parameters
+        ----------
+        enhancers, promoters : list of str, one per pair
+        cells : sequence of str, each pair's cell line (seen in training or not)
+        support_size : int, m (default the model's, 32): per cell line, m of its pairs drawn
+            without replacement by numpy's default_rng(seed + CRC32(cell name)) (all of them
+            when it has fewer); their mean environment feature is the cell line's z_E. Labels
+            are never used.
+        seed : int
+
+        Returns
+        -------
+        prob : float64 (n,); support : bool (n,), the pairs drawn as support sets
+        """
+        from .ep import PairSplit, score_pairs, sigmoid, support_sets
+
+        m = self.support_size if support_size is None else int(support_size)
+        split = PairSplit(D.encode(enhancers, self.lengths["enhancer"]), D.encode(promoters, self.lengths["promoter"]),
+                          np.zeros(len(enhancers)), cells, np.full(len(enhancers), -1))
+        groups = support_sets(split.cell_names, m, seed)
+        logits, _, _, _ = score_pairs(self.model, split, groups, self.device, self.env, batch_size)
+        support = np.zeros(len(enhancers), dtype=bool)
+        for _, (_, s) in groups.items():
+            support[s] = True
+        return sigmoid(logits), support
+
+
 def load(model_dir, device):
     """The predictor of a model directory, whatever its kind."""
     config = MD.read_config(model_dir, kinds=KINDS)
+    if config["kind"] == "ep":
+        return EPPredictor(model_dir, device)
     if config["kind"] == "cre":
         return CREPredictor(model_dir, device)
     if config["kind"] == "physinformer":
