@@ -54,7 +54,7 @@ def _compute(seqs):
 @click.option("--motifs", "motifs_path", metavar="FILE", default=None,
               help="Use the motifs of a MEME or JASPAR format file instead of the cell type's list.")
 @click.option("--families", default="all", show_default=True, metavar="LIST",
-              help="Comma-separated families: pwm, bend, stiff, thermo, entropy, advanced (or all).")
+              help="Comma-separated families: pwm, bend, stiff, thermo, entropy, advanced, psi (or all).")
 @click.option("--list", "list_only", is_flag=True,
               help="Print every descriptor (name, family, unit, formula, source) as TSV and exit.")
 @opt.threads_option

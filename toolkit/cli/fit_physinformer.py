@@ -32,8 +32,8 @@ _TRAIN_FLAGS = {
 @opt.table_options
 @click.option("--descriptors", "desc_spec", metavar="PATTERNS", default=None,
               help="Descriptors to learn: names or shell patterns, comma-separated (default: every descriptor "
-                   "of the input; for a table, the columns named pwm_*, bend_*, stiff_*, thermo_*, entropy_*, "
-                   "advanced_*).")
+                   "of the input but the psi_* electrostatics, which are TileFormer's; for a table, the columns "
+                   "named pwm_*, bend_*, stiff_*, thermo_*, entropy_*, advanced_*; with --arch tileformer, psi_*).")
 @click.option("--activities", metavar="COLS", default=None,
               help="Measured activity columns (e.g. mean_value, Dev_log2_enrichment) for the auxiliary heads "
                    "A (sequence + descriptors) and B (descriptors only); they never change the main model.")
@@ -287,7 +287,9 @@ def _select(have, spec, name):
                 raise ConfigError(f"--descriptors: nothing matches '{pat}'", file=name,
                                   hint="name descriptors of the input, e.g. 'thermo_*,bend_*' (descfeat --list)")
         return select_columns(have, spec)
-    out = [c for c in have if family_of(c) != "global"] if not _from_h5(have) else list(have)
+    # psi_* (electrostatics) are TileFormer's targets and reach PhysInformer as its inputs (section 4.2)
+    out = [c for c in have if family_of(c) != "global"] if not _from_h5(have) else \
+        [c for c in have if not c.startswith("psi_")]
     if not out:
         raise InputError("no descriptor columns (pwm_*, bend_*, stiff_*, thermo_*, entropy_*, advanced_*)", file=name,
                          hint="run descfeat first, or name the columns with --descriptors")

@@ -1,7 +1,7 @@
 """descfeat's descriptor families: one module per family, each pure and vectorised.
 
-Every family module (``pwm``, ``bend``, ``stiff``, ``thermo``, ``entropy``, ``advanced``)
-exposes the same interface:
+Every family module (``pwm``, ``bend``, ``stiff``, ``thermo``, ``entropy``, ``advanced``,
+``psi``) exposes the same interface:
 
 ``FAMILY``
     The family name; every descriptor name starts with ``FAMILY + "_"`` so that
@@ -20,7 +20,7 @@ of ``share/params``, loaded once).
 
 from dataclasses import dataclass
 
-FAMILIES = ("pwm", "bend", "stiff", "thermo", "entropy", "advanced")
+FAMILIES = ("pwm", "bend", "stiff", "thermo", "entropy", "advanced", "psi")
 
 
 @dataclass(frozen=True)
