@@ -52,9 +52,11 @@ _TRAIN_FLAGS = {
 @click.option("--preset", type=click.Choice(["auto", "malinois", "cpu"]), default="auto", show_default=True,
               help="Model and schedule sizes: malinois (the full design) or cpu (minutes on a CPU); "
                    "auto: malinois on CUDA, cpu otherwise.")
-@click.option("--arch", type=click.Choice(["malinois", "resnet"]), default=None,
-              help="Backbone: malinois (weight-normalised multi-scale CNN, MODEL DESIGN) or resnet "
-                   "(BatchNorm ResNet + dilated stack, METHOD). Default: the preset's.")
+@click.option("--arch", type=click.Choice(["malinois", "resnet", "mm-transformer"]), default=None,
+              help="Network: malinois (weight-normalised multi-scale CNN, design 001 MODEL DESIGN), resnet "
+                   "(BatchNorm ResNet + dilated stack, METHOD) or mm-transformer (design 004: k-mer patch transformer, "
+                   "a branch per --modality, cross-modal fusion; no k-mer ridge branch, lr 5e-4 unless given). "
+                   "Default: the preset's.")
 @click.option("--norm", "conv_norm", type=click.Choice(["weight", "batch"]), default=None,
               help="malinois backbone: weight-normalised convs (the design) or convs followed by BatchNorm. "
                    "Default: the preset's.")
@@ -76,6 +78,13 @@ _TRAIN_FLAGS = {
 @click.option("--features", metavar="COLS|FILE.h5", default=None,
               help="Fuse numeric features: input columns (names or patterns such as 'thermo_*') or a "
                    "descfeat HDF5 file matched by id.")
+@click.option("--modality", "modalities", multiple=True, metavar="NAME=COLS|FILE.h5[:mlp|cnn]",
+              help="A numeric input modality (histone or TF signal summaries, descfeat descriptors): columns (names "
+                   "or patterns) or a descfeat HDF5 matched by id; standardised on train. The mm-transformer gives "
+                   "each its own branch (mlp, or cnn for an ordered track); other archs fuse them like --features. "
+                   "Repeatable.")
+@click.option("--cell-col", metavar="COL", default=None,
+              help="Cell metadata: this column's train categories, one-hot (unseen ones all zero), as a modality.")
 @opt.training_options(_TRAIN_FLAGS, _DEFAULTS)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @opt.seed_option
@@ -85,7 +94,7 @@ _TRAIN_FLAGS = {
               help="Skip the k-mer (k = 1-6) ridge baseline fitted on the same train/val rows (baseline.json).")
 def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target_transforms, preset, arch, conv_norm, head_dropout, kmer_prior,
         members,
-        length, motif_prior, features, device, seed, jobs, resume, no_baseline, quiet, verbose, **train_flags):
+        length, motif_prior, features, modalities, cell_col, device, seed, jobs, resume, no_baseline, quiet, verbose, **train_flags):
     """Train the cross-cell-type CRE activity model on a split table.
 
     Reads a table with a sequence column, target columns and dgsplit's
@@ -116,7 +125,7 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
         opt.require_input(input)
     config, norm = MD.open_run(out_dir, "cre", resume)
     data = _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, features, config, norm, log,
-                 task_types, target_transforms)
+                 task_types, target_transforms, modalities, cell_col)
     if config is None:
         config = _config(data, preset, arch, dev, seed, train_flags, input, motif_prior, features,
                          {"norm": conv_norm, "head_dropout": _dropouts(head_dropout), "kmer_prior": kmer_prior,
@@ -155,7 +164,7 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
 
 
 def _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, features, config, norm, log,
-          task_types=(), target_transforms=()):
+          task_types=(), target_transforms=(), modalities=(), cell_col=None):
     """Read train and val rows (test rows are dropped chunk by chunk, unseen) and build the splits."""
     import numpy as np
 
@@ -238,11 +247,11 @@ def _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, feat
     # side inputs
     side = {k: None for k in tables}
     side_cfg = None if config is None else config.get("side")
-    if config is None and (motif_prior or features):
+    if config is None and (motif_prior or features or modalities or cell_col):
         side_cfg = {}
     if side_cfg is not None:
         blocks = {k: [] for k in tables}
-        names = []
+        names, slices = [], []
         mp = motif_prior if config is None else (side_cfg.get("motif_prior") or {}).get("source")
         if mp:
             motifs = _motifs(mp)
@@ -250,6 +259,7 @@ def _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, feat
                 blocks[k].append(S.motif_prior(seqs[k], motifs))
             names += [f"motif:{m.matrix_id}" for m in motifs]
             side_cfg["motif_prior"] = {"source": mp, "motifs": [m.matrix_id for m in motifs]}
+            slices.append({"name": "motifs", "branch": "mlp", "end": len(names)})
         ft = features if config is None else (side_cfg.get("features") or {}).get("spec")
         if ft:
             if ft.endswith(".h5"):
@@ -264,6 +274,40 @@ def _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, feat
                     blocks[k].append(S.numeric_columns(t, fnames))
             names += fnames
             side_cfg["features"] = {"spec": ft, "names": fnames}
+            slices.append({"name": "features", "branch": "mlp", "end": len(names)})
+        # --modality NAME=COLS|FILE.h5[:mlp|cnn] and the --cell-col label, in the order given
+        specs = [_modality(m) for m in modalities] if config is None else \
+            [m for m in side_cfg.get("modality_specs", [])]
+        exclude = {"id", first.seq_col, "split", "group_id", *tnames, *se.values()}
+        for m in specs:
+            if m["spec"].endswith(".h5"):
+                mnames = m.get("names")
+                for k, t in tables.items():
+                    v, mnames = S.h5_features(m["spec"], list(t.ids()), mnames)
+                    blocks[k].append(v)
+            else:
+                mnames = m.get("names") or S.select_columns(cols, m["spec"], exclude)
+                for k, t in tables.items():
+                    blocks[k].append(S.numeric_columns(t, mnames))
+            m["names"] = list(mnames)
+            names += [f"{m['name']}:{c}" for c in mnames]
+            slices.append({"name": m["name"], "branch": m["branch"], "end": len(names)})
+        side_cfg["modality_specs"] = specs
+        cell = {"column": cell_col} if config is None and cell_col else side_cfg.get("cell")
+        if cell:
+            if cell["column"] not in cols:
+                raise ConfigError(f"--cell-col '{cell['column']}' is not a column", file=first.name, line=1)
+            if "categories" not in cell:
+                cell["categories"] = sorted({v.strip() for v in tables["train"].df[cell["column"]]})
+            for k, t in tables.items():
+                blocks[k].append(S.one_hot(t.df[cell["column"]], cell["categories"]))
+            names += [f"cell:{c}" for c in cell["categories"]]
+            slices.append({"name": "cell", "branch": "mlp", "end": len(names)})
+            side_cfg["cell"] = cell
+        start = 0
+        for sl in slices:
+            sl["start"], start = start, sl["end"]
+        side_cfg["modalities"] = slices
         raw = {k: np.concatenate(b, axis=1) for k, b in blocks.items()}
         if config is None:
             m_, s_ = S.fit_scaler(raw["train"])
@@ -296,6 +340,22 @@ def _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, feat
             "n_val": len(splits["val"]), "n_test": n_test, "targets": tnames, "se": se, "length": L,
             "normalization": norm, "side": side_cfg, "n_side": 0 if side["train"] is None else side["train"].shape[1],
             "data_sha1": h.hexdigest(), "input": first.name}
+
+
+def _modality(text):
+    """--modality NAME=COLS|FILE.h5[:mlp|cnn] -> {"name", "spec", "branch"}."""
+    from ..errors import ConfigError
+
+    name, eq, spec = text.partition("=")
+    branch = "mlp"
+    for b in ("mlp", "cnn"):
+        if spec.endswith(":" + b):
+            spec, branch = spec[:-len(b) - 1], b
+    if not eq or not name.strip() or not spec.strip() or name.strip() in ("motifs", "features", "cell"):
+        raise ConfigError(f"--modality '{text}' is not NAME=COLS, NAME=FILE.h5 or either with :mlp / :cnn",
+                          hint="e.g. --modality histone='H3K27ac_*,H3K4me3_*':cnn (names motifs, features and cell "
+                               "are taken)")
+    return {"name": name.strip(), "spec": spec.strip(), "branch": branch}
 
 
 def _motifs(source):
@@ -347,11 +407,24 @@ def _config(data, preset, arch, dev, seed, flags, input, motif_prior, features, 
     for key in ("norm", "head_dropout", "kmer_prior", "members"):
         given = (model_flags or {}).get(key)
         model[key] = p[key] if given is None else given
+    if model["arch"] == "mm-transformer":
+        # design 004's sizes; its own defaults where the CNN presets' do not fit a transformer
+        model["mm"] = dict(MM_SIZES)
+        for key, value in (("kmer_prior", False), ("members", 1)):
+            if (model_flags or {}).get(key) is None:
+                model[key] = value
+        if flags.get("lr") is None:
+            train["lr"] = 5e-4
     return {"kind": "cre", "toolkit_version": __version__, "targets": data["targets"], "se_columns": data["se"],
             "task_types": data["task_types"],
             "length": data["length"], "preset": preset, "seed": seed, "model": model, "train": train,
             "side": data["side"], "input": data["input"], "data_sha1": data["data_sha1"],
             "rows": {"train": data["n_train"], "val": data["n_val"], "test_not_read": data["n_test"]}}
+
+
+MM_SIZES = {"d_model": 128, "patch": 6, "seq_layers": 4, "seq_heads": 4, "fusion_layers": 6, "fusion_heads": 8,
+            "dropout": 0.1, "mlp_hidden": 128, "cnn_filters": 64, "head_hidden": 64}
+"""The mm-transformer's sizes (design 004, "Model")."""
 
 
 def _check_same_data(config, data):

@@ -232,13 +232,14 @@ class CREModel(nn.Module):
     Parameters
     ----------
     n_tasks : int
-    arch : str, key of BACKBONES
+    arch : str, key of BACKBONES, or ``mm-transformer`` (toolkit.models.mm, design 004)
     n_side : int
         Width of the side-feature vector (0 for none).
     side_dropout : float
     head_hidden : list of two ints
     kinds : list of str or None
         Task types (regression, binary, count); the k-mer branch joins regression tasks only.
+    modalities, mm : the mm-transformer's modality slices of the side vector and its sizes
     members : int
         Ensemble size. Each member has its own initialisation and normalisation
         statistics and is trained on its own loss (the sum over members is minimised,
@@ -248,13 +249,19 @@ class CREModel(nn.Module):
     """
 
     def __init__(self, n_tasks, arch="malinois", n_side=0, side_dropout=0.3, head_hidden=(256, 64),
-                 head_dropout=(0.3, 0.2), kmer_prior=False, members=1, kinds=None, **backbone):
+                 head_dropout=(0.3, 0.2), kmer_prior=False, members=1, kinds=None, modalities=(), mm=None,
+                 **backbone):
         super().__init__()
         self.n_tasks = n_tasks
         self.n_side = n_side
-        self.nets = nn.ModuleList(_Net(n_tasks, arch, n_side, side_dropout, head_hidden, head_dropout, **backbone)
-                                  for _ in range(members))
-        _init(self)
+        if arch == "mm-transformer":       # design 004; PyTorch's default initialisation for the transformer
+            from .mm import MMNet
+
+            self.nets = nn.ModuleList(MMNet(n_tasks, modalities, **(mm or {})) for _ in range(members))
+        else:
+            self.nets = nn.ModuleList(_Net(n_tasks, arch, n_side, side_dropout, head_hidden, head_dropout, **backbone)
+                                      for _ in range(members))
+            _init(self)
         self.kmer = KmerRidgeBranch(n_tasks) if kmer_prior else None
         # the ridge is averaged into regression outputs only (binary logits and count log
         # rates are on other scales); recomputed from the config, never saved
@@ -287,7 +294,8 @@ def build(config):
                     side_dropout=m.get("side_dropout", 0.3), head_hidden=m["head_hidden"],
                     head_dropout=m.get("head_dropout", (0.3, 0.2)), norm=m.get("norm", "weight"),
                     kmer_prior=m.get("kmer_prior", False), members=m.get("members", 1),
-                    kinds=config.get("task_types"),
+                    kinds=config.get("task_types"), modalities=(config.get("side") or {}).get("modalities", []),
+                    mm=m.get("mm"),
                     stem=m["stem"], width=m["width"], wide=m["wide"], res_blocks=m["res_blocks"])
 
 

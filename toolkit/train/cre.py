@@ -39,7 +39,7 @@ Collapse guard (design 004's failure). Each epoch logs, per regression or count 
 the SD of the validation predictions over the SD of the targets (val_sd_ratio_*). A
 task whose ratio is below ``collapse_sd`` (0.2, evalboot's warning level) while its
 validation r is below ``collapse_r`` (0.1) has collapsed: near-constant predictions
-that track nothing (a shrunk but correlated prediction is not flagged: early epochs
+that track nothing (epochs of the learning-rate warm-up do not count) (a shrunk but correlated prediction is not flagged: early epochs
 of healthy runs sit at ratios of 0.1 with r of 0.5). After ``collapse_epochs`` (3)
 such epochs in a row training stops with an error naming the tasks and the fixes;
 the last checkpoint and the best model.pt are kept.
@@ -428,7 +428,8 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
             state["stopped"] = f"early stop: no gain of {cfg['min_delta']} in {cfg['patience']} epochs"
         flat = [targets[t] for t in range(T) if vx["sd_ratio"][t] < cfg["collapse_sd"]
                 and not abs(r[t]) >= cfg["collapse_r"]]
-        state["collapsed"] = state["collapsed"] + 1 if flat else 0
+        # epochs of the learning-rate warm-up do not count: a network may not have started yet
+        state["collapsed"] = state["collapsed"] + 1 if flat and epoch + 1 > cfg["warmup_epochs"] else 0
         write_log(os.path.join(out_dir, MD.LOG), state["log"])
         MD.save_tensors(last, {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
                                "rng": torch.get_rng_state()})

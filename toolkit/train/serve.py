@@ -71,21 +71,31 @@ class CREPredictor:
         blocks = []
         if self.motifs is not None:
             blocks.append(S.motif_prior(seqs, self.motifs))
-        if self.features:
-            names = self.features["names"]
-            if self.features["spec"].endswith(".h5"):
+        side = self.config.get("side") or {}
+        for spec in ([self.features] if self.features else []) + list(side.get("modality_specs", [])):
+            names = spec["names"]
+            if spec["spec"].endswith(".h5"):
                 if h5 is None:
-                    raise InputError("this model was trained with descfeat HDF5 features",
+                    raise InputError("this model was trained with descfeat HDF5 inputs",
                                      file=os.path.join(self.dir, MD.CONFIG),
                                      hint="give the descriptors of these rows with --features FILE.h5")
                 v, _ = S.h5_features(h5, list(table.ids()), names)
                 blocks.append(v)
             else:
+                if table is None:
+                    raise InputError("this model needs input columns (features or modalities)", file=self.dir,
+                                     hint="give a table with the columns, not FASTA")
                 missing = [c for c in names if c not in table.df.columns]
                 if missing:
-                    raise InputError(f"feature column(s) the model needs are missing: {', '.join(missing[:5])}",
+                    raise InputError(f"input column(s) the model needs are missing: {', '.join(missing[:5])}",
                                      file=table.name, line=1, hint="compute them as for training (descfeat)")
                 blocks.append(S.numeric_columns(table, names))
+        if side.get("cell"):
+            col = side["cell"]["column"]
+            if table is None or col not in table.df.columns:
+                raise InputError(f"this model needs the cell column '{col}'", file=getattr(table, "name", self.dir),
+                                 line=1, hint="give a table with that column (unseen cell lines are allowed)")
+            blocks.append(S.one_hot(table.df[col], side["cell"]["categories"]))
         z, _ = S.apply_scaler(np.concatenate(blocks, axis=1), self.norm["side"]["mean"], self.norm["side"]["sd"])
         return z
 
@@ -175,7 +185,8 @@ class PhysInformerPredictor:
     families, length, rc_trained (False: descriptors are not all strand-symmetric,
     so the model is not trained on reverse complements), side_names (empty),
     has_uncertainty (True), thermo_triples (the (ΔH, ΔS, ΔG) name triples whose ΔG is
-    derived), temperature_k.
+    derived), temperature_k, activities (the --activities columns of the auxiliary
+    heads, served by :meth:`predict_activities`; empty without).
     """
 
     has_uncertainty = True
@@ -214,6 +225,75 @@ class PhysInformerPredictor:
         m = self.config["model"]
         self.temperature_k = float(m.get("temperature_k", model_lib.TEMPERATURE_K))
         self._coef = self.temperature_k * float(m.get("entropy_factor", model_lib.ENTROPY_FACTOR))
+        self.activities = list(self.config.get("activities") or [])
+        self._aux = None
+
+    def predict_activities(self, seqs, descriptors, batch_size=512):
+        """Auxiliary heads A (own sequence encoder + descriptors) and B (descriptors only)
+        on new rows: measured activities from sequences and their real descriptors.
+
+        The heads are those of the epoch model.pt holds (aux.pt). They were trained on
+        the real, train-standardised descriptors, so give descfeat's values for these
+        rows (predicted ones, from :meth:`predict`, make head B a sequence-only model).
+
+        Parameters
+        ----------
+        seqs : list of str, length n
+        descriptors : float array, shape (n, d)
+            Original units, columns in the order of ``names``; NaN (undefined) is
+            replaced by the train mean, as in training.
+        batch_size : int
+
+        Returns
+        -------
+        (a, b) : float64 arrays, shape (n, len(activities)) each, in the activities'
+        original units.
+
+        Raises
+        ------
+        ConfigError
+            The model was trained without --activities.
+        InputError
+            aux.pt is missing (a model trained before it was written) or does not fit.
+        ValueError
+            ``descriptors`` is not (n, d).
+        """
+        from ..errors import ConfigError
+        from .physinformer import Split, aux_predict
+
+        if not self.activities:
+            raise ConfigError("this model has no auxiliary heads", file=self.dir,
+                              hint="train with fit-physinformer --activities COLS")
+        x = np.asarray(descriptors, dtype=np.float64)
+        if x.shape != (len(seqs), len(self.names)):
+            raise ValueError(f"descriptors must be shaped ({len(seqs)}, {len(self.names)}) (rows, the model's "
+                             f"descriptors in the order of .names), got {x.shape}")
+        if self._aux is None:
+            self._aux = self._load_aux()
+        z = ((x - self._mean) / self._sd).astype(np.float32)
+        z[~np.isfinite(z)] = np.nan
+        a, b = aux_predict(self._aux, Split(D.encode(seqs, self.length), z), self.device, batch_size)
+        norm = self.norm.get("activities") or {}
+        mean = np.array([norm[c]["mean"] for c in self.activities], dtype=np.float64)
+        sd = np.array([norm[c]["sd"] for c in self.activities], dtype=np.float64)
+        return a.astype(np.float64) * sd + mean, b.astype(np.float64) * sd + mean
+
+    def _load_aux(self):
+        from ..models import physinformer as model_lib
+        from .physinformer import AUX_WEIGHTS
+
+        path = os.path.join(self.dir, AUX_WEIGHTS)
+        if not os.path.isfile(path):
+            raise InputError("no aux.pt: this model was trained before the auxiliary heads were saved with the "
+                             "best epoch", file=self.dir, hint="retrain with --activities")
+        state = MD.load_tensors(path)
+        aux = model_lib.build_aux(self.config)
+        try:
+            aux.load_state_dict(state, strict=True)
+        except (RuntimeError, TypeError, AttributeError) as exc:
+            raise InputError(f"aux.pt does not fit config.json ({str(exc).splitlines()[0][:200]})", file=path,
+                             hint="retrain") from None
+        return aux.to(self.device).eval()
 
     def side_inputs(self, seqs, table=None, h5=None):
         """PhysInformer reads sequences only: always None."""

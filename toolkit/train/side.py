@@ -74,6 +74,18 @@ def h5_features(path, ids, names=None):
     return h["values"][idx][:, cols].astype(np.float32), list(names)
 
 
+def one_hot(values, categories):
+    """Float32 one-hot (n, len(categories)) of text labels (stripped); a label not
+    among ``categories`` (a cell line unseen in training) is all zeros."""
+    lut = {c: j for j, c in enumerate(categories)}
+    out = np.zeros((len(values), len(categories)), dtype=np.float32)
+    for i, v in enumerate(values):
+        j = lut.get(str(v).strip())
+        if j is not None:
+            out[i, j] = 1.0
+    return out
+
+
 def fit_scaler(values):
     """Train-split mean and SD per column (SD 1 where a column is constant or empty)."""
     with np.errstate(invalid="ignore"):
