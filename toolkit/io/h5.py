@@ -89,6 +89,122 @@ class H5Writer:
         self.h5.close()
 
 
+SHARD_ATTRS = ("shard", "shard_first_row")
+"""Attributes of a file written by ``descfeat --shard I/N``: ``shard`` ("I/N") and
+``shard_first_row`` (0-based input row of its first row). :func:`merge_h5` orders by them."""
+
+
+def merge_h5(paths, out, block_rows=8192):
+    """Join descfeat HDF5 files into one, streamed ``block_rows`` rows at a time.
+
+    Files written with ``--shard I/N`` must form one complete set (1..N of the same N, any
+    order given); they are joined in shard order, so the result holds what the unsharded
+    run writes (same rows, values, columns and attributes; the HDF5 bytes may differ).
+    Files without shard attributes are joined in the order given. All must have the same
+    descriptors, passthrough columns and descriptor attributes (cell type, families,
+    motif source, parameter checksums).
+
+    Parameters
+    ----------
+    paths : list of str
+    out : str or file object, where the merged file is written (an HDF5 writer's target)
+
+    Returns
+    -------
+    dict: ``rows`` (total), ``files`` (the paths in the order joined), ``shards`` (N or None)
+    """
+    import h5py
+
+    from .. import __version__
+
+    if not paths:
+        raise InputError("nothing to merge", hint="give the descfeat HDF5 files to join")
+    metas = [_h5_meta(p) for p in paths]
+    sharded = [m["shard"] is not None for m in metas]
+    if any(sharded) and not all(sharded):
+        plain = next(m["path"] for m in metas if m["shard"] is None)
+        raise InputError("mixes files written with --shard and without", file=plain,
+                         hint="merge the shards of one run, or files of separate runs, not both")
+    count = None
+    if all(sharded):
+        counts = {m["shard"][1] for m in metas}
+        if len(counts) > 1:
+            raise InputError(f"the files are shards of different splits (N = {', '.join(map(str, sorted(counts)))})",
+                             file=metas[0]["path"], hint="merge the N shards of one run")
+        count = counts.pop()
+        seen = {}
+        for m in metas:
+            i = m["shard"][0]
+            if i in seen:
+                raise InputError(f"shard {i}/{count} is given twice (also as {seen[i]})", file=m["path"])
+            seen[i] = m["path"]
+        missing = [i for i in range(1, count + 1) if i not in seen]
+        if missing:
+            raise InputError(f"shard(s) {', '.join(f'{i}/{count}' for i in missing[:10])} missing", file=metas[0]["path"],
+                             hint="run them, then merge all N")
+        metas.sort(key=lambda m: m["shard"][0])
+        row = 0
+        for m in metas:
+            if m["first_row"] != row:
+                raise InputError(f"shard {m['shard'][0]}/{count} starts at input row {m['first_row']}, expected {row} "
+                                 "(shards of different inputs?)", file=m["path"])
+            row += m["rows"]
+    ref = metas[0]
+    for m in metas[1:]:
+        for key, what in (("names", "descriptors"), ("columns", "passthrough columns"), ("attrs", "attributes")):
+            if m[key] != ref[key]:
+                diff = what if key != "attrs" else "attributes " + ", ".join(
+                    sorted(k for k in set(m[key]) | set(ref[key]) if m[key].get(k) != ref[key].get(k)))
+                raise InputError(f"differs from {ref['path']} in its {diff}", file=m["path"],
+                                 hint="merge files written by the same descfeat command")
+    writer = H5Writer(out, ref["names"], ref["families"], {})
+    for k, v in ref["raw_attrs"].items():  # exactly as the first file has them, shard attributes dropped
+        writer.h5.attrs[k] = v
+    writer.h5.attrs["toolkit_version"] = __version__
+    for m in metas:
+        with h5py.File(m["path"], "r") as h5:
+            n = h5["descriptors"].shape[0]
+            if n == 0 and writer.columns is None:
+                writer.append([], [], {c: [] for c in m["columns"]}, np.zeros((0, len(ref["names"])), np.float32))
+            for a in range(0, n, block_rows):
+                b = min(a + block_rows, n)
+                cols = {c: h5["columns"][c].asstr()[a:b] for c in m["columns"]}
+                writer.append(h5["ids"].asstr()[a:b], h5["sequences"].asstr()[a:b], cols, h5["descriptors"][a:b])
+    if writer.columns is None:  # no rows at all
+        writer.append([], [], {c: [] for c in ref["columns"]}, np.zeros((0, len(ref["names"])), np.float32))
+    rows = writer.n
+    writer.close()
+    return {"rows": rows, "files": [m["path"] for m in metas], "shards": count}
+
+
+def _h5_meta(path):
+    """What :func:`merge_h5` checks of one file: names, columns, attributes, shard, rows."""
+    import h5py
+
+    try:
+        h5 = h5py.File(path, "r")
+    except (OSError, ValueError) as exc:
+        raise InputError(f"not a readable HDF5 file ({exc})", file=path,
+                         hint="--merge joins descfeat -o FILE.h5 outputs; join TSV shards with cat") from None
+    with h5:
+        if h5.attrs.get("format") != FORMAT:
+            raise InputError("not a descfeat HDF5 file (attribute 'format' missing or different)", file=path)
+        raw = {k: v for k, v in h5.attrs.items() if k not in SHARD_ATTRS and k != "toolkit_version"}
+        attrs = {k: (v.decode() if isinstance(v, bytes) else v.item() if hasattr(v, "item") else v)
+                 for k, v in raw.items()}
+        shard = None
+        if "shard" in h5.attrs:
+            text = h5.attrs["shard"]
+            text = text.decode() if isinstance(text, bytes) else str(text)
+            i, n = (int(x) for x in text.split("/"))
+            shard = (i, n)
+        return {"path": str(path), "names": [x for x in h5["descriptor_names"].asstr()[()]],
+                "families": [x for x in h5["descriptor_families"].asstr()[()]],
+                "columns": json.loads(attrs.get("column_order") or "[]"), "attrs": attrs, "raw_attrs": raw,
+                "shard": shard, "first_row": int(h5.attrs.get("shard_first_row", 0)),
+                "rows": int(h5["descriptors"].shape[0])}
+
+
 def read_h5(path):
     """Read a descfeat HDF5 file.
 

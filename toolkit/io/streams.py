@@ -8,7 +8,7 @@ import sys
 import tempfile
 import zlib
 
-from ..errors import InputError
+from ..errors import InputError, OutputError
 
 GZIP_MAGIC = b"\x1f\x8b"
 SNIFF_BYTES = 1 << 16
@@ -141,14 +141,15 @@ class AtomicOutput:
             fd, self._tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(self.path), dir=folder)
         except FileNotFoundError:
             raise InputError("the output folder does not exist", file=self.path, hint="create it first") from None
-        except PermissionError:
-            raise InputError("the output folder is not writable", file=self.path) from None
+        except OSError as exc:  # no write permission, read-only file system, no space or inodes left, ...
+            raise OutputError.from_os_error(exc, self.path) from None
         if self.by_name:  # the caller writes the temporary file by its name (e.g. HDF5)
             os.close(fd)
             self._fh = None
             self._raw_parent = None
             return self._tmp
-        raw = os.fdopen(fd, "wb")
+        # every write goes through _GuardedFile: a full disk names this output, not a traceback
+        raw = io.BufferedWriter(_GuardedFile(fd, self.path), buffer_size=1 << 16)
         if self.path.endswith(".gz"):
             raw = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="")
             self._raw_parent = raw.fileobj
@@ -164,21 +165,30 @@ class AtomicOutput:
                 self._fh.flush()
             return False
         try:
-            if self._fh is not None:
-                self._fh.close()
-            if self._raw_parent is not None:
-                self._raw_parent.close()
-        except OSError as err:
+            try:
+                if self._fh is not None:
+                    self._fh.close()
+            finally:
+                if self._raw_parent is not None:
+                    self._raw_parent.close()
+        except (OSError, OutputError) as err:
             self._discard()
             if exc_type is None:
-                raise InputError(f"could not write the output ({err.strerror})", file=self.path) from None
+                if isinstance(err, OutputError):
+                    raise
+                raise OutputError.from_os_error(err, self.path) from None
             return False
         if exc_type is not None:
             self._discard()
+            if self.by_name and issubclass(exc_type, OSError) and _is_write_error(exc, self._tmp):
+                raise OutputError.from_os_error(exc, self.path) from None  # e.g. HDF5 on a full disk
             return False
-        mode = 0o666 & ~_umask()
-        os.chmod(self._tmp, mode)
-        os.replace(self._tmp, self.path)
+        try:
+            os.chmod(self._tmp, 0o666 & ~_umask())
+            os.replace(self._tmp, self.path)
+        except OSError as err:
+            self._discard()
+            raise OutputError.from_os_error(err, self.path) from None
         return False
 
     def _discard(self):
@@ -186,6 +196,52 @@ class AtomicOutput:
             os.unlink(self._tmp)
         except OSError:
             pass
+
+
+class _GuardedFile(io.RawIOBase):
+    """A raw writer on a file descriptor whose failures (full disk, quota, I/O error)
+    raise OutputError naming ``path``, the output the user asked for."""
+
+    def __init__(self, fd, path):
+        self._fd = fd
+        self._path = path
+
+    def writable(self):
+        return True
+
+    def fileno(self):
+        return self._fd
+
+    def write(self, b):
+        try:
+            return os.write(self._fd, b)
+        except OSError as exc:
+            raise OutputError.from_os_error(exc, self._path) from None
+
+    def close(self):
+        if self.closed:
+            return
+        try:
+            os.close(self._fd)  # NFS reports some write failures only here
+        except OSError as exc:
+            raise OutputError.from_os_error(exc, self._path) from None
+        finally:
+            super().close()
+
+
+def _is_write_error(exc, tmp):
+    """True when ``exc`` (an OSError raised while a by-name output was being written)
+    concerns that file or is a failure of writing as such."""
+    import errno
+
+    from ..errors import WRITE_ERRNOS
+
+    if tmp and tmp in str(exc):
+        return True
+    if exc.errno is not None:
+        return errno.errorcode.get(exc.errno) in WRITE_ERRNOS
+    text = str(exc).lower()
+    return "write failed" in text or "no space left" in text or "unable to synchronously write" in text
 
 
 def _umask():

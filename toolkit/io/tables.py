@@ -123,7 +123,7 @@ def read_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, require
 
 
 def iter_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, chunk_rows=CHUNK_ROWS,
-               require_seq=True, **bed_options):
+               require_seq=True, shard=None, head=None, **bed_options):
     """Read a sequence table in chunks of at most ``chunk_rows`` rows.
 
     Parameters
@@ -141,6 +141,15 @@ def iter_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, chunk_r
     require_seq : bool
         False: a TSV/CSV without a sequence column is read with ``seq_col`` None (for
         tables of genomic coordinates, e.g. enhancer-promoter pairs) instead of being an error.
+    shard : (int, int), optional
+        ``(I, N)``, 1 <= I <= N: yield only the rows of shard I of N (:func:`shard_bounds`),
+        with their global ``row_offset`` (ids ``row<N>``) and file lines. A delimited
+        ``path`` is counted in a first pass, so it must be a file, not standard input.
+        Columns are still resolved on the input's first rows, so every shard agrees.
+        An empty shard yields one chunk of no rows (its columns).
+    head : callable, optional
+        Called once with the input's first chunk (up to ``chunk_rows`` rows, before any
+        shard selection), for decisions that must not depend on the shard.
     bed_options : dict
         Passed to :func:`toolkit.io.genome.bed_windows` (length, clip).
 
@@ -169,32 +178,99 @@ def iter_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, chunk_r
             from .genome import bed_windows, read_bed
 
             whole = bed_windows(read_bed(stream, name), genome, name=name, **bed_options)
-        for start in range(0, len(whole), chunk_rows):
-            part = whole.df.iloc[start:start + chunk_rows].reset_index(drop=True)
-            yield SeqTable(part, whole.seq_col, whole.id_col, whole.lines[start:start + chunk_rows], name, fmt,
+        if head is not None and len(whole):
+            head(SeqTable(whole.df.iloc[:chunk_rows].reset_index(drop=True), whole.seq_col, whole.id_col,
+                          whole.lines[:chunk_rows], name, fmt))
+        lo, hi = (0, len(whole)) if shard is None else shard_bounds(len(whole), *shard)
+        for start in range(lo, hi, chunk_rows):
+            stop = min(start + chunk_rows, hi)
+            part = whole.df.iloc[start:stop].reset_index(drop=True)
+            yield SeqTable(part, whole.seq_col, whole.id_col, whole.lines[start:stop], name, fmt,
                            row_offset=start)
+        if lo == hi and shard is not None and len(whole):
+            yield SeqTable(whole.df.iloc[0:0], whole.seq_col, whole.id_col, whole.lines[0:0], name, fmt,
+                           row_offset=lo)
         return
     sep = "\t" if fmt == "tsv" else ","
-    first = None
-    offset = 0
-    for df, lines in _iter_delimited(stream, name, sep, chunk_rows):
-        if first is None:
+    lo, hi = 0, None
+    if shard is not None:
+        lo, hi = shard_bounds(count_rows(path, fmt), *shard)
+    cols = None       # (seq_col, id_col), resolved on the first block
+    empty = None      # the first block without rows: an empty shard's one chunk
+    offset = 0        # data rows before this block
+    yielded = False
+
+    def wanted(before, rows):
+        """Parse the first block (columns) and the blocks that hold rows of the shard."""
+        return cols is None or (before + rows > lo and before < hi)
+
+    for df, lines in _iter_delimited(stream, name, sep, chunk_rows, parse=None if shard is None else wanted):
+        m = len(lines)
+        if cols is None:
             first = resolve_columns(df, lines, name, fmt, seq_col=seq_col, id_col=id_col, require_seq=require_seq)
-            chunk = first
-        else:
-            chunk = SeqTable(df, first.seq_col, first.id_col, lines, name, fmt, row_offset=offset)
-        offset += len(df)
-        yield chunk
-    if first is None:
+            cols = (first.seq_col, first.id_col)
+            empty = df.iloc[0:0]
+            if head is not None:
+                head(first)
+            del first
+        if df is not None:
+            a, b = max(lo - offset, 0), m if hi is None else min(hi - offset, m)
+            if a < b:
+                if (a, b) != (0, m):
+                    df, lines = df.iloc[a:b].reset_index(drop=True), lines[a:b]
+                yielded = True
+                yield SeqTable(df, cols[0], cols[1], lines, name, fmt, row_offset=offset + a)
+        offset += m
+        del df, lines  # not held while the next block is read
+        if hi is not None and offset >= hi:
+            break
+    if cols is None:
         raise InputError("the input has a header but no data rows", file=name,
                          hint="check the file or the command before the pipe")
+    if shard is not None and not yielded:
+        yield SeqTable(empty, cols[0], cols[1], np.zeros(0, dtype=np.int64), name, fmt, row_offset=lo)
 
 
-def _iter_delimited(stream, name, sep, chunk_rows):
+def shard_bounds(n, index, count):
+    """Rows ``[start, stop)`` (0-based data rows) of shard ``index`` of ``count`` (1-based).
+
+    Shards are contiguous and near-equal: shard I holds rows ceil((I-1)n/N) to
+    ceil(In/N), so shards 1..N in order are the rows in order, sizes differ by at most
+    one, and shard 1 is empty only when the input is.
+    """
+    if not 1 <= index <= count:
+        raise ConfigError(f"shard {index}/{count}: the index must be between 1 and {count}")
+    return -(-(index - 1) * n // count), -(-index * n // count)
+
+
+def count_rows(path, fmt="auto"):
+    """The number of data rows of a delimited table file, as :func:`iter_table` reads them
+    (blank lines, leading comments and the header not counted), without parsing fields."""
+    name = display_name(path)
+    if path in (None, "-"):
+        raise ConfigError("cannot count the rows of standard input", file=name,
+                          hint="give the input as a file to process a shard of it")
+    stream = open_binary(path)
+    try:
+        text = sniff_text(stream, name)
+        if fmt == "auto":
+            fmt = detect_format(text, str(path))
+        if fmt in ("fasta", "bed"):
+            raise ConfigError(f"count_rows reads delimited tables, not {fmt}", file=name)
+        sep = "\t" if fmt == "tsv" else ","
+        return sum(len(nums) for _, nums in _iter_delimited(stream, name, sep, CHUNK_ROWS,
+                                                            parse=lambda before, rows: False))
+    finally:
+        stream.close()
+
+
+def _iter_delimited(stream, name, sep, chunk_rows, parse=None):
     """Parse a delimited table block by block; every column as text.
 
     Blank lines are skipped; leading ``#`` comment lines are skipped and a header
     may itself start with ``#``. Yields (DataFrame, 1-based file line of each row).
+    ``parse(rows_before, rows)``, when given, says whether a block is parsed; an
+    unparsed block is yielded as (None, lines) at the cost of splitting lines only.
     """
     reader = io.TextIOWrapper(stream, encoding="utf-8", newline="")
     lineno = 0
@@ -232,34 +308,44 @@ def _iter_delimited(stream, name, sep, chunk_rows):
         # '#col1<TAB>col2' then data: the commented line was the header
         block, nums = [header], [lineno]
         header = pending[1:]
-        yield from _blocks(it, block, nums, header, name, sep, chunk_rows)
+        yield from _blocks(it, block, nums, header, name, sep, chunk_rows, parse)
         return
-    yield from _blocks(it, [], [], header, name, sep, chunk_rows)
+    yield from _blocks(it, [], [], header, name, sep, chunk_rows, parse)
 
 
 def _looks_like_header_comment(comment, first, sep):
     return comment.count(sep) > 0 and comment.count(sep) == first.count(sep)
 
 
-def _blocks(it, block, nums, header, name, sep, chunk_rows):
-    """Group lines into blocks of ``chunk_rows`` non-blank lines and parse each."""
+def _blocks(it, block, nums, header, name, sep, chunk_rows, parse=None):
+    """Group lines into blocks of ``chunk_rows`` non-blank lines and parse each
+    (or, where ``parse(rows_before, rows)`` is false, yield (None, lines))."""
     if not header.endswith("\n"):
         header += "\n"
+    before = 0
     while True:
         batch = list(itertools.islice(it, chunk_rows - len(block)))
+        more = bool(batch)
         if batch:
             if any(not line.strip("\r\n") for _, line in batch):
                 batch = [(num, line) for num, line in batch if line.strip("\r\n")]
             block.extend(line for _, line in batch)
             nums.extend(num for num, _ in batch)
+            batch = None
             if len(block) < chunk_rows:
                 continue
         if block:
-            if not block[-1].endswith("\n"):
-                block[-1] += "\n"
-            yield _parse_block(header, block, nums, name, sep)
-            block, nums = [], []
-        if not batch:
+            if parse is None or parse(before, len(block)):
+                if not block[-1].endswith("\n"):
+                    block[-1] += "\n"
+                parsed = _parse_block(header, block, nums, name, sep)
+            else:
+                parsed = (None, np.asarray(nums, dtype=np.int64))
+            before += len(block)
+            block, nums = [], []  # the raw lines are not held while the caller works on the block
+            yield parsed
+            parsed = None
+        if not more:
             return
 
 

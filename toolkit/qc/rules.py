@@ -25,7 +25,7 @@ RULES = (
     "se_out_of_bounds",
     "se_filter",
 )
-WINDOW_REASONS = ("unknown_chrom", "out_of_bounds")
+WINDOW_REASONS = ("unknown_chrom", "out_of_bounds", "empty_region", "partial_window")
 LENGTH_POLICIES = ("auto", "drop", "trim-pad", "none")
 SE_RULES = ("A", "B", "none")
 MERGE_METHODS = ("none", "median", "ivw")
@@ -142,6 +142,8 @@ class QCRun:
         seqs = table.df[table.seq_col].str.strip().str.upper().to_numpy(dtype=object)
         packed = PackedSeqs(seqs)
         ok = (packed.lengths > 0) & (packed.invalid() == 0)
+        if "_qc_reject" in table.df:  # windows already rejected (e.g. partial tiles) do not count
+            ok &= table.df["_qc_reject"].to_numpy(dtype=object) == ""
         self.length = cfg.length
         if self.length is None and ok.any():
             vals, cnt = np.unique(packed.lengths[ok], return_counts=True)
@@ -152,6 +154,13 @@ class QCRun:
         if self.policy == "auto":
             self.policy = "drop" if off < cfg.length_tolerance else "trim-pad"
         self.started = True
+
+    def decide(self, table):
+        """Take the library-wide decisions (default length, ``auto`` policy) on ``table``, the
+        input's first chunk, before any rows are processed: a run over part of the input
+        (seqqc --shard) then decides as the run over all of it does."""
+        if not self.started:
+            self._start(table)
 
     def process(self, table):
         """QC one chunk. Returns (kept DataFrame or None while buffering, rejects DataFrame)."""
@@ -175,8 +184,9 @@ class QCRun:
         # windows that could not be fetched from the genome (BED input)
         if "_qc_reject" in df:
             wr = df["_qc_reject"].to_numpy(dtype=object)
+            wd = df["_qc_detail"].to_numpy(dtype=object) if "_qc_detail" in df else None
             for name in WINDOW_REASONS:
-                reject(wr == name, name)
+                reject(wr == name, name, None if wd is None else (lambda idx: wd[idx]))
         n_pad = df["_n_pad"].to_numpy(dtype=np.int64).copy() if "_n_pad" in df else np.zeros(n, dtype=np.int64)
 
         # 1. uppercase and strip
