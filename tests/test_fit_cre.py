@@ -87,6 +87,18 @@ def test_predict_reproduces_the_logged_validation_metrics(model_dir, split_table
         assert r == pytest.approx(float(best["val_pearson_" + t]), abs=2e-4)
 
 
+def test_predict_baseline_is_the_ridge_fit_cre_scored(model_dir, split_table):
+    df = read_tsv(split_table)
+    val = df[df["split"] == "val"]
+    res = invoke(predict_cli, ["-m", model_dir, "-q", "--baseline"], input=val.to_csv(sep="\t", index=False))
+    assert res.exit_code == 0, res.output
+    out = read_tsv(res.stdout)
+    base = json.loads((model_dir / "baseline.json").read_text())
+    for t in TARGETS.split(","):
+        r = np.corrcoef(out[t].astype(float), out["base_" + t].astype(float))[0, 1]
+        assert r == pytest.approx(base["val_pearson"][t], abs=1e-6)
+
+
 def test_predict_batch_size_does_not_change_predictions(model_dir, split_table):
     data = split_table.read_text()
     a = read_tsv(invoke(predict_cli, ["-m", model_dir, "-q", "--batch-size", "1"], input=data).stdout)
@@ -135,6 +147,44 @@ def test_resume_after_a_kill_gives_the_same_weights(split_table, tmp_path, monke
     assert (whole / "train_log.tsv").read_text().split("\n")[0] == (part / "train_log.tsv").read_text().split("\n")[0]
     la, lb = read_tsv(whole / "train_log.tsv"), read_tsv(part / "train_log.tsv")
     assert list(la["val_mean_pearson"]) == list(lb["val_mean_pearson"])
+
+
+def test_sigterm_mid_epoch_writes_a_checkpoint_and_resume_is_exact(split_table, tmp_path, monkeypatch):
+    """A real SIGTERM (what Slurm sends before SIGKILL) in the middle of epoch 2: the step
+    finishes, checkpoint-last.pt gets that step, the command fails with an Error: line,
+    and --resume reaches the weights of an uninterrupted run."""
+    import os
+    import signal
+
+    args = ["--targets", TARGETS, "--preset", "cpu", "--ensemble", "1", "--epochs", "2", "--batch-size", "48",
+            "--warmup-epochs", "1", "-q"]
+    whole = tmp_path / "whole"
+    assert invoke(fit_cli, [split_table, "-o", whole, *args]).exit_code == 0
+    real = trainer.D.augment
+    calls = {"n": 0}
+
+    def augment_then_term(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 7:                       # epoch 2 (5 steps per epoch), its second batch
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(*a, **k)
+
+    monkeypatch.setattr(trainer.D, "augment", augment_then_term)
+    part = tmp_path / "part"
+    res = CliRunner().invoke(fit_cli, [str(split_table), "-o", str(part), *args])
+    assert res.exit_code == 1 and "stopped by SIGTERM at epoch 2, batch 2" in res.output
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL      # the handler is removed again
+    ck = torch.load(part / "checkpoint-last.pt", weights_only=True)
+    assert ck["state"]["mid"]["batch"] == 2 and ck["state"]["epoch"] == 1
+    monkeypatch.setattr(trainer.D, "augment", real)
+    res = invoke(fit_cli, [split_table, "-o", part, "--resume", "-q"])
+    assert res.exit_code == 0, res.output
+    a = torch.load(whole / "model.pt", weights_only=True)
+    b = torch.load(part / "model.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    la, lb = read_tsv(whole / "train_log.tsv"), read_tsv(part / "train_log.tsv")
+    assert list(la["val_mean_pearson"]) == list(lb["val_mean_pearson"])
+    assert list(la["train_loss"]) == list(lb["train_loss"])
 
 
 def test_explain_maps(model_dir, split_table, tmp_path):

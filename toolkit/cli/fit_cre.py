@@ -5,6 +5,9 @@ import click
 from ..train.cre import TRAIN_DEFAULTS as _DEFAULTS
 from . import options as opt
 
+BASELINE_WEIGHTS = "baseline.pt"
+"""The k-mer ridge baseline's parameters in a model directory (``predict --baseline``)."""
+
 _TRAIN_FLAGS = {
     # flag name -> (config key, type, help)
     "epochs": ("epochs", click.IntRange(1), "Maximum epochs."),
@@ -158,6 +161,10 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
                 "alpha": {t: float(ridge.alpha[j]) for j, t in enumerate(config["targets"])}}
         base["val_mean_pearson"] = float(sum(base["val_pearson"].values()) / len(config["targets"]))
         MD.write_json(os.path.join(out_dir, "baseline.json"), base)
+        import torch as _t
+
+        MD.save_tensors(os.path.join(out_dir, BASELINE_WEIGHTS),
+                        {k: _t.as_tensor(v) for k, v in ridge.state().items()})
         per = ", ".join(f"{t} {v:.3f}" for t, v in base["val_pearson"].items())
         log.info(f"fit-cre: baseline k-mer ridge val Pearson {per} (mean {base['val_mean_pearson']:.4f}; "
                  "its penalty was chosen on val, so it is if anything optimistic)")

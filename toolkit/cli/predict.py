@@ -19,6 +19,9 @@ from . import options as opt
 @click.option("--uncertainty", is_flag=True,
               help="Also write each output's predicted SD (sd_<target>, original units), for models that "
                    "predict one (PhysInformer).")
+@click.option("--baseline", is_flag=True,
+              help="fit-cre models: also write base_<target>, the k-mer (k = 1-6) ridge baseline fitted with the "
+                   "model on the same train rows (penalty chosen on val), for evalboot --compare.")
 @click.option("--features", "features_h5", metavar="FILE.h5", default=None,
               help="descfeat HDF5 of these rows, for a model trained with --features FILE.h5.")
 @click.option("--explain", type=click.Choice(["saliency", "ig", "ism"]), default=None,
@@ -27,12 +30,20 @@ from . import options as opt
 @click.option("--ig-steps", type=click.IntRange(1), default=64, show_default=True, help="Integrated-gradients steps.")
 @click.option("--ig-baseline", type=click.Choice(["zero", "shuffle"]), default="zero", show_default=True,
               help="Integrated-gradients baseline: all-zero, or the sequence's bases shuffled (--seed).")
+@click.option("--genome", metavar="FASTA", default=None,
+              help="Enhancer-promoter (fit-ep) models: the genome for a pair table of coordinates (default: the "
+                   "FASTA the model was trained with, if it is still there).")
+@click.option("--support-size", type=click.IntRange(1), default=None,
+              help="Enhancer-promoter models: pairs per cell line whose mean environment feature is its z_E, "
+                   "drawn with --seed from that cell line's input rows (labels unused). [default: the model's, 32]")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @opt.seed_option
 @opt.threads_option
-def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, chunk_rows, uncertainty, features_h5,
+@opt.shard_option
+def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, chunk_rows, uncertainty, baseline,
+        features_h5,
         explain,
-        explain_output, ig_steps, ig_baseline, device, seed, jobs, quiet, verbose):
+        explain_output, ig_steps, ig_baseline, genome, support_size, device, seed, jobs, shard, quiet, verbose):
     """Predict with a trained model: every input column plus pred_<target>.
 
     Reads any sequence input (table or FASTA; path or standard input) in
@@ -43,12 +54,26 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
     sd_<descriptor>). With --explain, attribution maps go to an
     HDF5 file (datasets ids, targets, <method> float32 [n, tasks, 4, L]).
 
+    An enhancer-promoter model (fit-ep) reads a pair table (enhancer_seq and
+    promoter_seq, or the TargetFinder coordinates with --genome, and cell)
+    whole, and adds pred_<label> (the probability that the pair interacts),
+    call_<label> (1 when pred_<label> reaches the threshold calibrated on the
+    validation pairs, calibration.json) and support_set. Each cell line,
+    seen in training or not, gets its environment from a support set of
+    --support-size of its own input pairs, drawn without replacement by
+    numpy's default_rng(seed + CRC32 of the cell name), labels unused
+    (support_set = 1 marks them; leave them out of an evaluation if you
+    prefer); every pair, support pairs included, is then scored.
+
     \b
     Examples:
       seqqc lib.csv | predict --model models/cre > preds.tsv
       predict --model models/cre test.tsv | evalboot --truth HepG2_l2fc --pred pred_HepG2_l2fc
       predict -m models/cre hits.fa --explain ism -e ism.h5 > preds.tsv
+      predict -m models/cre big.tsv --shard 2/8 -o preds.2.tsv   # cat preds.{1..8}.tsv > preds.tsv
     """
+    import contextlib
+    import math
     import time
 
     import pandas as pd
@@ -63,10 +88,19 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
     if explain and not explain_output:
         raise click.UsageError("--explain needs -e/--explain-output FILE.h5")
     opt.require_input(input)
+    opt.check_shard(shard, input)
     log = opt.Log("predict", quiet, verbose)
     torch.set_num_threads(jobs)
     dev = resolve_device(device)
     pred = load(model_dir, dev)
+    if getattr(pred, "kind", None) == "ep":
+        if explain or uncertainty or features_h5:
+            raise ConfigError("--explain, --uncertainty and --features do not apply to an enhancer-promoter model",
+                              file=model_dir, hint="drop them")
+        if shard is not None:
+            raise ConfigError("--shard does not apply to an enhancer-promoter model: its support sets are drawn "
+                              "from the whole input", file=model_dir, hint="predict the pair table unsharded")
+        return _predict_pairs(input, output, pred, genome, support_size, seed, batch_size, log, dev)
     if explain_output and not explain_output.endswith(".h5"):
         raise ConfigError("-e/--explain-output must end in .h5", file=explain_output)
     if uncertainty and not getattr(pred, "has_uncertainty", False):
@@ -74,12 +108,27 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
                           hint="drop --uncertainty (PhysInformer models predict one)")
     cols = [f"pred_{t}" for t in pred.targets]
     sd_cols = [f"sd_{t}" for t in pred.targets] if uncertainty else []
+    if baseline and not hasattr(pred, "baseline"):
+        raise ConfigError("--baseline: only fit-cre models carry a k-mer baseline", file=model_dir)
+    base_cols = [f"base_{t}" for t in pred.targets] if baseline else []
     t0 = time.time()
     n = 0
-    maps = []
-    with AtomicOutput(output, inputs=[input]) as out:
+    header = shard is None or shard[0] == 1  # shards 2..N write no header: cat joins them
+    # Batches start at multiples of the batch size (attribution: of 64 too) in the whole input, sharded or
+    # not: a row meets the same batch shapes in every run, so sharded predictions are the same digits.
+    align = math.lcm(batch_size, 64) if explain else batch_size
+    chunk_rows = -(-chunk_rows // align) * align
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(AtomicOutput(output, inputs=[input]))
+        maps = None
+        if explain:  # attribution maps are written chunk by chunk, like the predictions
+            maps = _MapWriter(stack.enter_context(AtomicOutput(explain_output, inputs=[input], by_name=True)),
+                              explain, pred)
         first = True
-        for chunk in iter_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col, chunk_rows=chunk_rows):
+        for chunk in iter_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col, chunk_rows=chunk_rows, shard=shard,
+                                shard_align=align):
+            if not len(chunk):  # an empty shard: nothing to predict (no header either, it is not shard 1)
+                continue
             seqs = clean_sequences(chunk)
             side = pred.side_inputs(seqs, chunk, features_h5)
             if uncertainty:
@@ -87,44 +136,113 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
             else:
                 y = pred.predict(seqs, side, batch_size=batch_size, rc_average=rc_average)
             frame = standard_frame(chunk, seqs).reset_index(drop=True)
-            clash = [c for c in cols + sd_cols if c in frame.columns]
+            clash = [c for c in cols + sd_cols + base_cols if c in frame.columns]
             if clash:
                 raise ConfigError(f"the input already has column(s) {', '.join(clash)}", file=chunk.name, line=1,
                                   hint="drop or rename them before predicting")
             vals = {c: [f"{v:.10g}" for v in y[:, j]] for j, c in enumerate(cols)}
             vals.update({c: [f"{v:.10g}" for v in sd[:, j]] for j, c in enumerate(sd_cols)})
+            if base_cols:
+                b = pred.baseline(seqs)
+                vals.update({c: [f"{v:.10g}" for v in b[:, j]] for j, c in enumerate(base_cols)})
             vals = pd.DataFrame(vals)
-            write_tsv(pd.concat([frame, vals], axis=1), out, header=first)
+            write_tsv(pd.concat([frame, vals], axis=1), out, header=first and header)
             first = False
             if explain:
-                maps.append((frame["id"].to_numpy(dtype=object),
-                             pred.explain(seqs, side, explain, steps=ig_steps, baseline=ig_baseline, seed=seed)))
+                maps.append(frame["id"].to_numpy(dtype=object),
+                            pred.explain(seqs, side, explain, steps=ig_steps, baseline=ig_baseline, seed=seed))
             n += len(frame)
+            del chunk, seqs, side, y, frame, vals  # not held while the next chunk is read
             log.status(f"predict: {n:,} sequences, {n / max(time.time() - t0, 1e-9):,.0f}/s")
         log.status_done()
-    if explain:
-        _write_maps(explain_output, explain, pred, maps, [input])
+        if maps is not None:
+            maps.close()
     log.info(f"predict: {n:,} sequences, {len(cols)} target(s), {'RC-averaged, ' if (pred.rc_trained if rc_average is None else rc_average) else ''}"
              f"device {dev}, {time.time() - t0:.1f} s")
 
 
-def _write_maps(path, method, pred, maps, inputs):
-    import h5py
-    import numpy as np
+def _predict_pairs(input, output, pred, genome, support_size, seed, batch_size, log, dev):
+    """predict for an enhancer-promoter model: the whole pair table, scored cell line by cell line."""
+    import os
+    import time
 
-    from .. import __version__
+    from ..errors import ConfigError
+    from ..io import pairs as P
     from ..io.streams import AtomicOutput
+    from ..io.tables import write_tsv
 
-    with AtomicOutput(path, inputs=inputs, by_name=True) as tmp:
-        with h5py.File(tmp, "w") as h5:
-            s = h5py.string_dtype("utf-8")
-            h5.create_dataset("ids", data=np.concatenate([m[0] for m in maps]).astype(object), dtype=s)
-            h5.create_dataset("targets", data=np.array(pred.targets, dtype=object), dtype=s)
-            h5.create_dataset(method, data=np.concatenate([m[1] for m in maps]), compression="gzip",
-                              compression_opts=4, shuffle=True)
-            h5.attrs["method"] = method
-            h5.attrs["toolkit_version"] = __version__
-            h5.attrs["layout"] = "[sequence, task, base A C G T, position]; positions of the model's input length"
+    t0 = time.time()
+    data = pred.config["data"]
+    if genome is None and data.get("genome") and os.path.exists(data["genome"]):
+        genome = data["genome"]
+    cols = data["columns"]
+    label = pred.targets[0]
+    out = AtomicOutput(output, inputs=[input])
+    layout, rows, _ = P.read_pairs(input, {"enhancer_col": cols.get("enhancer"), "promoter_col": cols.get("promoter"),
+                                           "cell_col": cols["cell"], "label_col": label, "need_label": False,
+                                           "genome": genome}, keep=None)
+    rows = rows["all"]
+    seqs = P.sequences(rows, layout, genome, pred.lengths, data.get("clip", False))
+    cells = P.cells(rows, layout)
+    prob, support = pred.score(seqs["enhancer"], seqs["promoter"], cells, support_size, seed, batch_size)
+    frame = rows.df[[c for c in rows.df.columns if not c.startswith("_")]].copy()
+    if "id" not in frame.columns:
+        frame.insert(0, "id", rows.ids)
+    new = [f"pred_{label}", f"call_{label}", "support_set"]
+    clash = [c for c in new if c in frame.columns]
+    if clash:
+        raise ConfigError(f"the input already has column(s) {', '.join(clash)}", file=rows.name, line=1,
+                          hint="drop or rename them before predicting")
+    frame[new[0]] = [f"{v:.10g}" for v in prob]
+    frame[new[1]] = (prob >= pred.threshold).astype(int).astype(str)
+    frame[new[2]] = support.astype(int).astype(str)
+    with out as fh:
+        write_tsv(frame.reset_index(drop=True), fh)
+    unseen = sorted(set(cells.tolist()) - set(pred.cells))
+    log.info(f"predict: {len(frame):,} pairs in {len(set(cells.tolist()))} cell line(s)"
+             + (f" ({len(unseen)} not seen in training: {', '.join(unseen[:6])})" if unseen else "")
+             + f", support sets of {pred.support_size if support_size is None else support_size}, threshold "
+             f"{pred.threshold:.4g}, device {dev}, {time.time() - t0:.1f} s")
+
+
+class _MapWriter:
+    """Attribution maps appended chunk by chunk to an HDF5 file (datasets ids, targets,
+    <method> float32 [n, tasks, 4, L]), so memory does not grow with the input."""
+
+    def __init__(self, path, method, pred):
+        import h5py
+        import numpy as np
+
+        from .. import __version__
+
+        self.h5 = h5py.File(path, "w")
+        self.method = method
+        self.n = 0
+        s = h5py.string_dtype("utf-8")
+        self.h5.create_dataset("ids", shape=(0,), maxshape=(None,), dtype=s, chunks=(4096,))
+        self.h5.create_dataset("targets", data=np.array(pred.targets, dtype=object), dtype=s)
+        self.h5.attrs["method"] = method
+        self.h5.attrs["toolkit_version"] = __version__
+        self.h5.attrs["layout"] = "[sequence, task, base A C G T, position]; positions of the model's input length"
+
+    def append(self, ids, maps):
+        """ids: str array (m,); maps: float32 (m, tasks, 4, L)."""
+        import numpy as np
+
+        maps = np.asarray(maps, dtype=np.float32)
+        if self.method not in self.h5:
+            self.h5.create_dataset(self.method, shape=(0, *maps.shape[1:]), maxshape=(None, *maps.shape[1:]),
+                                   dtype="float32", chunks=(max(1, min(256, len(maps))), *maps.shape[1:]),
+                                   compression="gzip", compression_opts=4, shuffle=True)
+        new = self.n + len(maps)
+        self.h5["ids"].resize((new,))
+        self.h5["ids"][self.n:new] = np.asarray(ids, dtype=object)
+        self.h5[self.method].resize((new, *maps.shape[1:]))
+        self.h5[self.method][self.n:new] = maps
+        self.n = new
+
+    def close(self):
+        self.h5.close()
 
 
 main = cli

@@ -91,6 +91,19 @@ class KmerRidge:
         X = (kmer_features(seqs, self.kmax) - self.mu) / self.sd
         return X @ self.coef + self.intercept
 
+    def state(self):
+        """The fitted parameters as arrays (what fit-cre saves in baseline.pt)."""
+        return {"kmax": np.array(self.kmax), "mu": self.mu, "sd": self.sd, "coef": self.coef,
+                "intercept": self.intercept, "alpha": self.alpha}
+
+    @classmethod
+    def from_state(cls, state):
+        """A fitted model back from :meth:`state` (arrays or tensors)."""
+        m = cls(kmax=int(np.asarray(state["kmax"])))
+        for k in ("mu", "sd", "coef", "intercept", "alpha"):
+            setattr(m, k, np.asarray(state[k], dtype=np.float64))
+        return m
+
 
 def _decompose(X):
     """Thin SVD X = U diag(s) Vt through the eigendecomposition of the smaller Gram matrix."""

@@ -63,6 +63,8 @@ from ..errors import ToolkitError
 from ..models import cre as model_lib
 from . import data as D
 from . import modeldir as MD
+from .signals import TermGuard
+from .signals import stop as stop_on_term
 from .step import guarded_step
 
 TRAIN_DEFAULTS = {
@@ -324,6 +326,15 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
     amp = device.type == "cuda"
     rc_avg = cfg["rc_prob"] > 0
     val_truth = val_split.y.numpy()
+    with TermGuard() as guard:
+        return _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, device, log, guard,
+                       (kinds, kind_t, pos_weight, all_regression, steps_per_epoch, total, warmup, bs, n, amp, rc_avg,
+                        val_truth, last, seed, targets, T))
+
+
+def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, device, log, guard, fixed):
+    (kinds, kind_t, pos_weight, all_regression, steps_per_epoch, total, warmup, bs, n, amp, rc_avg, val_truth,
+     last, seed, targets, T) = fixed
     while state["epoch"] < cfg["epochs"] and not state["stopped"]:
         epoch = state["epoch"]
         t0 = time.time()
@@ -335,7 +346,15 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
         sums = torch.zeros(T)
         counts = torch.zeros(T)
         total_loss = 0.0
-        for b in range(steps_per_epoch):
+        start = 0
+        mid = state.pop("mid", None)
+        if mid is not None:             # resuming a SIGTERM checkpoint taken inside this epoch
+            start, task_w, sums, counts, total_loss = mid["batch"], mid["task_w"], mid["sums"], mid["counts"], \
+                mid["total_loss"]
+            gen.set_state(mid["gen"])
+            torch.set_rng_state(mid["rng"])
+            t0 -= mid["seconds"]
+        for b in range(start, steps_per_epoch):
             idx = perm[b * bs:(b + 1) * bs]
             codes = D.augment(train_split.codes[idx], gen, cfg["rc_prob"], cfg["shift"], cfg["shift_prob"],
                               cfg["mask_prob"]).to(device)
@@ -368,6 +387,13 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
             counts += seen.float()
             total_loss += loss.item() / preds.shape[0]
             state["step"] += 1
+            if guard.requested and b + 1 < steps_per_epoch:
+                state["mid"] = {"batch": b + 1, "task_w": task_w, "sums": sums, "counts": counts,
+                                "total_loss": total_loss, "gen": gen.get_state(), "rng": torch.get_rng_state(),
+                                "seconds": time.time() - t0}
+                MD.save_tensors(last, {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
+                                       "rng": torch.get_rng_state()})
+                raise stop_on_term(last, epoch, b)
         train_secs = time.time() - t0
         vp = predict_codes(model, val_split.codes.numpy(), None if val_split.side is None else val_split.side.numpy(),
                            device, rc_average=rc_avg)

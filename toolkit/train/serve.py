@@ -62,6 +62,25 @@ class CREPredictor:
         self._sd = np.array([next((st["sd"] for st in reversed(p["steps"]) if st["name"] == "zscore"), 1.0)
                              for p in self._params])
 
+    def baseline(self, seqs):
+        """The k-mer ridge baseline fit-cre fitted on the same train rows (penalty on val),
+        float64 (n, T): de-transformed for regression tasks; for binary and count tasks
+        its linear score (a ranking of the rows on the label's or count's scale)."""
+        from ..models.kmer_ridge import KmerRidge
+        from . import targets as TT
+
+        path = os.path.join(self.dir, "baseline.pt")
+        if not os.path.isfile(path):
+            raise InputError("this model directory has no k-mer baseline (trained with --no-baseline)", file=self.dir,
+                             hint="drop --baseline, or retrain without --no-baseline")
+        if getattr(self, "_ridge", None) is None:
+            self._ridge = KmerRidge.from_state({k: v.numpy() for k, v in MD.load_tensors(path).items()})
+        z = self._ridge.predict(seqs)
+        out = np.empty(z.shape, dtype=np.float64)
+        for t, (kind, params) in enumerate(zip(self.task_types, self._params)):
+            out[:, t] = TT.inverse(z[:, t], params) if kind == "regression" else z[:, t]
+        return out
+
     def side_inputs(self, seqs, table=None, h5=None):
         """Standardised side-input matrix for these rows (None when the model has none)."""
         from . import side as S
