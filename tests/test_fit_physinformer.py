@@ -215,6 +215,63 @@ def test_aux_heads_never_change_the_main_model(model_dir, h5, tmp_path):
     assert "aux" in ck and any(k.startswith("a.encoder") for k in ck["aux"])   # the heads were trained
 
 
+def test_aux_heads_of_the_best_epoch_predict_new_rows(model_dir, h5, tmp_path):
+    """aux.pt holds heads A and B of the epoch model.pt holds: from the val rows' sequences
+    and real descriptors the predictor reproduces the Pearson r the log recorded for that
+    epoch, in the activity's own units, for any batch size."""
+    import shutil
+
+    from toolkit.errors import ConfigError, InputError
+    from toolkit.io.h5 import read_h5
+    from toolkit.train import data as D
+    from toolkit.train.serve import load
+
+    log = read_tsv(model_dir / "train_log.tsv")
+    best = log.loc[log["val_nll_median"].astype(float).idxmin()]
+    aux = torch.load(model_dir / "aux.pt", weights_only=True)
+    last = torch.load(model_dir / "checkpoint-last.pt", weights_only=True)["aux"]
+    same = aux.keys() == last.keys() and all(torch.equal(aux[k], last[k]) for k in aux)
+    assert same == (int(best["epoch"]) == len(log))          # the best epoch's heads, not the last's
+
+    p = load(str(model_dir), torch.device("cpu"))
+    assert p.activities == ["mean_value"]
+    h = read_h5(h5)
+    val = np.flatnonzero(np.array(h["columns"]["split"]) == "val")
+    seqs = [h["sequences"][i].strip().upper() for i in val]
+    X = h["values"][val][:, [h["names"].index(n) for n in p.names]].astype(np.float64)
+    y = np.array([float(h["columns"]["mean_value"][i]) for i in val])
+    a, b = p.predict_activities(seqs, X)
+    assert a.shape == b.shape == (len(val), 1)
+    for which, pr in (("a", a), ("b", b)):
+        r = np.corrcoef(pr[:, 0], y)[0, 1]
+        assert r == pytest.approx(float(best[f"val_aux_{which}_pearson_mean_value"]), abs=2e-4)
+    # original units: the heads' standardised output times the train SD plus the train mean
+    norm = json.loads((model_dir / "normalization.json").read_text())["activities"]["mean_value"]
+    heads = P.build_aux(json.loads((model_dir / "config.json").read_text()))
+    heads.load_state_dict(aux)
+    z = ((X - np.array(p._mean)) / np.array(p._sd)).astype(np.float32)
+    with torch.no_grad():
+        za, zb = heads.eval()(torch.as_tensor(D.encode(seqs, p.length)), torch.nan_to_num(torch.as_tensor(z)))
+    assert np.allclose(a[:, 0], za[:, 0].numpy() * norm["sd"] + norm["mean"], rtol=1e-5, atol=1e-5)
+    assert np.allclose(b[:, 0], zb[:, 0].numpy() * norm["sd"] + norm["mean"], rtol=1e-5, atol=1e-5)
+    a1, b1 = p.predict_activities(seqs, X, batch_size=1)
+    assert np.allclose(a1, a, rtol=1e-4, atol=1e-5) and np.allclose(b1, b, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="descriptors must be shaped"):
+        p.predict_activities(seqs, X[:, 1:])
+
+    # a model without aux.pt (written before it existed) or without activities says so
+    old = tmp_path / "old"
+    shutil.copytree(model_dir, old)
+    (old / "aux.pt").unlink()
+    with pytest.raises(InputError, match="no aux.pt"):
+        load(str(old), torch.device("cpu")).predict_activities(seqs, X)
+    cfg = json.loads((old / "config.json").read_text())
+    cfg["activities"] = []
+    (old / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ConfigError, match="no auxiliary heads"):
+        load(str(old), torch.device("cpu")).predict_activities(seqs, X)
+
+
 def test_resume_after_a_kill_gives_the_same_weights(h5, tmp_path, monkeypatch):
     args = ["--activities", "mean_value", "--preset", "cpu", "--epochs", "3", "--batch-size", "48", "-q"]
     whole = tmp_path / "whole"
@@ -235,6 +292,36 @@ def test_resume_after_a_kill_gives_the_same_weights(h5, tmp_path, monkeypatch):
     la, lb = read_tsv(whole / "train_log.tsv"), read_tsv(part / "train_log.tsv")
     assert list(la["val_nll"]) == list(lb["val_nll"])
     assert list(la["val_aux_a_pearson_mean_value"]) == list(lb["val_aux_a_pearson_mean_value"])
+
+
+def test_sigterm_mid_epoch_writes_a_checkpoint_and_resume_is_exact(h5, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    args = ["--activities", "mean_value", "--preset", "cpu", "--epochs", "2", "--batch-size", "48", "-q"]
+    whole = tmp_path / "whole"
+    assert invoke(fit_cli, [h5, "-o", whole, *args]).exit_code == 0
+    real = trainer.model_lib.gaussian_nll
+    calls = {"n": 0}
+
+    def nll_then_term(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 4:                    # epoch 1: 2 steps + validation; then epoch 2's first step
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(*a, **k)
+
+    monkeypatch.setattr(trainer.model_lib, "gaussian_nll", nll_then_term)
+    part = tmp_path / "part"
+    res = CliRunner().invoke(fit_cli, [str(h5), "-o", str(part), *args])
+    assert res.exit_code == 1 and "stopped by SIGTERM at epoch 2, batch 1" in res.output
+    monkeypatch.setattr(trainer.model_lib, "gaussian_nll", real)
+    res = invoke(fit_cli, [h5, "-o", part, "--resume", "-q"])
+    assert res.exit_code == 0, res.output
+    a = torch.load(whole / "model.pt", weights_only=True)
+    b = torch.load(part / "model.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    la, lb = read_tsv(whole / "train_log.tsv"), read_tsv(part / "train_log.tsv")
+    assert list(la["val_nll"]) == list(lb["val_nll"]) and list(la["train_nll"]) == list(lb["train_nll"])
 
 
 def test_table_input_and_errors(h5, tmp_path):

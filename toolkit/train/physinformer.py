@@ -29,7 +29,8 @@ document keeps the best validation loss; the mean over all values is logged as
 val_nll, but a few heavy-tailed descriptors, such as pwm_*_total_weight with val values
 hundreds of train SDs out, dominate it and make it erratic); the ``best_k`` best
 epochs are kept as checkpoint-best-<epoch>.pt; val_descriptors.tsv has the best
-epoch's per-descriptor metrics.
+epoch's per-descriptor metrics and, with activities, aux.pt the auxiliary heads of that
+same epoch (PhysInformerPredictor.predict_activities serves them).
 
 Determinism. Each epoch seeds its own generators (order, dropout) from the seed and
 the epoch number, so a run resumed from checkpoint-last.pt makes exactly the same
@@ -43,8 +44,11 @@ import time
 import numpy as np
 import torch
 
+from ..evaluate.descriptors import descriptor_metrics, summary  # noqa: F401  (moved there; names kept)
 from ..models import physinformer as model_lib
 from . import modeldir as MD
+from .signals import TermGuard
+from .signals import stop as stop_on_term
 from .step import guarded_step
 
 TRAIN_DEFAULTS = {
@@ -53,6 +57,8 @@ TRAIN_DEFAULTS = {
     "best_k": 3,
 }
 METRICS = ("pearson", "spearman", "r2", "mse", "mae")
+AUX_WEIGHTS = "aux.pt"
+"""The auxiliary heads' weights (a state dict of tensors) of the epoch model.pt holds."""
 
 
 class Split:
@@ -86,57 +92,6 @@ def onecycle_lr(step, total, max_lr, pct_start=0.1, div_factor=25.0, final_div_f
     if step <= up_end:
         return cos(initial, max_lr, step / up_end if up_end > 0 else 1.0)
     return cos(max_lr, final, min(1.0, (step - up_end) / max(down_end - up_end, 1e-12)))
-
-
-def _rank(x):
-    from scipy.stats import rankdata
-
-    return rankdata(x)
-
-
-def descriptor_metrics(pred, truth):
-    """Per-column Pearson, Spearman, R², MSE and MAE over rows where truth is finite.
-
-    Parameters
-    ----------
-    pred, truth : float arrays (n, d)
-
-    Returns
-    -------
-    dict metric -> float64 array (d,); NaN where fewer than 3 rows or no variance.
-    """
-    d = truth.shape[1]
-    out = {k: np.full(d, np.nan) for k in METRICS}
-    for j in range(d):
-        ok = np.isfinite(truth[:, j]) & np.isfinite(pred[:, j])
-        if ok.sum() < 3:
-            continue
-        p, t = pred[ok, j].astype(np.float64), truth[ok, j].astype(np.float64)
-        e = p - t
-        out["mse"][j] = float((e * e).mean())
-        out["mae"][j] = float(np.abs(e).mean())
-        sst = float(((t - t.mean()) ** 2).sum())
-        if sst > 0:
-            out["r2"][j] = 1.0 - float((e * e).sum()) / sst
-        out["pearson"][j] = _corr(p, t)
-        out["spearman"][j] = _corr(_rank(p), _rank(t))
-    return out
-
-
-def _corr(a, b):
-    a = a - a.mean()
-    b = b - b.mean()
-    den = math.sqrt(float((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum() / den) if den > 0 else float("nan")
-
-
-def summary(values):
-    """mean, median, q1, q3 of the finite values (NaN when none)."""
-    v = values[np.isfinite(values)]
-    if not len(v):
-        return {"mean": float("nan"), "median": float("nan"), "q1": float("nan"), "q3": float("nan")}
-    q1, med, q3 = np.percentile(v, [25, 50, 75])
-    return {"mean": float(v.mean()), "median": float(med), "q1": float(q1), "q3": float(q3)}
 
 
 def predict_codes(model, codes, device, batch_size=512, rc_average=False):
@@ -191,7 +146,8 @@ def _forked(device):
 
 
 def train(config, train_split, val_split, out_dir, device, scaler, log=None, resume=False, tileformer_state=None):
-    """Train PhysInformer; write model.pt, train_log.tsv, val_descriptors.tsv and checkpoints.
+    """Train PhysInformer; write model.pt, train_log.tsv, val_descriptors.tsv, checkpoints and,
+    with activities, aux.pt.
 
     Parameters
     ----------
@@ -252,113 +208,133 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
         torch.set_rng_state(ck["rng"])
     amp = device.type == "cuda"
     val_y = val_split.y.numpy()
-    while state["epoch"] < cfg["epochs"]:
-        epoch = state["epoch"]
-        t0 = time.time()
-        torch.manual_seed(seed * 7919 + epoch)                          # dropout
-        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)    # order
-        perm = torch.randperm(n, generator=gen)
-        model.train()
-        if aux is not None:
-            aux.train()
-        sums = {"nll": 0.0, "mse": 0.0, "aux_a": 0.0, "aux_b": 0.0}
-        cnt = 0.0
-        for b in range(steps_per_epoch):
-            idx = perm[b * bs:(b + 1) * bs]
-            codes = train_split.codes[idx].to(device)
-            y = train_split.y[idx].to(device)
-            lr = onecycle_lr(state["step"], total, max_lr, cfg["pct_start"], cfg["div_factor"],
-                             cfg["final_div_factor"])
-            for g in opt.param_groups:
-                g["lr"] = lr
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                mu, lv = model(codes)
-            loss, _, c, se = model_lib.gaussian_nll(mu.float(), lv.float(), y)
-            guarded_step(loss, model, opt, cfg["clip"], epoch, b, "the descriptors")
-            sums["nll"] += loss.item()
-            sums["mse"] += float(se.sum() / c.sum().clamp(min=1))
+    with TermGuard() as guard:
+        while state["epoch"] < cfg["epochs"]:
+            epoch = state["epoch"]
+            t0 = time.time()
+            torch.manual_seed(seed * 7919 + epoch)                          # dropout
+            gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)    # order
+            perm = torch.randperm(n, generator=gen)
+            model.train()
             if aux is not None:
-                la, lb = _aux_step(aux, aux_opt, train_split, idx, device, lr * cfg["aux_lr_mult"], cfg["clip"],
-                                   _aux_seed(seed, epoch, state["step"]), amp)
-                sums["aux_a"] += la
-                sums["aux_b"] += lb
-            cnt += 1
-            state["step"] += 1
-        train_secs = time.time() - t0
-        vmu, vlv = predict_codes(model, val_split.codes.numpy(), device)
-        with torch.no_grad():
-            vloss, vsum, vcnt, _ = model_lib.gaussian_nll(torch.as_tensor(vmu), torch.as_tensor(vlv), val_split.y)
-        vper = (vsum / vcnt.clamp(min=1)).numpy()[vcnt.numpy() > 0]
-        vmed = float(np.median(vper)) if len(vper) else float("nan")
-        met = descriptor_metrics(vmu, val_y)
-        row = {"epoch": epoch + 1, "lr": lr, "train_nll": sums["nll"] / cnt, "train_mse": sums["mse"] / cnt,
-               "val_nll": float(vloss), "val_nll_median": vmed}
-        for k in METRICS:
-            for s, v in summary(met[k]).items():
-                row[f"val_{k}_{s}"] = v
-        for f in model_lib.FAMILIES:
-            sel = np.array([x == f for x in fams])
-            if sel.any():
-                for s, v in summary(met["pearson"][sel]).items():
-                    row[f"val_pearson_{f}_{s}"] = v
-        if aux is not None:
-            pa, pb = aux_predict(aux, val_split, device)
-            ra = descriptor_metrics(pa, val_split.act.numpy())["pearson"]
-            rb = descriptor_metrics(pb, val_split.act.numpy())["pearson"]
-            for j, a in enumerate(acts):
-                row[f"val_aux_a_pearson_{a}"] = float(ra[j])
-                row[f"val_aux_b_pearson_{a}"] = float(rb[j])
-            row["train_aux_a_mse"] = sums["aux_a"] / cnt
-            row["train_aux_b_mse"] = sums["aux_b"] / cnt
-        w = torch.exp(-model.log_var_base.detach().float()).cpu().numpy()
-        row["descriptor_weight_min"] = float(w.min())
-        row["descriptor_weight_max"] = float(w.max())
-        r = met["pearson"]
-        order = [j for j in np.argsort(-np.nan_to_num(r, nan=-np.inf)) if np.isfinite(r[j])]
-        row["val_best5"] = ";".join(f"{names[j]}:{r[j]:.3f}" for j in order[:5])
-        row["val_worst5"] = ";".join(f"{names[j]}:{r[j]:.3f}" for j in order[::-1][:5])
-        row["seconds"] = time.time() - t0
-        row["samples_per_s"] = n / train_secs if train_secs > 0 else float("nan")
-        state["log"].append(row)
-        rec = {"epoch": epoch + 1, "score": vmed if math.isfinite(vmed) else math.inf}
-        note = ""
-        if state["best"] is None or rec["score"] < state["best"]["score"]:
-            state["best"] = rec
-            MD.save_tensors(os.path.join(out_dir, MD.WEIGHTS), model.state_dict())
-            _write_descriptor_metrics(os.path.join(out_dir, "val_descriptors.tsv"), names, fams, met)
-            note = " *"
-        kept = sorted(state["best_k"] + [rec], key=lambda x: (x["score"], x["epoch"]))
-        if rec in kept[:cfg["best_k"]]:
-            MD.save_tensors(os.path.join(out_dir, f"checkpoint-best-{epoch + 1}.pt"), model.state_dict())
-        for old in kept[cfg["best_k"]:]:
-            try:
-                os.unlink(os.path.join(out_dir, f"checkpoint-best-{old['epoch']}.pt"))
-            except FileNotFoundError:
-                pass
-        state["best_k"] = kept[:cfg["best_k"]]
-        state["epoch"] = epoch + 1
-        write_log(os.path.join(out_dir, MD.LOG), state["log"])
-        ck = {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
-              "rng": torch.get_rng_state()}
-        if aux is not None:
-            ck["aux"] = aux.state_dict()
-            ck["aux_optimizer"] = aux_opt.state_dict()
-        MD.save_tensors(last, ck)
-        if log is not None:
-            fam = " ".join(f"{f} {row[f'val_pearson_{f}_median']:.3f}" for f in model_lib.FAMILIES
-                           if f"val_pearson_{f}_median" in row)
-            msg = (f"epoch {epoch + 1}/{cfg['epochs']}: train NLL {row['train_nll']:.4f} val NLL {row['val_nll']:.4f} "
-                   f"(median over descriptors {vmed:.4f}) "
-                   f"val Pearson mean {row['val_pearson_mean']:.3f} median {row['val_pearson_median']:.3f} "
-                   f"(IQR {row['val_pearson_q1']:.3f}-{row['val_pearson_q3']:.3f}) R2 median "
-                   f"{row['val_r2_median']:.3f}; by family: {fam}")
+                aux.train()
+            sums = {"nll": 0.0, "mse": 0.0, "aux_a": 0.0, "aux_b": 0.0}
+            cnt = 0.0
+            start = 0
+            mid = state.pop("mid", None)
+            if mid is not None:         # resuming a SIGTERM checkpoint taken inside this epoch
+                start, sums, cnt = mid["batch"], dict(mid["sums"]), mid["cnt"]
+                gen.set_state(mid["gen"])
+                torch.set_rng_state(mid["rng"])
+                t0 -= mid["seconds"]
+            for b in range(start, steps_per_epoch):
+                idx = perm[b * bs:(b + 1) * bs]
+                codes = train_split.codes[idx].to(device)
+                y = train_split.y[idx].to(device)
+                lr = onecycle_lr(state["step"], total, max_lr, cfg["pct_start"], cfg["div_factor"],
+                                 cfg["final_div_factor"])
+                for g in opt.param_groups:
+                    g["lr"] = lr
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                    mu, lv = model(codes)
+                loss, _, c, se = model_lib.gaussian_nll(mu.float(), lv.float(), y)
+                guarded_step(loss, model, opt, cfg["clip"], epoch, b, "the descriptors")
+                sums["nll"] += loss.item()
+                sums["mse"] += float(se.sum() / c.sum().clamp(min=1))
+                if aux is not None:
+                    la, lb = _aux_step(aux, aux_opt, train_split, idx, device, lr * cfg["aux_lr_mult"], cfg["clip"],
+                                       _aux_seed(seed, epoch, state["step"]), amp)
+                    sums["aux_a"] += la
+                    sums["aux_b"] += lb
+                cnt += 1
+                state["step"] += 1
+                if guard.requested and b + 1 < steps_per_epoch:
+                    state["mid"] = {"batch": b + 1, "sums": dict(sums), "cnt": cnt, "gen": gen.get_state(),
+                                    "rng": torch.get_rng_state(), "seconds": time.time() - t0}
+                    ck = {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
+                          "rng": torch.get_rng_state()}
+                    if aux is not None:
+                        ck["aux"] = aux.state_dict()
+                        ck["aux_optimizer"] = aux_opt.state_dict()
+                    MD.save_tensors(last, ck)
+                    raise stop_on_term(last, epoch, b)
+            train_secs = time.time() - t0
+            vmu, vlv = predict_codes(model, val_split.codes.numpy(), device)
+            with torch.no_grad():
+                vloss, vsum, vcnt, _ = model_lib.gaussian_nll(torch.as_tensor(vmu), torch.as_tensor(vlv), val_split.y)
+            vper = (vsum / vcnt.clamp(min=1)).numpy()[vcnt.numpy() > 0]
+            vmed = float(np.median(vper)) if len(vper) else float("nan")
+            met = descriptor_metrics(vmu, val_y)
+            row = {"epoch": epoch + 1, "lr": lr, "train_nll": sums["nll"] / cnt, "train_mse": sums["mse"] / cnt,
+                   "val_nll": float(vloss), "val_nll_median": vmed}
+            for k in METRICS:
+                for s, v in summary(met[k]).items():
+                    row[f"val_{k}_{s}"] = v
+            for f in model_lib.FAMILIES:
+                sel = np.array([x == f for x in fams])
+                if sel.any():
+                    for s, v in summary(met["pearson"][sel]).items():
+                        row[f"val_pearson_{f}_{s}"] = v
             if aux is not None:
-                msg += "; aux Pearson " + " ".join(
-                    f"{a} A {row[f'val_aux_a_pearson_{a}']:.3f} B {row[f'val_aux_b_pearson_{a}']:.3f}" for a in acts)
-            msg += f"; lr {lr:.2e} {row['seconds']:.1f}s {row['samples_per_s']:.0f} seq/s{note}"
-            log(msg)
-            log(f"  best: {row['val_best5'].replace(';', ', ')}")
-            log(f"  worst: {row['val_worst5'].replace(';', ', ')}")
+                pa, pb = aux_predict(aux, val_split, device)
+                ra = descriptor_metrics(pa, val_split.act.numpy())["pearson"]
+                rb = descriptor_metrics(pb, val_split.act.numpy())["pearson"]
+                for j, a in enumerate(acts):
+                    row[f"val_aux_a_pearson_{a}"] = float(ra[j])
+                    row[f"val_aux_b_pearson_{a}"] = float(rb[j])
+                row["train_aux_a_mse"] = sums["aux_a"] / cnt
+                row["train_aux_b_mse"] = sums["aux_b"] / cnt
+            w = torch.exp(-model.log_var_base.detach().float()).cpu().numpy()
+            row["descriptor_weight_min"] = float(w.min())
+            row["descriptor_weight_max"] = float(w.max())
+            r = met["pearson"]
+            order = [j for j in np.argsort(-np.nan_to_num(r, nan=-np.inf)) if np.isfinite(r[j])]
+            row["val_best5"] = ";".join(f"{names[j]}:{r[j]:.3f}" for j in order[:5])
+            row["val_worst5"] = ";".join(f"{names[j]}:{r[j]:.3f}" for j in order[::-1][:5])
+            row["seconds"] = time.time() - t0
+            row["samples_per_s"] = n / train_secs if train_secs > 0 else float("nan")
+            state["log"].append(row)
+            rec = {"epoch": epoch + 1, "score": vmed if math.isfinite(vmed) else math.inf}
+            note = ""
+            if state["best"] is None or rec["score"] < state["best"]["score"]:
+                state["best"] = rec
+                MD.save_tensors(os.path.join(out_dir, MD.WEIGHTS), model.state_dict())
+                if aux is not None:                         # heads A and B of the same epoch
+                    MD.save_tensors(os.path.join(out_dir, AUX_WEIGHTS), aux.state_dict())
+                _write_descriptor_metrics(os.path.join(out_dir, "val_descriptors.tsv"), names, fams, met)
+                note = " *"
+            kept = sorted(state["best_k"] + [rec], key=lambda x: (x["score"], x["epoch"]))
+            if rec in kept[:cfg["best_k"]]:
+                MD.save_tensors(os.path.join(out_dir, f"checkpoint-best-{epoch + 1}.pt"), model.state_dict())
+            for old in kept[cfg["best_k"]:]:
+                try:
+                    os.unlink(os.path.join(out_dir, f"checkpoint-best-{old['epoch']}.pt"))
+                except FileNotFoundError:
+                    pass
+            state["best_k"] = kept[:cfg["best_k"]]
+            state["epoch"] = epoch + 1
+            write_log(os.path.join(out_dir, MD.LOG), state["log"])
+            ck = {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
+                  "rng": torch.get_rng_state()}
+            if aux is not None:
+                ck["aux"] = aux.state_dict()
+                ck["aux_optimizer"] = aux_opt.state_dict()
+            MD.save_tensors(last, ck)
+            if log is not None:
+                fam = " ".join(f"{f} {row[f'val_pearson_{f}_median']:.3f}" for f in model_lib.FAMILIES
+                               if f"val_pearson_{f}_median" in row)
+                msg = (f"epoch {epoch + 1}/{cfg['epochs']}: train NLL {row['train_nll']:.4f} val NLL {row['val_nll']:.4f} "
+                       f"(median over descriptors {vmed:.4f}) "
+                       f"val Pearson mean {row['val_pearson_mean']:.3f} median {row['val_pearson_median']:.3f} "
+                       f"(IQR {row['val_pearson_q1']:.3f}-{row['val_pearson_q3']:.3f}) R2 median "
+                       f"{row['val_r2_median']:.3f}; by family: {fam}")
+                if aux is not None:
+                    msg += "; aux Pearson " + " ".join(
+                        f"{a} A {row[f'val_aux_a_pearson_{a}']:.3f} B {row[f'val_aux_b_pearson_{a}']:.3f}" for a in acts)
+                msg += f"; lr {lr:.2e} {row['seconds']:.1f}s {row['samples_per_s']:.0f} seq/s{note}"
+                log(msg)
+                log(f"  best: {row['val_best5'].replace(';', ', ')}")
+                log(f"  worst: {row['val_worst5'].replace(';', ', ')}")
     return {"best": state["best"], "epochs": state["epoch"], "log": state["log"]}
 
 
