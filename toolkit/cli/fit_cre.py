@@ -119,32 +119,39 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
     import torch
 
     from ..train import cre as trainer
+    from ..train import dist
     from ..train import modeldir as MD
 
-    log = opt.Log("fit-cre", quiet, verbose)
+    group = dist.setup(device)          # torchrun: one rank of a DistributedDataParallel run
+    log = opt.Log("fit-cre", quiet or not group.main, verbose)
     torch.set_num_threads(jobs)
     dev = trainer.resolve_device(device)
+    if group.active and dev.type == "cuda":
+        dev = torch.device("cuda", group.local_rank)
     if not resume:
         opt.require_input(input)
     config, norm = MD.open_run(out_dir, "cre", resume)
+    group.barrier()                     # every rank has checked out_dir before rank 0 writes into it
     data = _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, features, config, norm, log,
                  task_types, target_transforms, modalities, cell_col)
     if config is None:
         config = _config(data, preset, arch, dev, seed, train_flags, input, motif_prior, features,
                          {"norm": conv_norm, "head_dropout": _dropouts(head_dropout), "kmer_prior": kmer_prior,
                           "members": members})
-        os.makedirs(out_dir, exist_ok=True)
-        if motif_prior and os.path.isfile(motif_prior):
-            import shutil
+        if group.main:
+            os.makedirs(out_dir, exist_ok=True)
+            if motif_prior and os.path.isfile(motif_prior):
+                import shutil
 
-            shutil.copyfile(motif_prior, os.path.join(out_dir, "motifs.txt"))
-        MD.write_json(os.path.join(out_dir, MD.CONFIG), config)
-        MD.write_json(os.path.join(out_dir, MD.NORMALIZATION), data["normalization"])
+                shutil.copyfile(motif_prior, os.path.join(out_dir, "motifs.txt"))
+            MD.write_json(os.path.join(out_dir, MD.CONFIG), config)
+            MD.write_json(os.path.join(out_dir, MD.NORMALIZATION), data["normalization"])
     else:
         _check_same_data(config, data)
     log.info(f"fit-cre: {data['n_train']:,} train, {data['n_val']:,} val rows ({data['n_test']:,} test rows not read); "
              f"{len(config['targets'])} task(s): {', '.join(config['targets'])}; preset {config['preset']}, arch "
-             f"{config['model']['arch']}, device {dev}" + (", resuming" if resume else ""))
+             f"{config['model']['arch']}, device {dev}" + (", resuming" if resume else "")
+             + (f"; {group.world} processes (DistributedDataParallel)" if group.active else ""))
     result = trainer.train(config, data["train"], data["val"], out_dir, dev, log=log.info, resume=resume)
     best = result["best"]
     row = result["log"][best["epoch"] - 1]
@@ -152,7 +159,8 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
                     f"{t} AUROC {row['val_auroc_' + t]:.3f} AUPR {row['val_aupr_' + t]:.3f}" for t in config["targets"])
     log.info(f"fit-cre: {result['stopped']} after {result['epochs']} epochs; best epoch {best['epoch']}: "
              f"val {per} (mean score {best['score']:.4f}); model in {out_dir}")
-    if not no_baseline:
+    dist.teardown()
+    if not no_baseline and group.main:
         from ..models.kmer_ridge import KmerRidge
 
         ridge = KmerRidge().fit(data["seqs"]["train"], data["z"]["train"], data["seqs"]["val"], data["z"]["val"])

@@ -63,6 +63,7 @@ from ..errors import ToolkitError
 from ..models import cre as model_lib
 from . import data as D
 from . import modeldir as MD
+from . import dist
 from .signals import TermGuard
 from .signals import stop as stop_on_term
 from .step import guarded_step
@@ -311,7 +312,9 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
                             eps=cfg["eps"])
     n = len(train_split)
     bs = int(cfg["batch_size"])
-    steps_per_epoch = max(1, n // bs + (1 if n % bs >= 2 else 0))
+    G = dist.group()
+    # a last partial batch must give every rank at least 2 rows (BatchNorm); else it is left out
+    steps_per_epoch = max(1, n // bs + (1 if n % bs >= 2 * G.world else 0))
     total = steps_per_epoch * cfg["epochs"]
     warmup = steps_per_epoch * cfg["warmup_epochs"]
     state = {"epoch": 0, "step": 0, "ema": torch.ones(T), "best": None, "es_best": -math.inf, "bad_epochs": 0,
@@ -327,14 +330,16 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
     rc_avg = cfg["rc_prob"] > 0
     val_truth = val_split.y.numpy()
     with TermGuard() as guard:
-        return _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, device, log, guard,
-                       (kinds, kind_t, pos_weight, all_regression, steps_per_epoch, total, warmup, bs, n, amp, rc_avg,
+        return _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, device,
+                       log if G.main else None, guard, (kinds, kind_t, pos_weight, all_regression, steps_per_epoch, total, warmup, bs, n, amp, rc_avg,
                         val_truth, last, seed, targets, T))
 
 
 def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, device, log, guard, fixed):
     (kinds, kind_t, pos_weight, all_regression, steps_per_epoch, total, warmup, bs, n, amp, rc_avg, val_truth,
      last, seed, targets, T) = fixed
+    G = dist.group()
+    net = G.wrap(model, device)                 # DistributedDataParallel under torchrun
     while state["epoch"] < cfg["epochs"] and not state["stopped"]:
         epoch = state["epoch"]
         t0 = time.time()
@@ -356,8 +361,11 @@ def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, dev
             t0 -= mid["seconds"]
         for b in range(start, steps_per_epoch):
             idx = perm[b * bs:(b + 1) * bs]
+            # every rank augments the whole global batch (same draws), then takes its rows
+            part = G.part(len(idx))
             codes = D.augment(train_split.codes[idx], gen, cfg["rc_prob"], cfg["shift"], cfg["shift_prob"],
-                              cfg["mask_prob"]).to(device)
+                              cfg["mask_prob"])[part].to(device)
+            idx = idx[part]
             y = train_split.y[idx].to(device)
             w_se = train_split.w[idx].to(device)
             side = None if train_split.side is None else train_split.side[idx].to(device)
@@ -366,11 +374,11 @@ def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, dev
             x = D.onehot(codes)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 if cfg["rc_lambda"] > 0:
-                    both = model(torch.cat([x, D.onehot(D.reverse_complement(codes))]),
-                                 None if side is None else torch.cat([side, side]), each=True)
+                    both = net(torch.cat([x, D.onehot(D.reverse_complement(codes))]),
+                               None if side is None else torch.cat([side, side]), each=True)
                     preds, preds_rc = both[:, :len(idx)].float(), both[:, len(idx):].float()
                 else:
-                    preds = model(x, side, each=True).float()
+                    preds = net(x, side, each=True).float()
             # each member's own loss; their sum trains every member as if it were alone
             loss, per_task, mse = 0.0, 0.0, 0.0
             for m in range(preds.shape[0]):
@@ -379,22 +387,29 @@ def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, dev
                 if cfg["rc_lambda"] > 0:
                     lm = lm + cfg["rc_lambda"] * (preds[m] - preds_rc[m]).abs().mean()
                 loss, per_task, mse = loss + lm, per_task + pt / preds.shape[0], mse + ms / preds.shape[0]
+            if G.active and G.any(not bool(torch.isfinite(loss))):
+                loss = loss * float("nan")          # every rank stops at the same step
             guarded_step(loss, model, opt, cfg["clip"], epoch, b, "the targets", groups=model.member_parameters())
             d = cfg["task_weight_ema"]
+            if G.active:                            # the same task weights and logs on every rank
+                mse, per_task = G.mean(mse.cpu()), G.mean(per_task.cpu())
+                seen = G.mean(seen.cpu().float()) > 0
             seen = seen.cpu()
             state["ema"] = torch.where(seen, d * state["ema"] + (1 - d) * mse.cpu(), state["ema"])
             sums += per_task.cpu() * seen
             counts += seen.float()
-            total_loss += loss.item() / preds.shape[0]
+            total_loss += float(G.mean(loss.detach().cpu())) / preds.shape[0]
             state["step"] += 1
-            if guard.requested and b + 1 < steps_per_epoch:
+            if G.any(guard.requested) and b + 1 < steps_per_epoch:
                 state["mid"] = {"batch": b + 1, "task_w": task_w, "sums": sums, "counts": counts,
                                 "total_loss": total_loss, "gen": gen.get_state(), "rng": torch.get_rng_state(),
                                 "seconds": time.time() - t0}
-                MD.save_tensors(last, {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
-                                       "rng": torch.get_rng_state()})
+                if G.main:
+                    MD.save_tensors(last, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                           "state": state, "rng": torch.get_rng_state()})
                 raise stop_on_term(last, epoch, b)
         train_secs = time.time() - t0
+        G.broadcast_buffers(model)          # every rank validates rank 0's model: the same decisions
         vp = predict_codes(model, val_split.codes.numpy(), None if val_split.side is None else val_split.side.numpy(),
                            device, rc_average=rc_avg)
         r, vx = validation_scores(vp, val_truth, kinds)
@@ -431,16 +446,19 @@ def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, dev
         note = ""
         if _better(rec, state["best"], cfg["tie_margin"]):
             state["best"] = rec
-            MD.save_tensors(os.path.join(out_dir, MD.WEIGHTS), model.state_dict())
+            if G.main:
+                MD.save_tensors(os.path.join(out_dir, MD.WEIGHTS), model.state_dict())
             note = " *"
         # best-k checkpoints (weights), worst dropped
         kept = state["best_k"] + [rec]
         kept.sort(key=lambda x: (-x["score"], -(x["tie"] if x["tie"] == x["tie"] else -np.inf), x["epoch"]))
         if rec in kept[:cfg["best_k"]]:
-            MD.save_tensors(os.path.join(out_dir, f"checkpoint-best-{epoch + 1}.pt"), model.state_dict())
+            if G.main:
+                MD.save_tensors(os.path.join(out_dir, f"checkpoint-best-{epoch + 1}.pt"), model.state_dict())
         for old in kept[cfg["best_k"]:]:
             try:
-                os.unlink(os.path.join(out_dir, f"checkpoint-best-{old['epoch']}.pt"))
+                if G.main:
+                    os.unlink(os.path.join(out_dir, f"checkpoint-best-{old['epoch']}.pt"))
             except FileNotFoundError:
                 pass
         state["best_k"] = kept[:cfg["best_k"]]
@@ -456,9 +474,10 @@ def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, dev
                 and not abs(r[t]) >= cfg["collapse_r"]]
         # epochs of the learning-rate warm-up do not count: a network may not have started yet
         state["collapsed"] = state["collapsed"] + 1 if flat and epoch + 1 > cfg["warmup_epochs"] else 0
-        write_log(os.path.join(out_dir, MD.LOG), state["log"])
-        MD.save_tensors(last, {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
-                               "rng": torch.get_rng_state()})
+        if G.main:
+            write_log(os.path.join(out_dir, MD.LOG), state["log"])
+            MD.save_tensors(last, {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
+                                   "rng": torch.get_rng_state()})
         if log is not None:
             per = " ".join(f"{name}={r[t]:.3f}" for t, name in enumerate(targets))
             log(f"epoch {epoch + 1}/{cfg['epochs']}: loss {row['train_loss']:.4f} val {'r' if all_regression else 'score'}"
