@@ -22,9 +22,8 @@ def invoke(cli, args, input=None):
     return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
 
 
-@pytest.fixture(scope="module")
-def h5(tmp_path_factory):
-    """96 train / 32 val / 16 test real rows through seqqc | dgsplit | descfeat (thermo, entropy, bend)."""
+def _descriptors_h5(tmp_path_factory, families):
+    """96 train / 32 val / 16 test real rows through seqqc | dgsplit | descfeat --families FAMILIES -o d.h5."""
     import pandas as pd
 
     d = tmp_path_factory.mktemp("pi")
@@ -34,9 +33,14 @@ def h5(tmp_path_factory):
     tsv = d / "split.tsv"
     df.to_csv(tsv, sep="\t", index=False)
     out = d / "d.h5"
-    res = run_cli("descfeat", [tsv, "--families", "thermo,entropy,bend", "-o", out, "-q"])
+    res = run_cli("descfeat", [tsv, "--families", families, "-o", out, "-q"])
     assert res.exit_code == 0, res.output
     return out
+
+
+@pytest.fixture(scope="module")
+def h5(tmp_path_factory):
+    return _descriptors_h5(tmp_path_factory, "thermo,entropy,bend")
 
 
 @pytest.fixture(scope="module")
@@ -359,19 +363,8 @@ def test_table_input_and_errors(h5, tmp_path):
 
 @pytest.fixture(scope="module")
 def psi_h5(tmp_path_factory):
-    """The same kind of real rows with the psi (electrostatics) and thermo families."""
-    import pandas as pd
-
-    d = tmp_path_factory.mktemp("tf")
-    qc = run_cli("seqqc", [DATA / "lentimpra_HepG2_400.tsv", "-q"])
-    df = read_tsv(run_cli("dgsplit", ["-q"], input=qc.stdout).stdout)
-    df = pd.concat([df[df["split"] == k].head(n) for k, n in (("train", 96), ("val", 32), ("test", 16))])
-    tsv = d / "split.tsv"
-    df.to_csv(tsv, sep="\t", index=False)
-    out = d / "d.h5"
-    res = run_cli("descfeat", [tsv, "--families", "thermo,psi", "-o", out, "-q"])
-    assert res.exit_code == 0, res.output
-    return out
+    """The same rows with the psi (electrostatics) and thermo families."""
+    return _descriptors_h5(tmp_path_factory, "thermo,psi")
 
 
 def test_tileformer_learns_the_psi_descriptors_and_feeds_physinformer(psi_h5, tmp_path):
