@@ -92,6 +92,15 @@ def _metrics_of_rows(out, rows):
     assert -1 <= float(metric["pearson"]) <= 1
 
 
+def _add_pair_columns(header, rows):
+    """A fit-ep input: the sequence column is the enhancer (--enhancer-col sequence), plus a
+    promoter sequence, a cell line, a 0/1 label and a split; K562_l2fc is read as the distance."""
+    promoter = "ACGTTGCAAGCT" * 20
+    return (tuple(header) + ("promoter_seq", "cell", "label", "split"),
+            [tuple(r) + (promoter, ("cellA", "cellB")[i % 2], ("1", "0")[i % 2], ("train", "train", "val")[i % 3])
+             for i, r in enumerate(rows)])
+
+
 READS = {
     "seqqc": Reads(parses_targets=True, sequences="qc"),
     "dgsplit": Reads(),
@@ -103,6 +112,10 @@ READS = {
                      args=("-o", FreshDir(), "--preset", "cpu", "--epochs", "1", "--no-baseline",
                            "--targets", "K562_l2fc"),
                      writes_table=False),
+    "fit-ep": Reads(needs="no enhancer sequence", parses_targets=True, add_columns=_add_pair_columns,
+                    args=("-o", FreshDir(), "--preset", "cpu", "--epochs", "1", "--enhancer-col", "sequence",
+                          "--distance-col", "K562_l2fc"),
+                    writes_table=False),
     "fit-physinformer": Reads(parses_targets=True, add_columns=_add_split,
                               args=("-o", FreshDir(), "--preset", "cpu", "--epochs", "1", "--descriptors",
                                     "K562_l2fc"),

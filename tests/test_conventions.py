@@ -102,6 +102,24 @@ def _descriptor_table(folder, source):
     return path
 
 
+def _pair_table(folder, source):
+    """Enhancer-promoter pairs built from the real table's sequences (a fit-ep input): the
+    first half as enhancers, the second as promoters, two cell lines, label 1 for the top
+    tenth of mean_value, split train/train/val."""
+    import pandas as pd
+
+    df = pd.read_csv(source, sep="\t", dtype=str, keep_default_na=False)
+    n = len(df) // 2
+    act = pd.to_numeric(df["mean_value"][:n], errors="coerce").to_numpy()
+    out = pd.DataFrame({"id": [f"pair{i}" for i in range(n)], "enhancer_seq": df["seq"][:n].to_numpy(),
+                        "promoter_seq": df["seq"][n:2 * n].to_numpy(), "cell": ["cellA", "cellB"] * (n // 2) +
+                        ["cellA"] * (n % 2), "label": (act > np.nanquantile(act, 0.9)).astype(int),
+                        "split": [("train", "train", "val")[i % 3] for i in range(n)]})
+    path = folder / f"pairs_{source.name.replace('.gz', '')}"
+    out.to_csv(path, sep="\t", index=False)
+    return path
+
+
 INVOCATIONS = {
     "seqqc": ROWS,
     "dgsplit": ROWS,
@@ -113,6 +131,8 @@ INVOCATIONS = {
                                 "--targets", "mean_value")),
     "fit-physinformer": Invocation(make_input=_descriptor_table, check=None, passes_rows=False, writes_table=False,
                                    args=("-o", FreshDir(), "--preset", "cpu", "--epochs", "1")),
+    "fit-ep": Invocation(make_input=_pair_table, check=None, passes_rows=False, writes_table=False,
+                         reader="_iter_delimited", args=("-o", FreshDir(), "--preset", "cpu", "--epochs", "1")),
     "evalboot": Invocation(make_input=_with_prediction, check=_metrics_of_all_rows, first_column="section",
                            passes_rows=False, reader="_iter_delimited"),
 }

@@ -10,6 +10,7 @@ COMMANDS = {
     "descfeat": "toolkit.cli.descfeat",
     "fit-cre": "toolkit.cli.fit_cre",
     "fit-physinformer": "toolkit.cli.fit_physinformer",
+    "fit-ep": "toolkit.cli.fit_ep",
     "predict": "toolkit.cli.predict",
     "evalboot": "toolkit.cli.evalboot",
 }

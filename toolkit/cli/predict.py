@@ -214,8 +214,9 @@ class _MapWriter:
         import numpy as np
 
         from .. import __version__
+        from ..io.h5 import create_h5
 
-        self.h5 = h5py.File(path, "w")
+        self.h5, self._guard = create_h5(path)  # a full disk is an error, not a crash inside HDF5
         self.method = method
         self.n = 0
         s = h5py.string_dtype("utf-8")
@@ -240,9 +241,17 @@ class _MapWriter:
         self.h5[self.method].resize((new, *maps.shape[1:]))
         self.h5[self.method][self.n:new] = maps
         self.n = new
+        self._check()
 
     def close(self):
         self.h5.close()
+        self._guard.close()
+        self._check()
+
+    def _check(self):
+        from ..io.h5 import check_h5
+
+        check_h5(self.h5, self._guard)
 
 
 main = cli

@@ -7,4 +7,5 @@ module that builds it, so ``predict`` can serve every kind the fit-* commands wr
 KINDS = {
     "cre": "toolkit.models.cre",
     "physinformer": "toolkit.models.physinformer",
+    "ep": "toolkit.models.ep",
 }

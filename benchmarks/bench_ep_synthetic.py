@@ -1,0 +1,158 @@
+"""fit-ep against the distance and propensity baselines on the synthetic genome with a
+planted, cell-line-specific grammar (share/examples/ep/make_synthetic_ep.py: a known answer).
+
+1. The generator writes a genome (``--chroms`` chromosomes, default 16) and its pair table
+   (six cell lines, about 1 interacting pair in 20) into the work folder.
+2. ``fit-ep --leave-one-cell-out`` runs as a user runs it: for every cell line, train on the
+   other five lines' pairs off the held-out chromosomes (val ``--val-chroms``), test on the
+   held-out line's pairs on ``--test-chroms``, its environment from a support set of 32 of
+   those test pairs (labels unused); the distance and region-propensity baselines are fitted
+   on the same train pairs. loco.tsv has AUPR with 95% intervals (1,000 bootstrap resamples
+   of the test pairs, the same resamples for all three) and the paired differences.
+3. Two references on the same test pairs, from the generator's known answer: the planted
+   probability (the ceiling) and the "agnostic" probability, which knows the motif pairs but
+   not the cell line's programs (what a model without the environment could reach at best).
+
+Output: a markdown table on stdout with the machine and the command; fit-ep's progress on
+stderr. About 3-5 minutes per cell line on 2 CPU cores (``--cells`` for fewer).
+
+Usage: python3 benchmarks/bench_ep_synthetic.py [--cells cellA,cellB] [--workdir DIR] [--json out.json]
+"""
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, REPO)
+sys.path.insert(0, HERE)
+
+from benchlib import machine  # noqa: E402
+
+GENERATOR = os.path.join(REPO, "share", "examples", "ep", "make_synthetic_ep.py")
+SOURCES_HASHED = ("toolkit/models/ep.py", "toolkit/train/ep.py", "toolkit/cli/fit_ep.py", "toolkit/io/pairs.py",
+                  "toolkit/models/ep_baselines.py", "share/examples/ep/make_synthetic_ep.py")
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("make_synthetic_ep", GENERATOR)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def aupr_ci(y, p, seed, n_boot):
+    from toolkit.evaluate import Task, evaluate
+
+    res = evaluate([Task(name="label", truth=y, pred=p, pred_name="p", kind="binary")], n_boot=n_boot, seed=seed)
+    r = next(r for r in res.records if r.section == "metrics" and r.metric == "aupr")
+    return {"value": r.value, "ci": [r.ci_low, r.ci_high]}
+
+
+def fmt(v, lo=None, hi=None):
+    if lo is None:
+        return f"{v:.3f}"
+    return f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--chroms", type=int, default=16)
+    ap.add_argument("--seed", type=int, default=7, help="generator seed")
+    ap.add_argument("--cells", default=None, help="held-out cell lines (default: all six)")
+    ap.add_argument("--val-chroms", default="chr2,chr3")
+    ap.add_argument("--test-chroms", default="chr1,chr5,chr9")
+    ap.add_argument("--window", type=int, default=320, help="enhancer and promoter window (bp)")
+    ap.add_argument("--fit-args", default="", help="extra fit-ep arguments, e.g. '--energy linear'")
+    ap.add_argument("--workdir", default=None, help="keep the data and models here (resumes a killed run)")
+    ap.add_argument("--resamples", type=int, default=1000)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    import tempfile
+
+    work = args.workdir or tempfile.mkdtemp(prefix="bench-ep-syn-")
+    os.makedirs(work, exist_ok=True)
+    gen = _generator()
+    t0 = time.time()
+    pairs_path = os.path.join(work, "synthetic_ep_pairs.csv.gz")
+    if not os.path.exists(pairs_path):
+        log(f"generating {args.chroms} chromosomes into {work}")
+        gen.main([work, "--seed", str(args.seed), "--chroms", str(args.chroms)])
+    _, pairs, truth, grammar = gen.make(seed=args.seed, n_chroms=args.chroms)
+    out = os.path.join(work, "loco")
+    cmd = [sys.executable, "-m", "toolkit.cli.fit_ep", pairs_path, "--genome",
+           os.path.join(work, "synthetic_ep_genome.fa.bgz"), "--leave-one-cell-out", "--val-chroms", args.val_chroms,
+           "--test-chroms", args.test_chroms, "--enhancer-length", str(args.window), "--promoter-length",
+           str(args.window), "-o", out, "-j", "1", *args.fit_args.split()]
+    if args.cells:
+        cmd += ["--cells", args.cells]
+    if os.path.exists(os.path.join(out, "loco.json")):
+        cmd.append("--resume")
+    log(" ".join(cmd))
+    subprocess.run(cmd, cwd=REPO, check=True)
+    seconds = time.time() - t0
+    import pandas as pd
+
+    loco = pd.read_csv(os.path.join(out, "loco.tsv"), sep="\t")
+    preds = pd.read_csv(os.path.join(out, "loco_predictions.tsv"), sep="\t", dtype={"id": str})
+    rows = []
+    for _, r in loco.iterrows():
+        sub = preds[preds["cell"] == r["held_out"]]
+        idx = sub["id"].str.removeprefix("row").astype(int).to_numpy() - 1      # row<N>: the N-th input pair
+        assert (pairs["cell"].to_numpy()[idx] == r["held_out"]).all()
+        y = sub["label"].to_numpy(dtype=float)
+        assert (pairs["label"].to_numpy()[idx] == y).all()
+        ref = {k: aupr_ci(y, truth[k].to_numpy()[idx], 2025, args.resamples) for k in ("planted", "agnostic")}
+        rows.append({"loco": r.to_dict(), "planted": ref["planted"], "agnostic": ref["agnostic"]})
+
+    m = machine(("numpy", "pandas", "torch"))
+    h = hashlib.sha256()
+    for rel in SOURCES_HASHED:
+        with open(os.path.join(REPO, rel), "rb") as fh:
+            h.update(fh.read())
+    cmdline = " ".join(["python3 benchmarks/bench_ep_synthetic.py", *(sys.argv[1:] if argv is None else argv)])
+    print(f"machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB, {m['os']}, Python {m['python']}, "
+          f"numpy {m['numpy']}, pandas {m['pandas']}, torch {m['torch']}")
+    print(f"command: {cmdline.strip()} ({seconds / 60:.1f} min); code: sha256 of {len(SOURCES_HASHED)} sources "
+          f"{h.hexdigest()[:12]}")
+    print(f"data: make_synthetic_ep.py --chroms {args.chroms} --seed {args.seed}: {len(pairs):,} pairs, "
+          f"{int(pairs['label'].sum()):,} interacting ({pairs['label'].mean():.3f}); held out: the cell line's pairs "
+          f"on {args.test_chroms}; train: the other lines off {args.val_chroms},{args.test_chroms}; windows "
+          f"{args.window} bp; 95% intervals from {args.resamples} bootstrap resamples of the test pairs\n")
+    print("| held-out cell | test pairs (positives) | prior | fit-ep AUPR [95% CI] | distance AUPR [95% CI] | "
+          "propensity AUPR [95% CI] | fit-ep − best baseline [95% CI] | planted answer (ceiling) | "
+          "motif pairs without the cell line |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        lo = r["loco"]
+        best = "distance" if lo["aupr_distance"] >= lo["aupr_propensity"] else "propensity"
+        print(f"| {lo['held_out']} | {int(lo['n_test']):,} ({int(lo['positives'])}) | {lo['prior']:.3f} | "
+              f"{fmt(lo['aupr_fit_ep'], lo['aupr_fit_ep_low'], lo['aupr_fit_ep_high'])} | "
+              f"{fmt(lo['aupr_distance'], lo['aupr_distance_low'], lo['aupr_distance_high'])} | "
+              f"{fmt(lo['aupr_propensity'], lo['aupr_propensity_low'], lo['aupr_propensity_high'])} | "
+              f"{fmt(lo[f'delta_aupr_vs_{best}'], lo[f'delta_aupr_vs_{best}_low'], lo[f'delta_aupr_vs_{best}_high'])}"
+              f" | {fmt(r['planted']['value'])} | {fmt(r['agnostic']['value'])} |")
+    mean = {k: float(np.mean([r["loco"][f"aupr_{k}"] for r in rows])) for k in ("fit_ep", "distance", "propensity")}
+    print(f"| mean of {len(rows)} | | {np.mean([r['loco']['prior'] for r in rows]):.3f} | {mean['fit_ep']:.3f} | "
+          f"{mean['distance']:.3f} | {mean['propensity']:.3f} | | "
+          f"{np.mean([r['planted']['value'] for r in rows]):.3f} | {np.mean([r['agnostic']['value'] for r in rows]):.3f} |")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"rows": rows, "seconds": seconds, "command": cmdline, "machine": m}, fh, indent=2,
+                      default=float)
+
+
+if __name__ == "__main__":
+    main()

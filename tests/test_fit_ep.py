@@ -1,0 +1,470 @@
+"""fit-ep, the enhancer-promoter model (design 002): the pieces against their formulas
+(gradient reversal, energy, correlation loss, IMMAX margins, weight schedule, threshold),
+the cell-line batch sampler, the curriculum, the coordinate path on a FASTA, exact resume,
+determinism, predict on a cell line never seen in training, and (slow) recovery of a
+planted, cell-line-specific grammar above the distance and propensity baselines.
+
+The data are synthetic on purpose (no hg19 FASTA here): the genome and the pairs of
+share/examples/ep/make_synthetic_ep.py, a known answer, shrunk to a few hundred pairs."""
+
+import gzip
+import importlib.util
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from conftest import EXAMPLES, kill_after_epoch, read_tsv
+from toolkit.cli.evalboot import cli as evalboot_cli
+from toolkit.cli.fit_ep import cli as fit_cli
+from toolkit.cli.predict import cli as predict_cli
+from toolkit.models import ep as M
+from toolkit.train import ep as trainer
+
+WINDOWS = ["--enhancer-length", "320", "--promoter-length", "320"]
+FAST = ["--epochs", "3", "--batch-size", "32", "--support-size", "16", "-q", *WINDOWS]
+
+
+def invoke(cli, args, input=None):
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("make_synthetic_ep", EXAMPLES / "ep" / "make_synthetic_ep.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A small synthetic genome (plain FASTA) and ~1,000 pairs in the TargetFinder layout, split
+    by hand: cellA held out (its pairs on chr1 are the test rows; the rest excluded), the other
+    cell lines on chr2 val and on chr3-4 train; test labels replaced by text that must never be read."""
+    gen = _generator()
+    d = tmp_path_factory.mktemp("ep")
+    genome, pairs, truth, grammar = gen.make(seed=3, n_chroms=4, enhancers_per_chrom=120, promoters_per_chrom=30)
+    fa = gen.write_fasta(genome, str(d / "genome.fa"))
+    held = pairs["cell"] == "cellA"
+    split = np.where(held, np.where(pairs["enhancer_chrom"] == "chr1", "test", "excluded"),
+                     np.where(pairs["enhancer_chrom"] == "chr1", "excluded",
+                              np.where(pairs["enhancer_chrom"] == "chr2", "val", "train")))
+    df = pairs.astype(str).copy()
+    df["split"] = split
+    df.loc[df["split"] == "test", "label"] = "not-read"
+    path = d / "split.tsv"
+    df.to_csv(path, sep="\t", index=False)
+    return {"dir": d, "genome": fa, "split": path, "pairs": pairs, "truth": truth, "genome_seqs": genome}
+
+
+@pytest.fixture(scope="module")
+def model_dir(tiny, tmp_path_factory):
+    out = tmp_path_factory.mktemp("m") / "ep"
+    res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", out, *FAST])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+# ---------------------------------------------------------------------------- the pieces
+
+def test_gradient_reversal_flips_and_scales_the_gradient():
+    x = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    y = M.grad_reverse(x, 0.5)
+    assert torch.equal(y, x)
+    (y * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert x.grad.tolist() == [-0.5, -1.0, -1.5]
+    # in the model: the classifier learns the cell line, f_I gets the reversed gradient
+    torch.manual_seed(0)
+    m = M.EPModel(3, channels=4, kernel=3, blocks=0, d=5, modules=2)
+    z = torch.rand(6, 5, requires_grad=True)
+    torch.nn.functional.cross_entropy(m.domain_logits(z, 1.0), torch.zeros(6, dtype=torch.long)).backward()
+    g_rev = z.grad.clone()
+    z.grad = None
+    torch.nn.functional.cross_entropy(m.classifier(z), torch.zeros(6, dtype=torch.long)).backward()
+    assert torch.allclose(g_rev, -z.grad)
+
+
+@pytest.mark.parametrize("modules", [1, 3])
+def test_energy_equals_the_formula(modules):
+    torch.manual_seed(1)
+    m = M.EPModel(4, channels=4, kernel=3, blocks=0, d=6, modules=modules)
+    with torch.no_grad():
+        m.lam.fill_(-0.3)
+        m.t.fill_(0.4)
+    z_I, z_E = torch.rand(5, 6), torch.rand(6)
+    U = z_I @ m.g_I.weight.T + m.g_I.bias                                  # (5, K)
+    zn = (z_E - z_E.mean()) / torch.sqrt(z_E.var(unbiased=False) + 1e-5)  # standardised across components
+    R = torch.log1p(torch.exp(zn @ m.g_E.weight.T + m.g_E.bias))          # softplus, (K,)
+    T = math.log1p(math.exp(0.4))
+    want = ((U - R + (-0.3) * U * R) / T).sum(dim=1)
+    got = m.energy(z_I, z_E)
+    assert torch.allclose(got, want, atol=1e-6)
+    if modules == 1:   # the design's scalar formula, as a probability
+        p = torch.sigmoid(got)
+        u, r = U[:, 0], R[0]
+        assert torch.allclose(p, torch.sigmoid((u - r + (-0.3) * u * r) / T), atol=1e-6)
+        assert (R >= 0).all()
+    # curriculum: R_E = 0 and lambda = 0
+    assert torch.allclose(m.energy(z_I, z_E, env=False), U.sum(dim=1) / T, atol=1e-6)
+    # temperature starts at softplus(0) = ln 2 and can be clamped to [0.5, 2]
+    assert float(M.EPModel(2).temperature().detach()) == pytest.approx(math.log(2))
+    c = M.EPModel(2, clamp_temperature=True)
+    with torch.no_grad():
+        c.t.fill_(-5.0)
+    assert float(c.temperature().detach()) == 0.5
+    # the fallback: (sum U + U Lambda_U z_E + lambda_R z_E) / T
+    lin = M.EPModel(4, channels=4, kernel=3, blocks=0, d=6, modules=modules, energy="linear")
+    lin.load_state_dict(m.state_dict())
+    with torch.no_grad():
+        lin.lam_R.copy_(torch.linspace(-1, 1, 6))
+    want = (U.sum(dim=1) + (U @ lin.lam_U) @ zn + lin.lam_R @ zn) / T
+    assert torch.allclose(lin.energy(z_I, z_E), want, atol=1e-6)
+
+
+def test_full_preset_takes_the_published_windows():
+    cfg = {"cells": ["a", "b"], "model": {**{k: v for k, v in M.PRESETS["full"].items()
+                                             if k in ("channels", "kernel", "blocks", "pool", "d", "env_hidden",
+                                                      "modules", "dropout")},
+                                          "energy": "interaction", "clamp_temperature": False}}
+    m = M.build(cfg).eval()
+    xe = torch.nn.functional.one_hot(torch.randint(0, 4, (2, 3000)), 4).float().transpose(1, 2)
+    xp = torch.nn.functional.one_hot(torch.randint(0, 4, (2, 2000)), 4).float().transpose(1, 2)
+    with torch.no_grad():
+        out = m(xe, xp, m.environment(xe, xp))
+    assert out.shape == (2,) and torch.isfinite(out).all()
+
+
+def test_correlation_loss_on_known_input():
+    z_E = torch.tensor([1.0, 2.0, 3.0])
+    # per pair, Pearson's r across components: +1, -1 and 0
+    z_I = torch.tensor([[2.0, 4.0, 6.0], [3.0, 2.0, 1.0], [1.0, 0.0, 1.0]])
+    assert float(trainer.correlation_loss(z_I, z_E)) == pytest.approx((1 + 1 + 0) / 3, abs=1e-6)
+    a, b = np.array([0.5, 0.1, 0.9, 0.3]), np.array([1.0, 3.0, 2.0, 5.0])
+    r = np.corrcoef(a, b)[0, 1]
+    got = float(trainer.correlation_loss(torch.tensor(a[None, :], dtype=torch.float32), torch.tensor(b, dtype=torch.float32)))
+    assert got == pytest.approx(r * r, rel=1e-5)
+    # eps keeps a constant vector finite (r = 0)
+    assert float(trainer.correlation_loss(torch.ones(2, 3), z_E)) == 0.0
+
+
+def test_immax_margins_and_loss():
+    rho_pos, rho_neg = trainer.immax_margins(50, 1000)
+    assert rho_pos == 1.0 and rho_neg == pytest.approx((50 / 1000) ** 0.25)      # the rare class: the larger margin
+    s, y = torch.tensor([2.0, -1.0]), torch.tensor([1.0, 0.0])
+    want = (math.log1p(math.exp(1.0 - 2.0)) + math.log1p(math.exp(rho_neg - 1.0))) / 2
+    assert float(trainer.task_loss(s, y, "immax", (rho_pos, rho_neg))) == pytest.approx(want)
+    assert float(trainer.task_loss(s, y, "bce")) == pytest.approx(
+        float(torch.nn.functional.binary_cross_entropy_with_logits(s, y)))
+
+
+def test_weight_schedule():
+    cfg = dict(trainer.TRAIN_DEFAULTS)
+    first = {"alpha": 0.1, "beta": 0.1, "gamma": 0.05, "delta": 0.01, "eta": 0.05}
+    assert trainer.loss_weights(0, cfg) == pytest.approx(first) and trainer.loss_weights(2, cfg) == pytest.approx(first)
+    assert trainer.loss_weights(3, cfg) == pytest.approx({"alpha": 0.11, "beta": 0.11, "gamma": 0.06, "delta": 0.02,
+                                                          "eta": 0.06})
+    assert trainer.loss_weights(7, cfg) == pytest.approx({"alpha": 0.15, "beta": 0.15, "gamma": 0.1, "delta": 0.02,
+                                                          "eta": 0.1})
+    assert trainer.loss_weights(50, cfg) == pytest.approx({"alpha": 0.2, "beta": 0.2, "gamma": 0.1, "delta": 0.02,
+                                                           "eta": 0.1})
+
+
+def test_threshold_is_the_f1_maximum():
+    y = np.array([1, 0, 1, 1, 0, 0, 0])
+    p = np.array([0.9, 0.8, 0.7, 0.4, 0.3, 0.2, 0.1])
+    t, f1 = trainer.calibrate_threshold(y, p)
+    # calling >= 0.4 gives TP 3, FP 1: F1 = 6/7, the best of every cut
+    assert t == 0.4 and f1 == pytest.approx(6 / 7)
+
+
+def test_hierarchical_infonce_known_value():
+    e = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    cells = torch.tensor([0, 0, 1])
+    loss, used = trainer.hierarchical_infonce(e, cells, tau=0.1)
+    # anchors 0 and 1: positive sim 1, negative sim 0 -> -log(e^10 / (e^10 + 1)); anchor 2 has no positive
+    assert used == 2 and float(loss) == pytest.approx(math.log1p(math.exp(-10.0)), abs=1e-6)
+    # the memory brings negatives to a batch of one cell line
+    loss, used = trainer.hierarchical_infonce(e[:2], cells[:2], tau=0.1)
+    assert used == 0 and float(loss) == 0.0
+    loss, used = trainer.hierarchical_infonce(e[:2], cells[:2], e[2:], cells[2:], tau=0.1)
+    assert used == 2 and float(loss) == pytest.approx(math.log1p(math.exp(-10.0)), abs=1e-6)
+
+
+def test_sampler_batches_hold_one_cell_line():
+    cells = np.array([0] * 70 + [1] * 45 + [2] * 5)
+    seen = []
+    for q, s in trainer.CellBatchSampler(cells, 32, 16, torch.Generator().manual_seed(0)):
+        c = set(cells[q.numpy()].tolist()) | set(cells[s.numpy()].tolist())
+        assert len(c) == 1                                           # one cell line per batch, support included
+        rest = (cells == cells[int(q[0])]).sum() - len(q)
+        assert len(q) <= 32
+        if rest > 0:                                                 # support drawn outside the batch
+            assert len(s) == min(16, rest) and not set(q.tolist()) & set(s.tolist())
+        else:                                                        # a cell line of one batch: the batch itself
+            assert set(s.tolist()) <= set(q.tolist()) and len(s) == min(16, len(q))
+        seen += q.tolist()
+    assert sorted(seen) == list(range(120))                          # every row once an epoch
+    a = [q.tolist() for q, _ in trainer.CellBatchSampler(cells, 32, 16, torch.Generator().manual_seed(5))]
+    b = [q.tolist() for q, _ in trainer.CellBatchSampler(cells, 32, 16, torch.Generator().manual_seed(5))]
+    assert a == b
+    sets = trainer.support_sets(np.array(["x"] * 50 + ["y"] * 10), 32, 7)
+    assert len(sets["x"][1]) == 32 and len(sets["y"][1]) == 10 and set(sets["x"][1]) <= set(range(50))
+
+
+# ---------------------------------------------------------------------------- windows from a genome
+
+def test_coordinate_windows_are_centred_and_exact(tmp_path):
+    from toolkit.io import pairs as P
+
+    rng = np.random.default_rng(0)
+    chrom = "".join(rng.choice(list("ACGT"), 400))
+    (tmp_path / "g.fa").write_text(">chrZ\n" + "\n".join(chrom[i:i + 50] for i in range(0, 400, 50)) + "\n")
+    table = ("cell,enhancer_chrom,enhancer_start,enhancer_end,promoter_chrom,promoter_start,promoter_end,label\n"
+             "c1,chrZ,100,111,chrZ,300,320,1\nc1,chrZ,5,15,chrZ,390,398,0\n")
+    (tmp_path / "p.csv").write_text(table)
+    layout, rows, _ = P.read_pairs(str(tmp_path / "p.csv"), {"genome": str(tmp_path / "g.fa")})
+    assert layout.kind == "coordinates"
+    rows = rows["all"]
+    seqs = P.sequences(rows, layout, str(tmp_path / "g.fa"), {"enhancer": 20, "promoter": 9}, clip=True)
+    # enhancer 100-111: centre floor(211/2) = 105, window [95, 115); promoter 300-320: centre 310, [306, 315)
+    assert seqs["enhancer"][0] == chrom[95:115] and seqs["promoter"][0] == chrom[306:315]
+    # clipped at the ends and padded with N: enhancer [0, 20) -> centre 10, [0, 20); promoter centre 394, [390, 399)
+    assert seqs["enhancer"][1] == chrom[0:20] and seqs["promoter"][1] == chrom[390:399] + ""
+    seqs = P.sequences(rows, layout, str(tmp_path / "g.fa"), {"enhancer": 40, "promoter": 20}, clip=True)
+    assert seqs["enhancer"][1] == "N" * 10 + chrom[0:30]            # [-10, 30)
+    assert seqs["promoter"][1] == chrom[384:400] + "N" * 4           # [384, 404)
+    from toolkit.errors import InputError
+
+    with pytest.raises(InputError, match="past the chromosome end") as err:
+        P.sequences(rows, layout, str(tmp_path / "g.fa"), {"enhancer": 40, "promoter": 20})
+    assert err.value.line == 3 and "--clip" in err.value.message()
+    assert P.distances(rows, layout).tolist() == [310.0 - 105.0, 394.0 - 10.0]
+
+
+def test_coordinate_path_end_to_end(model_dir, tiny):
+    cfg = json.loads((model_dir / "config.json").read_text())
+    assert cfg["kind"] == "ep" and cfg["data"]["layout"] == "coordinates"
+    assert cfg["data"]["lengths"] == {"enhancer": 320, "promoter": 320}
+    assert cfg["cells"] == ["cellB", "cellC", "cellD", "cellE", "cellF"]
+    # the test rows (labels 'not-read') were never parsed; excluded rows neither
+    split = read_tsv(tiny["split"])
+    assert cfg["rows"]["test_not_read"] == int((split["split"] == "test").sum()) > 0
+    assert cfg["rows"]["excluded_not_read"] == int((split["split"] == "excluded").sum())
+    names = {p.name for p in model_dir.iterdir()}
+    assert {"config.json", "model.pt", "normalization.json", "calibration.json", "train_log.tsv",
+            "checkpoint-last.pt", "baseline.json"} <= names
+    log = read_tsv(model_dir / "train_log.tsv")
+    assert list(log["phase"]) == ["curriculum", "curriculum", "joint"]
+    for col in ("train_aupr", "train_auroc", "train_f1", "val_aupr", "val_auroc", "val_f1", "train_corr",
+                "domain_acc_train", "domain_acc_val", "zI_active_frac", "zE_active_frac", "T", "lambda",
+                "val_threshold", "w_alpha", "val_aupr_cellB"):
+        assert col in log.columns, col
+    cal = json.loads((model_dir / "calibration.json").read_text())
+    row = log.iloc[cal["epoch"] - 1]
+    assert cal["threshold"] == pytest.approx(float(row["val_threshold"]), rel=1e-5)
+    base = json.loads((model_dir / "baseline.json").read_text())
+    assert 0 < base["distance"]["val_aupr"] <= 1 and 0 < base["propensity"]["val_aupr"] <= 1
+    # the windows the model trains on are the genome's, centred: the first train pair by hand
+    from toolkit.cli.fit_ep import _load_split
+
+    first = split[split["split"] == "train"].iloc[0]
+    settings = {"genome": tiny["genome"], "lengths": {"enhancer": 320, "promoter": 320}, "clip": False,
+                "columns": {"enhancer": None, "promoter": None, "cell": "cell", "label": "label", "distance": None}}
+    data = _load_split(str(tiny["split"]), settings, None)
+    for el, codes in (("enhancer", data["train"].e), ("promoter", data["train"].p)):
+        c = (int(first[f"{el}_start"]) + int(first[f"{el}_end"])) // 2
+        window = tiny["genome_seqs"][first[f"{el}_chrom"]][c - 160:c + 160]
+        assert "".join("ACGTN"[x] for x in codes[0].tolist()) == window
+
+
+def test_curriculum_freezes_the_environment_stream(tiny, tmp_path, monkeypatch):
+    snapshots = []
+    real_save = trainer.MD.save_tensors
+
+    def record(path, obj):
+        if str(path).endswith("checkpoint-last.pt"):
+            snapshots.append({k: v.clone() for k, v in obj["model"].items()})
+        real_save(path, obj)
+
+    monkeypatch.setattr(trainer.MD, "save_tensors", record)
+    out = tmp_path / "m"
+    res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", out, *FAST, "--min-epochs", "3"])
+    assert res.exit_code == 0, res.output
+    assert len(snapshots) == 3
+    torch.manual_seed(2025)                                   # the trainer builds the model right after this
+    fresh = M.build(json.loads((out / "config.json").read_text())).state_dict()
+    env_keys = [k for k in fresh if k.startswith(("f_E.", "g_E."))] + ["lam"]
+    for epoch in (0, 1):                                      # the curriculum: f_E', g_E and lambda untouched
+        assert all(torch.equal(fresh[k], snapshots[epoch][k]) for k in env_keys)
+        assert float(snapshots[epoch]["env_active"]) == 0.0
+    assert not torch.equal(fresh["tower.stem.weight"], snapshots[0]["tower.stem.weight"])
+    assert not torch.equal(fresh["f_E.0.weight"], snapshots[2]["f_E.0.weight"])     # everything trains from epoch 3
+    assert not torch.equal(fresh["g_E.weight"], snapshots[2]["g_E.weight"])
+    assert float(snapshots[2]["env_active"]) == 1.0
+    log = read_tsv(out / "train_log.tsv")
+    assert [float(v) for v in log["lambda"][:2]] == [pytest.approx(0.1)] * 2
+
+
+# ---------------------------------------------------------------------------- resume, determinism
+
+def test_resume_after_a_kill_gives_the_same_weights(tiny, tmp_path, monkeypatch):
+    args = ["--genome", tiny["genome"], *FAST, "--epochs", "4", "--patience", "10", "--min-epochs", "4"]
+    whole = tmp_path / "whole"
+    assert invoke(fit_cli, [tiny["split"], "-o", whole, *args]).exit_code == 0
+    part = tmp_path / "part"
+    restore = kill_after_epoch(monkeypatch, trainer, 3)
+    res = invoke(fit_cli, [tiny["split"], "-o", part, *args])
+    assert res.exit_code != 0
+    assert len(read_tsv(part / "train_log.tsv")) == 3
+    restore()
+    res = invoke(fit_cli, [tiny["split"], "-o", part, "--resume", "-q"])
+    assert res.exit_code == 0, res.output
+    for name in ("model.pt", "checkpoint-last.pt"):
+        a = torch.load(whole / name, weights_only=True)
+        b = torch.load(part / name, weights_only=True)
+        a, b = (a["model"], b["model"]) if name == "checkpoint-last.pt" else (a, b)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    la, lb = read_tsv(whole / "train_log.tsv"), read_tsv(part / "train_log.tsv")
+    assert list(la["val_aupr"]) == list(lb["val_aupr"]) and list(la["train_loss"]) == list(lb["train_loss"])
+
+
+def test_same_seed_same_weights_other_seed_other_weights(model_dir, tiny, tmp_path):
+    again = tmp_path / "again"
+    assert invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", again, *FAST]).exit_code == 0
+    a = torch.load(model_dir / "model.pt", weights_only=True)
+    b = torch.load(again / "model.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (model_dir / "train_log.tsv").read_text().split("\n")[0] == (again / "train_log.tsv").read_text().split("\n")[0]
+    other = tmp_path / "other"
+    assert invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", other, *FAST, "--seed", "9"]).exit_code == 0
+    c = torch.load(other / "model.pt", weights_only=True)
+    assert not torch.equal(a["tower.stem.weight"], c["tower.stem.weight"])
+
+
+# ---------------------------------------------------------------------------- predict on an unseen cell line
+
+def test_predict_on_an_unseen_cell_line_uses_its_support_set(model_dir, tiny, tmp_path):
+    from toolkit.train import data as D
+    from toolkit.train.serve import load
+
+    pairs = tiny["pairs"]
+    unseen = pairs[(pairs["cell"] == "cellA")].head(120).copy()
+    src = tmp_path / "cellA.csv"
+    unseen.to_csv(src, index=False)
+    res = invoke(predict_cli, ["-m", model_dir, src, "--genome", tiny["genome"], "-q"])
+    assert res.exit_code == 0, res.output
+    out = read_tsv(res.stdout)
+    assert list(out.columns[:len(unseen.columns) + 1]) == ["id", *unseen.columns]        # passthrough, in order
+    p = out["pred_label"].astype(float).to_numpy()
+    assert ((p > 0) & (p < 1)).all()
+    assert out["support_set"].astype(int).sum() == 16                                     # the model's m
+    thr = json.loads((model_dir / "calibration.json").read_text())["threshold"]
+    assert (out["call_label"].astype(int).to_numpy() == (p >= thr)).all()
+    # z_E is the mean e of exactly those support pairs: recompute by hand
+    pred = load(str(model_dir), torch.device("cpu"))
+    assert "cellA" not in pred.cells
+    sup = np.flatnonzero(out["support_set"].astype(int).to_numpy() == 1)
+    from toolkit.io import pairs as P
+
+    layout, rows, _ = P.read_pairs(str(src), {"genome": tiny["genome"], "need_label": False})
+    seqs = P.sequences(rows["all"], layout, tiny["genome"], pred.lengths)
+    e = D.onehot(torch.as_tensor(D.encode(seqs["enhancer"], 320)))
+    pp = D.onehot(torch.as_tensor(D.encode(seqs["promoter"], 320)))
+    with torch.no_grad():
+        z_E = pred.model.environment(e[sup], pp[sup])
+        want = torch.sigmoid(pred.model(e, pp, z_E, env=pred.env)).numpy()
+    assert np.allclose(p, want, atol=1e-6)
+    # deterministic for a seed; another seed draws another support set
+    again = read_tsv(invoke(predict_cli, ["-m", model_dir, src, "--genome", tiny["genome"], "-q"]).stdout)
+    assert list(again["pred_label"]) == list(out["pred_label"])
+    other = read_tsv(invoke(predict_cli, ["-m", model_dir, src, "--genome", tiny["genome"], "-q", "--seed", "3",
+                                          "--support-size", "40"]).stdout)
+    assert other["support_set"].astype(int).sum() == 40
+    # evalboot reads it: AUPR next to the positive-class prior
+    res = invoke(evalboot_cli, ["-", "--truth", "label", "--pred", "pred_label", "--bootstrap", "50", "-q"], input=res.stdout)
+    assert res.exit_code == 0, res.output
+    ev = read_tsv(res.stdout)
+    got = dict(zip(ev[ev["section"] == "metrics"]["metric"], ev[ev["section"] == "metrics"]["value"]))
+    assert float(got["prior"]) == pytest.approx(unseen["label"].mean())
+    assert 0 <= float(got["aupr"]) <= 1
+
+
+def test_predict_refuses_single_sequences_and_explain(model_dir, tmp_path):
+    res = CliRunner().invoke(predict_cli, ["-m", str(model_dir), "-"], input=">a\nACGTACGTAC\n")
+    assert res.exit_code == 1 and "not a table of enhancer-promoter pairs" in res.output
+    res = CliRunner().invoke(predict_cli, ["-m", str(model_dir), "-", "--explain", "ism", "-e", str(tmp_path / "x.h5")],
+                             input="enhancer_seq,promoter_seq,cell\nACGT,ACGT,x\n")
+    assert res.exit_code == 1 and "enhancer-promoter" in res.output
+
+
+def test_sequence_layout_and_errors(tiny, tmp_path):
+    from toolkit.io import pairs as P
+
+    layout, rows, _ = P.read_pairs(str(tiny["split"]), {"genome": tiny["genome"], "need_split": True},
+                                   keep=("train", "val"))
+    seqs = {k: P.sequences(rows[k], layout, tiny["genome"], {"enhancer": 320, "promoter": 320})
+            for k in ("train", "val")}
+    import pandas as pd
+
+    frames = []
+    for k in ("train", "val"):
+        df = rows[k].df[["cell", "label", "distance"]].copy()
+        df["enhancer_seq"], df["promoter_seq"], df["split"] = seqs[k]["enhancer"], seqs[k]["promoter"], k
+        frames.append(df)
+    table = pd.concat(frames, ignore_index=True)
+    path = tmp_path / "seqs.tsv"
+    table.to_csv(path, sep="\t", index=False)
+    out = tmp_path / "m"
+    res = invoke(fit_cli, [path, "-o", out, *FAST, "--epochs", "1"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "config.json").read_text())["data"]["layout"] == "sequences"
+    # a label that is not 0/1, a missing genome, a split without val rows
+    bad = table.copy()
+    bad.loc[3, "label"] = "2"
+    bad.to_csv(tmp_path / "bad.tsv", sep="\t", index=False)
+    res = CliRunner().invoke(fit_cli, [str(tmp_path / "bad.tsv"), "-o", str(tmp_path / "b"), "-q"])
+    assert res.exit_code == 1 and "not 0 or 1" in res.output and "line 5" in res.output
+    res = CliRunner().invoke(fit_cli, [str(tiny["split"]), "-o", str(tmp_path / "c"), "-q"])
+    assert res.exit_code == 1 and "--genome" in res.output
+    table[table["split"] == "train"].to_csv(tmp_path / "noval.tsv", sep="\t", index=False)
+    res = CliRunner().invoke(fit_cli, [str(tmp_path / "noval.tsv"), "-o", str(tmp_path / "d"), "-q"])
+    assert res.exit_code == 1 and "no 'val' rows" in res.output
+
+
+# ---------------------------------------------------------------------------- the planted grammar (slow)
+
+@pytest.mark.slow
+def test_leave_one_cell_out_recovers_the_planted_grammar(tmp_path):
+    """The bundled synthetic example, cellA held out with chr1 and chr5 (its pairs there are the
+    test set): fit-ep's AUPR is far above the prior and both baselines, intervals apart."""
+    ex = EXAMPLES / "ep"
+    out = tmp_path / "loco"
+    res = invoke(fit_cli, [ex / "synthetic_ep_pairs.csv.gz", "--genome", ex / "synthetic_ep_genome.fa.bgz",
+                           "--leave-one-cell-out", "--cells", "cellA", "--val-chroms", "chr2",
+                           "--test-chroms", "chr1,chr5", "-o", out, "-q", *WINDOWS])
+    assert res.exit_code == 0, res.output
+    row = read_tsv(out / "loco.tsv").iloc[0]
+    f = {k: float(v) for k, v in row.items() if k != "held_out"}
+    assert f["aupr_fit_ep_low"] > max(f["aupr_distance_high"], f["aupr_propensity_high"])
+    assert f["aupr_fit_ep"] > 3 * f["prior"]
+    assert f["delta_aupr_vs_distance_low"] > 0 and f["delta_aupr_vs_propensity_low"] > 0
+    preds = read_tsv(out / "loco_predictions.tsv")
+    assert set(preds["cell"]) == {"cellA"} and preds["support_set"].astype(int).sum() == 32
+
+
+def test_bundled_example_is_what_the_generator_writes(tmp_path):
+    """share/examples/ep is reproducible from its script and seed."""
+    gen = _generator()
+    genome, pairs, truth, grammar = gen.make(seed=7)
+    shipped = gzip.decompress((EXAMPLES / "ep" / "synthetic_ep_pairs.csv.gz").read_bytes()).decode()
+    assert shipped == pairs.to_csv(index=False)
+    assert abs(pairs["label"].mean() - 1 / 21) < 0.015                              # about 1:20
+    assert len(truth) == len(pairs) and np.all((truth.to_numpy() > 0) & (truth.to_numpy() < 1))
+    # the known answer ranks the pairs far better than the prior, and the cell line's programs matter
+    from toolkit.train.ep import binary_metrics
+
+    y = pairs["label"].to_numpy()
+    assert binary_metrics(y, truth["planted"])["aupr"] > binary_metrics(y, truth["agnostic"])["aupr"] + 0.2

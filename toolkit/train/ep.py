@@ -1,0 +1,527 @@
+"""Training of the enhancer-promoter model (design 002), pure: arrays in, a model
+directory's files out; the CLI does the reading and the messages.
+
+Sampling. ``CellBatchSampler``: every batch holds the pairs of one cell line
+(``batch_size`` query pairs, default 64) plus a support set of ``support`` (32) other
+pairs of the same cell line, drawn from outside the batch, whose mean e is the batch's
+z_E. Each cell line's rows are shuffled and cut into batches, and the batches of all
+cell lines are shuffled together, every epoch, from the seed and the epoch number.
+
+Losses (weights alpha .. eta as the design gives them):
+
+- task (``task_loss="immax"``, the design's "AdaptiveIMMAX"): the logistic surrogate of
+  the class-imbalanced (rho+, rho-)-margin loss of IMMAX (Cortes, Mao, Mohri & Zhong
+  2025): softplus(rho_y - y~ s) with y~ = +-1 and s the logit, so a pair counts as right
+  only beyond a class-dependent confidence margin. Margins: rho_y proportional to
+  n_y^(-1/4) (the optimum of the two-class margin bound of LDAM, Cao et al. 2019;
+  IMMAX's bound likewise gives the rare class the larger margin), rho+ = ``margin``
+  (1.0) and rho- = rho+ (n+/n-)^(1/4) (about 0.47 at 1:20). "Adaptive": n+ and n- are
+  counted on the train rows, so the margins follow the data's imbalance. Why a margin
+  and not class weights: weights rescale the rare class's gradient and distort the
+  probabilities; margins only ask more confidence of the rare class. The probability
+  reported is sigmoid(s); the decision threshold is calibrated on val anyway.
+  ``task_loss="bce"``: plain binary cross-entropy, for comparison.
+- correlation (alpha): per pair, the squared Pearson correlation across the d
+  components of z_I and z_E, (cov / sqrt(var var + 1e-8))^2, averaged over the batch:
+  the centred form of the orthogonality <z_I, z_E> = 0 it replaces. (Across a batch z_E
+  is constant, since a batch holds one cell line, so a correlation over pairs would be
+  undefined.)
+- invariance (beta): cross-entropy of the cell-line classifier on GRL(z_I) (gradient
+  reversal, coefficient ``grl_coeff``): the classifier learns the cell line, f_I learns
+  to hide it; logged as the classifier's accuracy, which should fall toward chance.
+- hierarchical contrastive (gamma): InfoNCE on L2-normalised e with tau = 0.1;
+  positives are the same cell line's pairs. A batch holds one cell line, so the
+  negatives come from a memory of the last ``queue`` (512) e vectors of earlier batches
+  (detached, with their cell lines), as in MoCo; anchors without a negative are skipped.
+- sparsity (delta): mean |z_I| + mean |z_E| (L1 per component).
+- prototype (eta): mean over the batch of |e - p_c|^2 per component, p_c the cell line's
+  prototype, updated after the step as p_c <- mu p_c + (1 - mu) mean(e over the support
+  set), mu = 0.9. Logged: how often a pair's e is nearest (cosine) its own cell line's
+  prototype (env_proto_acc_train; chance is 1 / number of cell lines): whether the
+  environment stream tells the cell lines apart.
+
+Schedule and curriculum. For the first ``curriculum_epochs`` (2) epochs f_E' and g_E are
+frozen and the logit uses R_E = 0 and lambda = 0; the loss is then the task loss plus
+beta * invariance plus delta * mean |z_I| (the terms that involve e or z_E are off).
+From then on everything trains and each weight grows by ``weight_step`` (0.01) per
+epoch from its initial value (0.1, 0.1, 0.05, 0.01, 0.05) up to its cap (0.2, 0.2,
+0.1, 0.02, 0.1): weight = min(initial + 0.01 * (epoch - curriculum_epochs), cap),
+epochs counted from 0.
+
+Selection. After every epoch each validation cell line's environment is computed from a
+fixed support set of ``support`` of its val pairs (drawn once from the seed, labels
+unused) and every val pair is scored. Early stopping on the pooled validation AUPR
+(average precision): stop when it has not improved for ``patience`` (3) epochs, after
+``min_epochs``. ``model.pt`` holds the best epoch's weights. The decision threshold is
+the one that maximises F1 on the best epoch's validation predictions (calibration.json).
+
+Optimisation: AdamW (no decay on biases and the energy's scalars), linear warm-up and
+cosine decay of the learning rate, gradient-norm clipping, bf16 autocast on CUDA; a
+non-finite loss stops training (guarded_step). Each epoch seeds its own generators
+from the seed and the epoch, so a run resumed from checkpoint-last.pt makes exactly the
+steps of one that was never interrupted.
+"""
+
+import math
+import os
+import time
+import zlib
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ..models import ep as model_lib
+from . import data as D
+from . import modeldir as MD
+from .cre import lr_at, resolve_device  # noqa: F401  (resolve_device re-exported for the CLI)
+from .step import guarded_step
+
+TRAIN_DEFAULTS = {
+    "batch_size": 64, "support": 32, "epochs": 15, "min_epochs": 6, "patience": 3, "lr": 2e-3,
+    "betas": [0.9, 0.999], "weight_decay": 0.01, "warmup_epochs": 1, "clip": 1.0, "curriculum_epochs": 2,
+    "alpha": 0.1, "beta": 0.1, "gamma": 0.05, "delta": 0.01, "eta": 0.05, "weight_step": 0.01,
+    "alpha_max": 0.2, "beta_max": 0.2, "gamma_max": 0.1, "delta_max": 0.02, "eta_max": 0.1,
+    "tau": 0.1, "mu": 0.9, "queue": 512, "grl_coeff": 1.0, "corr_eps": 1e-8,
+    "task_loss": "immax", "margin": 1.0, "margin_power": 0.25, "rc_prob": 0.5,
+}
+WEIGHTS = ("alpha", "beta", "gamma", "delta", "eta")
+ACTIVE = 0.01   # a component of z_I or z_E counts as active (the L0 sparsity) above this magnitude
+
+
+class PairSplit:
+    """One split of pairs held as tensors.
+
+    e_codes : uint8 (n, L_E); p_codes : uint8 (n, L_P); y : float32 (n,) 0/1;
+    cell_names : object (n,), each row's cell line; cell_idx : int64 (n,), its index
+    among the training cell lines (-1 for a cell line not trained on).
+    """
+
+    def __init__(self, e_codes, p_codes, y, cell_names, cell_idx):
+        self.e = torch.as_tensor(e_codes, dtype=torch.uint8)
+        self.p = torch.as_tensor(p_codes, dtype=torch.uint8)
+        self.y = torch.as_tensor(np.asarray(y, dtype=np.float32))
+        self.cell_names = np.asarray(cell_names, dtype=object)
+        self.cell_idx = np.asarray(cell_idx, dtype=np.int64)
+
+    def __len__(self):
+        return self.e.shape[0]
+
+
+# ---------------------------------------------------------------------------- sampling
+
+class CellBatchSampler:
+    """Batches of one cell line each, with a support set from the same cell line.
+
+    Parameters
+    ----------
+    cells : int array (n,), each row's cell line (any integer labels)
+    batch_size : int, query pairs per batch
+    support : int, support pairs per batch (fewer when the cell line has fewer other rows)
+    generator : torch.Generator, the only source of randomness
+
+    Iterating yields (query, support): int64 tensors of row indices, all of one cell line;
+    the support rows are outside the batch unless the cell line has no other rows. A
+    cell line's last batch is kept when it has at least 2 rows.
+    """
+
+    def __init__(self, cells, batch_size, support, generator):
+        self.cells = np.asarray(cells)
+        self.batch_size = int(batch_size)
+        self.support = int(support)
+        self.gen = generator
+        self.groups = [np.flatnonzero(self.cells == c) for c in np.unique(self.cells)]
+
+    def _batches(self):
+        out = []
+        for rows in self.groups:
+            n = len(rows)
+            perm = rows[torch.randperm(n, generator=self.gen).numpy()]
+            for a in range(0, n, self.batch_size):
+                b = min(n, a + self.batch_size)
+                if b - a < 2 and n >= 2:
+                    continue
+                rest = n - (b - a)
+                if rest > 0:
+                    k = min(self.support, rest)
+                    pos = torch.randperm(rest, generator=self.gen)[:k].numpy()
+                    pos = np.where(pos >= a, pos + (b - a), pos)       # skip the batch's own positions
+                    sup = perm[pos]
+                else:
+                    sup = perm[a:b][:self.support]
+                out.append((torch.as_tensor(perm[a:b], dtype=torch.long), torch.as_tensor(sup, dtype=torch.long)))
+        order = torch.randperm(len(out), generator=self.gen).tolist()
+        return [out[i] for i in order]
+
+    def __iter__(self):
+        return iter(self._batches())
+
+
+def support_sets(cell_names, m, seed):
+    """A fixed support set per cell line: up to ``m`` row positions drawn without replacement
+    by ``numpy.random.default_rng(seed + CRC32(cell name))`` from that cell line's rows
+    (in input order), so a cell line's draw does not depend on the other cell lines.
+
+    Returns dict cell name -> (rows of the cell line, support rows), int64 arrays.
+    """
+    names = np.asarray(cell_names, dtype=object)
+    out = {}
+    for c in sorted(set(names.tolist())):
+        rows = np.flatnonzero(names == c)
+        rng = np.random.default_rng(int(seed) + zlib.crc32(str(c).encode()))
+        k = min(int(m), len(rows))
+        out[c] = (rows, np.sort(rng.choice(rows, size=k, replace=False)))
+    return out
+
+
+# ---------------------------------------------------------------------------- losses
+
+def immax_margins(n_pos, n_neg, margin=1.0, power=0.25):
+    """(rho+, rho-): rho_y proportional to n_y^(-power), rho+ = margin."""
+    if n_pos <= 0 or n_neg <= 0:
+        return float(margin), float(margin)
+    return float(margin), float(margin * (n_pos / n_neg) ** power)
+
+
+def task_loss(logits, y, kind="immax", margins=(1.0, 1.0)):
+    """Mean task loss of logits (B,) against 0/1 labels y (B,).
+
+    ``immax``: softplus(rho_y - y~ * s), y~ = 2y - 1; ``bce``: binary cross-entropy."""
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(logits, y)
+    sign = 2.0 * y - 1.0
+    rho = torch.where(y > 0.5, torch.full_like(y, margins[0]), torch.full_like(y, margins[1]))
+    return F.softplus(rho - sign * logits).mean()
+
+
+def correlation_loss(z_I, z_E, eps=1e-8):
+    """Squared Pearson correlation between z_I (B, d) and z_E ((d,) or (B, d)), per pair
+    across the d components, averaged over pairs."""
+    z_E = z_E.expand_as(z_I)
+    a = z_I - z_I.mean(dim=1, keepdim=True)
+    b = z_E - z_E.mean(dim=1, keepdim=True)
+    cov = (a * b).mean(dim=1)
+    r = cov / torch.sqrt((a * a).mean(dim=1) * (b * b).mean(dim=1) + eps)
+    return (r * r).mean()
+
+
+def hierarchical_infonce(e, cells, bank_e=None, bank_c=None, tau=0.1):
+    """InfoNCE over L2-normalised e (B, d) whose positives share the cell line.
+
+    Candidates of anchor i: the other rows of the batch and the memory (bank_e (Q, d),
+    already normalised and detached; bank_c (Q,) their cell lines). Loss of i:
+    -log(sum_{j pos} exp(s_ij / tau) / sum_j exp(s_ij / tau)), s the cosine similarity;
+    anchors with no positive or no negative are skipped. Returns (mean loss, anchors used).
+    """
+    z = F.normalize(e.float(), dim=1)
+    B = z.shape[0]
+    cand = z if bank_e is None or len(bank_e) == 0 else torch.cat([z, bank_e.to(z)], dim=0)
+    cc = cells if bank_c is None or len(bank_c) == 0 else torch.cat([cells, bank_c.to(cells)], dim=0)
+    sim = z @ cand.T / tau                                          # (B, B + Q)
+    self_mask = torch.zeros_like(sim, dtype=torch.bool)
+    self_mask[torch.arange(B), torch.arange(B)] = True
+    pos = (cells[:, None] == cc[None, :]) & ~self_mask
+    neg = (cells[:, None] != cc[None, :])
+    ok = pos.any(dim=1) & neg.any(dim=1)
+    if not ok.any():
+        return sim.sum() * 0.0, 0
+    sim = sim.masked_fill(self_mask, -math.inf)
+    log_all = torch.logsumexp(sim, dim=1)
+    log_pos = torch.logsumexp(sim.masked_fill(~pos, -math.inf), dim=1)
+    return (log_all - log_pos)[ok].mean(), int(ok.sum())
+
+
+def sparsity_loss(z_I, z_E=None):
+    """mean |z_I| (+ mean |z_E|)."""
+    out = z_I.abs().mean()
+    return out if z_E is None else out + z_E.abs().mean()
+
+
+def prototype_loss(e, prototype):
+    """Mean over rows of the per-component squared distance of e (B, d) to the prototype (d,)."""
+    return ((e - prototype) ** 2).mean()
+
+
+def loss_weights(epoch, cfg):
+    """The weights (alpha, beta, gamma, delta, eta) used in epoch ``epoch`` (0-based).
+
+    During the curriculum the initial values (the environment terms are off then);
+    afterwards initial + weight_step * (epoch - curriculum_epochs), capped."""
+    k = max(0, epoch - int(cfg["curriculum_epochs"]))
+    return {w: min(cfg[w] + cfg["weight_step"] * k, cfg[w + "_max"]) for w in WEIGHTS}
+
+
+def set_curriculum(model, epoch, cfg):
+    """Freeze f_E' and g_E during the curriculum, unfreeze after; returns True when the
+    environment is on in this epoch."""
+    on = epoch >= int(cfg["curriculum_epochs"])
+    for p in model.environment_parameters():
+        p.requires_grad_(on)
+    return on
+
+
+# ---------------------------------------------------------------------------- metrics
+
+def binary_metrics(y, p, threshold=0.5):
+    """AUPR (average precision), AUROC, F1 at ``threshold``, for 0/1 y and scores p."""
+    from ..evaluate.metrics import Binary
+
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    if len(y) == 0 or y.min() == y.max():
+        return {"aupr": float("nan"), "auroc": float("nan"), "f1": float("nan")}
+    m = Binary(y, p, threshold=threshold).compute(np.ones((1, len(y))))
+    return {k: float(m[k][0]) for k in ("aupr", "auroc", "f1")}
+
+
+def calibrate_threshold(y, p):
+    """The threshold t maximising F1 of (p >= t) on (y, p): returns (t, F1).
+
+    Candidates are the distinct scores; ties in F1 take the highest t."""
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    P = y.sum()
+    if P == 0 or len(y) == 0:
+        return 0.5, float("nan")
+    order = np.argsort(-p, kind="stable")
+    ps, ys = p[order], y[order]
+    tp = np.cumsum(ys)
+    k = np.arange(1, len(y) + 1)
+    last = np.r_[ps[1:] != ps[:-1], True]            # last row of each tie group
+    f1 = np.where(last, 2 * tp / (k + P), -1.0)
+    best = int(np.argmax(f1))
+    return float(ps[best]), float(f1[best])
+
+
+# ---------------------------------------------------------------------------- scoring
+
+def score_pairs(model, split, groups, device, env=True, batch_size=256):
+    """Logits and domain-classifier calls of every row of ``split``, in eval mode.
+
+    groups : dict cell name -> (rows, support rows) as :func:`support_sets` returns; each
+        cell line's z_E is the mean e of its support rows.
+
+    Returns logits float64 (n,), domain argmax int64 (n,), z_I active fraction, z_E active fraction.
+    """
+    was = model.training
+    model.eval()
+    n = len(split)
+    logits = np.zeros(n)
+    dom = np.zeros(n, dtype=np.int64)
+    amp = device.type == "cuda"
+    act_I, act_E, cnt = 0.0, 0.0, 0
+    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        for c, (rows, sup) in groups.items():
+            s = torch.as_tensor(sup)
+            z_E = model.environment(D.onehot(split.e[s].to(device)), D.onehot(split.p[s].to(device))).float()
+            act_E += float((z_E.abs() > ACTIVE).float().mean())
+            cnt += 1
+            for a in range(0, len(rows), batch_size):
+                r = torch.as_tensor(rows[a:a + batch_size])
+                z_I, _ = model.features(D.onehot(split.e[r].to(device)), D.onehot(split.p[r].to(device)))
+                z_I = z_I.float()
+                logits[rows[a:a + batch_size]] = model.energy(z_I, z_E, env).float().cpu().numpy()
+                dom[rows[a:a + batch_size]] = model.classifier(z_I).argmax(dim=1).cpu().numpy()
+                act_I += float((z_I.abs() > ACTIVE).float().sum())
+    model.train(was)
+    return logits, dom, act_I / max(n * model.d, 1), act_E / max(cnt, 1)
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
+
+
+# ---------------------------------------------------------------------------- training
+
+def _param_groups(model, weight_decay):
+    decay, keep = [], []
+    for name, p in model.named_parameters():
+        (keep if model_lib.no_decay(name, p) else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
+
+
+def train(config, train_split, val_split, out_dir, device, log=None, resume=False):
+    """Train the EP model; write model.pt, calibration.json, train_log.tsv and checkpoints.
+
+    Parameters
+    ----------
+    config : dict
+        Resolved configuration (``model`` and ``train`` sections, ``cells``, ``seed``).
+    train_split, val_split : PairSplit
+    out_dir : str, existing directory (config.json is the caller's)
+    device : torch.device
+    log : callable(str) or None, receives one summary line per epoch
+    resume : bool, continue from out_dir/checkpoint-last.pt
+
+    Returns
+    -------
+    dict: best (epoch, val_aupr, threshold, val_f1), epochs run, stop reason, log rows.
+    """
+    cfg = {**TRAIN_DEFAULTS, **config["train"]}
+    seed = int(config["seed"])
+    cells = list(config["cells"])
+    torch.manual_seed(seed)
+    model = model_lib.build(config).to(device)
+    opt = torch.optim.AdamW(_param_groups(model, cfg["weight_decay"]), lr=cfg["lr"], betas=tuple(cfg["betas"]))
+    y_np = train_split.y.numpy()
+    margins = immax_margins(float(y_np.sum()), float(len(y_np) - y_np.sum()), cfg["margin"], cfg["margin_power"])
+    n = len(train_split)
+    bs, sup = int(cfg["batch_size"]), int(cfg["support"])
+    steps_per_epoch = len(CellBatchSampler(train_split.cell_idx, bs, sup, torch.Generator().manual_seed(0))._batches())
+    total = steps_per_epoch * cfg["epochs"]
+    warmup = steps_per_epoch * cfg["warmup_epochs"]
+    d = model.d
+    state = {"epoch": 0, "step": 0, "best": None, "bad_epochs": 0, "log": [], "stopped": "",
+             "bank_e": torch.zeros(0, d), "bank_c": torch.zeros(0, dtype=torch.long)}
+    last = os.path.join(out_dir, MD.LAST)
+    if resume:
+        ck = MD.load_tensors(last)
+        model.load_state_dict(ck["model"])
+        set_curriculum(model, ck["state"]["epoch"], cfg)
+        opt.load_state_dict(ck["optimizer"])
+        state = ck["state"]
+        torch.set_rng_state(ck["rng"])
+    amp = device.type == "cuda"
+    val_groups = support_sets(val_split.cell_names, sup, seed)
+    val_y = val_split.y.numpy()
+    chance = 1.0 / max(len(cells), 1)
+    while state["epoch"] < cfg["epochs"] and not state["stopped"]:
+        epoch = state["epoch"]
+        t0 = time.time()
+        env = set_curriculum(model, epoch, cfg)
+        w = loss_weights(epoch, cfg)
+        torch.manual_seed(seed * 7919 + epoch)                          # dropout
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)   # batches, support sets, augmentation
+        model.train()
+        sums = {k: 0.0 for k in ("loss", "task", "corr", "inv", "hcont", "sparse", "proto")}
+        dom_hits, dom_n, act_I, act_E, nb = 0, 0, 0.0, 0.0, 0
+        env_hits, env_n = 0, 0
+        tr_p, tr_y = [], []
+        for b, (q, s) in enumerate(CellBatchSampler(train_split.cell_idx, bs, sup, gen)):
+            idx = torch.cat([q, s])
+            ec = D.augment(train_split.e[idx], gen, cfg["rc_prob"], 0, 0.0, 0.0).to(device)
+            pc = D.augment(train_split.p[idx], gen, cfg["rc_prob"], 0, 0.0, 0.0).to(device)
+            y = train_split.y[q].to(device)
+            c = int(train_split.cell_idx[int(q[0])])
+            B = len(q)
+            for g in opt.param_groups:
+                g["lr"] = lr_at(state["step"], total, warmup, cfg["lr"])
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                z_all, e_all = model.features(D.onehot(ec), D.onehot(pc))
+                z_all, e_all = z_all.float(), e_all.float()
+                z_I, z_E = z_all[:B], e_all[B:].mean(dim=0)
+                logits = model.energy(z_I, z_E, env).float()
+                dlog = model.domain_logits(z_all, cfg["grl_coeff"]).float()
+            cell_t = torch.full((len(idx),), c, dtype=torch.long, device=device)
+            l_task = task_loss(logits, y, cfg["task_loss"], margins)
+            l_inv = F.cross_entropy(dlog, cell_t)
+            if env:
+                l_corr = correlation_loss(z_I, z_E, cfg["corr_eps"])
+                l_hcont, _ = hierarchical_infonce(e_all, cell_t, state["bank_e"].to(device),
+                                                  state["bank_c"].to(device), cfg["tau"])
+                l_sparse = sparsity_loss(z_I, z_E)
+                l_proto = (prototype_loss(e_all, model.prototypes[c]) if model.proto_seen[c] > 0
+                           else e_all.sum() * 0.0)
+                loss = (l_task + w["alpha"] * l_corr + w["beta"] * l_inv + w["gamma"] * l_hcont
+                        + w["delta"] * l_sparse + w["eta"] * l_proto)
+            else:
+                with torch.no_grad():
+                    l_corr = correlation_loss(z_I, z_E, cfg["corr_eps"])
+                l_hcont = l_proto = torch.zeros((), device=device)
+                l_sparse = sparsity_loss(z_I)
+                loss = l_task + w["beta"] * l_inv + w["delta"] * l_sparse
+            guarded_step(loss, model, opt, cfg["clip"], epoch, b, "the labels and sequences")
+            if env:
+                seen = torch.nonzero(model.proto_seen > 0).flatten()
+                if len(seen) >= 2 and bool(model.proto_seen[c] > 0):     # e nearest its own cell's prototype?
+                    sims = F.normalize(e_all.detach(), dim=1) @ F.normalize(model.prototypes[seen], dim=1).T
+                    env_hits += int((seen[sims.argmax(dim=1)] == c).sum())
+                    env_n += len(idx)
+                model.update_prototype(c, e_all[B:].detach().mean(dim=0), cfg["mu"])
+                ne = F.normalize(e_all.detach(), dim=1).cpu()
+                state["bank_e"] = torch.cat([state["bank_e"], ne])[-int(cfg["queue"]):]
+                state["bank_c"] = torch.cat([state["bank_c"], cell_t.cpu()])[-int(cfg["queue"]):]
+            for k, v in (("loss", loss), ("task", l_task), ("corr", l_corr), ("inv", l_inv), ("hcont", l_hcont),
+                         ("sparse", l_sparse), ("proto", l_proto)):
+                sums[k] += float(v.detach())
+            dom_hits += int((dlog.argmax(dim=1) == cell_t).sum())
+            dom_n += len(idx)
+            act_I += float((z_I.abs() > ACTIVE).float().mean())
+            act_E += float((z_E.abs() > ACTIVE).float().mean())
+            tr_p.append(torch.sigmoid(logits.detach()).cpu().numpy())
+            tr_y.append(y.cpu().numpy())
+            nb += 1
+            state["step"] += 1
+        train_secs = time.time() - t0
+        model.env_active.fill_(1.0 if env else 0.0)
+        vl, vdom, v_act_I, v_act_E = score_pairs(model, val_split, val_groups, device, env)
+        vp = sigmoid(vl)
+        thr, vf1 = calibrate_threshold(val_y, vp)
+        tm = binary_metrics(np.concatenate(tr_y), np.concatenate(tr_p), 0.5)
+        vm = binary_metrics(val_y, vp, thr)
+        known = val_split.cell_idx >= 0
+        with torch.no_grad():
+            vtask = float(task_loss(torch.as_tensor(vl), val_split.y.double(), cfg["task_loss"], margins))
+        row = {"epoch": epoch + 1, "phase": "joint" if env else "curriculum", "lr": opt.param_groups[0]["lr"],
+               "train_loss": sums["loss"] / nb}
+        for k in ("task", "corr", "inv", "hcont", "sparse", "proto"):
+            row[f"train_{k}"] = sums[k] / nb
+        row.update({"train_aupr": tm["aupr"], "train_auroc": tm["auroc"], "train_f1": tm["f1"],
+                    "val_task": vtask, "val_aupr": vm["aupr"], "val_auroc": vm["auroc"], "val_f1": vm["f1"],
+                    "val_threshold": thr, "val_prior": float(val_y.mean()) if len(val_y) else float("nan")})
+        for cname, (rows, _) in val_groups.items():
+            row[f"val_aupr_{cname}"] = binary_metrics(val_y[rows], vp[rows])["aupr"]
+        row.update({"domain_acc_train": dom_hits / max(dom_n, 1),
+                    "domain_acc_val": float((vdom[known] == val_split.cell_idx[known]).mean()) if known.any()
+                    else float("nan"),
+                    "domain_chance": chance,
+                    "env_proto_acc_train": env_hits / env_n if env_n else float("nan"),
+                    "zI_active_frac": act_I / nb, "zE_active_frac": act_E / nb,
+                    "T": float(model.temperature().detach()), "lambda": float(model.lam.detach())})
+        for k in WEIGHTS:
+            row[f"w_{k}"] = w[k] if (env or k in ("beta", "delta")) else 0.0
+        row["seconds"] = time.time() - t0
+        row["samples_per_s"] = n / train_secs if train_secs > 0 else float("nan")
+        state["log"].append(row)
+        score = vm["aupr"] if vm["aupr"] == vm["aupr"] else -math.inf
+        note = ""
+        if state["best"] is None or score > state["best"]["val_aupr"]:
+            state["best"] = {"epoch": epoch + 1, "val_aupr": score, "val_auroc": vm["auroc"], "threshold": thr,
+                             "val_f1": vf1, "env": bool(env)}
+            state["bad_epochs"] = 0
+            MD.save_tensors(os.path.join(out_dir, MD.WEIGHTS), model.state_dict())
+            MD.write_json(os.path.join(out_dir, CALIBRATION), calibration_record(state["best"], val_y))
+            note = " *"
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] = epoch + 1
+        if state["epoch"] >= cfg["min_epochs"] and state["bad_epochs"] >= cfg["patience"]:
+            state["stopped"] = f"early stop: no gain in validation AUPR in {cfg['patience']} epochs"
+        write_log(os.path.join(out_dir, MD.LOG), state["log"])
+        MD.save_tensors(last, {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
+                               "rng": torch.get_rng_state()})
+        if log is not None:
+            log(f"epoch {epoch + 1}/{cfg['epochs']} ({row['phase']}): loss {row['train_loss']:.4f} "
+                f"train AUPR {tm['aupr']:.3f} val AUPR {vm['aupr']:.3f} AUROC {vm['auroc']:.3f} "
+                f"F1 {vm['f1']:.3f} (prior {row['val_prior']:.3f}) corr {row['train_corr']:.2e} "
+                f"domain acc {row['domain_acc_train']:.2f} (chance {chance:.2f}) T {row['T']:.2f} "
+                f"lambda {row['lambda']:.3f} {row['seconds']:.1f}s{note}")
+    return {"best": state["best"], "epochs": state["epoch"], "stopped": state["stopped"] or "max epochs",
+            "log": state["log"], "margins": margins}
+
+
+CALIBRATION = "calibration.json"
+
+
+def calibration_record(best, val_y):
+    """calibration.json: the decision threshold and how it was chosen."""
+    rec = {"threshold": best["threshold"], "criterion": "maximum F1 on the validation pairs of the best epoch",
+           "epoch": best["epoch"], "val_f1": best["val_f1"], "val_aupr": best["val_aupr"],
+           "val_auroc": best["val_auroc"], "val_prior": float(np.mean(val_y)) if len(val_y) else None,
+           "environment": best["env"]}
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in rec.items()}
+
+
+def write_log(path, rows):
+    """train_log.tsv (see modeldir.write_log); a module attribute so tests can intercept it."""
+    MD.write_log(path, rows)
