@@ -504,6 +504,182 @@ def test_truth_inferred_from_pred_and_pred_from_truth(lenti):
     assert ok(run_cli("evalboot", [path, "-q", "--bootstrap", "0", "--pred", "pred_mean_value"])).stdout == base
 
 
+# ----------------------------------------------------------------------------- --per-descriptor
+
+@pytest.fixture(scope="module")
+def descriptors(tmp_path_factory):
+    """Real descriptors (descfeat thermo and bend of 120 real lentiMPRA rows) and a noisy
+    prediction of each: truth + N(0, (k_j SD_j)^2), k_j from 0.1 to 3 (seed 5), so the
+    descriptors range from well to badly predicted; a few values missing."""
+    d = tmp_path_factory.mktemp("desc")
+    src = d / "lenti120.tsv"
+    pd.read_csv(LENTI, sep="\t").head(120).to_csv(src, sep="\t", index=False)
+    res = ok(run_cli("descfeat", [src, "--families", "thermo,bend", "-q"]))
+    df = read_tsv(res.stdout)
+    names = [c for c in df.columns if c.startswith(("thermo_", "bend_"))]
+    rng = np.random.default_rng(5)
+    cols = {"id": df["id"]}
+    for j, n in enumerate(names):
+        t = df[n].astype(float).to_numpy()
+        sd = t.std() if t.std() > 0 else 1.0
+        cols[n] = t
+        cols[f"pred_{n}"] = t + rng.normal(0, sd * (0.1 + 2.9 * j / len(names)), len(t))
+    cols["other"] = 1.0                                 # matched by '*' below, but has no prediction
+    cols["group"] = [f"g{i // 3}" for i in range(len(df))]
+    out = pd.DataFrame(cols)
+    out.loc[[3, 40], names[0]] = np.nan
+    out.loc[[7], f"pred_{names[1]}"] = np.nan
+    path = d / "desc_pred.tsv"
+    out.to_csv(path, sep="\t", index=False, na_rep="")
+    return path, out, names
+
+
+def _reference(df, names):
+    """Per-descriptor metrics by scipy/numpy on the rows where both values are finite."""
+    ref = {}
+    for n in names:
+        y, p = df[n].to_numpy(float), df[f"pred_{n}"].to_numpy(float)
+        okr = np.isfinite(y) & np.isfinite(p)
+        y, p = y[okr], p[okr]
+        const = np.ptp(y) == 0
+        ref[n] = {"n": int(okr.sum()),
+                  "pearson": np.nan if const else ss.pearsonr(y, p)[0],
+                  "spearman": np.nan if const else ss.spearmanr(y, p)[0],
+                  "r2": np.nan if const else 1 - np.sum((y - p) ** 2) / np.sum((y - y.mean()) ** 2),
+                  "mse": np.mean((p - y) ** 2), "mae": np.mean(np.abs(p - y))}
+    return ref
+
+
+def test_per_descriptor_metrics_and_distributions_match_scipy(descriptors, tmp_path):
+    path, df, names = descriptors
+    table = tmp_path / "per_desc.tsv"
+    res = ok(run_cli("evalboot", [path, "--per-descriptor", "--bootstrap", "0", "--descriptors-out", table]))
+    out = records(res.stdout)
+    assert f"{len(names)} tasks in 2 families (per-descriptor)" in res.stderr
+    ref = _reference(df, names)
+    # the full table: every descriptor, in input order, checked against scipy and numpy
+    full = read_tsv(table.read_text())
+    assert list(full["descriptor"]) == names and list(full["prediction"]) == [f"pred_{n}" for n in names]
+    assert list(full["family"]) == [n.split("_")[0] for n in names]
+    for _, row in full.iterrows():
+        r = ref[row["descriptor"]]
+        assert int(row["n"]) == r["n"]
+        for m in ("pearson", "spearman", "r2", "mse", "mae"):
+            if np.isnan(r[m]):
+                assert row[m] == "", (row["descriptor"], m)
+            else:
+                assert float(row[m]) == pytest.approx(r[m], rel=1e-8, abs=1e-10), (row["descriptor"], m)
+    assert int(full.loc[full["descriptor"] == names[0], "n"].iloc[0]) == 118      # 2 missing truths
+    assert int(full.loc[full["descriptor"] == names[1], "n"].iloc[0]) == 119      # 1 missing prediction
+    # distributions over descriptors: numpy's mean, median and quartiles, overall and per family
+    for fam, chosen in (("all", names), ("thermo", [n for n in names if n.startswith("thermo_")]),
+                        ("bend", [n for n in names if n.startswith("bend_")])):
+        for m in ("pearson", "spearman", "r2", "mse", "mae"):
+            v = np.array([ref[n][m] for n in chosen])
+            v = v[np.isfinite(v)]
+            want = {"mean": v.mean(), "median": np.median(v), "q1": np.percentile(v, 25),
+                    "q3": np.percentile(v, 75)}
+            for s, w in want.items():
+                rec = pick(out, m, fam, section="descriptors", subset=s)
+                assert float(rec["value"]) == pytest.approx(w, rel=1e-8), (fam, m, s)
+                assert int(rec["n"]) == len(v)
+    # 5 best and 5 worst by Pearson, in order
+    finite = [n for n in names if np.isfinite(ref[n]["pearson"])]
+    by_r = sorted(finite, key=lambda n: -ref[n]["pearson"])
+    for section, expect in (("best", by_r[:5]), ("worst", by_r[::-1][:5])):
+        got = out[(out["section"] == section) & (out["metric"] == "pearson")]
+        assert list(got["task"]) == expect and list(got["subset"]) == [f"rank {k}" for k in range(1, 6)]
+        assert [float(x) for x in got["value"]] == pytest.approx([ref[n]["pearson"] for n in expect], rel=1e-8)
+    # the readable table and JSON carry the same numbers
+    text = ok(run_cli("evalboot", [path, "-q", "--per-descriptor", "--bootstrap", "0", "--output-format",
+                                   "table"])).stdout
+    assert "pearson over tasks" in text and "5 worst by Pearson r" in text and by_r[0] in text
+    doc = json.loads(ok(run_cli("evalboot", [path, "-q", "--per-descriptor", "--bootstrap", "0",
+                                            "--output-format", "json"])).stdout)
+    assert doc["meta"]["mode"] == "per-descriptor" and doc["meta"]["descriptors"] == len(names)
+    med = next(r for r in doc["results"] if r["section"] == "descriptors" and r["task"] == "all"
+               and r["metric"] == "pearson" and r["subset"] == "median")
+    assert med["value"] == pytest.approx(value(out, "pearson", "all", section="descriptors", subset="median"))
+
+
+def test_per_descriptor_intervals_recompute_every_descriptor_per_resample(descriptors):
+    """The interval of the mean and median Pearson r over descriptors is the spread of that
+    statistic over group resamples, each descriptor's r computed by numpy on the rows drawn."""
+    path, df, names = descriptors
+    B, seed = 60, 9
+    out = records(ok(run_cli("evalboot", [path, "-q", "--per-descriptor", "--bootstrap", B, "--seed", seed,
+                                          "--group-col", "group"])).stdout)
+    from toolkit.evaluate.report import group_codes
+
+    codes, _ = group_codes(df["group"].to_numpy(dtype=object))
+    W = np.concatenate(list(bs.resample_weights(len(df), B, seed, groups=codes)))
+    stats = {"mean": [], "median": []}
+    for w in W:
+        rs = []
+        for n in names:
+            y, p = df[n].to_numpy(float), df[f"pred_{n}"].to_numpy(float)
+            okr = np.isfinite(y) & np.isfinite(p)
+            y, p = np.repeat(y[okr], w[okr]), np.repeat(p[okr], w[okr])
+            rs.append(np.corrcoef(y, p)[0, 1] if np.ptp(y) > 0 else np.nan)
+        rs = np.array(rs)
+        stats["mean"].append(np.nanmean(rs))
+        stats["median"].append(np.nanmedian(rs))
+    for s, v in stats.items():
+        rec = pick(out, "pearson", "all", section="descriptors", subset=s)
+        lo, hi = np.percentile(v, [2.5, 97.5])
+        assert float(rec["ci_low"]) == pytest.approx(lo, rel=1e-6)
+        assert float(rec["ci_high"]) == pytest.approx(hi, rel=1e-6)
+        assert lo < float(rec["value"]) < hi
+    # a descriptor's own interval in the best list comes from the same resamples
+    top = out[(out["section"] == "best") & (out["metric"] == "pearson")].iloc[0]
+    assert float(top["ci_low"]) <= float(top["value"]) <= float(top["ci_high"])
+
+
+def test_per_descriptor_column_patterns_and_refusals(descriptors):
+    path, df, names = descriptors
+    thermo = [n for n in names if n.startswith("thermo_")]
+    # patterns select columns; a matched column without a prediction ('other', 'id') is left out
+    base = ["-q", "--per-descriptor", "--bootstrap", "0"]
+    out = records(ok(run_cli("evalboot", [path, *base, "--truth", "thermo_*"])).stdout)
+    assert set(out.loc[out["section"] == "descriptors", "task"]) == {"all"}        # one family: no repeat
+    assert int(pick(out, "mae", "all", section="descriptors", subset="mean")["n"]) == len(thermo)
+    both = records(ok(run_cli("evalboot", [path, *base, "--truth", "thermo_*,bend_*", "--pred", "pred_*"])).stdout)
+    every = records(ok(run_cli("evalboot", [path, *base, "--truth", "*"])).stdout)
+    plain = records(ok(run_cli("evalboot", [path, *base])).stdout)
+    key = ["section", "task", "subset", "metric"]
+    assert every.equals(plain)                                  # input order
+    assert both.sort_values(key).reset_index(drop=True).equals(plain.sort_values(key).reset_index(drop=True))
+    assert set(plain.loc[plain["section"] == "descriptors", "task"]) == {"all", "thermo", "bend"}
+    # a --pred template also works without --per-descriptor (one record set per task)
+    one = records(ok(run_cli("evalboot", ["-q", path, "--bootstrap", "0", "--truth", thermo[0], "--pred",
+                                          "pred_*"])).stdout)
+    assert set(one.loc[one["section"] == "metrics", "task"]) == {thermo[0]}
+    # refusals: no match (1), a malformed template and options that do not apply (2)
+    res = run_cli("evalboot", [path, *base, "--truth", "zzz_*"])
+    assert res.exit_code == 1 and "no column matches 'zzz_*'" in res.stderr
+    assert run_cli("evalboot", [path, *base, "--pred", "a*b*"]).exit_code == 2
+    assert run_cli("evalboot", [path, *base, "--compare", "pred_*"]).exit_code == 2
+    assert run_cli("evalboot", [path, "--descriptors-out", path]).exit_code == 1      # never over the input
+
+
+def test_descriptor_helpers_moved_but_still_importable():
+    """fit-physinformer's per-epoch helpers live in toolkit.evaluate.descriptors; the old
+    names still import, and agree with scipy."""
+    from toolkit.evaluate.descriptors import descriptor_metrics, summary
+    from toolkit.train import physinformer as trainer
+
+    assert trainer.descriptor_metrics is descriptor_metrics and trainer.summary is summary
+    df = pd.read_csv(LENTI, sep="\t")
+    y = np.column_stack([df["mean_value"].to_numpy(float), np.full(len(df), 2.0)])
+    p = y + np.random.default_rng(1).normal(0, 0.5, y.shape)
+    met = descriptor_metrics(p, y)
+    assert met["pearson"][0] == pytest.approx(ss.pearsonr(y[:, 0], p[:, 0])[0], rel=1e-10)
+    assert met["spearman"][0] == pytest.approx(ss.spearmanr(y[:, 0], p[:, 0])[0], rel=1e-10)
+    assert np.isnan(met["pearson"][1]) and np.isnan(met["r2"][1]) and met["mse"][1] > 0     # constant truth
+    s = summary(np.array([1.0, np.nan, 3.0, 2.0, 10.0]))
+    assert s == {"mean": 4.0, "median": 2.5, "q1": 1.75, "q3": 4.75}
+
+
 # ----------------------------------------------------------------------------- speed
 
 @pytest.mark.slow

@@ -48,11 +48,14 @@ def _task_types(entries):
 @opt.input_argument
 @opt.output_option
 @click.option("--truth", metavar="COLS", default=None,
-              help="Comma-separated truth columns (default: every column X that has a pred_X column).")
+              help="Comma-separated truth columns or shell patterns such as 'thermo_*' (default: every column X "
+                   "that has a pred_X column); a column a pattern matches is used when its prediction column exists.")
 @click.option("--pred", metavar="COLS", default=None,
-              help="Prediction columns, one per --truth column, in the same order (default: pred_<truth>).")
+              help="Prediction columns, one per --truth column, in the same order, or one template whose '*' "
+                   "stands for the truth column, e.g. 'pred_*' (default: pred_<truth>).")
 @click.option("--compare", metavar="COLS", default=None,
-              help="A second prediction set, one column per --truth column: paired bootstrap differences "
+              help="A second prediction set, one column per --truth column (or a template such as base_*): "
+                   "paired bootstrap differences "
                    "(--pred minus --compare) and the Fisher z test of Pearson's r, Holm-Bonferroni across tasks.")
 @click.option("--group-col", metavar="COL", default=None,
               help="Resample whole groups of this column (cluster bootstrap), e.g. group_id from dgsplit.")
@@ -75,8 +78,15 @@ def _task_types(entries):
 @click.option("--plot", metavar="PNG", default=None,
               help="Write per-task scatter plots (prediction against truth, identity line) with residual "
                    "panels to this PNG file.")
+@click.option("--per-descriptor", "per_descriptor", is_flag=True,
+              help="Many tasks (e.g. PhysInformer's descriptors): instead of every task's metrics, the "
+                   "distribution over tasks of Pearson, Spearman, R2, MSE and MAE (mean, median, quartiles), "
+                   "overall and per family (name prefix before the first '_'), and the 5 best and 5 worst "
+                   "by Pearson, with bootstrap intervals.")
+@click.option("--descriptors-out", "descriptors_out", metavar="TSV", default=None,
+              help="Write every task's metrics and intervals to this TSV (implies --per-descriptor).")
 def cli(input, output, truth, pred, compare, group_col, target_cell_col, task_type, threshold, winsor, n_boot,
-        seed, out_format, plot, quiet, verbose):
+        seed, out_format, plot, per_descriptor, descriptors_out, quiet, verbose):
     """Evaluate predictions against measurements, with bootstrap intervals.
 
     Reads a TSV/CSV table with truth and prediction columns (predict writes
@@ -84,7 +94,8 @@ def cli(input, output, truth, pred, compare, group_col, target_cell_col, task_ty
     over tasks (macro): Pearson, Spearman, R2, RMSE, MAE, median absolute
     error, winsorized Pearson and SD(pred)/SD(truth), each with a 95%
     percentile interval from the same bootstrap resamples of rows (or of
-    --group-col groups). Binary tasks (truth 0/1) get AUROC, AUPR, F1,
+    --group-col groups). Binary tasks (truth 0/1) get AUROC, AUPR (read it
+    against prior, the fraction of positives: a random ranking's AUPR), F1,
     precision and recall at --threshold, and for probabilities the Brier
     score, expected calibration error and calibration bins. With <CELL>_lfcSE
     columns: MSE weighted by 1/SE^2 and metrics by SE quartile. With two or
@@ -103,11 +114,22 @@ def cli(input, output, truth, pred, compare, group_col, target_cell_col, task_ty
     tasks). TSV for pipes and files, a readable table on a terminal, JSON
     with --output-format json.
 
+    --per-descriptor (for many tasks, such as every descriptor a PhysInformer
+    model predicts) reports each metric's distribution over the tasks
+    instead: records of section 'descriptors' (task: 'all' or a family, the
+    name's prefix before the first '_'; subset: mean, median, q1 or q3; n:
+    tasks with a value) and of sections 'best' and 'worst' (the 5 tasks with
+    the highest and lowest Pearson r; subset 'rank k'); the intervals come
+    from the same resamples, every task recomputed in each.
+    --descriptors-out writes the full per-task table.
+
     \b
     Examples:
       predict --model models/cre test.tsv | evalboot --truth HepG2_l2fc --pred pred_HepG2_l2fc
       predict --model models/cre test.tsv | evalboot --group-col group_id --plot fit.png > metrics.tsv
       evalboot preds.tsv --truth K562_l2fc,HepG2_l2fc --compare base_K562,base_HepG2 -o eval.json
+      descfeat test.tsv | predict -m models/pi | evalboot --per-descriptor --descriptors-out per_desc.tsv
+      evalboot preds.tsv --truth 'thermo_*,bend_*' --pred 'pred_*' --per-descriptor --bootstrap 200
     """
     from ..errors import ConfigError, InputError
     from ..evaluate import Task, evaluate, infer_kind
@@ -121,13 +143,22 @@ def cli(input, output, truth, pred, compare, group_col, target_cell_col, task_ty
     cmp_cols = _split_cols(compare, "--compare")
     limits = _winsor(winsor)
     kinds = _task_types(task_type)
-    if truth_cols and pred_cols and len(truth_cols) != len(pred_cols):
+    if truth_cols and pred_cols and len(truth_cols) != len(pred_cols) and not _template(pred_cols) \
+            and not any(_is_pattern(c) for c in truth_cols):
         raise click.BadParameter(f"{len(pred_cols)} columns for {len(truth_cols)} --truth columns",
                                  param_hint="--pred")
+    per_descriptor = per_descriptor or descriptors_out is not None
+    if per_descriptor:
+        for flag, given in (("--compare", cmp_cols), ("--task-type", kinds), ("--plot", plot)):
+            if given:
+                raise click.UsageError(f"{flag} does not go with --per-descriptor")
+        if descriptors_out is not None and output not in (None, "-") and same_file(descriptors_out, output):
+            raise ConfigError("--descriptors-out must differ from -o", file=descriptors_out)
     if plot is not None and output not in (None, "-") and same_file(plot, output):
         raise ConfigError("--plot must differ from -o", file=plot)
     out = AtomicOutput(output, inputs=[input])  # refuses to write over the input before any work
     fig_out = AtomicOutput(plot, inputs=[input], text=False, by_name=True) if plot else None
+    desc_out = AtomicOutput(descriptors_out, inputs=[input]) if descriptors_out else None
     if out_format == "auto":
         if str(output).endswith((".json", ".json.gz")):
             out_format = "json"
@@ -138,7 +169,14 @@ def cli(input, output, truth, pred, compare, group_col, target_cell_col, task_ty
 
     df, lines, name = _read_table(input)
     cols = list(df.columns)
+    truth_cols, pred_cols, dropped = _expand_columns(cols, truth_cols, pred_cols, name)
+    if dropped:
+        log.detail(f"evalboot: {len(dropped)} column(s) matched by --truth have no prediction column: "
+                   + _list(dropped))
     truth_cols, pred_cols = _resolve_columns(cols, truth_cols, pred_cols, name)
+    c_t = _check_template(cols, cmp_cols, "--compare")
+    if c_t is not None:
+        cmp_cols = [c_t.replace("*", t) for t in truth_cols]
     if cmp_cols is not None and len(cmp_cols) != len(truth_cols):
         raise click.BadParameter(f"{len(cmp_cols)} columns for {len(truth_cols)} truth columns "
                                  f"({', '.join(truth_cols)})", param_hint="--compare")
@@ -153,6 +191,13 @@ def cli(input, output, truth, pred, compare, group_col, target_cell_col, task_ty
                               hint=f"truth columns are: {', '.join(truth_cols)}")
     if len(df) < 3:
         raise InputError(f"too few rows: {len(df)}", file=name, hint="evalboot needs at least 3 rows")
+    if per_descriptor:
+        _per_descriptor(df, lines, name, truth_cols, pred_cols, group_col, n_boot, seed, out, out_format, desc_out,
+                        log)
+        return
+    if len(truth_cols) > 50:
+        log.info(f"evalboot: {len(truth_cols)} tasks; --per-descriptor summarises them (distributions overall "
+                 "and per family, 5 best and 5 worst)")
 
     se_map = se_columns(cols, truth_cols)
     tasks = []
@@ -229,6 +274,148 @@ def _read_table(path):
     if len(parts) == 1:
         return parts[0][0], parts[0][1], name
     return (pd.concat([p[0] for p in parts], ignore_index=True), np.concatenate([p[1] for p in parts]), name)
+
+
+def _is_pattern(text):
+    return any(ch in text for ch in "*?[")
+
+
+def _template(names):
+    """Is this --pred/--compare value one template such as pred_* (one '*', no other pattern)?"""
+    return names is not None and len(names) == 1 and names[0].count("*") == 1 and not any(
+        ch in names[0] for ch in "?[")
+
+
+def _expand_columns(cols, truth, pred, name):
+    """Shell patterns in --truth and a template in --pred.
+
+    A --truth entry that is not a column but a pattern (``*``, ``?``, ``[...]``) stands for
+    the columns it matches, in input order; a --pred value that is one name with a single
+    ``*`` is a template, the ``*`` standing for each truth column (``pred_*``). Columns
+    matched by a pattern whose prediction column is missing are left out. Returns (truth,
+    pred, the matched columns left out); lists given without patterns come back unchanged.
+    """
+    import fnmatch
+
+    from ..errors import ConfigError
+
+    p_t = _check_template(cols, pred, "--pred")
+    matched = set()
+    if truth is not None and any(c not in cols and _is_pattern(c) for c in truth):
+        out = []
+        for c in truth:
+            if c in cols or not _is_pattern(c):
+                out.append(c)
+                continue
+            hits = [x for x in cols if fnmatch.fnmatchcase(x, c)]
+            if not hits:
+                raise ConfigError(f"--truth: no column matches '{c}'", file=name, line=1,
+                                  hint=f"columns are: {_list(cols)}")
+            out += hits
+            matched.update(hits)
+        truth = list(dict.fromkeys(out))
+    elif truth is None and p_t is not None:
+        truth = [c for c in cols if p_t.replace("*", c) in cols]
+        if not truth:
+            raise ConfigError(f"no column X has a prediction column {p_t.replace('*', 'X')}", file=name, line=1,
+                              hint=f"columns are: {_list(cols)}")
+    if truth is None or not (matched or p_t):
+        return truth, pred, []
+    pred = [p_t.replace("*", t) for t in truth] if p_t is not None else [f"pred_{t}" for t in truth]
+    keep = [i for i, t in enumerate(truth) if t not in matched or pred[i] in cols]
+    if not keep:
+        raise ConfigError(f"no column matched by --truth has a prediction column ({p_t or 'pred_*'})", file=name,
+                          line=1, hint=f"columns are: {_list(cols)}")
+    dropped = [t for i, t in enumerate(truth) if i not in set(keep)]
+    return [truth[i] for i in keep], [pred[i] for i in keep], dropped
+
+
+def _check_template(cols, names, flag):
+    """The template of a --pred/--compare value (e.g. pred_*), or None when it names columns."""
+    if names is None or not any(c not in cols and "*" in c for c in names):
+        return None
+    if not _template(names):
+        raise click.BadParameter("a template is one name with a single '*' standing for the truth column, "
+                                 "e.g. pred_*", param_hint=flag)
+    return names[0]
+
+
+def _per_descriptor(df, lines, name, truth_cols, pred_cols, group_col, n_boot, seed, out, out_format, desc_out,
+                    log):
+    """--per-descriptor: distributions of per-task metrics (toolkit.evaluate.descriptors)."""
+    import numpy as np
+
+    from ..evaluate.descriptors import METRICS, evaluate_descriptors
+
+    truth = np.column_stack([_numeric(df, c, lines, name) for c in truth_cols])
+    pred = np.column_stack([_numeric(df, c, lines, name) for c in pred_cols])
+    groups = df[group_col].to_numpy(dtype=object) if group_col else None
+    result = evaluate_descriptors(truth, pred, truth_cols, pred_cols, n_boot=n_boot, seed=seed, groups=groups,
+                                  group_name=group_col)
+    result.meta = {"input": name, "mode": "per-descriptor", **result.meta}
+    with out as fh:
+        if out_format == "json":
+            _write_json(fh, result)
+        elif out_format == "table":
+            fh.write(_render_descriptors(result))
+        else:
+            _write_tsv(fh, result)
+    if desc_out is not None:
+        cols = ["descriptor", "family", "prediction", "n"] + [f"{m}{s}" for m in METRICS if m in result.table[0]
+                                                             for s in ("", "_ci_low", "_ci_high")]
+        with desc_out as fh:
+            fh.write("\t".join(cols) + "\n")
+            for r in result.table:
+                fh.write("\t".join(_fmt(r[c]) for c in cols) + "\n")
+    meta = result.meta
+    boot = f"{n_boot} bootstrap resamples of {meta['resampling']}, seed {seed}" if n_boot else "no bootstrap"
+    overall = {r.subset: r.value for r in result.records
+               if r.section == "descriptors" and r.task == "all" and r.metric == "pearson"}
+    log.info(f"evalboot: {meta['rows']} rows, {meta['descriptors']} tasks in {len(meta['families'])} "
+             f"famil{'y' if len(meta['families']) == 1 else 'ies'} (per-descriptor); Pearson r mean "
+             f"{overall['mean']:.3f}, median {overall['median']:.3f}; {boot}")
+    for note in result.notes:
+        log.info(f"evalboot: {note}")
+
+
+def _render_descriptors(result):
+    """--per-descriptor as readable tables: one per metric (a row per family), best and worst."""
+    from tabulate import tabulate
+
+    meta = result.meta
+    lines = [f"Per-descriptor agreement: {meta['descriptors']} tasks, {meta['rows']} rows"]
+    if meta.get("bootstrap"):
+        lines.append(f"value [95% interval]: {meta['bootstrap']} bootstrap resamples of {meta['resampling']}, "
+                     f"seed {meta['seed']}")
+    recs = [r for r in result.records if r.section == "descriptors"]
+    for m in meta["metrics"]:
+        fams, body = [], {}
+        for r in recs:
+            if r.metric != m:
+                continue
+            if r.task not in body:
+                fams.append(r.task)
+                body[r.task] = {"n": f"{r.n:,}"}
+            body[r.task][r.subset] = _cell(r)
+        rows = [[f, body[f]["n"]] + [body[f].get(s, "") for s in ("mean", "median", "q1", "q3")] for f in fams]
+        lines += ["", f"{m} over tasks",
+                  tabulate(rows, headers=["family", "tasks", "mean", "median", "q1", "q3"], tablefmt="simple",
+                           disable_numparse=True)]
+    for section, title in (("best", "5 best by Pearson r"), ("worst", "5 worst by Pearson r")):
+        rows, index = [], {}
+        for r in result.records:
+            if r.section != section:
+                continue
+            if (r.subset, r.task) not in index:
+                index[(r.subset, r.task)] = len(rows)
+                rows.append([r.subset.replace("rank ", ""), r.task, f"{r.n:,}"] + [""] * len(meta["metrics"]))
+            rows[index[(r.subset, r.task)]][3 + meta["metrics"].index(r.metric)] = _cell(r)
+        if rows:
+            lines += ["", title, tabulate(rows, headers=["rank", "task", "n"] + list(meta["metrics"]),
+                                          tablefmt="simple", disable_numparse=True)]
+    for note in result.notes:
+        lines += ["", f"note: {note}"]
+    return "\n".join(lines) + "\n"
 
 
 def _resolve_columns(cols, truth, pred, name):

@@ -7,6 +7,8 @@
 - :mod:`~toolkit.evaluate.specificity`: MinGap (Gosai et al. 2024) and top-cell agreement;
 - :mod:`~toolkit.evaluate.report`: :func:`~toolkit.evaluate.report.evaluate`, which puts them
   together into records;
+- :mod:`~toolkit.evaluate.descriptors`: many tasks at once (PhysInformer's descriptors): per-task
+  metrics and their distribution overall and per family, best and worst, with intervals;
 - :mod:`~toolkit.evaluate.plots`: scatter and residual figures (matplotlib, imported on use).
 
 Everything here is pure: no printing, no files, no exits.

@@ -31,6 +31,8 @@ Definitions (each checked against scipy in ``tests/test_evalboot.py``):
 - ``brier``: mean of ``(pred - truth)**2`` for predicted probabilities.
 - ``ece``: expected calibration error over equal-width probability bins,
   ``sum_b (n_b / n) |mean pred_b - fraction positive_b|``.
+- ``prior``: the fraction of positive rows, the AUPR a random ranking has on average (so
+  AUPR is read against it); reported with the binary metrics, not compared between predictions.
 """
 
 import numpy as np
@@ -198,10 +200,12 @@ class Regression:
         with np.errstate(divide="ignore", invalid="ignore"):
             vy = syy / sw - (sy / sw) ** 2
             vp = spp / sw - (sp / sw) ** 2
-            out["r2"] = np.where(vy > 0, 1.0 - (see / sw) / vy, np.nan)
+            # a truth constant within a resample has a variance of rounding noise: no R2, no ratio
+            vary = vy > 1e-10 * (syy / sw)
+            out["r2"] = np.where(vary, 1.0 - (see / sw) / vy, np.nan)
             out["rmse"] = np.sqrt(see / sw)
             out["mae"] = sae / sw
-            out["sd_ratio"] = np.where(vy > 0, np.sqrt(np.maximum(vp, 0) / vy), np.nan)
+            out["sd_ratio"] = np.where(vary, np.sqrt(np.maximum(vp, 0) / vy), np.nan)
             if self.has_se:
                 out["weighted_mse"] = s[:, 8] / s[:, 9]
         if "median_ae" in want:
@@ -287,7 +291,7 @@ class Binary:
 
     @property
     def names(self):
-        return BINARY_METRICS if self.probabilities else BINARY_METRICS[:5]
+        return (BINARY_METRICS if self.probabilities else BINARY_METRICS[:5]) + ("prior",)
 
     def compute(self, W):
         """Every metric for each resample (see :meth:`Regression.compute`); calibration bins
@@ -310,6 +314,7 @@ class Binary:
             out["f1"] = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
             out["precision"] = np.where(tp + fp > 0, tp / (tp + fp), np.nan)
             out["recall"] = np.where(tp + fn > 0, tp / (tp + fn), np.nan)
+            out["prior"] = npos / sw   # fraction of positives: the AUPR of a random ranking
             if self.probabilities:
                 out["brier"] = sq / sw
                 k = self.bins
