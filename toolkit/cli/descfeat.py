@@ -45,7 +45,7 @@ def _compute(seqs):
 
 
 @opt.command("descfeat")
-@opt.input_argument
+@click.argument("inputs", nargs=-1, metavar="[INPUT]")
 @opt.output_option
 @opt.table_options
 @click.option("--cell-type", type=click.Choice(CELL_TYPES), default="HepG2", show_default=True,
@@ -61,8 +61,12 @@ def _compute(seqs):
 @click.option("--chunk-rows", type=click.IntRange(1), default=10000, show_default=True,
               help="Rows computed at a time (memory is bounded by a few chunks per worker).")
 @opt.report_option
-def cli(input, output, fmt, seq_col, id_col, cell_type, motifs_path, families, list_only, jobs, chunk_rows,
-        report, quiet, verbose):
+@opt.shard_option
+@click.option("--merge", is_flag=True,
+              help="Join the HDF5 files given as INPUT (the shards of a --shard run, in any order, or whole runs "
+                   "in the order given) into -o FILE.h5, streamed, and exit.")
+def cli(inputs, output, fmt, seq_col, id_col, cell_type, motifs_path, families, list_only, jobs, chunk_rows,
+        report, shard, merge, quiet, verbose):
     """Biophysical descriptors of every sequence: PWM, bending, stiffness,
     thermodynamics, entropy and advanced structure (the PhysInformer set).
 
@@ -75,11 +79,17 @@ def cli(input, output, fmt, seq_col, id_col, cell_type, motifs_path, families, l
     report, never invented. --list prints every descriptor with its unit,
     formula and source.
 
+    With --shard I/N a cluster array job computes shard I of N: TSV shards
+    joined with cat (1..N in order) are the unsharded output, byte for
+    byte; HDF5 shards are joined with --merge.
+
     \b
     Examples:
       seqqc lib.csv | descfeat --cell-type HepG2 -o feats.h5
       seqqc lib.csv | descfeat --families thermo,entropy | dgsplit > split.tsv
       descfeat --list --cell-type K562 > descriptors.tsv
+      descfeat lib.tsv --shard 3/10 -o feats.3.h5      # one task of a 10-task array job
+      descfeat --merge -o feats.h5 feats.*.h5           # then join the shards, in shard order
     """
     import os
     import sys
@@ -97,6 +107,11 @@ def cli(input, output, fmt, seq_col, id_col, cell_type, motifs_path, families, l
     from ..io.tables import iter_table, standard_frame, write_tsv
 
     log = opt.Log("descfeat", quiet, verbose)
+    if merge:
+        return _merge(inputs, output, shard, log)
+    if len(inputs) > 1:
+        raise click.UsageError(f"descfeat reads one INPUT, got {len(inputs)} (several are for --merge)")
+    input = inputs[0] if inputs else "-"
     fams = parse_families(families)
     motifs, motif_attrs = _load_motifs(cell_type, motifs_path, fams)
     params = default_params()
@@ -109,6 +124,8 @@ def cli(input, output, fmt, seq_col, id_col, cell_type, motifs_path, families, l
         write_tsv(table, sys.stdout)
         return
     opt.require_input(input)
+    opt.check_shard(shard, input)
+    header = shard is None or shard[0] == 1  # shards 2..N write no header: cat joins them
     names = dset.names
     d = len(names)
     attrs = {"cell_type": cell_type if motifs_path is None else "", "families": list(fams),
@@ -129,10 +146,14 @@ def cli(input, output, fmt, seq_col, id_col, cell_type, motifs_path, families, l
         """(table chunk, values) in input order; at most 2 x jobs chunks in flight."""
         if pool is None:
             for chunk in chunks:
-                yield chunk, dset.compute(_seqs(chunk))
+                yield chunk, dset.compute(_seqs(chunk)) if len(chunk) else np.zeros((0, d))
+                del chunk  # not held while the next chunk is read
             return
         pending = []
         for chunk in chunks:
+            if not len(chunk):  # an empty shard
+                pending.append((chunk, _Ready(np.zeros((0, d)))))
+                continue
             pending.append((chunk, pool.apply_async(_compute, (_seqs(chunk),))))
             if len(pending) >= 2 * jobs:
                 c, r = pending.pop(0)
@@ -144,14 +165,17 @@ def cli(input, output, fmt, seq_col, id_col, cell_type, motifs_path, families, l
         with AtomicOutput(output, inputs=[input], by_name=h5) as out:
             writer = None
             first = True
-            chunks = iter_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col, chunk_rows=chunk_rows)
+            chunks = iter_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col, chunk_rows=chunk_rows, shard=shard)
             for chunk, values in results(chunks):
-                frame = standard_frame(chunk, _seqs(chunk))
+                frame = standard_frame(chunk, _seqs(chunk) if len(chunk) else [])
                 n_rows += len(frame)
                 nan_counts += np.isnan(values).sum(axis=0)
-                with np.errstate(invalid="ignore"):
-                    col_min = np.fmin(col_min, np.nanmin(np.where(np.isnan(values), np.inf, values), axis=0))
-                    col_max = np.fmax(col_max, np.nanmax(np.where(np.isnan(values), -np.inf, values), axis=0))
+                if shard is not None and writer is None and h5:
+                    attrs.update(shard=f"{shard[0]}/{shard[1]}", shard_first_row=int(chunk.row_offset))
+                if len(values):  # (an empty shard has none)
+                    with np.errstate(invalid="ignore"):
+                        col_min = np.fmin(col_min, np.nanmin(np.where(np.isnan(values), np.inf, values), axis=0))
+                        col_max = np.fmax(col_max, np.nanmax(np.where(np.isnan(values), -np.inf, values), axis=0))
                 if h5:
                     if writer is None:
                         from ..io.h5 import H5Writer
@@ -165,8 +189,9 @@ def cli(input, output, fmt, seq_col, id_col, cell_type, motifs_path, families, l
                     import pandas as pd
 
                     vals = pd.DataFrame(_fmt_values(values), columns=names)
-                    write_tsv(pd.concat([frame.reset_index(drop=True), vals], axis=1), out, header=first)
+                    write_tsv(pd.concat([frame.reset_index(drop=True), vals], axis=1), out, header=first and header)
                 first = False
+                del chunk, values, frame  # not held while the next chunk is read
                 log.status(f"descfeat: {n_rows:,} sequences, {n_rows / max(time.time() - t0, 1e-9):,.0f}/s")
             log.status_done()
             if writer is not None:
@@ -178,6 +203,7 @@ def cli(input, output, fmt, seq_col, id_col, cell_type, motifs_path, families, l
     constant = [names[i] for i in range(d) if n_rows and col_min[i] == col_max[i]]
     undefined = {names[i]: int(nan_counts[i]) for i in range(d) if nan_counts[i]}
     rep = {"input": input, "rows": n_rows, "descriptors": d,
+           **({"shard": f"{shard[0]}/{shard[1]}"} if shard else {}),
            "per_family": {f: sum(1 for x in dset.descriptors if x.family == f) for f in FAMILIES if f in fams},
            "constant_columns": constant, "undefined_values": undefined, "seconds": seconds,
            "sequences_per_second": n_rows / seconds if seconds else None, **attrs}
@@ -190,6 +216,36 @@ def cli(input, output, fmt, seq_col, id_col, cell_type, motifs_path, families, l
     if undefined:
         log.warn(f"{len(undefined)} descriptor(s) undefined (NaN) for some sequences, "
                  f"{int(nan_counts.sum())} values in all; see --report")
+
+
+class _Ready:
+    """A result already at hand, with the ``get()`` of a pool's AsyncResult."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def get(self):
+        return self.value
+
+
+def _merge(inputs, output, shard, log):
+    """descfeat --merge: join descfeat HDF5 files (see toolkit.io.h5.merge_h5)."""
+    import time
+
+    from ..io.h5 import merge_h5
+    from ..io.streams import AtomicOutput
+
+    if shard is not None:
+        raise click.UsageError("--merge joins shards; it takes no --shard")
+    if not inputs:
+        raise click.UsageError("--merge needs the HDF5 files to join, e.g. descfeat --merge -o all.h5 feats.*.h5")
+    if not output.endswith(".h5"):
+        raise click.UsageError("--merge writes HDF5: give -o FILE.h5 (TSV shards are joined with cat)")
+    t0 = time.time()
+    with AtomicOutput(output, inputs=list(inputs), by_name=True) as tmp:
+        info = merge_h5(list(inputs), tmp)
+    what = f"{info['shards']} shards" if info["shards"] else f"{len(info['files'])} files"
+    log.info(f"descfeat: merged {what}, {info['rows']:,} rows, into {output} in {time.time() - t0:.1f} s")
 
 
 def _seqs(chunk):

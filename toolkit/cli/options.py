@@ -1,6 +1,7 @@
 """Options that mean the same thing in every command, defined once, and the
 command class that turns library exceptions into ``Error:`` lines."""
 
+import contextlib
 import os
 import sys
 import traceback
@@ -25,7 +26,8 @@ class ToolkitCommand(click.Command):
     def invoke(self, ctx):
         verbose = ctx.params.get("verbose", False)
         try:
-            rv = super().invoke(ctx)
+            with _library_warnings(self.name, verbose):
+                rv = super().invoke(ctx)
             sys.stdout.flush()
             return rv
         except BrokenPipeError:
@@ -34,6 +36,8 @@ class ToolkitCommand(click.Command):
         except ToolkitError as exc:
             if verbose:
                 traceback.print_exc(file=sys.stderr)
+            if exc.file == "<stdout>":  # standard output failed (a full disk under '>'): end quietly
+                _silence_stdout()
             raise click.ClickException(exc.message()) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -42,12 +46,63 @@ class ToolkitCommand(click.Command):
             ctx.exit(130)
         except MemoryError:
             raise click.ClickException("out of memory; process the input in parts or on a larger machine") from None
-        except Exception as exc:  # a bug: say so plainly, traceback only on request
+        except OSError as exc:  # a file the command opened itself: a full disk, a folder it may not write, ...
+            if not _is_user_os_error(exc):
+                raise self._internal(exc, verbose) from None
             if verbose:
                 traceback.print_exc(file=sys.stderr)
-            raise click.ClickException(
-                f"internal error ({type(exc).__name__}: {exc}); rerun with -v for the traceback and report it"
-            ) from None
+            raise click.ClickException(_os_error_message(exc)) from None
+        except Exception as exc:  # a bug: say so plainly, traceback only on request
+            raise self._internal(exc, verbose) from None
+
+    @staticmethod
+    def _internal(exc, verbose):
+        if verbose:
+            traceback.print_exc(file=sys.stderr)
+        return click.ClickException(
+            f"internal error ({type(exc).__name__}: {exc}); rerun with -v for the traceback and report it")
+
+
+@contextlib.contextmanager
+def _library_warnings(name, verbose):
+    """Python warnings raised inside a command (numpy's overflow warnings, pandas' and torch's
+    notices) are not for its user: shown once each with -v, on standard error; silent otherwise.
+    The toolkit's own warnings are ``Log.warn`` lines, not Python warnings."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # each distinct warning once
+        try:
+            yield
+        finally:
+            if verbose:
+                for w in caught[:50]:
+                    click.echo(f"[{name}] {w.category.__name__}: {w.message} ({os.path.basename(w.filename)}:"
+                               f"{w.lineno})", err=True)
+
+
+def _is_user_os_error(exc):
+    """An OSError about a named file, or a failure to write as such (full disk, quota,
+    read-only file system, permissions): something the user can act on, not a bug."""
+    import errno
+
+    from ..errors import WRITE_ERRNOS
+
+    return exc.filename is not None or errno.errorcode.get(exc.errno) in WRITE_ERRNOS
+
+
+def _os_error_message(exc):
+    """``<path>: <reason>; <what to do>`` for an OSError that reached the command layer
+    (the toolkit's own outputs name themselves, as OutputError; this is any other file)."""
+    from ..errors import describe_os_error
+
+    reason, hint = describe_os_error(exc)
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
+        hint = "check the path"
+    if exc.filename is None:  # a library's own (temporary) file
+        return f"writing or reading a file failed ({reason}); {hint}"
+    path = str(exc.filename) if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"
+    return f"{path}: {reason}; {hint}"
 
 
 def _silence_stdout():
@@ -98,6 +153,47 @@ def table_options(fn):
     fn = click.option("--format", "fmt", type=click.Choice(["auto", "tsv", "csv", "fasta", "bed"]), default="auto",
                       show_default=True, help="Input format; auto-detected from the content.")(fn)
     return fn
+
+
+class ShardParam(click.ParamType):
+    """``I/N``: shard I of N, 1 <= I <= N (see :func:`toolkit.io.tables.shard_bounds`)."""
+
+    name = "I/N"
+
+    def convert(self, value, param, ctx):
+        import re
+
+        if isinstance(value, tuple):
+            return value
+        m = re.fullmatch(r"\s*(-?\d+)\s*/\s*(-?\d+)\s*", str(value))
+        if not m:
+            self.fail(f"'{value}' is not I/N (e.g. 3/10: the third of ten shards)", param, ctx)
+        i, n = int(m.group(1)), int(m.group(2))
+        if n < 1:
+            self.fail(f"'{value}': N, the number of shards, must be at least 1", param, ctx)
+        if i == 0:
+            self.fail(f"'{value}': shards count from 1 (I/N with 1 <= I <= N); in a 0-based array job "
+                      "use --shard $((SLURM_ARRAY_TASK_ID+1))/N", param, ctx)
+        if not 1 <= i <= n:
+            self.fail(f"'{value}': I must be between 1 and N={n}", param, ctx)
+        return (i, n)
+
+
+def shard_option(fn):
+    """``--shard I/N``: only the I-th of N contiguous blocks of the input rows."""
+    return click.option(
+        "--shard", type=ShardParam(), default=None, metavar="I/N",
+        help="Process only shard I of N (1 <= I <= N): the I-th of N contiguous, near-equal blocks of the input "
+             "rows, counted in a first pass (INPUT must be a file). Shard 1 alone writes the header, so "
+             "cat of shards 1..N, in that order, is the unsharded output.",
+    )(fn)
+
+
+def check_shard(shard, input):
+    """A shard needs the row count before reading: refuse standard input (a usage error)."""
+    if shard is not None and input in (None, "-"):
+        raise click.UsageError("--shard needs INPUT to be a file, not standard input: "
+                               "every shard counts the rows first")
 
 
 def threads_option(fn):

@@ -18,6 +18,7 @@ appended, so a writer never holds more than one chunk.
 """
 
 import json
+import os
 
 import numpy as np
 
@@ -42,7 +43,7 @@ class H5Writer:
 
         from .. import __version__
 
-        self.h5 = h5py.File(fileobj, "w")
+        self.h5, self._raw = create_h5(fileobj)
         d = len(names)
         s = h5py.string_dtype("utf-8")
         self.h5.create_dataset("descriptors", shape=(0, d), maxshape=(None, d), dtype="float32",
@@ -84,9 +85,139 @@ class H5Writer:
             dset.resize((new,))
             dset[self.n:new] = np.asarray(columns[c], dtype=object)
         self.n = new
+        check_h5(self.h5, self._raw)
 
     def close(self):
         self.h5.close()
+        if self._raw is not None:
+            self._raw.close()  # a failure here is kept too
+        check_h5(self.h5, self._raw)
+
+
+def create_h5(target):
+    """``(h5py.File, guard)``: a new HDF5 file for writing at path ``target``, written through
+    a :class:`WriteGuard` (``guard``; None when ``target`` is already a file object).
+
+    HDF5 does not survive a failed write (a full disk): it fails later inside object
+    clean-up and can crash the interpreter. Through the guard HDF5 never sees one; call
+    :func:`check_h5` after each batch of writes to raise it as an OSError.
+    """
+    import h5py
+
+    if not isinstance(target, (str, os.PathLike)):
+        return h5py.File(target, "w"), None
+    guard = WriteGuard(target)
+    try:
+        return h5py.File(guard, "w"), guard
+    except BaseException:
+        guard.close()
+        raise
+
+
+def check_h5(h5, guard):
+    """Raise the first write failure of ``guard`` (see :func:`create_h5`), closing the file first."""
+    if guard is None or guard.error is None:
+        return
+    try:
+        if h5.id.valid:
+            h5.close()  # flushed into the guard's memory, harmlessly
+    finally:
+        guard.close()
+    raise guard.error
+
+
+class WriteGuard:
+    """A read-write binary file for h5py's ``fileobj`` driver that never fails a write.
+
+    The first failing write (ENOSPC, EDQUOT, EIO, ...) is kept in ``error``; it and every
+    later write are then held in memory, so that what HDF5 reads back stays consistent
+    until the caller checks ``error`` and gives up on the file.
+    """
+
+    def __init__(self, path):
+        self.path = str(path)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o666)
+        self._pos = 0
+        self._size = 0
+        self._held = []  # (offset, bytes) written after the first failure
+        self.error = None
+
+    def seek(self, offset, whence=0):
+        self._pos = offset if whence == 0 else self._pos + offset if whence == 1 else self._size + offset
+        return self._pos
+
+    def tell(self):
+        return self._pos
+
+    def write(self, data):
+        view = memoryview(data).cast("B")
+        n = len(view)
+        if self.error is None:
+            try:
+                done = 0
+                while done < n:
+                    done += os.pwrite(self._fd, view[done:], self._pos + done)
+            except OSError as exc:
+                self.error = OSError(exc.errno, exc.strerror, self.path)
+        if self.error is not None:
+            self._held.append((self._pos, bytes(view)))
+        self._pos += n
+        self._size = max(self._size, self._pos)
+        return n
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            size = max(0, self._size - self._pos)
+        buf = bytearray(size)
+        self.readinto(buf)
+        return bytes(buf)
+
+    def readinto(self, buf):
+        view = memoryview(buf).cast("B")
+        n = len(view)
+        got = 0
+        if self._fd is not None:
+            data = os.pread(self._fd, n, self._pos)
+            got = len(data)
+            view[:got] = data
+        view[got:] = bytes(n - got)  # past the end: zeros, as HDF5's own driver gives
+        for off, data in self._held:
+            a, b = max(off, self._pos), min(off + len(data), self._pos + n)
+            if a < b:
+                view[a - self._pos:b - self._pos] = data[a - off:b - off]
+        self._pos += n
+        return n
+
+    def truncate(self, size=None):
+        size = self._pos if size is None else size
+        if self.error is None:
+            try:
+                os.ftruncate(self._fd, size)
+            except OSError as exc:
+                self.error = OSError(exc.errno, exc.strerror, self.path)
+        self._size = size
+        return size
+
+    def flush(self):
+        pass
+
+    def readable(self):
+        return True
+
+    def writable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def close(self):
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError as exc:
+                if self.error is None:
+                    self.error = OSError(exc.errno, exc.strerror, self.path)
+            self._fd = None
 
 
 SHARD_ATTRS = ("shard", "shard_first_row")

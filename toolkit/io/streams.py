@@ -134,7 +134,7 @@ class AtomicOutput:
 
     def __enter__(self):
         if self.path == "-":
-            self._fh = sys.stdout if self.text else sys.stdout.buffer
+            self._fh = _GuardedStdout(sys.stdout if self.text else sys.stdout.buffer)
             return self._fh
         folder = os.path.dirname(os.path.abspath(self.path))
         try:
@@ -227,6 +227,39 @@ class _GuardedFile(io.RawIOBase):
             raise OutputError.from_os_error(exc, self._path) from None
         finally:
             super().close()
+
+
+class _GuardedStdout:
+    """Standard output whose write failures (a full disk under ``>``) raise OutputError
+    naming ``<stdout>``; a closed pipe stays a BrokenPipeError (a quiet end)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _fail(self, exc):
+        from ..errors import describe_os_error
+
+        reason, hint = describe_os_error(exc)
+        return OutputError(f"cannot write ({reason})", file="<stdout>", hint=hint)
+
+    def write(self, data):
+        try:
+            return self._stream.write(data)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._fail(exc) from None
+
+    def flush(self):
+        try:
+            return self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._fail(exc) from None
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def _is_write_error(exc, tmp):

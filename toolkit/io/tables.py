@@ -123,7 +123,7 @@ def read_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, require
 
 
 def iter_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, chunk_rows=CHUNK_ROWS,
-               require_seq=True, shard=None, head=None, **bed_options):
+               require_seq=True, shard=None, head=None, shard_align=1, **bed_options):
     """Read a sequence table in chunks of at most ``chunk_rows`` rows.
 
     Parameters
@@ -147,6 +147,8 @@ def iter_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, chunk_r
         ``path`` is counted in a first pass, so it must be a file, not standard input.
         Columns are still resolved on the input's first rows, so every shard agrees.
         An empty shard yields one chunk of no rows (its columns).
+    shard_align : int
+        Shard boundaries are rounded up to multiples of this (see :func:`shard_bounds`).
     head : callable, optional
         Called once with the input's first chunk (up to ``chunk_rows`` rows, before any
         shard selection), for decisions that must not depend on the shard.
@@ -181,7 +183,7 @@ def iter_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, chunk_r
         if head is not None and len(whole):
             head(SeqTable(whole.df.iloc[:chunk_rows].reset_index(drop=True), whole.seq_col, whole.id_col,
                           whole.lines[:chunk_rows], name, fmt))
-        lo, hi = (0, len(whole)) if shard is None else shard_bounds(len(whole), *shard)
+        lo, hi = (0, len(whole)) if shard is None else shard_bounds(len(whole), *shard, align=shard_align)
         for start in range(lo, hi, chunk_rows):
             stop = min(start + chunk_rows, hi)
             part = whole.df.iloc[start:stop].reset_index(drop=True)
@@ -194,7 +196,7 @@ def iter_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, chunk_r
     sep = "\t" if fmt == "tsv" else ","
     lo, hi = 0, None
     if shard is not None:
-        lo, hi = shard_bounds(count_rows(path, fmt), *shard)
+        lo, hi = shard_bounds(count_rows(path, fmt), *shard, align=shard_align)
     cols = None       # (seq_col, id_col), resolved on the first block
     empty = None      # the first block without rows: an empty shard's one chunk
     offset = 0        # data rows before this block
@@ -209,7 +211,7 @@ def iter_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, chunk_r
         if cols is None:
             first = resolve_columns(df, lines, name, fmt, seq_col=seq_col, id_col=id_col, require_seq=require_seq)
             cols = (first.seq_col, first.id_col)
-            empty = df.iloc[0:0]
+            empty = df.iloc[0:0].copy()  # a copy: a view would keep the whole first block alive
             if head is not None:
                 head(first)
             del first
@@ -231,16 +233,23 @@ def iter_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, chunk_r
         yield SeqTable(empty, cols[0], cols[1], np.zeros(0, dtype=np.int64), name, fmt, row_offset=lo)
 
 
-def shard_bounds(n, index, count):
+def shard_bounds(n, index, count, align=1):
     """Rows ``[start, stop)`` (0-based data rows) of shard ``index`` of ``count`` (1-based).
 
     Shards are contiguous and near-equal: shard I holds rows ceil((I-1)n/N) to
     ceil(In/N), so shards 1..N in order are the rows in order, sizes differ by at most
-    one, and shard 1 is empty only when the input is.
+    one, and shard 1 is empty only when the input is. With ``align`` > 1 every
+    boundary is rounded up to a multiple of ``align`` (at most ``n``), so that a command
+    working in batches of ``align`` rows forms the same batches sharded or not.
     """
     if not 1 <= index <= count:
         raise ConfigError(f"shard {index}/{count}: the index must be between 1 and {count}")
-    return -(-(index - 1) * n // count), -(-index * n // count)
+
+    def edge(k):
+        b = -(-k * n // count)
+        return min(n, -(-b // align) * align)
+
+    return edge(index - 1), edge(index)
 
 
 def count_rows(path, fmt="auto"):
@@ -354,9 +363,11 @@ def _parse_block(header, block, nums, name, sep):
     if "\x00" in text:
         k = next(k for k, line in enumerate(block) if "\x00" in line)
         raise InputError("binary data (NUL byte)", file=name, line=nums[k], hint="this is not a text table")
+    data = (header + text).encode("utf-8")  # bytes: a StringIO would hold 4 bytes per character
+    del text
     try:
         df = pd.read_csv(
-            io.StringIO(header + text), sep=sep, dtype=str, keep_default_na=False, na_filter=False,
+            io.BytesIO(data), sep=sep, dtype=str, keep_default_na=False, na_filter=False,
             quoting=csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL, engine="c", skip_blank_lines=False,
         )
     except pd.errors.ParserError as exc:
@@ -565,7 +576,8 @@ def parse_numeric_values(values, lines, name, column, hint="fix the value, or le
     numpy.ndarray of float64, shape (n,)
     """
     values = pd.Series(values, dtype=object).astype(str).reset_index(drop=True)
-    out = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    # stripped first: pandas reads ' 2 ' but not 'Infinity ' or ' inf'
+    out = pd.to_numeric(values.str.strip(), errors="coerce").to_numpy(dtype=np.float64)
     bad = np.isnan(out)
     if bad.any():
         stripped = values[bad].str.strip()

@@ -9,12 +9,13 @@ previous complete file. Nothing is ever executed from a model file: tensors are
 loaded with ``torch.load(weights_only=True)``.
 """
 
+import errno
 import json
 import os
 import tempfile
 
 from .. import __version__
-from ..errors import InputError
+from ..errors import InputError, OutputError
 
 CONFIG = "config.json"
 WEIGHTS = "model.pt"
@@ -24,21 +25,41 @@ LAST = "checkpoint-last.pt"
 
 
 def atomic_write(path, write):
-    """Call ``write(fileobj)`` on a temporary file next to ``path``, then rename it."""
+    """Call ``write(fileobj)`` on a temporary file next to ``path``, then rename it.
+
+    A failure to write (full disk, quota, read-only or unwritable folder) removes the
+    temporary file, leaves any previous ``path`` as it was and raises OutputError naming it.
+    """
     d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=d)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=d)
+    except OSError as exc:
+        raise OutputError.from_os_error(exc, path) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise OutputError.from_os_error(exc, path) from None
+        if isinstance(exc, RuntimeError) and _disk_full(d):  # torch.save reports a failed write so
+            raise OutputError.from_os_error(OSError(errno.ENOSPC, "No space left on device"), path) from None
         raise
+
+
+def _disk_full(folder, need=1 << 20):
+    """True when the file system of ``folder`` has less than ``need`` bytes left for us."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < need
 
 
 def write_json(path, obj):
