@@ -159,6 +159,16 @@ def descriptor_table(names, val_r, truth, pred, groups, resamples, seed):
     return rows, test_r, ev
 
 
+def reused(a, path):
+    """With --reuse, a step whose output exists (from an earlier run in the same --workdir)
+    is not run again; its time is then missing from the report, which says so."""
+    if a.reuse and os.path.exists(path):
+        log(f"reusing {path}")
+        a.reused.append(os.path.relpath(path, a.work))
+        return True
+    return False
+
+
 def bench_dataset(name, spec, work, a):
     os.makedirs(work, exist_ok=True)
     times = {}
@@ -167,13 +177,16 @@ def bench_dataset(name, spec, work, a):
     if len(spec["files"]) > 1:
         src = os.path.join(work, "input.tsv")
         concat_tables(spec["files"], src)
-    qc = run(["toolkit.cli.seqqc", src, "-q"])
     split_path = os.path.join(work, "split.tsv")
-    with open(split_path, "wb") as fh:
-        run(["toolkit.cli.dgsplit", "-q"], input=qc.stdout, stdout=fh)
-    df = read_tsv(split_path)
+    full_split = os.path.join(work, "split_all.tsv")
+    if not reused(a, full_split):
+        qc = run(["toolkit.cli.seqqc", src, "-q"])
+        with open(full_split, "wb") as fh:
+            run(["toolkit.cli.dgsplit", "-q"], input=qc.stdout, stdout=fh)
+    df = read_tsv(full_split)
     n_all = len(df)
     note = ""
+    df.to_csv(split_path, sep="\t", index=False)
     if spec["subsample"] and a.max_rows and len(df) > a.max_rows:
         df = subsample_groups(df, a.max_rows, a.seed)
         df.to_csv(split_path, sep="\t", index=False)
@@ -183,14 +196,16 @@ def bench_dataset(name, spec, work, a):
 
     t0 = time.time()
     h5 = os.path.join(work, "d.h5")
-    run(["toolkit.cli.descfeat", split_path, "--cell-type", spec["cell"], "-j", a.threads, "-q", "-o", h5])
+    if not reused(a, h5):
+        run(["toolkit.cli.descfeat", split_path, "--cell-type", spec["cell"], "-j", a.threads, "-q", "-o", h5])
     times["descfeat"] = time.time() - t0
 
     acts = spec["activities"]
     model = os.path.join(work, "pi")
     t0 = time.time()
-    run(["toolkit.cli.fit_physinformer", h5, "-o", model, "--preset", "cpu", "--activities", ",".join(acts),
-         "-j", a.threads, "--seed", a.seed, "-q", *a.fit_args.split()])
+    if not reused(a, os.path.join(model, "val_descriptors.tsv")):
+        run(["toolkit.cli.fit_physinformer", h5, "-o", model, "--preset", "cpu", "--activities", ",".join(acts),
+             "-j", a.threads, "--seed", a.seed, "-q", *a.fit_args.split()])
     times["fit-physinformer"] = time.time() - t0
 
     from toolkit.io.h5 import read_h5
@@ -218,8 +233,9 @@ def bench_dataset(name, spec, work, a):
     pd.DataFrame({"id": [h["ids"][i] for i in te], "sequence": seqs["test"]}).to_csv(test_tsv, sep="\t", index=False)
     t0 = time.time()
     pred_tsv = os.path.join(work, "pred.tsv")
-    with open(pred_tsv, "wb") as fh:
-        run(["toolkit.cli.predict", "-m", model, test_tsv, "-q", "-j", a.threads], stdout=fh)
+    if not reused(a, pred_tsv):
+        with open(pred_tsv, "wb") as fh:
+            run(["toolkit.cli.predict", "-m", model, test_tsv, "-q", "-j", a.threads], stdout=fh)
     times["predict (test rows)"] = time.time() - t0
     pred_df = pd.read_csv(pred_tsv, sep="\t")
     pred = pred_df[[f"pred_{n}" for n in names]].to_numpy(dtype=np.float64)
@@ -266,14 +282,16 @@ def bench_dataset(name, spec, work, a):
     if a.tileformer:
         tf_dir = os.path.join(work, "tf")
         t0 = time.time()
-        run(["toolkit.cli.fit_physinformer", h5, "-o", tf_dir, "--arch", "tileformer", "--preset", "cpu",
-             "-j", a.threads, "--seed", a.seed, "-q", *a.fit_args.split()])
+        if not reused(a, os.path.join(tf_dir, "val_descriptors.tsv")):
+            run(["toolkit.cli.fit_physinformer", h5, "-o", tf_dir, "--arch", "tileformer", "--preset", "cpu",
+                 "-j", a.threads, "--seed", a.seed, "-q", *a.fit_args.split()])
         times["fit-physinformer --arch tileformer"] = time.time() - t0
         tcfg = json.load(open(os.path.join(tf_dir, "config.json")))
         tnames = list(tcfg["descriptors"])
         t0 = time.time()
-        with open(os.path.join(work, "pred_tf.tsv"), "wb") as fh:
-            run(["toolkit.cli.predict", "-m", tf_dir, test_tsv, "-q", "-j", a.threads], stdout=fh)
+        if not reused(a, os.path.join(work, "pred_tf.tsv")):
+            with open(os.path.join(work, "pred_tf.tsv"), "wb") as fh:
+                run(["toolkit.cli.predict", "-m", tf_dir, test_tsv, "-q", "-j", a.threads], stdout=fh)
         times["predict --arch tileformer model (test rows)"] = time.time() - t0
         tp = pd.read_csv(os.path.join(work, "pred_tf.tsv"), sep="\t")[[f"pred_{n}" for n in tnames]].to_numpy(float)
         ttruth = h["values"][te][:, [col[n] for n in tnames]].astype(np.float64)
@@ -310,6 +328,9 @@ def report(results, a, seconds, argv):
           f"numpy {m['numpy']}, pandas {m['pandas']}, scipy {m['scipy']}, torch {m['torch']}; threads {a.threads}")
     print(f"command: {cmd.strip()} ({seconds / 60:.1f} min); code: sha256 of the toolkit/ sources {sources_hash()}"
           + (f" ({a.label})" if a.label else ""))
+    if a.reused:
+        print("outputs reused from an earlier run in the same folder (their step times are not shown): "
+              + ", ".join(a.reused))
     print(f"test intervals: 95% percentile, {a.resamples} bootstrap resamples of dgsplit groups, seed {a.seed}\n")
     for r in results:
         i = r["info"]
@@ -394,9 +415,12 @@ def main(argv=None):
     ap.add_argument("--tileformer", action="store_true", help="also fit --arch tileformer on the psi_* descriptors")
     ap.add_argument("--workdir", default=None, help="keep every file here (default: a temporary folder)")
     ap.add_argument("--fit-args", default="", help="extra fit-physinformer flags, e.g. '--epochs 2' (quote them)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --workdir: keep the outputs of steps an earlier (killed) run finished")
     ap.add_argument("--label", default=None, help="a label for the code measured, printed with its hash")
     a = ap.parse_args(argv)
     work = a.workdir or tempfile.mkdtemp(prefix="bench_physinformer_quality.")
+    a.work, a.reused = work, []
     t_all = time.time()
     results = []
     for name in a.data.split(","):

@@ -84,16 +84,21 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tilef
 
     import torch
 
+    from ..train import dist
     from ..train import modeldir as MD
     from ..train import physinformer as trainer
     from ..train.cre import resolve_device
 
-    log = opt.Log("fit-physinformer", quiet, verbose)
+    group = dist.setup(device)          # torchrun: one rank of a DistributedDataParallel run
+    log = opt.Log("fit-physinformer", quiet or not group.main, verbose)
     torch.set_num_threads(jobs)
     dev = resolve_device(device)
+    if group.active and dev.type == "cuda":
+        dev = torch.device("cuda", group.local_rank)
     if not resume:
         opt.require_input(input)
     config, norm = MD.open_run(out_dir, "physinformer", resume)
+    group.barrier()                     # every rank has checked out_dir before rank 0 writes into it
     if config is not None:
         arch = config["model"].get("arch", "physinformer")
     tile = _tileformer(tileformer_dir, arch) if config is None and tileformer_dir else None
@@ -101,9 +106,10 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tilef
                  length, config, norm, log)
     if config is None:
         config = _config(data, preset, dev, seed, train_flags, grad_checkpoint, arch, tile)
-        os.makedirs(out_dir, exist_ok=True)
-        MD.write_json(os.path.join(out_dir, MD.CONFIG), config)
-        MD.write_json(os.path.join(out_dir, MD.NORMALIZATION), data["normalization"])
+        if group.main:
+            os.makedirs(out_dir, exist_ok=True)
+            MD.write_json(os.path.join(out_dir, MD.CONFIG), config)
+            MD.write_json(os.path.join(out_dir, MD.NORMALIZATION), data["normalization"])
     elif data["data_sha1"] != config["data_sha1"]:
         from ..errors import InputError
 
@@ -118,7 +124,8 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tilef
              f"{len(config['thermo_triples'])} thermo triple(s); {arch}, preset {config['preset']}, device {dev}"
              + (f"; frozen TileFormer from {config['tileformer']['dir']}" if config.get("tileformer") else "")
              + (f"; auxiliary heads for {', '.join(config['activities'])}" if config["activities"] else "")
-             + (", resuming" if resume else ""))
+             + (", resuming" if resume else "")
+             + (f"; {group.world} processes (DistributedDataParallel)" if group.active else ""))
     if dropped["zero_variance"]:
         log.detail("constant on the train split: " + ", ".join(dropped["zero_variance"]))
     n = data["normalization"]["descriptors"]
@@ -129,6 +136,7 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tilef
     log.info(f"fit-physinformer: {result['epochs']} epochs; best epoch {best['epoch']} (median val NLL {row['val_nll_median']:.4f}, "
              f"median val Pearson {row['val_pearson_median']:.3f}, median R2 {row['val_r2_median']:.3f}); "
              f"model in {out_dir}")
+    dist.teardown()
 
 
 def _is_hdf5(path):

@@ -32,6 +32,12 @@ epochs are kept as checkpoint-best-<epoch>.pt; val_descriptors.tsv has the best
 epoch's per-descriptor metrics and, with activities, aux.pt the auxiliary heads of that
 same epoch (PhysInformerPredictor.predict_activities serves them).
 
+Processes (torchrun). Every rank builds the same model and draws the same batch order;
+rank r takes rows r, r + W, ... of each global batch and DDP averages the gradients;
+the auxiliary heads are small and not wrapped: every rank trains them on the whole
+global batch, identically; BatchNorm buffers of rank 0 are broadcast before validation
+so that every rank takes the same decisions; only rank 0 writes files.
+
 Determinism. Each epoch seeds its own generators (order, dropout) from the seed and
 the epoch number, so a run resumed from checkpoint-last.pt makes exactly the same
 steps as one that was never interrupted.
@@ -46,6 +52,7 @@ import torch
 
 from ..evaluate.descriptors import descriptor_metrics, summary  # noqa: F401  (moved there; names kept)
 from ..models import physinformer as model_lib
+from . import dist
 from . import modeldir as MD
 from .signals import TermGuard
 from .signals import stop as stop_on_term
@@ -192,7 +199,7 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
                                     betas=tuple(cfg["betas"]))
     n = len(train_split)
     bs = int(cfg["batch_size"])
-    steps_per_epoch = max(1, n // bs + (1 if n % bs >= 2 else 0))
+    steps_per_epoch = max(1, n // bs + (1 if n % bs >= 2 * dist.group().world else 0))
     total = steps_per_epoch * int(cfg["epochs"])
     max_lr = cfg["lr"] * cfg["lr_mult"]
     state = {"epoch": 0, "step": 0, "best": None, "best_k": [], "log": []}
@@ -208,6 +215,13 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
         torch.set_rng_state(ck["rng"])
     amp = device.type == "cuda"
     val_y = val_split.y.numpy()
+    G = dist.group()
+    net = G.wrap(model, device)                 # DistributedDataParallel under torchrun
+
+    def save(path, obj):                        # only rank 0 writes (looked up per call: tests intercept it)
+        if G.main:
+            MD.save_tensors(path, obj)
+
     with TermGuard() as guard:
         while state["epoch"] < cfg["epochs"]:
             epoch = state["epoch"]
@@ -229,18 +243,21 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
                 t0 -= mid["seconds"]
             for b in range(start, steps_per_epoch):
                 idx = perm[b * bs:(b + 1) * bs]
-                codes = train_split.codes[idx].to(device)
-                y = train_split.y[idx].to(device)
+                mine = idx[G.part(len(idx))]
+                codes = train_split.codes[mine].to(device)
+                y = train_split.y[mine].to(device)
                 lr = onecycle_lr(state["step"], total, max_lr, cfg["pct_start"], cfg["div_factor"],
                                  cfg["final_div_factor"])
                 for g in opt.param_groups:
                     g["lr"] = lr
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                    mu, lv = model(codes)
+                    mu, lv = net(codes)
                 loss, _, c, se = model_lib.gaussian_nll(mu.float(), lv.float(), y)
+                if G.active and G.any(not bool(torch.isfinite(loss))):
+                    loss = loss * float("nan")          # every rank stops at the same step
                 guarded_step(loss, model, opt, cfg["clip"], epoch, b, "the descriptors")
-                sums["nll"] += loss.item()
-                sums["mse"] += float(se.sum() / c.sum().clamp(min=1))
+                sums["nll"] += float(G.mean(loss.detach().cpu()))
+                sums["mse"] += float(G.mean((se.sum() / c.sum().clamp(min=1)).detach().cpu()))
                 if aux is not None:
                     la, lb = _aux_step(aux, aux_opt, train_split, idx, device, lr * cfg["aux_lr_mult"], cfg["clip"],
                                        _aux_seed(seed, epoch, state["step"]), amp)
@@ -248,7 +265,7 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
                     sums["aux_b"] += lb
                 cnt += 1
                 state["step"] += 1
-                if guard.requested and b + 1 < steps_per_epoch:
+                if G.any(guard.requested) and b + 1 < steps_per_epoch:
                     state["mid"] = {"batch": b + 1, "sums": dict(sums), "cnt": cnt, "gen": gen.get_state(),
                                     "rng": torch.get_rng_state(), "seconds": time.time() - t0}
                     ck = {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
@@ -256,9 +273,10 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
                     if aux is not None:
                         ck["aux"] = aux.state_dict()
                         ck["aux_optimizer"] = aux_opt.state_dict()
-                    MD.save_tensors(last, ck)
+                    save(last, ck)
                     raise stop_on_term(last, epoch, b)
             train_secs = time.time() - t0
+            G.broadcast_buffers(model)          # every rank validates rank 0's model: the same decisions
             vmu, vlv = predict_codes(model, val_split.codes.numpy(), device)
             with torch.no_grad():
                 vloss, vsum, vcnt, _ = model_lib.gaussian_nll(torch.as_tensor(vmu), torch.as_tensor(vlv), val_split.y)
@@ -298,29 +316,31 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
             note = ""
             if state["best"] is None or rec["score"] < state["best"]["score"]:
                 state["best"] = rec
-                MD.save_tensors(os.path.join(out_dir, MD.WEIGHTS), model.state_dict())
+                save(os.path.join(out_dir, MD.WEIGHTS), model.state_dict())
                 if aux is not None:                         # heads A and B of the same epoch
-                    MD.save_tensors(os.path.join(out_dir, AUX_WEIGHTS), aux.state_dict())
-                _write_descriptor_metrics(os.path.join(out_dir, "val_descriptors.tsv"), names, fams, met)
+                    save(os.path.join(out_dir, AUX_WEIGHTS), aux.state_dict())
+                if G.main:
+                    _write_descriptor_metrics(os.path.join(out_dir, "val_descriptors.tsv"), names, fams, met)
                 note = " *"
             kept = sorted(state["best_k"] + [rec], key=lambda x: (x["score"], x["epoch"]))
             if rec in kept[:cfg["best_k"]]:
-                MD.save_tensors(os.path.join(out_dir, f"checkpoint-best-{epoch + 1}.pt"), model.state_dict())
-            for old in kept[cfg["best_k"]:]:
+                save(os.path.join(out_dir, f"checkpoint-best-{epoch + 1}.pt"), model.state_dict())
+            for old in kept[cfg["best_k"]:] if G.main else []:
                 try:
                     os.unlink(os.path.join(out_dir, f"checkpoint-best-{old['epoch']}.pt"))
                 except FileNotFoundError:
                     pass
             state["best_k"] = kept[:cfg["best_k"]]
             state["epoch"] = epoch + 1
-            write_log(os.path.join(out_dir, MD.LOG), state["log"])
+            if G.main:
+                write_log(os.path.join(out_dir, MD.LOG), state["log"])
             ck = {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
                   "rng": torch.get_rng_state()}
             if aux is not None:
                 ck["aux"] = aux.state_dict()
                 ck["aux_optimizer"] = aux_opt.state_dict()
-            MD.save_tensors(last, ck)
-            if log is not None:
+            save(last, ck)
+            if log is not None and G.main:
                 fam = " ".join(f"{f} {row[f'val_pearson_{f}_median']:.3f}" for f in model_lib.FAMILIES
                                if f"val_pearson_{f}_median" in row)
                 msg = (f"epoch {epoch + 1}/{cfg['epochs']}: train NLL {row['train_nll']:.4f} val NLL {row['val_nll']:.4f} "
