@@ -17,6 +17,22 @@ from . import data as D
 from . import modeldir as MD
 
 
+
+def load_weights(model, model_dir, device):
+    """Load ``model_dir``/model.pt into ``model`` (strictly: a state dict of tensors that fits
+    the architecture of config.json, else an InputError), move it to ``device``, eval mode."""
+    path = os.path.join(model_dir, MD.WEIGHTS)
+    state = MD.load_tensors(path)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError("model.pt is not a state dict of tensors", file=path)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise InputError(f"model.pt does not fit config.json ({str(exc).splitlines()[0][:200]})", file=path,
+                         hint="retrain") from None
+    model.to(device).eval()
+    return model
+
 class CREPredictor:
     """A trained CRE model ready to predict.
 
@@ -33,15 +49,7 @@ class CREPredictor:
         self.length = int(self.config["length"])
         self.device = device
         self.model = model_lib.build(self.config)
-        state = MD.load_tensors(os.path.join(model_dir, MD.WEIGHTS))
-        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-            raise InputError("model.pt is not a state dict of tensors", file=os.path.join(model_dir, MD.WEIGHTS))
-        try:
-            self.model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise InputError(f"model.pt does not fit config.json ({str(exc).splitlines()[0][:200]})",
-                             file=os.path.join(model_dir, MD.WEIGHTS), hint="retrain") from None
-        self.model.to(device).eval()
+        load_weights(self.model, model_dir, device)
         self.rc_trained = self.config["train"].get("rc_prob", 0) > 0 or self.config["train"].get("rc_lambda", 0) > 0
         side = self.config.get("side") or {}
         self.side_names = (self.norm.get("side") or {}).get("names", [])
@@ -224,16 +232,7 @@ class PhysInformerPredictor:
         self.rc_trained = False
         self.side_names = []
         self.model = model_lib.build(self.config)
-        path = os.path.join(model_dir, MD.WEIGHTS)
-        state = MD.load_tensors(path)
-        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-            raise InputError("model.pt is not a state dict of tensors", file=path)
-        try:
-            self.model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise InputError(f"model.pt does not fit config.json ({str(exc).splitlines()[0][:200]})", file=path,
-                             hint="retrain") from None
-        self.model.to(device).eval()
+        load_weights(self.model, model_dir, device)
         d = self.norm["descriptors"]
         if list(d["names"]) != self.names:
             raise InputError("normalization.json does not match config.json", file=model_dir, hint="retrain")
@@ -374,16 +373,7 @@ class EPPredictor:
         self.support_size = int(self.config.get("support_size", 32))
         self.device = device
         self.model = model_lib.build(self.config)
-        path = os.path.join(model_dir, MD.WEIGHTS)
-        state = MD.load_tensors(path)
-        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-            raise InputError("model.pt is not a state dict of tensors", file=path)
-        try:
-            self.model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise InputError(f"model.pt does not fit config.json ({str(exc).splitlines()[0][:200]})", file=path,
-                             hint="retrain") from None
-        self.model.to(device).eval()
+        load_weights(self.model, model_dir, device)
         self.env = bool(float(self.model.env_active) > 0.5)
         cal = MD.read_json(os.path.join(model_dir, "calibration.json"))
         self.threshold = float(cal["threshold"])
