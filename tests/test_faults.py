@@ -312,3 +312,51 @@ def test_real_full_disk_under_a_model_directory(tiny_fs):
                               "--targets", "mean_value", "-q"])
     assert_write_error(res, model, "No space left on device")
     assert not [p.name for p in model.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def test_sigkill_leaves_a_complete_checkpoint_and_resume_gives_the_same_weights(tmp_path):
+    """A real SIGKILL (what Slurm sends when a job ignores SIGTERM) part-way through epoch 2:
+    checkpoint-last.pt is the last complete one (atomic writes), and --resume reaches
+    bit-identical final weights to an uninterrupted run."""
+    import signal
+    import time
+
+    import torch
+
+    split = tmp_path / "split.tsv"
+    qc = run_cli("dgsplit", [TABLE, "-q", "-o", split])
+    assert qc.exit_code == 0, qc.output
+    args = ["--targets", "mean_value", "--preset", "cpu", "--ensemble", "1", "--epochs", "3", "--batch-size", "32",
+            "--no-baseline", "-j", "1", "-q"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+
+    def fit(out, *extra, wait=True):
+        cmd = [sys.executable, "-m", "toolkit.cli.fit_cre", str(split), "-o", str(out),
+               *(args if not extra else []), *extra]
+        p = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if wait:
+            _, err = p.communicate(timeout=600)
+            assert p.returncode == 0, err
+        return p
+
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    fit(whole)
+    p = fit(part, wait=False)
+    deadline = time.time() + 600
+    while time.time() < deadline and p.poll() is None:
+        log = part / "train_log.tsv"
+        if (part / "checkpoint-last.pt").exists() and log.exists() and len(log.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)                                   # into epoch 2
+    assert p.poll() is None, "training ended before it could be killed"
+    p.send_signal(signal.SIGKILL)
+    p.communicate(timeout=60)
+    assert p.returncode == -signal.SIGKILL
+    ck = torch.load(part / "checkpoint-last.pt", weights_only=True)       # complete: it loads
+    assert 1 <= ck["state"]["epoch"] < 3
+    assert not [f for f in os.listdir(part) if f.startswith(".") or f.endswith(".tmp")]
+    fit(part, "--resume", "-q")
+    a = torch.load(whole / "model.pt", weights_only=True)
+    b = torch.load(part / "model.pt", weights_only=True)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
