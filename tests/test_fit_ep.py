@@ -127,7 +127,7 @@ def test_energy_equals_the_formula(modules):
 def test_full_preset_takes_the_published_windows():
     cfg = {"cells": ["a", "b"], "model": {**{k: v for k, v in M.PRESETS["full"].items()
                                              if k in ("channels", "kernel", "blocks", "pool", "d", "env_hidden",
-                                                      "modules", "dropout")},
+                                                      "modules", "dropout", "strands", "env_input")},
                                           "energy": "interaction", "clamp_temperature": False}}
     m = M.build(cfg).eval()
     xe = torch.nn.functional.one_hot(torch.randint(0, 4, (2, 3000)), 4).float().transpose(1, 2)
@@ -135,6 +135,28 @@ def test_full_preset_takes_the_published_windows():
     with torch.no_grad():
         out = m(xe, xp, m.environment(xe, xp))
     assert out.shape == (2,) and torch.isfinite(out).all()
+
+
+def test_stem_reads_both_strands():
+    """strands=2: a sequence and its reverse complement give the same pooled features (a motif
+    is found in either orientation by one filter); strands=1 does not. An old config without
+    the keys builds the model it was trained as (one strand, e from both sequences)."""
+    torch.manual_seed(0)
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (3, 50)), 4).float().transpose(1, 2)
+    rc = x.flip(1).flip(2)
+    both = M.Tower(6, 5, 0, 4, strands=2)
+    assert torch.allclose(both(x)[0], both(rc)[0], atol=1e-6)
+    one = M.Tower(6, 5, 0, 4, strands=1)
+    one.load_state_dict(both.state_dict())
+    assert not torch.allclose(one(x)[0], one(rc)[0], atol=1e-3)
+    assert torch.all(both(x)[0] >= one(x)[0] - 1e-6)
+    old = {"cells": ["a", "b"], "model": {"channels": 4, "kernel": 3, "blocks": 0, "pool": 4, "d": 5,
+                                          "env_hidden": 6, "modules": 2, "dropout": 0.0, "energy": "interaction",
+                                          "clamp_temperature": False}}
+    m = M.build(old)
+    assert m.tower.strands == 1 and m.f_E[0].in_features == 8
+    new = M.build({**old, "model": {**old["model"], "strands": 2, "env_input": "enhancer"}})
+    assert new.tower.strands == 2 and new.f_E[0].in_features == 4
 
 
 def test_correlation_loss_on_known_input():

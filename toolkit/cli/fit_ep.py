@@ -341,7 +341,7 @@ def _config(data, settings, dev, extra=None):
         for k, v in zip(WEIGHTS, settings["weights"]):
             train[k], train[k + "_max"] = v, 2 * v
     model = {k: p[k] for k in ("channels", "kernel", "blocks", "pool", "d", "env_hidden", "modules",
-                               "dropout")}
+                               "dropout", "strands", "env_input")}
     if settings["modules"] is not None:
         model["modules"] = settings["modules"]
     model["energy"] = settings["energy"]
