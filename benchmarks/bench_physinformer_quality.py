@@ -38,7 +38,7 @@ Data sets (this benchmark reads the project's data outside the repository,
   the 2,000 rows like the others; descfeat uses the S2 motif list.
 
     python3 benchmarks/bench_physinformer_quality.py -j 1 --tileformer     # ~1 h on 2 busy cores
-    python3 benchmarks/bench_physinformer_quality.py --data WTC11 -j 1 --workdir /tmp/piq
+    python3 benchmarks/bench_physinformer_quality.py --data WTC11 -j 1 --workdir piq-work
 
 Output: markdown tables on standard output, with the machine, the command and the
 code measured; progress and the time of each step on standard error.
