@@ -222,13 +222,7 @@ def cli(input, output, truth, pred, compare, group_col, target_cell_col, task_ty
     result.meta = {"input": name, **result.meta}
 
     fig = _figure(tasks, seed) if fig_out is not None else None
-    with out as fh:
-        if out_format == "json":
-            _write_json(fh, result)
-        elif out_format == "table":
-            fh.write(_render_table(result))
-        else:
-            _write_tsv(fh, result)
+    _write(out, result, out_format, _render_table)
     if fig is not None:
         with fig_out as tmp:
             fig.savefig(tmp, format="png", dpi=110)
@@ -353,13 +347,7 @@ def _per_descriptor(df, lines, name, truth_cols, pred_cols, group_col, n_boot, s
     result = evaluate_descriptors(truth, pred, truth_cols, pred_cols, n_boot=n_boot, seed=seed, groups=groups,
                                   group_name=group_col)
     result.meta = {"input": name, "mode": "per-descriptor", **result.meta}
-    with out as fh:
-        if out_format == "json":
-            _write_json(fh, result)
-        elif out_format == "table":
-            fh.write(_render_descriptors(result))
-        else:
-            _write_tsv(fh, result)
+    _write(out, result, out_format, _render_descriptors)
     if desc_out is not None:
         cols = ["descriptor", "family", "prediction", "n"] + [f"{m}{s}" for m in METRICS if m in result.table[0]
                                                              for s in ("", "_ci_low", "_ci_high")]
@@ -595,3 +583,14 @@ main = cli
 
 if __name__ == "__main__":
     cli()
+
+
+def _write(out, result, out_format, render):
+    """Write ``result`` to the output ``out`` as json, a rendered table, or TSV."""
+    with out as fh:
+        if out_format == "json":
+            _write_json(fh, result)
+        elif out_format == "table":
+            fh.write(render(result))
+        else:
+            _write_tsv(fh, result)
