@@ -353,6 +353,44 @@ def test_resume_after_a_kill_gives_the_same_weights(tiny, tmp_path, monkeypatch)
     assert list(la["val_aupr"]) == list(lb["val_aupr"]) and list(la["train_loss"]) == list(lb["train_loss"])
 
 
+def test_sigterm_mid_epoch_writes_a_checkpoint_and_resume_is_exact(model_dir, tiny, tmp_path, monkeypatch):
+    """A real SIGTERM (what Slurm sends before SIGKILL) during the second step of epoch 3, the
+    first with the environment stream on: the step finishes, checkpoint-last.pt gets it (with the prototypes, the memory bank and the epoch's
+    running sums and generators), the command fails with an Error: line naming the checkpoint,
+    and --resume reaches the weights and log of the uninterrupted run (model_dir, same flags)."""
+    import os
+    import signal
+
+    real = trainer.guarded_step
+
+    def step_then_term(loss, model, opt, clip, epoch, batch, check, **kw):
+        if (epoch, batch) == (2, 1):
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(loss, model, opt, clip, epoch, batch, check, **kw)
+
+    monkeypatch.setattr(trainer, "guarded_step", step_then_term)
+    part = tmp_path / "part"
+    res = CliRunner().invoke(fit_cli, [str(a) for a in [tiny["split"], "--genome", tiny["genome"], "-o", part, *FAST,
+                                                        "--no-baseline"]])
+    assert res.exit_code == 1, res.output
+    assert f"Error: stopped by SIGTERM at epoch 3, batch 2; the checkpoint {part / 'checkpoint-last.pt'}" in res.output
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL      # the handler is removed again
+    ck = torch.load(part / "checkpoint-last.pt", weights_only=True)
+    assert ck["state"]["epoch"] == 2 and ck["state"]["mid"]["batch"] == 2
+    assert len(ck["state"]["bank_e"]) > 0 and float(ck["model"]["proto_seen"].sum()) > 0   # the joint phase's state
+    monkeypatch.setattr(trainer, "guarded_step", real)
+    res = invoke(fit_cli, [tiny["split"], "-o", part, "--resume", "-q", "--no-baseline"])
+    assert res.exit_code == 0, res.output
+    for name in ("model.pt", "checkpoint-last.pt"):
+        a = torch.load(model_dir / name, weights_only=True)
+        b = torch.load(part / name, weights_only=True)
+        a, b = (a["model"], b["model"]) if name == "checkpoint-last.pt" else (a, b)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    la, lb = read_tsv(model_dir / "train_log.tsv"), read_tsv(part / "train_log.tsv")
+    for col in ("train_loss", "train_aupr", "domain_acc_train", "val_aupr", "lambda"):
+        assert list(la[col]) == list(lb[col]), col
+
+
 def test_same_seed_same_weights_other_seed_other_weights(model_dir, tiny, tmp_path):
     again = tmp_path / "again"
     assert invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", again, *FAST]).exit_code == 0

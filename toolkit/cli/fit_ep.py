@@ -131,11 +131,15 @@ def cli(input, out_dir, genome, enhancer_length, promoter_length, clip, enhancer
     """
     import torch
 
+    from ..train import dist
     from ..train import ep as trainer
 
-    log = opt.Log("fit-ep", quiet, verbose)
+    group = dist.setup(device)          # torchrun: one rank of a DistributedDataParallel run
+    log = opt.Log("fit-ep", quiet or not group.main, verbose)
     torch.set_num_threads(jobs)
     dev = trainer.resolve_device(device)
+    if group.active and dev.type == "cuda":
+        dev = torch.device("cuda", group.local_rank)
     if not resume:
         opt.require_input(input)
     weights = _loss_weights(loss_weights)
@@ -145,9 +149,11 @@ def cli(input, out_dir, genome, enhancer_length, promoter_length, clip, enhancer
                 "preset": preset, "energy": energy, "modules": modules, "clamp_temperature": clamp_temperature,
                 "task_loss": task_loss, "weights": weights, "seed": seed, "flags": train_flags}
     if loco:
-        return _leave_one_cell_out(input, out_dir, settings, held_cells, val_chroms, test_chroms, dev, resume,
-                                   no_baseline, log)
-    _fit(input, out_dir, settings, dev, resume, no_baseline, log)
+        _leave_one_cell_out(input, out_dir, settings, held_cells, val_chroms, test_chroms, dev, resume,
+                            no_baseline, log)
+    else:
+        _fit(input, out_dir, settings, dev, resume, no_baseline, log)
+    dist.teardown()
 
 
 # ---------------------------------------------------------------------------- one model
@@ -155,18 +161,22 @@ def cli(input, out_dir, genome, enhancer_length, promoter_length, clip, enhancer
 def _fit(input, out_dir, settings, dev, resume, no_baseline, log):
     import os
 
+    from ..train import dist
     from ..train import ep as trainer
     from ..train import modeldir as MD
 
+    group = dist.group()
     config, _ = MD.open_run(out_dir, "ep", resume)
+    group.barrier()                     # every rank has checked out_dir before rank 0 writes into it
     if config is not None:
         settings = _settings_from_config(config, settings)
     data = _load_split(input, settings, config)
     if config is None:
         config = _config(data, settings, dev)
-        os.makedirs(out_dir, exist_ok=True)
-        MD.write_json(os.path.join(out_dir, MD.CONFIG), config)
-        MD.write_json(os.path.join(out_dir, MD.NORMALIZATION), data["normalization"])
+        if group.main:
+            os.makedirs(out_dir, exist_ok=True)
+            MD.write_json(os.path.join(out_dir, MD.CONFIG), config)
+            MD.write_json(os.path.join(out_dir, MD.NORMALIZATION), data["normalization"])
     else:
         _check_same_data(config, data)
     log.info(f"fit-ep: {data['n']['train']:,} train, {data['n']['val']:,} val pairs "
@@ -175,17 +185,19 @@ def _fit(input, out_dir, settings, dev, resume, no_baseline, log):
              f"{data['normalization']['train_prior']:.4f}; {config['data']['layout']}, windows "
              f"{config['data']['lengths']['enhancer']}/{config['data']['lengths']['promoter']} bp; preset "
              f"{config['preset']}, energy {config['model']['energy']} (K = {config['model']['modules']}), device "
-             f"{dev}" + (", resuming" if resume else ""))
+             f"{dev}" + (", resuming" if resume else "")
+             + (f"; {group.world} processes (DistributedDataParallel)" if group.active else ""))
     result = trainer.train(config, data["train"], data["val"], out_dir, dev, log=log.info, resume=resume)
     best = result["best"]
     log.info(f"fit-ep: {result['stopped']} after {result['epochs']} epochs; best epoch {best['epoch']}: val AUPR "
              f"{best['val_aupr']:.4f} (prior {data['val_prior']:.4f}), AUROC {best['val_auroc']:.4f}; threshold "
              f"{best['threshold']:.4g} (val F1 {best['val_f1']:.3f}); model in {out_dir}")
-    if not no_baseline:
+    if not no_baseline and group.main:
         base = _baselines(data["aux"]["train"], data["aux"]["val"])
         MD.write_json(os.path.join(out_dir, "baseline.json"), _clean(base))
         log.info("fit-ep: baselines on the same rows: " + "; ".join(
-            f"{k} val AUPR {v['val_aupr']:.4f}" for k, v in base.items() if isinstance(v, dict)))
+            f"{k} val AUPR {v['val_aupr']:.4f}" if "val_aupr" in v else f"{k}: {v['note']}"
+            for k, v in base.items() if isinstance(v, dict)))
 
 
 def _settings_from_config(config, given):
@@ -462,9 +474,11 @@ def _leave_one_cell_out(input, out_dir, settings, held_cells, val_chroms, test_c
     from ..errors import ConfigError, InputError
     from ..io import pairs as P
     from ..split.allocate import by_column_and_chromosome
+    from ..train import dist
     from ..train import ep as trainer
     from ..train import modeldir as MD
 
+    group = dist.group()
     run_path = os.path.join(out_dir, "loco.json")
     if resume:
         if not os.path.exists(run_path):
@@ -476,6 +490,7 @@ def _leave_one_cell_out(input, out_dir, settings, held_cells, val_chroms, test_c
                                                ",".join(saved["test_chroms"]))
     elif os.path.exists(run_path) or os.path.exists(os.path.join(out_dir, MD.CONFIG)):
         raise ConfigError(f"{out_dir} already holds a run", hint="choose a new -o DIR, or add --resume")
+    group.barrier()                     # every rank has checked out_dir before rank 0 writes into it
     layout, rows, _ = P.read_pairs(input, _layout_args(settings, need_split=False), keep=None)
     rows = rows["all"]
     name = rows.name
@@ -498,8 +513,9 @@ def _leave_one_cell_out(input, out_dir, settings, held_cells, val_chroms, test_c
     vc = [c.strip() for c in val_chroms.split(",") if c.strip()]
     tc = [c.strip() for c in test_chroms.split(",") if c.strip()]
     chroms = P.chromosomes(rows, layout)
-    os.makedirs(out_dir, exist_ok=True)
-    if not resume:
+    if group.main:
+        os.makedirs(out_dir, exist_ok=True)
+    if not resume and group.main:
         MD.write_json(run_path, {"toolkit_version": __version__, "input": name, "held_out": held,
                                  "val_chroms": vc, "test_chroms": tc,
                                  "settings": {"genome": os.path.abspath(settings["genome"]) if settings["genome"]
@@ -536,6 +552,7 @@ def _leave_one_cell_out(input, out_dir, settings, held_cells, val_chroms, test_c
                 splits[k] = trainer.PairSplit(codes_e[part[k]], codes_p[part[k]], sub[k]["y"], sub[k]["cells"],
                                               [lut.get(x, -1) for x in sub[k]["cells"]])
             fold_resume = resume and os.path.exists(os.path.join(fold_dir, MD.CONFIG))
+            group.barrier()             # every rank has looked before rank 0 writes the fold's config
             data = {"layout": layout, "lengths": lengths, "cells": cells_list, "input": name,
                     "data_sha1": _data_sha1(splits, sub),
                     "n": {"train": len(part["train"]), "val": len(part["val"]), "test": 0, "excluded": 0}}
@@ -548,31 +565,38 @@ def _leave_one_cell_out(input, out_dir, settings, held_cells, val_chroms, test_c
                     "rows": {k: int(len(part[k])) for k in names},
                     "note": "test rows (the held-out cell line on test chromosomes) are scored by the driver "
                             "after training, never by the trainer"}})
-                os.makedirs(fold_dir, exist_ok=True)
-                MD.write_json(os.path.join(fold_dir, MD.CONFIG), config)
-                y = sub["train"]["y"]
-                MD.write_json(os.path.join(fold_dir, MD.NORMALIZATION),
-                              {"train_positives": int(y.sum()), "train_negatives": int(len(y) - y.sum()),
-                               "train_prior": float(y.mean())})
+                if group.main:
+                    os.makedirs(fold_dir, exist_ok=True)
+                    MD.write_json(os.path.join(fold_dir, MD.CONFIG), config)
+                    y = sub["train"]["y"]
+                    MD.write_json(os.path.join(fold_dir, MD.NORMALIZATION),
+                                  {"train_positives": int(y.sum()), "train_negatives": int(len(y) - y.sum()),
+                                   "train_prior": float(y.mean())})
             log.info(f"fit-ep: holding out {c}: {len(part['train']):,} train, {len(part['val']):,} val pairs "
                      f"(other cell lines off {','.join(tc)}), {len(part['test']):,} test pairs ({c} on "
                      f"{','.join(tc)}), {len(part['excluded']):,} excluded")
             result = trainer.train(config, splits["train"], splits["val"], fold_dir, dev,
                                    log=(lambda m, c=c: log.info(f"fit-ep: {c}: {m}")), resume=fold_resume)
-            frame = _score_test(fold_dir, splits["test"], sub, config, dev, no_baseline)
-            from ..io.streams import AtomicOutput
-            from ..io.tables import write_tsv
+            if group.main:              # rank 0 scores the test pairs and writes; the other ranks go on
+                frame = _score_test(fold_dir, splits["test"], sub, config, dev, no_baseline)
+                from ..io.streams import AtomicOutput
+                from ..io.tables import write_tsv
 
-            with AtomicOutput(done) as fh:
-                write_tsv(frame, fh)
-            log.info(f"fit-ep: {c}: {result['stopped']} after {result['epochs']} epochs (best {result['best']['epoch']},"
-                     f" val AUPR {result['best']['val_aupr']:.3f}); {time.time() - t0:.0f} s")
+                with AtomicOutput(done) as fh:
+                    write_tsv(frame, fh)
+                log.info(f"fit-ep: {c}: {result['stopped']} after {result['epochs']} epochs (best "
+                         f"{result['best']['epoch']}, val AUPR {result['best']['val_aupr']:.3f}); "
+                         f"{time.time() - t0:.0f} s")
+        if not group.main:
+            continue
         pred_frames.append(frame)
         summary.append(_loco_row(c, frame, settings["seed"]))
         r = summary[-1]
         log.info(f"fit-ep: {c}: test AUPR fit-ep {r['aupr_fit_ep']:.3f} [{r['aupr_fit_ep_low']:.3f}, "
                  f"{r['aupr_fit_ep_high']:.3f}], distance {r['aupr_distance']:.3f}, propensity "
                  f"{r['aupr_propensity']:.3f}, prior {r['prior']:.3f} ({r['n_test']} pairs)")
+    if not group.main:
+        return
     import pandas as pd
 
     from ..io.streams import AtomicOutput

@@ -77,15 +77,28 @@ class Group:
 
             td.barrier()
 
-    def wrap(self, model, device):
-        """The model DDP-wrapped for training (the model itself in a group of one)."""
+    def gather(self, obj):
+        """Every rank's ``obj`` (picklable; CPU tensors), in rank order, on every rank."""
+        if not self.active:
+            return [obj]
+        import torch.distributed as td
+
+        out = [None] * self.world
+        td.all_gather_object(out, obj)
+        return out
+
+    def wrap(self, model, device, **options):
+        """The model DDP-wrapped for training (the model itself in a group of one).
+        ``options`` go to DistributedDataParallel (``find_unused_parameters=True`` for a
+        model some of whose parameters get no gradient in some steps)."""
         if not self.active:
             return model
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         if device.type == "cuda":           # one set of BatchNorm statistics over all ranks (CUDA only)
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        return DDP(model, device_ids=[device.index] if device.type == "cuda" else None)  # buffers synced each forward
+        return DDP(model, device_ids=[device.index] if device.type == "cuda" else None,  # buffers synced each forward
+                   **options)
 
 
 _GROUP = Group()
@@ -103,10 +116,12 @@ def setup(device_name="auto"):
 
     local = int(os.environ.get("LOCAL_RANK", "0"))
     cuda = device_name != "cpu" and torch.cuda.is_available()
-    if not td.is_initialized():
-        td.init_process_group("nccl" if cuda else "gloo")
     if cuda:
         torch.cuda.set_device(local)
+    if not td.is_initialized():
+        # NCCL for CUDA tensors (gradients, buffers), gloo for the CPU tensors and objects that
+        # Group.mean, Group.any and Group.gather exchange (NCCL cannot reduce CPU tensors)
+        td.init_process_group("cpu:gloo,cuda:nccl" if cuda else "gloo")
     _GROUP = Group(td.get_rank(), td.get_world_size(), local)
     return _GROUP
 

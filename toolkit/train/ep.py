@@ -59,7 +59,25 @@ Optimisation: AdamW (no decay on biases and the energy's scalars), linear warm-u
 cosine decay of the learning rate, gradient-norm clipping, bf16 autocast on CUDA; a
 non-finite loss stops training (guarded_step). Each epoch seeds its own generators
 from the seed and the epoch, so a run resumed from checkpoint-last.pt makes exactly the
-steps of one that was never interrupted.
+steps of one that was never interrupted. SIGTERM (toolkit.train.signals) lets the step
+finish, writes a mid-epoch checkpoint-last.pt (weights, optimiser, prototypes, memory
+bank, the epoch's running sums and generators) and stops; --resume continues from that
+batch to the weights of an uninterrupted run.
+
+Processes (torchrun, toolkit.train.dist). Every rank draws the same batch list and
+augmentations; step t deals the sampler's batches tW .. tW + W - 1 out to the W ranks
+(rank r takes batch tW + r; a rank past the epoch's last batch repeats the step's first
+with weight 0, so every rank makes the same number of steps), and DDP averages the
+gradients into the mean over the step's real batches. The whole forward pass (both
+streams, the energy's lambda and T, the gradient-reversed classifier) is one DDP call,
+with find_unused_parameters since f_E' and g_E get no gradient in the curriculum. After
+each step every rank's cell line, support-set mean e and normalised e are gathered and
+applied in batch order to the prototypes and the memory bank, so every rank holds the
+same state (W = 1 is the one-process run, unchanged). The learning-rate schedule and the
+checkpoints count batches, not steps, so --resume works with another number of
+processes. Every rank validates the same weights on every val row (the same early
+stopping); only rank 0 writes files. W ranks make W times fewer steps an epoch, each on
+W batches, so the result matches one process within tolerance, not exactly.
 """
 
 import math
@@ -74,7 +92,10 @@ from torch.nn import functional as F
 from ..models import ep as model_lib
 from . import data as D
 from . import modeldir as MD
+from . import dist
 from .cre import lr_at, resolve_device  # noqa: F401  (resolve_device re-exported for the CLI)
+from .signals import TermGuard
+from .signals import stop as stop_on_term
 from .step import guarded_step
 
 TRAIN_DEFAULTS = {
@@ -340,6 +361,60 @@ def _param_groups(model, weight_decay):
     return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
 
 
+class _Forward(torch.nn.Module):
+    """One training batch's forward pass as a single module call, so that
+    DistributedDataParallel sees, and averages the gradients of, every parameter: the
+    streams, the energy's scalars (lambda, T) and the gradient-reversed domain classifier.
+
+    Returns z_all (B + S, d), e_all (B + S, d), z_I (B, d), z_E (d,), logits (B,) and the
+    domain logits (B + S, n_cells), float32."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, xe, xp, n_query, env, grl_coeff):
+        z_all, e_all = self.model.features(xe, xp)
+        z_all, e_all = z_all.float(), e_all.float()
+        z_I, z_E = z_all[:n_query], e_all[n_query:].mean(dim=0)
+        logits = self.model.energy(z_I, z_E, env).float()
+        return z_all, e_all, z_I, z_E, logits, self.model.domain_logits(z_all, grl_coeff).float()
+
+
+LOSS_TERMS = ("loss", "task", "corr", "inv", "hcont", "sparse", "proto")
+
+
+def _new_tally():
+    """An epoch's running sums of what the log reports (over the batches of every rank)."""
+    return {"sums": {k: 0.0 for k in LOSS_TERMS}, "dom_hits": 0, "dom_n": 0, "env_hits": 0, "env_n": 0,
+            "act_I": 0.0, "act_E": 0.0, "nb": 0, "tr_p": [], "tr_y": []}
+
+
+def _add(tally, rec):
+    for k, v in zip(LOSS_TERMS, rec["terms"]):
+        tally["sums"][k] += v
+    for k in ("dom_hits", "dom_n", "env_hits", "env_n", "act_I", "act_E"):
+        tally[k] += rec[k]
+    tally["tr_p"].append(rec["p"])
+    tally["tr_y"].append(rec["y"])
+    tally["nb"] += 1
+
+
+def _tally_to_save(tally):
+    """The tally with its prediction lists as tensors (a checkpoint holds tensors only)."""
+    out = dict(tally)
+    for k in ("tr_p", "tr_y"):
+        out[k] = torch.from_numpy(np.concatenate(tally[k]) if tally[k] else np.zeros(0, dtype=np.float32))
+    return out
+
+
+def _tally_from_save(saved):
+    out = dict(saved)
+    for k in ("tr_p", "tr_y"):
+        out[k] = [saved[k].numpy()]
+    return out
+
+
 def train(config, train_split, val_split, out_dir, device, log=None, resume=False):
     """Train the EP model; write model.pt, calibration.json, train_log.tsv and checkpoints.
 
@@ -359,20 +434,21 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
     """
     cfg = {**TRAIN_DEFAULTS, **config["train"]}
     seed = int(config["seed"])
-    cells = list(config["cells"])
     torch.manual_seed(seed)
     model = model_lib.build(config).to(device)
+    G = dist.group()
+    # DistributedDataParallel under torchrun, built before the curriculum freezes anything, so that it
+    # registers every parameter; some get no gradient in some steps (f_E' and g_E in the curriculum, the
+    # energy form's unused scalars), hence find_unused_parameters
+    net = G.wrap(_Forward(model), device, find_unused_parameters=True)
     opt = torch.optim.AdamW(_param_groups(model, cfg["weight_decay"]), lr=cfg["lr"], betas=tuple(cfg["betas"]))
     y_np = train_split.y.numpy()
     margins = immax_margins(float(y_np.sum()), float(len(y_np) - y_np.sum()), cfg["margin"], cfg["margin_power"])
-    n = len(train_split)
     bs, sup = int(cfg["batch_size"]), int(cfg["support"])
-    steps_per_epoch = len(CellBatchSampler(train_split.cell_idx, bs, sup, torch.Generator().manual_seed(0))._batches())
-    total = steps_per_epoch * cfg["epochs"]
-    warmup = steps_per_epoch * cfg["warmup_epochs"]
-    d = model.d
+    # the learning-rate schedule counts sampler batches (state["step"]), whatever the number of ranks
+    n_batches = len(CellBatchSampler(train_split.cell_idx, bs, sup, torch.Generator().manual_seed(0))._batches())
     state = {"epoch": 0, "step": 0, "best": None, "bad_epochs": 0, "log": [], "stopped": "",
-             "bank_e": torch.zeros(0, d), "bank_c": torch.zeros(0, dtype=torch.long)}
+             "bank_e": torch.zeros(0, model.d), "bank_c": torch.zeros(0, dtype=torch.long)}
     last = os.path.join(out_dir, MD.LAST)
     if resume:
         ck = MD.load_tensors(last)
@@ -381,133 +457,194 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
         opt.load_state_dict(ck["optimizer"])
         state = ck["state"]
         torch.set_rng_state(ck["rng"])
+    fixed = {"cfg": cfg, "seed": seed, "margins": margins, "last": last, "cells": list(config["cells"]),
+             "total": n_batches * cfg["epochs"], "warmup": n_batches * cfg["warmup_epochs"],
+             "val_groups": support_sets(val_split.cell_names, sup, seed)}
+    with TermGuard() as guard:
+        while state["epoch"] < cfg["epochs"] and not state["stopped"]:
+            t0, tally, env, w = _train_epoch(model, net, opt, state, train_split, device, guard, fixed)
+            _end_epoch(model, opt, state, val_split, out_dir, device, log if G.main else None, fixed,
+                       (t0, tally, env, w, len(train_split)))
+    return {"best": state["best"], "epochs": state["epoch"], "stopped": state["stopped"] or "max epochs",
+            "log": state["log"], "margins": margins}
+
+
+def _train_epoch(model, net, opt, state, train_split, device, guard, fixed):
+    """One epoch's steps. Every rank draws the same batch list and augmentations (from the
+    seed and the epoch); step t takes the sampler's batches tW .. tW + W - 1, rank r batch
+    tW + r (a rank past the epoch's last batch repeats the step's first with weight 0), and
+    DDP averages the gradients, so a step is the mean gradient of its real batches. The
+    prototypes and the memory bank are then updated from every rank's batch, gathered, in
+    batch order: every rank holds the same state, and one process is the W = 1 case."""
+    cfg, seed, G = fixed["cfg"], fixed["seed"], dist.group()
+    epoch = state["epoch"]
+    t0 = time.time()
+    env = set_curriculum(model, epoch, cfg)
+    w = loss_weights(epoch, cfg)
     amp = device.type == "cuda"
-    val_groups = support_sets(val_split.cell_names, sup, seed)
-    val_y = val_split.y.numpy()
-    chance = 1.0 / max(len(cells), 1)
-    while state["epoch"] < cfg["epochs"] and not state["stopped"]:
-        epoch = state["epoch"]
-        t0 = time.time()
-        env = set_curriculum(model, epoch, cfg)
-        w = loss_weights(epoch, cfg)
-        torch.manual_seed(seed * 7919 + epoch)                          # dropout
-        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)   # batches, support sets, augmentation
-        model.train()
-        sums = {k: 0.0 for k in ("loss", "task", "corr", "inv", "hcont", "sparse", "proto")}
-        dom_hits, dom_n, act_I, act_E, nb = 0, 0, 0.0, 0.0, 0
-        env_hits, env_n = 0, 0
-        tr_p, tr_y = [], []
-        for b, (q, s) in enumerate(CellBatchSampler(train_split.cell_idx, bs, sup, gen)):
+    torch.manual_seed(seed * 7919 + epoch)                          # dropout
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)   # batches, support sets, augmentation
+    batches = CellBatchSampler(train_split.cell_idx, int(cfg["batch_size"]), int(cfg["support"]), gen)._batches()
+    net.train()
+    tally, start = _new_tally(), 0
+    mid = state.pop("mid", None)
+    if mid is not None:                 # resuming a SIGTERM checkpoint taken inside this epoch
+        start, tally = mid["batch"], _tally_from_save(mid["tally"])
+        gen.set_state(mid["gen"])
+        torch.set_rng_state(mid["rng"])
+        t0 -= mid["seconds"]
+    for first in range(start, len(batches), G.world):
+        group = batches[first:first + G.world]
+        views = []                      # every rank augments every batch of the step: the same draws
+        for q, s in group:
             idx = torch.cat([q, s])
-            ec = D.augment(train_split.e[idx], gen, cfg["rc_prob"], 0, 0.0, 0.0).to(device)
-            pc = D.augment(train_split.p[idx], gen, cfg["rc_prob"], 0, 0.0, 0.0).to(device)
-            y = train_split.y[q].to(device)
-            c = int(train_split.cell_idx[int(q[0])])
-            B = len(q)
-            for g in opt.param_groups:
-                g["lr"] = lr_at(state["step"], total, warmup, cfg["lr"])
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                z_all, e_all = model.features(D.onehot(ec), D.onehot(pc))
-                z_all, e_all = z_all.float(), e_all.float()
-                z_I, z_E = z_all[:B], e_all[B:].mean(dim=0)
-                logits = model.energy(z_I, z_E, env).float()
-                dlog = model.domain_logits(z_all, cfg["grl_coeff"]).float()
-            cell_t = torch.full((len(idx),), c, dtype=torch.long, device=device)
-            l_task = task_loss(logits, y, cfg["task_loss"], margins)
-            l_inv = F.cross_entropy(dlog, cell_t)
-            if env:
+            views.append((q, idx, D.augment(train_split.e[idx], gen, cfg["rc_prob"], 0, 0.0, 0.0),
+                          D.augment(train_split.p[idx], gen, cfg["rc_prob"], 0, 0.0, 0.0)))
+        real = G.rank < len(group)
+        b = first + (G.rank if real else 0)
+        q, idx, ec, pc = views[b - first]
+        y = train_split.y[q].to(device)
+        c = int(train_split.cell_idx[int(q[0])])
+        B = len(q)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(state["step"], fixed["total"], fixed["warmup"], cfg["lr"])
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            z_all, e_all, z_I, z_E, logits, dlog = net(D.onehot(ec.to(device)), D.onehot(pc.to(device)), B, env,
+                                                       cfg["grl_coeff"])
+        cell_t = torch.full((len(idx),), c, dtype=torch.long, device=device)
+        l_task = task_loss(logits, y, cfg["task_loss"], fixed["margins"])
+        l_inv = F.cross_entropy(dlog, cell_t)
+        if env:
+            l_corr = correlation_loss(z_I, z_E, cfg["corr_eps"])
+            l_hcont, _ = hierarchical_infonce(e_all, cell_t, state["bank_e"].to(device),
+                                              state["bank_c"].to(device), cfg["tau"])
+            l_sparse = sparsity_loss(z_I, z_E)
+            l_proto = (prototype_loss(e_all, model.prototypes[c]) if model.proto_seen[c] > 0
+                       else e_all.sum() * 0.0)
+            loss = (l_task + w["alpha"] * l_corr + w["beta"] * l_inv + w["gamma"] * l_hcont
+                    + w["delta"] * l_sparse + w["eta"] * l_proto)
+        else:
+            with torch.no_grad():
                 l_corr = correlation_loss(z_I, z_E, cfg["corr_eps"])
-                l_hcont, _ = hierarchical_infonce(e_all, cell_t, state["bank_e"].to(device),
-                                                  state["bank_c"].to(device), cfg["tau"])
-                l_sparse = sparsity_loss(z_I, z_E)
-                l_proto = (prototype_loss(e_all, model.prototypes[c]) if model.proto_seen[c] > 0
-                           else e_all.sum() * 0.0)
-                loss = (l_task + w["alpha"] * l_corr + w["beta"] * l_inv + w["gamma"] * l_hcont
-                        + w["delta"] * l_sparse + w["eta"] * l_proto)
-            else:
-                with torch.no_grad():
-                    l_corr = correlation_loss(z_I, z_E, cfg["corr_eps"])
-                l_hcont = l_proto = torch.zeros((), device=device)
-                l_sparse = sparsity_loss(z_I)
-                loss = l_task + w["beta"] * l_inv + w["delta"] * l_sparse
-            guarded_step(loss, model, opt, cfg["clip"], epoch, b, "the labels and sequences")
+            l_hcont = l_proto = torch.zeros((), device=device)
+            l_sparse = sparsity_loss(z_I)
+            loss = l_task + w["beta"] * l_inv + w["delta"] * l_sparse
+        step_loss = loss
+        if G.active:                    # DDP's mean over W ranks becomes the mean over the step's real batches
+            step_loss = loss * (G.world / len(group) if real else 0.0)
+            if G.any(real and not bool(torch.isfinite(loss))):
+                step_loss = step_loss * float("nan")      # every rank stops at the same step
+        guarded_step(step_loss, model, opt, cfg["clip"], epoch, b, "the labels and sequences")
+        rec = None
+        if real:
+            rec = {"c": c, "terms": [float(v.detach()) for v in (loss, l_task, l_corr, l_inv, l_hcont, l_sparse,
+                                                                  l_proto)],
+                   "dom_hits": int((dlog.argmax(dim=1) == cell_t).sum()), "dom_n": len(idx), "env_hits": 0,
+                   "env_n": 0, "act_I": float((z_I.abs() > ACTIVE).float().mean()),
+                   "act_E": float((z_E.abs() > ACTIVE).float().mean()),
+                   "p": torch.sigmoid(logits.detach()).cpu().numpy(), "y": y.cpu().numpy()}
             if env:
                 seen = torch.nonzero(model.proto_seen > 0).flatten()
                 if len(seen) >= 2 and bool(model.proto_seen[c] > 0):     # e nearest its own cell's prototype?
                     sims = F.normalize(e_all.detach(), dim=1) @ F.normalize(model.prototypes[seen], dim=1).T
-                    env_hits += int((seen[sims.argmax(dim=1)] == c).sum())
-                    env_n += len(idx)
-                model.update_prototype(c, e_all[B:].detach().mean(dim=0), cfg["mu"])
-                ne = F.normalize(e_all.detach(), dim=1).cpu()
-                state["bank_e"] = torch.cat([state["bank_e"], ne])[-int(cfg["queue"]):]
-                state["bank_c"] = torch.cat([state["bank_c"], cell_t.cpu()])[-int(cfg["queue"]):]
-            for k, v in (("loss", loss), ("task", l_task), ("corr", l_corr), ("inv", l_inv), ("hcont", l_hcont),
-                         ("sparse", l_sparse), ("proto", l_proto)):
-                sums[k] += float(v.detach())
-            dom_hits += int((dlog.argmax(dim=1) == cell_t).sum())
-            dom_n += len(idx)
-            act_I += float((z_I.abs() > ACTIVE).float().mean())
-            act_E += float((z_E.abs() > ACTIVE).float().mean())
-            tr_p.append(torch.sigmoid(logits.detach()).cpu().numpy())
-            tr_y.append(y.cpu().numpy())
-            nb += 1
+                    rec["env_hits"] = int((seen[sims.argmax(dim=1)] == c).sum())
+                    rec["env_n"] = len(idx)
+                rec["proto"] = e_all[B:].detach().mean(dim=0).cpu()
+                rec["bank_e"] = F.normalize(e_all.detach(), dim=1).cpu()
+                rec["bank_c"] = cell_t.cpu()
+        for r in G.gather(rec):         # in batch order, on every rank
+            if r is None:
+                continue
+            if env:
+                model.update_prototype(r["c"], r["proto"].to(device), cfg["mu"])
+                state["bank_e"] = torch.cat([state["bank_e"], r["bank_e"]])[-int(cfg["queue"]):]
+                state["bank_c"] = torch.cat([state["bank_c"], r["bank_c"]])[-int(cfg["queue"]):]
+            _add(tally, r)
             state["step"] += 1
-        train_secs = time.time() - t0
-        model.env_active.fill_(1.0 if env else 0.0)
-        vl, vdom, v_act_I, v_act_E = score_pairs(model, val_split, val_groups, device, env)
-        vp = sigmoid(vl)
-        thr, vf1 = calibrate_threshold(val_y, vp)
-        tm = binary_metrics(np.concatenate(tr_y), np.concatenate(tr_p), 0.5)
-        vm = binary_metrics(val_y, vp, thr)
-        known = val_split.cell_idx >= 0
-        with torch.no_grad():
-            vtask = float(task_loss(torch.as_tensor(vl), val_split.y.double(), cfg["task_loss"], margins))
-        row = {"epoch": epoch + 1, "phase": "joint" if env else "curriculum", "lr": opt.param_groups[0]["lr"],
-               "train_loss": sums["loss"] / nb}
-        for k in ("task", "corr", "inv", "hcont", "sparse", "proto"):
-            row[f"train_{k}"] = sums[k] / nb
-        row.update({"train_aupr": tm["aupr"], "train_auroc": tm["auroc"], "train_f1": tm["f1"],
-                    "val_task": vtask, "val_aupr": vm["aupr"], "val_auroc": vm["auroc"], "val_f1": vm["f1"],
-                    "val_threshold": thr, "val_prior": float(val_y.mean()) if len(val_y) else float("nan")})
-        for cname, (rows, _) in val_groups.items():
-            row[f"val_aupr_{cname}"] = binary_metrics(val_y[rows], vp[rows])["aupr"]
-        row.update({"domain_acc_train": dom_hits / max(dom_n, 1),
-                    "domain_acc_val": float((vdom[known] == val_split.cell_idx[known]).mean()) if known.any()
-                    else float("nan"),
-                    "domain_chance": chance,
-                    "env_proto_acc_train": env_hits / env_n if env_n else float("nan"),
-                    "zI_active_frac": act_I / nb, "zE_active_frac": act_E / nb,
-                    "T": float(model.temperature().detach()), "lambda": float(model.lam.detach())})
-        for k in WEIGHTS:
-            row[f"w_{k}"] = w[k] if (env or k in ("beta", "delta")) else 0.0
-        row["seconds"] = time.time() - t0
-        row["samples_per_s"] = n / train_secs if train_secs > 0 else float("nan")
-        state["log"].append(row)
-        score = vm["aupr"] if vm["aupr"] == vm["aupr"] else -math.inf
-        note = ""
-        if state["best"] is None or score > state["best"]["val_aupr"]:
-            state["best"] = {"epoch": epoch + 1, "val_aupr": score, "val_auroc": vm["auroc"], "threshold": thr,
-                             "val_f1": vf1, "env": bool(env)}
-            state["bad_epochs"] = 0
-            MD.save_tensors(os.path.join(out_dir, MD.WEIGHTS), model.state_dict())
+        done = first + len(group)
+        if G.any(guard.requested) and done < len(batches):
+            state["mid"] = {"batch": done, "tally": _tally_to_save(tally), "gen": gen.get_state(),
+                            "rng": torch.get_rng_state(), "seconds": time.time() - t0}
+            _save(fixed["last"], {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
+                                  "rng": torch.get_rng_state()})
+            raise stop_on_term(fixed["last"], epoch, done - 1)
+    return t0, tally, env, w
+
+
+def _save(path, obj):
+    """Rank 0 writes (MD.save_tensors looked up per call: tests intercept it)."""
+    if dist.group().main:
+        MD.save_tensors(path, obj)
+
+
+def _end_epoch(model, opt, state, val_split, out_dir, device, log, fixed, epoch_info):
+    """Validation, the log row, model.pt and calibration.json when the epoch is the best,
+    early stopping and checkpoint-last.pt. Every rank validates the same weights on all
+    the val rows, so every rank takes the same decisions; only rank 0 writes."""
+    t0, tally, env, w, n = epoch_info
+    cfg, G = fixed["cfg"], dist.group()
+    epoch = state["epoch"]
+    train_secs = time.time() - t0
+    sums, nb = tally["sums"], tally["nb"]
+    val_groups = fixed["val_groups"]
+    val_y = val_split.y.numpy()
+    chance = 1.0 / max(len(fixed["cells"]), 1)
+    model.env_active.fill_(1.0 if env else 0.0)
+    vl, vdom, v_act_I, v_act_E = score_pairs(model, val_split, val_groups, device, env)
+    vp = sigmoid(vl)
+    thr, vf1 = calibrate_threshold(val_y, vp)
+    tm = binary_metrics(np.concatenate(tally["tr_y"]), np.concatenate(tally["tr_p"]), 0.5)
+    vm = binary_metrics(val_y, vp, thr)
+    known = val_split.cell_idx >= 0
+    with torch.no_grad():
+        vtask = float(task_loss(torch.as_tensor(vl), val_split.y.double(), cfg["task_loss"], fixed["margins"]))
+    row = {"epoch": epoch + 1, "phase": "joint" if env else "curriculum", "lr": opt.param_groups[0]["lr"],
+           "train_loss": sums["loss"] / nb}
+    for k in LOSS_TERMS[1:]:
+        row[f"train_{k}"] = sums[k] / nb
+    row.update({"train_aupr": tm["aupr"], "train_auroc": tm["auroc"], "train_f1": tm["f1"],
+                "val_task": vtask, "val_aupr": vm["aupr"], "val_auroc": vm["auroc"], "val_f1": vm["f1"],
+                "val_threshold": thr, "val_prior": float(val_y.mean()) if len(val_y) else float("nan")})
+    for cname, (rows, _) in val_groups.items():
+        row[f"val_aupr_{cname}"] = binary_metrics(val_y[rows], vp[rows])["aupr"]
+    row.update({"domain_acc_train": tally["dom_hits"] / max(tally["dom_n"], 1),
+                "domain_acc_val": float((vdom[known] == val_split.cell_idx[known]).mean()) if known.any()
+                else float("nan"),
+                "domain_chance": chance,
+                "env_proto_acc_train": tally["env_hits"] / tally["env_n"] if tally["env_n"] else float("nan"),
+                "zI_active_frac": tally["act_I"] / nb, "zE_active_frac": tally["act_E"] / nb,
+                "T": float(model.temperature().detach()), "lambda": float(model.lam.detach())})
+    for k in WEIGHTS:
+        row[f"w_{k}"] = w[k] if (env or k in ("beta", "delta")) else 0.0
+    row["seconds"] = time.time() - t0
+    row["samples_per_s"] = n / train_secs if train_secs > 0 else float("nan")
+    state["log"].append(row)
+    score = vm["aupr"] if vm["aupr"] == vm["aupr"] else -math.inf
+    note = ""
+    if state["best"] is None or score > state["best"]["val_aupr"]:
+        state["best"] = {"epoch": epoch + 1, "val_aupr": score, "val_auroc": vm["auroc"], "threshold": thr,
+                         "val_f1": vf1, "env": bool(env)}
+        state["bad_epochs"] = 0
+        _save(os.path.join(out_dir, MD.WEIGHTS), model.state_dict())
+        if G.main:
             MD.write_json(os.path.join(out_dir, CALIBRATION), calibration_record(state["best"], val_y))
-            note = " *"
-        else:
-            state["bad_epochs"] += 1
-        state["epoch"] = epoch + 1
-        if state["epoch"] >= cfg["min_epochs"] and state["bad_epochs"] >= cfg["patience"]:
-            state["stopped"] = f"early stop: no gain in validation AUPR in {cfg['patience']} epochs"
+        note = " *"
+    else:
+        state["bad_epochs"] += 1
+    state["epoch"] = epoch + 1
+    # decided once for all ranks (they agree anyway: the same weights, the same val rows)
+    if G.any(state["epoch"] >= cfg["min_epochs"] and state["bad_epochs"] >= cfg["patience"]):
+        state["stopped"] = f"early stop: no gain in validation AUPR in {cfg['patience']} epochs"
+    if G.main:
         write_log(os.path.join(out_dir, MD.LOG), state["log"])
-        MD.save_tensors(last, {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
-                               "rng": torch.get_rng_state()})
-        if log is not None:
-            log(f"epoch {epoch + 1}/{cfg['epochs']} ({row['phase']}): loss {row['train_loss']:.4f} "
-                f"train AUPR {tm['aupr']:.3f} val AUPR {vm['aupr']:.3f} AUROC {vm['auroc']:.3f} "
-                f"F1 {vm['f1']:.3f} (prior {row['val_prior']:.3f}) corr {row['train_corr']:.2e} "
-                f"domain acc {row['domain_acc_train']:.2f} (chance {chance:.2f}) T {row['T']:.2f} "
-                f"lambda {row['lambda']:.3f} {row['seconds']:.1f}s{note}")
-    return {"best": state["best"], "epochs": state["epoch"], "stopped": state["stopped"] or "max epochs",
-            "log": state["log"], "margins": margins}
+    _save(fixed["last"], {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
+                          "rng": torch.get_rng_state()})
+    if log is not None:
+        log(f"epoch {epoch + 1}/{cfg['epochs']} ({row['phase']}): loss {row['train_loss']:.4f} "
+            f"train AUPR {tm['aupr']:.3f} val AUPR {vm['aupr']:.3f} AUROC {vm['auroc']:.3f} "
+            f"F1 {vm['f1']:.3f} (prior {row['val_prior']:.3f}) corr {row['train_corr']:.2e} "
+            f"domain acc {row['domain_acc_train']:.2f} (chance {chance:.2f}) T {row['T']:.2f} "
+            f"lambda {row['lambda']:.3f} {row['seconds']:.1f}s{note}")
 
 
 CALIBRATION = "calibration.json"
