@@ -48,3 +48,36 @@ def revision(repo, label=None, paths=("toolkit", "bin")):
     if label or not head:
         rev = label or "unknown (not a git checkout; use --label)"
     return f"{rev} ({repo})"
+
+
+# ----------------------------------------------------------------------------- shared inputs and measurement
+# The generator and the measuring launcher live in bench_seqqc_dgsplit.py (bench_streaming_memory.py uses
+# them too); these wrappers let other benchmarks reuse them without copying code.
+
+BUNDLED_LENTIMPRA = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "share", "examples",
+                                 "lentimpra_HepG2.tsv.gz")
+"""The bundled real lentiMPRA HepG2 rows (seq_id, seq, mean_value; 230 nt)."""
+
+
+def resample_lentimpra(rows, path, seed=2025, source=BUNDLED_LENTIMPRA):
+    """Write a ``rows``-row TSV (seq_id, seq, mean_value) resampled from real lentiMPRA rows with 0-3
+    point substitutions per copy in the 200-nt core (bench_seqqc_dgsplit.generate); returns its description."""
+    import bench_seqqc_dgsplit as base
+
+    return base.generate(source, rows, path, seed=seed)
+
+
+def first_rows(path, rows, out):
+    """The first ``rows`` data rows of a TSV (bench_seqqc_dgsplit.subset)."""
+    import bench_seqqc_dgsplit as base
+
+    return base.subset(path, rows, out)
+
+
+def run_measured(argv, repo, timeout=None):
+    """Run ``argv`` from ``repo`` through bench_seqqc_dgsplit's launcher: wall seconds, the command's own
+    peak RSS (``peak_rss_mb``, MB = 10^6 bytes, from wait4), CPU seconds, exit code, stderr tail."""
+    import bench_seqqc_dgsplit as base
+
+    base.RUN["repo"] = repo
+    return base.run_child(argv, timeout)

@@ -34,6 +34,9 @@ _TRAIN_FLAGS = {
                     "(and correlate below --collapse-r) has collapsed (0: guard off)."),
     "collapse-r": ("collapse_r", click.FloatRange(0, 1), "Collapse guard: correlation below which a flat task counts."),
     "collapse-epochs": ("collapse_epochs", click.IntRange(1), "Collapse guard: collapsed epochs in a row before stopping."),
+    "steps-per-epoch": ("steps_per_epoch", click.IntRange(0),
+                        "Optimisation steps per epoch: the first N batches of each epoch's shuffled order, all rows "
+                        "when the split has fewer (0: every batch). For benchmarks and very large tables."),
 }
 
 
@@ -92,12 +95,22 @@ _TRAIN_FLAGS = {
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @opt.seed_option
 @opt.threads_option
-@click.option("--resume", is_flag=True, help="Continue the run in DIR from checkpoint-last.pt, exactly.")
+@click.option("--resume", is_flag=True,
+              help="Continue the run in DIR from checkpoint-last.pt, exactly; the rows come from DIR's training "
+                   "cache when it is there (INPUT, if a file, must be the one it was built from; else the cache is "
+                   "rebuilt from INPUT and the rows compared).")
+@click.option("--data-in-memory/--stream-data", "data_in_memory", default=None,
+              help="Where batches come from. Every run first writes the encoded train and val rows to the training "
+                   "cache DIR/train_cache.h5 (deleted when the run finishes); --data-in-memory then loads them into "
+                   "memory, --stream-data reads each batch from the cache by row index (memory independent of the "
+                   "row count). Default: in memory when they take at most 256 MiB there (about a million 230-nt rows "
+                   "with one target), else streamed. Both give the same training.")
 @click.option("--no-baseline", is_flag=True,
               help="Skip the k-mer (k = 1-6) ridge baseline fitted on the same train/val rows (baseline.json).")
 def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target_transforms, preset, arch, conv_norm, head_dropout, kmer_prior,
         members,
-        length, motif_prior, features, modalities, cell_col, device, seed, jobs, resume, no_baseline, quiet, verbose, **train_flags):
+        length, motif_prior, features, modalities, cell_col, device, seed, jobs, resume, data_in_memory, no_baseline, quiet,
+        verbose, **train_flags):
     """Train the cross-cell-type CRE activity model on a split table.
 
     Reads a table with a sequence column, target columns and dgsplit's
@@ -108,6 +121,15 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
     error. Every training option defaults to the design's value (or the
     preset's) and is recorded in config.json.
 
+    The input is read once, chunk by chunk, into the training cache
+    DIR/train_cache.h5 (HDF5: uint8 sequence codes and the raw targets, SE
+    and side inputs of the train and val rows, chunked); transforms and
+    scalers are fitted from it, and training reads its batches from it by
+    row index (--stream-data) or from memory (--data-in-memory), so no text
+    is held. The cache survives a kill for --resume and is deleted when the
+    run finishes. The k-mer ridge (branch and baseline) uses at most 10,000
+    train rows (a seeded sample above that).
+
     \b
     Examples:
       seqqc lib.csv | dgsplit | fit-cre --targets K562_l2fc,HepG2_l2fc,SKNSH_l2fc -o models/cre
@@ -115,9 +137,11 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
       fit-cre split.tsv -o models/cre --resume
     """
     import os
+    import time
 
     import torch
 
+    from ..io import traincache as TC
     from ..train import cre as trainer
     from ..train import dist
     from ..train import modeldir as MD
@@ -132,8 +156,21 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
         opt.require_input(input)
     config, norm = MD.open_run(out_dir, "cre", resume)
     group.barrier()                     # every rank has checked out_dir before rank 0 writes into it
-    data = _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, features, config, norm, log,
-                 task_types, target_transforms, modalities, cell_col)
+    cache = TC.path_in(out_dir)
+    if group.main:                      # rank 0 writes the training cache; every rank reads it
+        if resume and TC.reusable(cache, input, "cre"):
+            log.info(f"fit-cre: rows from the training cache {cache} (the input is not read again)")
+        else:
+            if resume:
+                TC.check_source(cache, input)
+            t0 = time.time()
+            _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, features, config, norm, log,
+                  task_types, target_transforms, modalities, cell_col, cache=cache,
+                  se_cap=train_flags.get("se_cap"))
+            log.info(f"fit-cre: training cache {cache} written in {time.time() - t0:.1f} s "
+                     f"({os.path.getsize(cache) / 1e6:,.1f} MB)")
+    group.barrier()
+    data = _open_data(cache, data_in_memory, log)
     if config is None:
         config = _config(data, preset, arch, dev, seed, train_flags, input, motif_prior, features,
                          {"norm": conv_norm, "head_dropout": _dropouts(head_dropout), "kmer_prior": kmer_prior,
@@ -151,8 +188,14 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
     log.info(f"fit-cre: {data['n_train']:,} train, {data['n_val']:,} val rows ({data['n_test']:,} test rows not read); "
              f"{len(config['targets'])} task(s): {', '.join(config['targets'])}; preset {config['preset']}, arch "
              f"{config['model']['arch']}, device {dev}" + (", resuming" if resume else "")
-             + (f"; {group.world} processes (DistributedDataParallel)" if group.active else ""))
-    result = trainer.train(config, data["train"], data["val"], out_dir, dev, log=log.info, resume=resume)
+             + (f"; {group.world} processes (DistributedDataParallel)" if group.active else "")
+             + ("; batches read from the training cache by index (--stream-data)" if data["mode"] == "stream" else
+                "; train and val rows in memory"))
+    try:
+        result = trainer.train(config, data["train"], data["val"], out_dir, dev, log=log.info, resume=resume)
+    finally:
+        if data["reader"] is not None:
+            data["reader"].close()
     best = result["best"]
     row = result["log"][best["epoch"] - 1]
     per = ", ".join(f"{t} r {row['val_pearson_' + t]:.3f}" if "val_pearson_" + t in row else
@@ -163,7 +206,8 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
     if not no_baseline and group.main:
         from ..models.kmer_ridge import KmerRidge
 
-        ridge = KmerRidge().fit(data["seqs"]["train"], data["z"]["train"], data["seqs"]["val"], data["z"]["val"])
+        rows = _baseline_rows(data, config["seed"])
+        ridge = KmerRidge().fit(rows["train"][0], rows["train"][1], rows["val"][0], rows["val"][1])
         base = {"model": "k-mer (k = 1-6, both strands) ridge regression, penalty chosen on val",
                 "val_pearson": {t: float(ridge.val_r[j]) for j, t in enumerate(config["targets"])},
                 "alpha": {t: float(ridge.alpha[j]) for j, t in enumerate(config["targets"])}}
@@ -176,146 +220,281 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
         per = ", ".join(f"{t} {v:.3f}" for t, v in base["val_pearson"].items())
         log.info(f"fit-cre: baseline k-mer ridge val Pearson {per} (mean {base['val_mean_pearson']:.4f}; "
                  "its penalty was chosen on val, so it is if anything optimistic)")
+    if group.main:                      # a finished run is not resumed: the cache has done its work
+        TC.remove(cache)
 
 
 def _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, features, config, norm, log,
-          task_types=(), target_transforms=(), modalities=(), cell_col=None):
-    """Read train and val rows (test rows are dropped chunk by chunk, unseen) and build the splits."""
+          task_types=(), target_transforms=(), modalities=(), cell_col=None, cache=None, se_cap=None):
+    """Read the train and val rows chunk by chunk into the training cache at ``cache`` (test and
+    excluded rows are dropped unparsed and never enter it), then fit what is fitted on the
+    train split (target transforms, SE weight means, side-input scalers) from the cache.
+
+    Nothing is returned: :func:`_open_data` opens the cache. The cache's ``meta`` holds
+    everything the command derived (targets, SE columns, length, normalisation, side
+    inputs, row counts, data hash). Memory: one input chunk, one chunk per cache dataset, and
+    one train target column at a time (8 bytes a row) while the transforms are fitted.
+    """
+    import os
+
     import numpy as np
 
     from ..errors import ConfigError, InputError
-    from ..io.tables import (clean_sequences, parse_numeric, read_split_rows, se_columns, target_cell_name,
-                             target_columns)
-    from ..train import data as D
-    from ..train import side as S
-    from ..train.cre import Split
-
-    first, tables, n_test = read_split_rows(input, fmt, seq_col, id_col,
-                                            hint="run dgsplit first (seqqc lib.csv | dgsplit | fit-cre ...)")
-    for name, t in tables.items():
-        if t is None:
-            raise InputError(f"no '{name}' rows", file=first.name, column="split",
-                             hint="dgsplit writes train, val and test rows; check --val-fraction")
-    cols = list(first.df.columns)
-    if config is None:
-        tnames = target_columns(cols, targets)
-        if not tnames:
-            raise ConfigError("no target columns found", file=first.name,
-                              hint="name them with --targets (numeric columns, e.g. HepG2_l2fc)")
-        se = {} if no_se else se_columns(cols, tnames)
-        L = length
-    else:
-        tnames, se, L = config["targets"], config["se_columns"], config["length"]
-        missing = [c for c in list(tnames) + list(se.values()) if c not in cols]
-        if missing:
-            raise InputError(f"column(s) of the trained model missing: {', '.join(missing)}", file=first.name)
-    seqs = {k: clean_sequences(t) for k, t in tables.items()}
-    if L is None:
-        L = max(len(s) for s in seqs["train"])
-    ys = {k: np.column_stack([parse_numeric(t, c) for c in tnames]) for k, t in tables.items()}
-    for k, y in ys.items():
-        y[~np.isfinite(y)] = np.nan
+    from ..io import traincache as TC
+    from ..io.tables import SeqTable, check_split, iter_table, se_columns, target_columns
     from ..train import targets as TT
 
-    if config is None:
-        norm = {"targets": {}, "se_weight_mean": {}}
-        kinds = TT.parse_assignments(task_types, "--task-type", TT.TASK_TYPES, tnames)
-        chains = TT.parse_assignments(target_transforms, "--target-transform", TT.TRANSFORMS, tnames, True)
-        for t, chain in chains.items():
-            if kinds.get(t, "regression") != "regression" and chain != ["none"]:
-                raise ConfigError(f"--target-transform {t}: only regression targets are transformed",
-                                  hint=f"drop it, or use --task-type {t}=regression")
-        for j, t in enumerate(tnames):
-            kind = kinds.get(t, "regression")
-            chain = [c for c in chains.get(t, TT.DEFAULT_TRANSFORM[kind]) if c != "none"]
-            for msg in TT.check(ys["train"][:, j], t, kind, chain, t in kinds, file=first.name):
-                log.warn(msg)
-            for k, tab in tables.items():
-                bad = TT.bad_for_chain(ys[k][:, j], chain)
-                if bad.size:
-                    raise InputError(f"target '{t}' has {bad.size} value(s) <= -1, where log1p is undefined (e.g. "
-                                     f"{ys[k][bad[0], j]:g} at id {tab.ids()[bad[0]]})", file=first.name, column=t,
-                                     hint=f"use --target-transform {t}=asinh,zscore")
-            norm["targets"][t] = {"type": kind, "transform": TT.fit(ys["train"][:, j], chain)}
-    z = {}
-    for k, y in ys.items():
-        z[k] = np.empty(y.shape, dtype=np.float32)
-        for j, t in enumerate(tnames):
-            z[k][:, j] = TT.forward(y[:, j], TT.params_of(norm["targets"][t]))
-    w = {}
-    for k, t in tables.items():
-        wk = np.ones((len(t.df), len(tnames)), dtype=np.float32)
-        for j, name in enumerate(tnames):
-            if name in se:
-                s = parse_numeric(t, se[name])
-                cap = 25.0 if config is None else config["train"]["se_cap"]
-                wj = np.minimum(1.0 / (np.nan_to_num(s, nan=np.inf) ** 2 + 1e-6), cap)
-                wk[:, j] = wj
-        w[k] = wk
-    for j, name in enumerate(tnames):
-        if name in se:
-            if config is None:
-                ok = np.isfinite(z["train"][:, j])
-                norm["se_weight_mean"][name] = float(w["train"][ok, j].mean()) if ok.any() else 1.0
-            for k in w:
-                w[k][:, j] /= norm["se_weight_mean"][name]
-    # side inputs
-    side = {k: None for k in tables}
-    side_cfg = None if config is None else config.get("side")
-    if config is None and (motif_prior or features or modalities or cell_col):
-        side_cfg = {}
-    if side_cfg is not None:
-        blocks = {k: [] for k in tables}
-        names, slices = [], []
+    hint = "run dgsplit first (seqqc lib.csv | dgsplit | fit-cre ...)"
+    plan = writer = first = None
+    n_test = 0
+    try:
+        for chunk in iter_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col):
+            if first is None:
+                from types import SimpleNamespace
+
+                first = SimpleNamespace(name=chunk.name)     # not the chunk: it is not held past its turn
+                if "split" not in chunk.df.columns:
+                    raise InputError("no 'split' column", file=chunk.name, line=1, hint=hint)
+                cols = list(chunk.df.columns)
+                if config is None:
+                    tnames = target_columns(cols, targets)
+                    if not tnames:
+                        raise ConfigError("no target columns found", file=chunk.name,
+                                          hint="name them with --targets (numeric columns, e.g. HepG2_l2fc)")
+                    se = {} if no_se else se_columns(cols, tnames)
+                else:
+                    tnames, se = config["targets"], config["se_columns"]
+                    missing = [c for c in list(tnames) + list(se.values()) if c not in cols]
+                    if missing:
+                        raise InputError(f"column(s) of the trained model missing: {', '.join(missing)}",
+                                         file=chunk.name)
+                plan = _Plan(chunk, tnames, se, config, motif_prior, features, modalities, cell_col)
+                if config is None:
+                    plan.kinds = TT.parse_assignments(task_types, "--task-type", TT.TASK_TYPES, tnames)
+                    plan.chains = TT.parse_assignments(target_transforms, "--target-transform", TT.TRANSFORMS,
+                                                       tnames, True)
+                    for t, chain in plan.chains.items():
+                        if plan.kinds.get(t, "regression") != "regression" and chain != ["none"]:
+                            raise ConfigError(f"--target-transform {t}: only regression targets are transformed",
+                                              hint=f"drop it, or use --task-type {t}=regression")
+                os.makedirs(os.path.dirname(os.path.abspath(cache)), exist_ok=True)
+                writer = TC.CacheWriter(cache, "cre", source=TC.fingerprint(input))
+            split = check_split(chunk.df["split"].tolist(), chunk.name, chunk.lines)
+            n_test += int((split == "test").sum())
+            ids = chunk.ids()
+            for k in TC.SPLITS:
+                m = split == k
+                if m.any():
+                    sub = SeqTable(chunk.df.loc[m].reset_index(drop=True), chunk.seq_col, chunk.id_col,
+                                   chunk.lines[m], chunk.name, chunk.fmt, ids=np.asarray(ids, dtype=object)[m])
+                    writer.append(k, plan.rows(sub, k))
+            del chunk
+        for name in TC.SPLITS:
+            if not writer.rows[name]:
+                raise InputError(f"no '{name}' rows", file=first.name, column="split",
+                                 hint="dgsplit writes train, val and test rows; check --val-fraction")
+        meta = _finish(writer, plan, first, config, norm, length, log, n_test, se_cap)
+        writer.finish(meta)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        if plan is not None:
+            plan.close()
+
+
+class _Plan:
+    """What the first chunk decides (targets, SE columns, side inputs) and the encoding of a chunk's rows."""
+
+    def __init__(self, first, tnames, se, config, motif_prior, features, modalities, cell_col):
+        from ..errors import ConfigError
+        from ..io.h5 import H5Rows
+        from ..train import side as S
+
+        self.name, self.tnames, self.se = first.name, list(tnames), dict(se)
+        self.cols = list(first.df.columns)
+        self.kinds, self.chains = {}, {}
+        self.max_len = {"train": 0, "val": 0}
+        self.h5 = []
+        self.blocks = []                # (kind, payload) in side order: motifs, features, modalities
+        self.names, self.slices = [], []
+        side_cfg = None if config is None else config.get("side")
+        if config is None and (motif_prior or features or modalities or cell_col):
+            side_cfg = {}
+        self.side_cfg = side_cfg
+        self.cell = None
+        self.cell_codes = {}
+        self.train_labels = set()
+        self.n_raw = 0
+        if side_cfg is None:
+            return
+        exclude = {"id", first.seq_col, "split", "group_id", *self.tnames, *self.se.values()}
         mp = motif_prior if config is None else (side_cfg.get("motif_prior") or {}).get("source")
         if mp:
             motifs = _motifs(mp)
-            for k in tables:
-                blocks[k].append(S.motif_prior(seqs[k], motifs))
-            names += [f"motif:{m.matrix_id}" for m in motifs]
+            self.blocks.append(("motifs", motifs))
+            self.names += [f"motif:{m.matrix_id}" for m in motifs]
             side_cfg["motif_prior"] = {"source": mp, "motifs": [m.matrix_id for m in motifs]}
-            slices.append({"name": "motifs", "branch": "mlp", "end": len(names)})
+            self.slices.append({"name": "motifs", "branch": "mlp", "end": len(self.names)})
         ft = features if config is None else (side_cfg.get("features") or {}).get("spec")
         if ft:
             if ft.endswith(".h5"):
-                fnames = None if config is None else side_cfg["features"]["names"]
-                for k, t in tables.items():
-                    v, fnames = S.h5_features(ft, list(t.ids()), fnames)
-                    blocks[k].append(v)
+                rows = H5Rows(ft, None if config is None else side_cfg["features"]["names"])
+                self.h5.append(rows)
+                fnames = rows.names
+                self.blocks.append(("h5", rows))
             else:
-                exclude = {"id", first.seq_col, "split", "group_id", *tnames, *se.values()}
-                fnames = S.select_columns(cols, ft, exclude) if config is None else side_cfg["features"]["names"]
-                for k, t in tables.items():
-                    blocks[k].append(S.numeric_columns(t, fnames))
-            names += fnames
+                fnames = S.select_columns(self.cols, ft, exclude) if config is None else side_cfg["features"]["names"]
+                self.blocks.append(("columns", fnames))
+            self.names += fnames
             side_cfg["features"] = {"spec": ft, "names": fnames}
-            slices.append({"name": "features", "branch": "mlp", "end": len(names)})
-        # --modality NAME=COLS|FILE.h5[:mlp|cnn] and the --cell-col label, in the order given
+            self.slices.append({"name": "features", "branch": "mlp", "end": len(self.names)})
         specs = [_modality(m) for m in modalities] if config is None else \
             [m for m in side_cfg.get("modality_specs", [])]
-        exclude = {"id", first.seq_col, "split", "group_id", *tnames, *se.values()}
         for m in specs:
             if m["spec"].endswith(".h5"):
-                mnames = m.get("names")
-                for k, t in tables.items():
-                    v, mnames = S.h5_features(m["spec"], list(t.ids()), mnames)
-                    blocks[k].append(v)
+                rows = H5Rows(m["spec"], m.get("names"))
+                self.h5.append(rows)
+                mnames = rows.names
+                self.blocks.append(("h5", rows))
             else:
-                mnames = m.get("names") or S.select_columns(cols, m["spec"], exclude)
-                for k, t in tables.items():
-                    blocks[k].append(S.numeric_columns(t, mnames))
+                mnames = m.get("names") or S.select_columns(self.cols, m["spec"], exclude)
+                self.blocks.append(("columns", mnames))
             m["names"] = list(mnames)
-            names += [f"{m['name']}:{c}" for c in mnames]
-            slices.append({"name": m["name"], "branch": m["branch"], "end": len(names)})
+            self.names += [f"{m['name']}:{c}" for c in mnames]
+            self.slices.append({"name": m["name"], "branch": m["branch"], "end": len(self.names)})
         side_cfg["modality_specs"] = specs
         cell = {"column": cell_col} if config is None and cell_col else side_cfg.get("cell")
         if cell:
-            if cell["column"] not in cols:
+            if cell["column"] not in self.cols:
                 raise ConfigError(f"--cell-col '{cell['column']}' is not a column", file=first.name, line=1)
+            self.cell = cell
+        self.n_raw = len(self.names)
+
+    def rows(self, sub, split):
+        """The cache arrays of a chunk's rows of one split."""
+        import numpy as np
+
+        from ..io.tables import clean_sequences, parse_numeric, target_cell_name
+        from ..train import data as D
+        from ..train import side as S
+
+        seqs = clean_sequences(sub)
+        codes, lengths = D.encode_left(seqs)
+        self.max_len[split] = max(self.max_len[split], int(lengths.max()))
+        m, T = len(seqs), len(self.tnames)
+        y = np.column_stack([parse_numeric(sub, c) for c in self.tnames])
+        y[~np.isfinite(y)] = np.nan
+        out = {"codes": codes, "lengths": lengths, "ids": np.asarray(sub.ids(), dtype=object), "y": y}
+        if self.se:
+            se = np.full((m, T), np.nan)
+            for j, t in enumerate(self.tnames):
+                if t in self.se:
+                    se[:, j] = parse_numeric(sub, self.se[t])
+            out["se"] = se
+        if self.side_cfg is not None:
+            blocks = []
+            for kind, payload in self.blocks:
+                if kind == "motifs":
+                    blocks.append(S.motif_prior(seqs, payload))
+                elif kind == "h5":
+                    blocks.append(payload.values(list(sub.ids())))
+                else:
+                    blocks.append(S.numeric_columns(sub, payload))
+            out["side"] = np.concatenate(blocks, axis=1).astype(np.float32) if blocks else \
+                np.zeros((m, 0), np.float32)
+            if self.cell:
+                labels = [str(v).strip() for v in sub.df[self.cell["column"]]]
+                codes_ = np.empty(m, dtype=np.int32)
+                for i, v in enumerate(labels):
+                    c = self.cell_codes.get(v)
+                    if c is None:
+                        c = self.cell_codes[v] = len(self.cell_codes)
+                    codes_[i] = c
+                if split == "train":
+                    self.train_labels.update(labels)
+                out["cell"] = codes_
+            if not out["side"].shape[1]:
+                del out["side"]
+        if "target_cell" in sub.df.columns:
+            cells = [target_cell_name(c) or c for c in self.tnames]
+            lut = {c: j for j, c in enumerate(cells)}
+            out["target_idx"] = np.array([lut.get(v.strip(), -1) for v in sub.df["target_cell"]], dtype=np.int64)
+        if "group_id" in sub.df.columns:
+            out["groups"] = sub.df["group_id"].to_numpy(dtype=object)
+        return out
+
+    def close(self):
+        for h in self.h5:
+            h.close()
+
+
+def _finish(writer, plan, first, config, norm, length, log, n_test, se_cap):
+    """Fit what is fitted on the train split from the cache being written; returns its meta."""
+    import hashlib
+
+    import numpy as np
+
+    from ..errors import InputError
+    from ..io import traincache as TC
+    from ..train import data as D
+    from ..train import targets as TT
+    from ..train.cre import TRAIN_DEFAULTS
+
+    tnames, se = plan.tnames, plan.se
+    rows = dict(writer.rows)
+    L = length if config is None else config["length"]
+    if L is None:
+        L = plan.max_len["train"]
+
+    def column(split, name, j):
+        ds = writer.dataset(split, name)
+        return np.concatenate([ds[a:a + TC.BLOCK_ROWS, j] for a in range(0, rows[split], TC.BLOCK_ROWS)])
+
+    cap = (se_cap or TRAIN_DEFAULTS["se_cap"]) if config is None else config["train"]["se_cap"]
+    if config is None:
+        norm = {"targets": {}, "se_weight_mean": {}}
+        for j, t in enumerate(tnames):
+            kind = plan.kinds.get(t, "regression")
+            chain = [c for c in plan.chains.get(t, TT.DEFAULT_TRANSFORM[kind]) if c != "none"]
+            ytr = column("train", "y", j)
+            for msg in TT.check(ytr, t, kind, chain, t in plan.kinds, file=first.name):
+                log.warn(msg)
+            for k in TC.SPLITS:
+                yk = ytr if k == "train" else column(k, "y", j)
+                bad = TT.bad_for_chain(yk, chain)
+                if bad.size:
+                    bad_id = writer.dataset(k, "ids").asstr()[int(bad[0])]
+                    raise InputError(f"target '{t}' has {bad.size} value(s) <= -1, where log1p is undefined (e.g. "
+                                     f"{yk[bad[0]]:g} at id {bad_id})", file=first.name, column=t,
+                                     hint=f"use --target-transform {t}=asinh,zscore")
+            norm["targets"][t] = {"type": kind, "transform": TT.fit(ytr, chain)}
+            del ytr
+        for j, t in enumerate(tnames):
+            if t in se:
+                params = TT.params_of(norm["targets"][t])
+                total, count = 0.0, 0
+                for a in range(0, rows["train"], TC.BLOCK_ROWS):
+                    y = writer.dataset("train", "y")[a:a + TC.BLOCK_ROWS, j]
+                    s = writer.dataset("train", "se")[a:a + TC.BLOCK_ROWS, j]
+                    w = np.minimum(1.0 / (np.nan_to_num(s, nan=np.inf) ** 2 + 1e-6), cap).astype(np.float32)
+                    ok = np.isfinite(TT.forward(y, params).astype(np.float32))
+                    total += float(w[ok].sum(dtype=np.float64))
+                    count += int(ok.sum())
+                norm["se_weight_mean"][t] = total / count if count else 1.0
+    side_cfg = plan.side_cfg
+    n_side = 0
+    meta_side = {}
+    if side_cfg is not None:
+        names, slices = list(plan.names), [dict(s) for s in plan.slices]
+        cell = plan.cell
+        labels = [None] * len(plan.cell_codes)
+        for v, c in plan.cell_codes.items():
+            labels[c] = v
+        if cell:
             if "categories" not in cell:
-                cell["categories"] = sorted({v.strip() for v in tables["train"].df[cell["column"]]})
-            for k, t in tables.items():
-                blocks[k].append(S.one_hot(t.df[cell["column"]], cell["categories"]))
+                cell["categories"] = sorted(plan.train_labels)
             names += [f"cell:{c}" for c in cell["categories"]]
             slices.append({"name": "cell", "branch": "mlp", "end": len(names)})
             side_cfg["cell"] = cell
@@ -323,38 +502,184 @@ def _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, feat
         for sl in slices:
             sl["start"], start = start, sl["end"]
         side_cfg["modalities"] = slices
-        raw = {k: np.concatenate(b, axis=1) for k, b in blocks.items()}
+        meta_side = {"n_raw": plan.n_raw, "cell_labels": labels,
+                     "categories": cell["categories"] if cell else None}
+        n_side = len(names)
         if config is None:
-            m_, s_ = S.fit_scaler(raw["train"])
-            norm["side"] = {"names": names, "mean": m_, "sd": s_}
+            norm["side"] = {"names": names}
+            m_, s_ = _side_scaler(writer, rows["train"], meta_side)
+            norm["side"].update({"mean": m_, "sd": s_})
         nan_total = 0
-        for k in tables:
-            side[k], nbad = S.apply_scaler(raw[k], norm["side"]["mean"], norm["side"]["sd"])
-            nan_total += nbad
+        for k in TC.SPLITS:
+            for a in range(0, rows[k], TC.BLOCK_ROWS):
+                raw = _side_raw(lambda name: writer.dataset(k, name)[a:a + TC.BLOCK_ROWS], meta_side)
+                z = (raw - np.asarray(norm["side"]["mean"], dtype=np.float32)) / \
+                    np.asarray(norm["side"]["sd"], dtype=np.float32)
+                nan_total += int((~np.isfinite(z)).sum())
         if nan_total:
             log.warn(f"{nan_total} missing side-feature value(s) set to the train mean")
-    tidx = {}
-    for k, t in tables.items():
-        if "target_cell" in t.df.columns:
-            cells = [target_cell_name(c) or c for c in tnames]
-            lut = {c: j for j, c in enumerate(cells)}
-            tidx[k] = np.array([lut.get(v.strip(), -1) for v in t.df["target_cell"]])
-        else:
-            tidx[k] = None
-    splits = {k: Split(D.encode(seqs[k], L), z[k], w[k], side[k], tidx[k],
-                       t.df["group_id"].to_numpy() if "group_id" in t.df.columns else None)
-              for k, t in tables.items()}
-    import hashlib
-
     h = hashlib.sha1()
-    for k in ("train", "val"):
-        h.update(splits[k].codes.numpy().tobytes())
-        h.update(np.nan_to_num(ys[k], nan=-9e99).tobytes())
-    return {"task_types": [norm["targets"][t].get("type", "regression") for t in tnames],
-            "train": splits["train"], "val": splits["val"], "seqs": seqs, "z": z, "n_train": len(splits["train"]),
-            "n_val": len(splits["val"]), "n_test": n_test, "targets": tnames, "se": se, "length": L,
-            "normalization": norm, "side": side_cfg, "n_side": 0 if side["train"] is None else side["train"].shape[1],
-            "data_sha1": h.hexdigest(), "input": first.name}
+    for k in TC.SPLITS:
+        for a in range(0, rows[k], TC.BLOCK_ROWS):
+            raw = writer.dataset(k, "codes")[a:a + TC.BLOCK_ROWS]
+            h.update(D.centre(raw, writer.dataset(k, "lengths")[a:a + TC.BLOCK_ROWS], L).tobytes())
+        for a in range(0, rows[k], TC.BLOCK_ROWS):
+            h.update(np.nan_to_num(writer.dataset(k, "y")[a:a + TC.BLOCK_ROWS], nan=-9e99).tobytes())
+    has = {name: writer.dataset("train", name) is not None for name in ("se", "side", "cell", "target_idx", "groups")}
+    return {"task_types": [norm["targets"][t].get("type", "regression") for t in tnames], "targets": tnames,
+            "se": se, "length": int(L), "normalization": norm, "side": side_cfg, "n_side": n_side,
+            "side_layout": meta_side, "se_cap": cap, "data_sha1": h.hexdigest(), "input": first.name,
+            "n_train": rows["train"], "n_val": rows["val"], "n_test": n_test, "has": has}
+
+
+def _side_raw(get, side):
+    """The side inputs of a block before scaling: the stored columns, then the cell label one-hot
+    over the train categories (a label unseen in train is all zeros)."""
+    import numpy as np
+
+    parts = []
+    if side.get("n_raw"):
+        parts.append(get("side"))
+    cats = side.get("categories")
+    if cats is not None:
+        pos = {c: j for j, c in enumerate(cats)}
+        lut = np.array([pos.get(v, -1) for v in side["cell_labels"]], dtype=np.int64)
+        col = lut[np.asarray(get("cell"), dtype=np.int64)]
+        oh = np.zeros((len(col), len(cats)), dtype=np.float32)
+        r = np.flatnonzero(col >= 0)
+        oh[r, col[r]] = 1.0
+        parts.append(oh)
+    return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+
+
+def _side_scaler(writer, n, side):
+    """Train mean and SD of each side input (NaN skipped; SD 1 where constant or empty), in
+    float64 over blocks of the cache: two passes, as a streamed table needs."""
+    import numpy as np
+
+    from ..io import traincache as TC
+
+    def blocks():
+        for a in range(0, n, TC.BLOCK_ROWS):
+            yield _side_raw(lambda name: writer.dataset("train", name)[a:a + TC.BLOCK_ROWS], side).astype(np.float64)
+
+    total = count = None
+    for x in blocks():
+        ok = np.isfinite(x)
+        s, c = np.where(ok, x, 0.0).sum(axis=0), ok.sum(axis=0)
+        total, count = (s, c) if total is None else (total + s, count + c)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+    sq = np.zeros_like(total)
+    for x in blocks():
+        ok = np.isfinite(x)
+        sq += np.where(ok, (x - mean) ** 2, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.sqrt(sq / count)
+    mean = np.where(np.isfinite(mean), mean, 0.0)
+    sd = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
+    return mean.tolist(), sd.tolist()
+
+
+def _prepare(meta):
+    """The fields a training split reads from the cache: ``prepare(get, names)`` (see
+    toolkit.train.data.CachedRows). codes: the central ``length`` bases; y: the fitted target
+    transforms (float32, NaN = missing); w: SE weights min(1/(SE^2 + 1e-6), se_cap) over their
+    train mean (1 without an SE column); side: standardised side inputs, NaN set to 0;
+    target_idx: each row's target-cell task or -1."""
+    import numpy as np
+
+    from ..train import data as D
+    from ..train import side as S
+    from ..train import targets as TT
+
+    tnames, se, L, norm = meta["targets"], meta["se"], meta["length"], meta["normalization"]
+    params = [TT.params_of(norm["targets"][t]) for t in tnames]
+    cap = meta["se_cap"]
+    side = meta.get("side_layout") or {}
+
+    def prepare(get, names):
+        out = {}
+        for name in names:
+            if name == "codes":
+                out[name] = D.centre(get("codes"), get("lengths"), L)
+            elif name == "y":
+                y = get("y")
+                z = np.empty(y.shape, dtype=np.float32)
+                for j in range(len(tnames)):
+                    z[:, j] = TT.forward(y[:, j], params[j])
+                out[name] = z
+            elif name == "w":
+                w = np.ones((len(get("lengths")), len(tnames)), dtype=np.float32)
+                for j, t in enumerate(tnames):
+                    if t in se:
+                        s = get("se")[:, j]
+                        w[:, j] = np.minimum(1.0 / (np.nan_to_num(s, nan=np.inf) ** 2 + 1e-6), cap)
+                        w[:, j] /= norm["se_weight_mean"][t]
+                out[name] = w
+            elif name == "side":
+                out[name] = S.apply_scaler(_side_raw(get, side), norm["side"]["mean"], norm["side"]["sd"])[0]
+            elif name == "target_idx":
+                out[name] = get("target_idx") if meta["has"]["target_idx"] else \
+                    np.full(len(get("lengths")), -1, dtype=np.int64)
+        return out
+
+    return prepare
+
+
+ROW_BYTES_EXTRA = 8
+"""Bytes a row takes in memory besides its codes, targets, weights and side inputs (target_idx)."""
+
+
+def _open_data(cache, in_memory, log):
+    """The training cache at ``cache`` as the command's data: the splits (in memory, or read
+    batch by batch, :func:`toolkit.io.traincache.choose_mode`) and what the loader derived."""
+
+    from ..io import traincache as TC
+    from ..train import data as D
+    from ..train.cre import Split
+
+    reader = TC.CacheReader(cache, "cre")
+    meta = reader.meta
+    T = len(meta["targets"])
+    row_bytes = meta["length"] + 8 * T + 4 * meta["n_side"] + ROW_BYTES_EXTRA
+    mode = TC.choose_mode(in_memory, {"train": meta["n_train"], "val": meta["n_val"]}, row_bytes)
+    prepare = _prepare(meta)
+    fields = ("codes", "y", "w", "side", "target_idx")
+    optional = () if meta["n_side"] else ("side",)
+    splits = {}
+    for k in TC.SPLITS:
+        if mode == "memory":
+            a = D.load_rows(reader, k, prepare, fields, optional)
+            groups = reader.block(k, "groups", 0, reader.rows(k)) if meta["has"]["groups"] else None
+            splits[k] = Split(a["codes"], a["y"], a["w"], a["side"], a["target_idx"], groups)
+        else:
+            splits[k] = D.CachedRows(reader, k, prepare, fields, optional)
+    if mode == "memory":
+        reader.close()
+        reader = None
+    return {**meta, "train": splits["train"], "val": splits["val"], "reader": reader, "mode": mode,
+            "cache": cache, "row_bytes": row_bytes}
+
+
+def _baseline_rows(data, seed):
+    """Sequences (as read) and transformed targets of the rows the k-mer ridge baseline is fitted on
+    (train) and scored on (val): all of a split up to toolkit.train.cre.KMER_MAX_ROWS, else a sample."""
+    import numpy as np
+
+    from ..io import traincache as TC
+    from ..train import data as D
+    from ..train.cre import kmer_rows
+
+    out = {}
+    with TC.CacheReader(data["cache"], "cre") as reader:
+        prepare = _prepare(reader.meta)
+        for k, salt in (("train", 0), ("val", 1)):
+            rows = D.CachedRows(reader, k, prepare, ("y",))
+            pick = kmer_rows(len(rows), seed + salt)
+            pick = np.arange(len(rows)) if pick is None else pick
+            out[k] = (rows.sequences(pick), rows.take(pick, ("y",))["y"].numpy())
+    return out
 
 
 def _modality(text):

@@ -21,6 +21,9 @@ _TRAIN_FLAGS = {
     "aux-lr-mult": ("aux_lr_mult", click.FloatRange(0, min_open=True),
                     "Auxiliary heads' learning rate as a multiple of the main schedule's."),
     "best-k": ("best_k", click.IntRange(1), "Best checkpoints kept."),
+    "steps-per-epoch": ("steps_per_epoch", click.IntRange(0),
+                        "Optimisation steps per epoch: the first N batches of each epoch's shuffled order (0: every "
+                        "batch). For benchmarks and very large tables."),
 }
 
 
@@ -54,9 +57,18 @@ _TRAIN_FLAGS = {
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @opt.seed_option
 @opt.threads_option
-@click.option("--resume", is_flag=True, help="Continue the run in DIR from checkpoint-last.pt, exactly.")
+@click.option("--resume", is_flag=True,
+              help="Continue the run in DIR from checkpoint-last.pt, exactly; the rows come from DIR's training "
+                   "cache when it is there (INPUT, if a file, must be the one it was built from; else the cache is "
+                   "rebuilt from INPUT and the rows compared).")
+@click.option("--data-in-memory/--stream-data", "data_in_memory", default=None,
+              help="Where batches come from. Every run first writes the encoded train and val rows to the training "
+                   "cache DIR/train_cache.h5 (deleted when the run finishes); --data-in-memory then loads them into "
+                   "memory, --stream-data reads each batch from the cache by row index (memory independent of the "
+                   "row count). Default: in memory when they take at most 256 MiB there (sequence codes plus "
+                   "8 bytes per descriptor and row), else streamed. Both give the same training.")
 def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tileformer_dir, preset, length,
-        grad_checkpoint, device, seed, jobs, resume, quiet, verbose, **train_flags):
+        grad_checkpoint, device, seed, jobs, resume, data_in_memory, quiet, verbose, **train_flags):
     """Train PhysInformer: predict every descfeat descriptor from the sequence.
 
     Reads descfeat's HDF5 file (or a TSV with descriptor columns) with
@@ -71,6 +83,13 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tilef
     validation Pearson, Spearman, R², MSE and MAE distributions, overall and
     per family, and the 5 best and worst descriptors.
 
+    The input is read once, in blocks, into the training cache
+    DIR/train_cache.h5 (uint8 sequence codes and the raw descriptor values
+    of the train and val rows, chunked HDF5); descriptor statistics are
+    computed from it block by block, and training reads batches from it by
+    row index (--stream-data) or from memory (--data-in-memory). The cache
+    survives a kill for --resume and is deleted when the run finishes.
+
     \b
     Examples:
       seqqc lib.tsv | dgsplit | descfeat -o d.h5 && fit-physinformer d.h5 -o models/pi
@@ -81,9 +100,11 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tilef
       predict -m models/pi test.tsv > descriptors_pred.tsv
     """
     import os
+    import time
 
     import torch
 
+    from ..io import traincache as TC
     from ..train import dist
     from ..train import modeldir as MD
     from ..train import physinformer as trainer
@@ -102,8 +123,20 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tilef
     if config is not None:
         arch = config["model"].get("arch", "physinformer")
     tile = _tileformer(tileformer_dir, arch) if config is None and tileformer_dir else None
-    data = _load(input, fmt, seq_col, id_col, desc_spec or ("psi_*" if arch == "tileformer" else None), activities,
-                 length, config, norm, log)
+    cache = TC.path_in(out_dir)
+    if group.main:                      # rank 0 writes the training cache; every rank reads it
+        if resume and TC.reusable(cache, input, "physinformer"):
+            log.info(f"fit-physinformer: rows from the training cache {cache} (the input is not read again)")
+        else:
+            if resume:
+                TC.check_source(cache, input)
+            t0 = time.time()
+            _load(input, fmt, seq_col, id_col, desc_spec or ("psi_*" if arch == "tileformer" else None),
+                  activities, length, config, norm, log, cache=cache)
+            log.info(f"fit-physinformer: training cache {cache} written in {time.time() - t0:.1f} s "
+                     f"({os.path.getsize(cache) / 1e6:,.1f} MB)")
+    group.barrier()
+    data = _open_data(cache, data_in_memory)
     if config is None:
         config = _config(data, preset, dev, seed, train_flags, grad_checkpoint, arch, tile)
         if group.main:
@@ -125,18 +158,26 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tilef
              + (f"; frozen TileFormer from {config['tileformer']['dir']}" if config.get("tileformer") else "")
              + (f"; auxiliary heads for {', '.join(config['activities'])}" if config["activities"] else "")
              + (", resuming" if resume else "")
-             + (f"; {group.world} processes (DistributedDataParallel)" if group.active else ""))
+             + (f"; {group.world} processes (DistributedDataParallel)" if group.active else "")
+             + ("; batches read from the training cache by index (--stream-data)" if data["mode"] == "stream" else
+                "; train and val rows in memory"))
     if dropped["zero_variance"]:
         log.detail("constant on the train split: " + ", ".join(dropped["zero_variance"]))
     n = data["normalization"]["descriptors"]
-    result = trainer.train(config, data["train"], data["val"], out_dir, dev, (n["mean"], n["sd"]), log=log.info,
-                           resume=resume, tileformer_state=tile["state"] if tile else None)
+    try:
+        result = trainer.train(config, data["train"], data["val"], out_dir, dev, (n["mean"], n["sd"]), log=log.info,
+                               resume=resume, tileformer_state=tile["state"] if tile else None)
+    finally:
+        if data["reader"] is not None:
+            data["reader"].close()
     best = result["best"]
     row = result["log"][best["epoch"] - 1]
     log.info(f"fit-physinformer: {result['epochs']} epochs; best epoch {best['epoch']} (median val NLL {row['val_nll_median']:.4f}, "
              f"median val Pearson {row['val_pearson_median']:.3f}, median R2 {row['val_r2_median']:.3f}); "
              f"model in {out_dir}")
     dist.teardown()
+    if group.main:                      # a finished run is not resumed: the cache has done its work
+        TC.remove(cache)
 
 
 def _is_hdf5(path):
@@ -160,61 +201,228 @@ def _is_hdf5(path):
         return False
 
 
-def _read_hdf5_any(input, acts):
-    """Read an HDF5 input; standard input is first copied to a temporary file (h5py needs one)."""
-    if input not in (None, "-"):
-        return _read_hdf5(input, acts)
-    import os
-    import shutil
-    import sys
-    import tempfile
+def _load(input, fmt, seq_col, id_col, desc_spec, activities, length, config, norm, log, cache=None):
+    """Read the train and val rows chunk by chunk into the training cache at ``cache`` (test and
+    excluded rows are dropped and never enter it), then choose and scale the descriptors
+    from the cache (statistics over the train split in float64, block by block).
 
-    fd, tmp = tempfile.mkstemp(suffix=".h5")
-    try:
+    Nothing is returned: :func:`_open_data` opens the cache, whose ``meta`` holds what was
+    derived (descriptors kept and dropped, normalisation, ΔG triples, length, data hash).
+    """
+    import os
+
+    import numpy as np
+
+    from ..errors import InputError
+    from ..io import traincache as TC
+
+    acts = ([a.strip() for a in activities.split(",") if a.strip()] if activities else []) if config is None \
+        else list(config["activities"])
+    tmp = None
+    if _is_hdf5(input) and input in (None, "-"):       # h5py needs a file: standard input is copied first
+        import shutil
+        import sys
+        import tempfile
+
+        fd, tmp = tempfile.mkstemp(suffix=".h5")
         with os.fdopen(fd, "wb") as fh:
             shutil.copyfileobj(sys.stdin.buffer, fh)
-        out = _read_hdf5(tmp, acts)
-        out["name"] = "<stdin>"
-        return out
+    writer = None
+    try:
+        source = _h5_chunks(tmp or input, acts, "<stdin>" if tmp else None) if (tmp or _is_hdf5(input)) else \
+            _table_chunks(input, fmt, seq_col, id_col, acts)
+        head = next(source)
+        name, have = head["name"], head["names"]
+        if config is None:
+            cand = _select(have, desc_spec, name)
+            dropped = {"categorical": [c for c in cand if c in CATEGORICAL], "no_values": [], "zero_variance": []}
+            cand = [c for c in cand if c not in CATEGORICAL]
+        else:
+            cand = list(config["descriptors"])
+            missing = [c for c in cand if c not in have]
+            if missing:
+                raise InputError(f"descriptor(s) of the trained model missing: {', '.join(missing[:5])}", file=name)
+            dropped = config["dropped"]
+        pos = {c: i for i, c in enumerate(have)}
+        cols = np.array([pos[c] for c in cand], dtype=np.int64)
+        os.makedirs(os.path.dirname(os.path.abspath(cache)), exist_ok=True)
+        writer = TC.CacheWriter(cache, "physinformer", source=TC.fingerprint(input) if not tmp else None)
+        max_len = 0
+        for part in source:
+            for k, rows in part["rows"].items():
+                if not len(rows["seqs"]):
+                    continue
+                from ..train import data as D
+
+                codes, lengths = D.encode_left(rows["seqs"])
+                if k == "train":
+                    max_len = max(max_len, int(lengths.max()))
+                arrays = {"codes": codes, "lengths": lengths, "ids": np.asarray(rows["ids"], dtype=object),
+                          "values": rows["values"](cols)}
+                if acts:
+                    arrays["act"] = rows["act"]
+                writer.append(k, arrays)
+        if not writer.rows["train"]:
+            raise InputError("no 'train' rows", file=name, column="split")
+        if config is None and not writer.rows["val"]:
+            from ..errors import ConfigError
+
+            raise ConfigError("no 'val' rows", file=name, hint="dgsplit writes train, val and test rows")
+        meta = _finish(writer, cand, dropped, acts, config, norm, length, max_len, log, name)
+        meta.update({"n_test": head["n_test"]() if callable(head["n_test"]) else head["n_test"],
+                     "input": name, "format": head["format"]})
+        writer.finish(meta)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
     finally:
-        os.unlink(tmp)
+        if tmp:
+            os.unlink(tmp)
 
 
-def _load(input, fmt, seq_col, id_col, desc_spec, activities, length, config, norm, log):
-    """Train and val rows (test rows dropped unread) as standardised splits."""
+def _h5_chunks(path, acts, shown=None, block=1 << 15):
+    """A descfeat HDF5 file in blocks of rows: first {"name", "names", "format", "n_test"}, then
+    {"rows": {split: {"seqs", "ids", "values"(cols) -> array, "act"}}} per block (train and val rows only)."""
+    import h5py
+    import numpy as np
+
+    from ..errors import InputError
+    from ..io.h5 import FORMAT
+    from ..io.tables import check_split
+
+    name = shown or path
+    try:
+        h5 = h5py.File(path, "r")
+    except (OSError, ValueError) as exc:
+        raise InputError(f"not a readable HDF5 file ({exc})", file=name) from None
+    with h5:
+        if h5.attrs.get("format") != FORMAT:
+            raise InputError("not a descfeat HDF5 file (attribute 'format' missing or different)", file=name,
+                             hint="write it with descfeat -o FILE.h5")
+        if "split" not in h5["columns"]:
+            raise InputError("no 'split' column in the HDF5 file", file=name,
+                             hint="run dgsplit before descfeat (seqqc lib.tsv | dgsplit | descfeat -o d.h5)")
+        columns = list(h5["columns"])
+        missing = [a for a in acts if a not in columns]
+        if missing:
+            raise InputError(f"activity column(s) not in the file: {', '.join(missing)}", file=name,
+                             hint=f"its columns are: {', '.join(columns)}")
+        names = _Names(x.decode() if isinstance(x, bytes) else x for x in h5["descriptor_names"][()])
+        n = h5["descriptors"].shape[0]
+        counted = {"test": 0}
+        yield {"name": name, "names": names, "format": "hdf5", "n_test": lambda: counted["test"]}
+        for a in range(0, n, block):
+            b = min(a + block, n)
+            split = check_split(h5["columns"]["split"].asstr()[a:b], name)
+            counted["test"] += int((split == "test").sum())
+            out = {}
+            for k in ("train", "val"):
+                rows = np.flatnonzero(split == k)
+                if not len(rows):
+                    continue
+                ids = np.asarray(h5["ids"].asstr()[a:b], dtype=object)[rows]
+                seqs = [s.strip().upper() for s in np.asarray(h5["sequences"].asstr()[a:b], dtype=object)[rows]]
+                vals = h5["descriptors"][a:b][rows]
+                act = np.column_stack([_numbers(np.asarray(h5["columns"][c].asstr()[a:b], dtype=object)[rows].tolist(),
+                                                name, c, ids=list(ids)) for c in acts]) if acts else None
+                out[k] = {"seqs": seqs, "ids": ids, "values": lambda cols, v=vals: v[:, cols], "act": act}
+            yield {"rows": out}
+
+
+def _table_chunks(input, fmt, seq_col, id_col, acts):
+    """A table with descriptor columns in chunks (see :func:`_h5_chunks`); only the chosen columns of
+    train and val rows are parsed."""
+    import numpy as np
+
+    from ..errors import InputError
+    from ..io.tables import check_split, clean_sequences, iter_table
+
+    head = None
+    counted = {"test": 0}
+    for chunk in iter_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col):
+        if head is None:
+            if "split" not in chunk.df.columns:
+                raise InputError("no 'split' column", file=chunk.name, line=1,
+                                 hint="run dgsplit first (seqqc lib.tsv | dgsplit | descfeat | fit-physinformer ...)")
+            cols = list(chunk.df.columns)
+            exclude = {"id", chunk.seq_col, "split", "group_id", *(acts or [])}
+            names = [c for c in cols if c not in exclude]
+            missing = [a for a in acts if a not in cols]
+            if missing:
+                raise InputError(f"activity column(s) not in the input: {', '.join(missing)}", file=chunk.name,
+                                 line=1)
+            head = {"name": chunk.name, "names": names, "format": "table", "n_test": lambda: counted["test"]}
+            yield head
+        split = check_split(chunk.df["split"].tolist(), chunk.name, chunk.lines)
+        counted["test"] += int((split == "test").sum())
+        ids = np.asarray(chunk.ids(), dtype=object)
+        out = {}
+        for k in ("train", "val"):
+            m = split == k
+            if not m.any():
+                continue
+            from ..io.tables import SeqTable
+
+            sub = SeqTable(chunk.df.loc[m].reset_index(drop=True), chunk.seq_col, chunk.id_col, chunk.lines[m],
+                           chunk.name, chunk.fmt, ids=ids[m])
+
+            def values(cols, sub=sub):
+                chosen = [names[j] for j in cols]
+                if not chosen:
+                    return np.zeros((len(sub.df), 0))
+                return np.column_stack([_numbers(sub.df[c].tolist(), sub.name, c, sub.lines) for c in chosen])
+
+            act = np.column_stack([_numbers(sub.df[a].tolist(), sub.name, a, sub.lines) for a in acts]) if acts \
+                else None
+            out[k] = {"seqs": clean_sequences(sub), "ids": ids[m], "values": values, "act": act}
+        yield {"rows": out}
+
+
+def _column_stats(writer, name, n, cols=None):
+    """Per column over the train rows of a cache dataset: finite count, mean and SD (NaN and
+    inf skipped; float64, two passes over blocks)."""
+    import numpy as np
+
+    from ..io import traincache as TC
+
+    def blocks():
+        ds = writer.dataset("train", name)
+        step = TC.block_rows(8 * int(np.prod(ds.shape[1:])))
+        for a in range(0, n, step):
+            x = ds[a:a + step].astype(np.float64)
+            yield x if cols is None else x[:, cols]
+
+    total = count = None
+    for x in blocks():
+        ok = np.isfinite(x)
+        s, c = np.where(ok, x, 0.0).sum(axis=0), ok.sum(axis=0)
+        total, count = (s, c) if total is None else (total + s, count + c)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+        sq = np.zeros_like(total)
+        for x in blocks():
+            ok = np.isfinite(x)
+            sq += np.where(ok, (x - mean) ** 2, 0.0).sum(axis=0)
+        sd = np.sqrt(sq / count)
+    return count, mean, sd
+
+
+def _finish(writer, cand, dropped, acts, config, norm, length, max_len, log, name):
+    """Choose and scale the descriptors from the cache being written; returns its meta."""
     import hashlib
 
     import numpy as np
 
-    from ..errors import ConfigError, InputError
+    from ..errors import InputError
+    from ..io import traincache as TC
     from ..models.physinformer import ENTROPY_FACTOR, TEMPERATURE_K, family_of, thermo_triples
     from ..train import data as D
-    from ..train.physinformer import Split
 
-    acts = ([a.strip() for a in activities.split(",") if a.strip()] if activities else []) if config is None \
-        else list(config["activities"])
-    raw = _read_hdf5_any(input, acts) if _is_hdf5(input) else _read_table(input, fmt, seq_col, id_col, acts)
-    name = raw["name"]
-    have = raw["names"]
+    rows = dict(writer.rows)
+    B = TC.block_rows(8 * len(cand))
     if config is None:
-        cand = _select(have, desc_spec, name)
-        dropped = {"categorical": [c for c in cand if c in CATEGORICAL], "no_values": [], "zero_variance": []}
-        cand = [c for c in cand if c not in CATEGORICAL]
-    else:
-        cand = list(config["descriptors"])
-        missing = [c for c in cand if c not in have]
-        if missing:
-            raise InputError(f"descriptor(s) of the trained model missing: {', '.join(missing[:5])}", file=name)
-    pos = {c: i for i, c in enumerate(have)}
-    cols = np.array([pos[c] for c in cand], dtype=np.int64)
-    vals = {k: raw["values"][k][:, cols].astype(np.float64) for k in ("train", "val")}
-    for v in vals.values():
-        v[~np.isfinite(v)] = np.nan
-    if config is None:
-        tr = vals["train"]
-        finite = np.isfinite(tr).sum(axis=0)
-        with np.errstate(invalid="ignore"):
-            sd = np.nanstd(np.where(finite[None, :] > 0, tr, 0.0), axis=0)
+        finite, _, sd = _column_stats(writer, "values", rows["train"])
         keep = []
         for j, c in enumerate(cand):
             if finite[j] < 3:
@@ -227,57 +435,125 @@ def _load(input, fmt, seq_col, id_col, desc_spec, activities, length, config, no
             raise InputError("no descriptor varies on the train split", file=name,
                              hint="check the input (descfeat output with a split column) or --descriptors")
         names = [cand[j] for j in keep]
-        vals = {k: v[:, keep] for k, v in vals.items()}
-        mean = np.nanmean(vals["train"], axis=0)
-        sdv = np.nanstd(vals["train"], axis=0)
+        _, mean, sdv = _column_stats(writer, "values", rows["train"], np.asarray(keep))
         norm = {"descriptors": {"names": names, "mean": mean.tolist(), "sd": sdv.tolist()}, "activities": {}}
         triples, residual = [], {}
         for t in thermo_triples(names):
-            h, s, g = (vals["train"][:, i] for i in t)
-            r = np.abs(g - (h - TEMPERATURE_K * ENTROPY_FACTOR * s))
-            scale = np.abs(h) + TEMPERATURE_K * ENTROPY_FACTOR * np.abs(s) + np.abs(g) + 1e-12
-            ok = np.isfinite(r)
-            if ok.any() and np.all(r[ok] <= 2e-5 * scale[ok] + 1e-6):
+            worst, rmax, seen = -np.inf, 0.0, False
+            ds = writer.dataset("train", "values")
+            for a in range(0, rows["train"], B):
+                x = ds[a:a + B].astype(np.float64)
+                x[~np.isfinite(x)] = np.nan
+                h, s, g = (x[:, keep[i]] for i in t)
+                r = np.abs(g - (h - TEMPERATURE_K * ENTROPY_FACTOR * s))
+                scale = np.abs(h) + TEMPERATURE_K * ENTROPY_FACTOR * np.abs(s) + np.abs(g) + 1e-12
+                ok = np.isfinite(r)
+                if ok.any():
+                    seen = True
+                    worst = max(worst, float((r[ok] - (2e-5 * scale[ok] + 1e-6)).max()))
+                    rmax = max(rmax, float(r[ok].max()))
+            if seen and worst <= 0:
                 triples.append(t)
-                residual[names[t[2]]] = float(r[ok].max())
+                residual[names[t[2]]] = rmax
             else:
                 log.warn(f"{names[t[2]]} is not {names[t[0]]} - {TEMPERATURE_K} K x {names[t[1]]}/1000 on the train "
                          "rows; it is predicted directly")
-    else:
-        names = cand
-        triples, residual = config["thermo_triples"], config.get("thermo_identity_max_residual", {})
-        mean = np.asarray(norm["descriptors"]["mean"])
-        sdv = np.asarray(norm["descriptors"]["sd"])
-        dropped = config["dropped"]
-    z = {k: ((v - mean) / sdv).astype(np.float32) for k, v in vals.items()}
-    act = {k: None for k in z}
-    if acts:
-        a = {k: raw["activities"][k] for k in z}
-        if config is None:
+        if acts:
+            count, am, asd = _column_stats(writer, "act", rows["train"])
             for j, c in enumerate(acts):
-                col = a["train"][:, j]
-                if np.isfinite(col).sum() < 3 or not np.nanstd(col) > 0:
+                if count[j] < 3 or not asd[j] > 0:
                     raise InputError(f"activity '{c}' has fewer than 3 values or no variance in the train split",
                                      file=name, column=c, hint="drop it from --activities")
-                norm["activities"][c] = {"mean": float(np.nanmean(col)), "sd": float(np.nanstd(col))}
-        am = np.array([norm["activities"][c]["mean"] for c in acts])
-        asd = np.array([norm["activities"][c]["sd"] for c in acts])
-        act = {k: ((v - am) / asd).astype(np.float32) for k, v in a.items()}
-    L = (length or max(len(s) for s in raw["seqs"]["train"])) if config is None else int(config["length"])
-    splits = {k: Split(D.encode(raw["seqs"][k], L), z[k], act[k]) for k in z}
+                norm["activities"][c] = {"mean": float(am[j]), "sd": float(asd[j])}
+        L = length or max_len
+    else:
+        names, keep = cand, list(range(len(cand)))
+        triples, residual = config["thermo_triples"], config.get("thermo_identity_max_residual", {})
+        L = int(config["length"])
+    meta = {"names": names, "keep": keep, "families": [family_of(c) for c in names], "triples": triples,
+            "residual": residual, "dropped": dropped, "activities": acts, "length": int(L), "normalization": norm,
+            "n_train": rows["train"], "n_val": rows["val"]}
+    prepare = _prepare(meta)
     h = hashlib.sha1()
-    for k in ("train", "val"):
-        h.update(splits[k].codes.numpy().tobytes())
-        h.update(np.nan_to_num(vals[k], nan=-9e99).tobytes())
-        if act[k] is not None:
-            h.update(np.nan_to_num(act[k].astype(np.float64), nan=-9e99).tobytes())
-    if config is None and not len(splits["val"]):
-        raise ConfigError("no 'val' rows", file=name, hint="dgsplit writes train, val and test rows")
-    return {"train": splits["train"], "val": splits["val"], "n_train": len(splits["train"]),
-            "n_val": len(splits["val"]), "n_test": raw["n_test"], "names": names,
-            "families": [family_of(c) for c in names], "triples": triples, "residual": residual, "dropped": dropped,
-            "activities": acts, "length": L, "normalization": norm, "data_sha1": h.hexdigest(), "input": name,
-            "format": raw["format"]}
+    for k in TC.SPLITS:
+        for a in range(0, rows[k], TC.BLOCK_ROWS):
+            ds = writer.dataset(k, "codes")
+            h.update(D.centre(ds[a:a + TC.BLOCK_ROWS], writer.dataset(k, "lengths")[a:a + TC.BLOCK_ROWS], L).tobytes())
+        for a in range(0, rows[k], B):
+            v = writer.dataset(k, "values")[a:a + B][:, keep].astype(np.float64)
+            v[~np.isfinite(v)] = np.nan
+            h.update(np.nan_to_num(v, nan=-9e99).tobytes())
+        if acts:
+            for a in range(0, rows[k], TC.BLOCK_ROWS):
+                got = prepare(lambda nm: writer.dataset(k, nm)[a:a + TC.BLOCK_ROWS], ("act",))["act"]
+                h.update(np.nan_to_num(got.astype(np.float64), nan=-9e99).tobytes())
+    meta["data_sha1"] = h.hexdigest()
+    return meta
+
+
+def _prepare(meta):
+    """The fields a PhysInformer split reads from the cache (toolkit.train.data.CachedRows):
+    codes (central ``length`` bases), y (descriptors kept, (x - mean) / SD as float32, NaN
+    where missing), feats (y with NaN as 0, the auxiliary heads' input), act (activities,
+    standardised)."""
+    import numpy as np
+
+    from ..train import data as D
+
+    L, keep = meta["length"], np.asarray(meta["keep"], dtype=np.int64)
+    norm = meta["normalization"]
+    mean = np.asarray(norm["descriptors"]["mean"])
+    sd = np.asarray(norm["descriptors"]["sd"])
+    acts = meta["activities"]
+    am = np.array([norm["activities"][c]["mean"] for c in acts]) if acts else None
+    asd = np.array([norm["activities"][c]["sd"] for c in acts]) if acts else None
+
+    def prepare(get, names):
+        out = {}
+        if "y" in names or "feats" in names:
+            v = get("values")[:, keep].astype(np.float64)
+            v[~np.isfinite(v)] = np.nan
+            y = ((v - mean) / sd).astype(np.float32)
+            if "y" in names:
+                out["y"] = y
+            if "feats" in names:
+                out["feats"] = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
+        if "codes" in names:
+            out["codes"] = D.centre(get("codes"), get("lengths"), L)
+        if "act" in names:
+            out["act"] = ((get("act") - am) / asd).astype(np.float32)
+        return out
+
+    return prepare
+
+
+def _open_data(cache, in_memory):
+    """The training cache as the command's data: the splits (in memory or read batch by batch)
+    and the loader's meta."""
+    from ..io import traincache as TC
+    from ..train import data as D
+    from ..train.physinformer import Split
+
+    reader = TC.CacheReader(cache, "physinformer")
+    meta = reader.meta
+    d, A = len(meta["names"]), len(meta["activities"])
+    row_bytes = meta["length"] + 8 * d + 4 * A
+    mode = TC.choose_mode(in_memory, {"train": meta["n_train"], "val": meta["n_val"]}, row_bytes)
+    prepare = _prepare(meta)
+    fields = ("codes", "y", "feats", "act")
+    optional = () if A else ("act",)
+    block = TC.block_rows(8 * (len(meta["keep"]) + d))
+    splits = {}
+    for k in TC.SPLITS:
+        if mode == "memory":
+            a = D.load_rows(reader, k, prepare, ("codes", "y", "act"), optional, block)
+            splits[k] = Split(a["codes"], a["y"], a["act"])
+        else:
+            splits[k] = D.CachedRows(reader, k, prepare, fields, optional, block)
+    if mode == "memory":
+        reader.close()
+        reader = None
+    return {**meta, "train": splits["train"], "val": splits["val"], "reader": reader, "mode": mode, "cache": cache}
 
 
 def _select(have, spec, name):
@@ -316,82 +592,6 @@ def _numbers(texts, name, column, lines=None, ids=None):
     from ..io.tables import parse_numeric_values
 
     return parse_numeric_values(texts, lines, name, column, hint="fix the value or leave it empty", ids=ids)
-
-
-def _read_hdf5(path, acts):
-    import numpy as np
-
-    from ..errors import InputError
-    from ..io.h5 import read_h5
-    from ..io.tables import check_split
-
-    h = read_h5(path)
-    if "split" not in h["columns"]:
-        raise InputError("no 'split' column in the HDF5 file", file=path,
-                         hint="run dgsplit before descfeat (seqqc lib.tsv | dgsplit | descfeat -o d.h5)")
-    split = check_split(h["columns"]["split"], path)
-    missing = [a for a in acts if a not in h["columns"]]
-    if missing:
-        raise InputError(f"activity column(s) not in the file: {', '.join(missing)}", file=path,
-                         hint=f"its columns are: {', '.join(h['columns'])}")
-    out = {"name": path, "format": "hdf5", "names": _Names(h["names"]), "values": {}, "seqs": {}, "activities": {},
-           "n_test": int((split == "test").sum())}
-    ids = h["ids"]
-    for k in ("train", "val"):
-        rows = np.flatnonzero(split == k)
-        if k == "train" and not len(rows):
-            raise InputError("no 'train' rows", file=path, column="split")
-        out["values"][k] = h["values"][rows]
-        out["seqs"][k] = [h["sequences"][i].strip().upper() for i in rows]
-        if acts:
-            out["activities"][k] = np.column_stack([
-                _numbers([h["columns"][a][i] for i in rows], path, a, ids=[ids[i] for i in rows]) for a in acts])
-    return out
-
-
-def _read_table(input, fmt, seq_col, id_col, acts):
-    import numpy as np
-
-    from ..errors import InputError
-    from ..io.tables import SeqTable, clean_sequences, read_split_rows
-
-    first, tables, n_test = read_split_rows(
-        input, fmt, seq_col, id_col, hint="run dgsplit first (seqqc lib.tsv | dgsplit | descfeat | fit-physinformer ...)")
-    cols = list(first.df.columns)
-    exclude = {"id", first.seq_col, "split", "group_id", *(acts or [])}
-    names = [c for c in cols if c not in exclude]
-    missing = [a for a in acts if a not in cols]
-    if missing:
-        raise InputError(f"activity column(s) not in the input: {', '.join(missing)}", file=first.name, line=1)
-    out = {"name": first.name, "format": "table", "names": names, "values": {}, "seqs": {}, "activities": {},
-           "n_test": n_test}
-    for k, t in tables.items():
-        if t is None:
-            if k == "train":
-                raise InputError("no 'train' rows", file=first.name, column="split")
-            t = SeqTable(first.df.iloc[:0], first.seq_col, first.id_col, np.zeros(0, dtype=np.int64), first.name,
-                         first.fmt)
-        out["seqs"][k] = clean_sequences(t) if len(t.df) else []
-        out["values"][k] = _Lazy(t.df, names, first.name, t.lines)
-        if acts:
-            out["activities"][k] = np.column_stack([_numbers(t.df[a].tolist(), first.name, a, t.lines) for a in acts])
-    return out
-
-
-class _Lazy:
-    """Numeric columns of a table, parsed only when selected (``[:, cols]``)."""
-
-    def __init__(self, df, names, name, lines):
-        self.df, self.names, self.name, self.lines = df, names, name, lines
-
-    def __getitem__(self, key):
-        import numpy as np
-
-        _, cols = key
-        chosen = [self.names[j] for j in cols]
-        if not len(self.df):
-            return np.zeros((0, len(chosen)))
-        return np.column_stack([_numbers(self.df[c].tolist(), self.name, c, self.lines) for c in chosen])
 
 
 def _tileformer(path, arch):

@@ -379,3 +379,99 @@ def read_h5(path):
             "columns": {c: text(h5["columns"][c]) for c in order},
             "attrs": attrs,
         }
+
+
+class H5Rows:
+    """Descriptors of a descfeat HDF5 file looked up by row id, read in blocks (the file is
+    never read whole): what ``fit-cre --features FILE.h5`` / ``--modality NAME=FILE.h5``
+    join to a table that is read chunk by chunk.
+
+    The id index takes 16 bytes a row of the file: a sorted 64-bit hash of each id with its
+    row; every hit is confirmed against the stored id (a duplicated id resolves to its last
+    row, as a dict built over the file would). ``values(ids)`` reads the rows it needs in
+    blocks of ``block_rows`` consecutive rows, one block at a time.
+
+    Parameters
+    ----------
+    path : str
+    names : list of str or None, the descriptors wanted (None: all, in file order)
+    """
+
+    def __init__(self, path, names=None, block_rows=8192):
+        import h5py
+        import pandas as pd
+
+        self.path = str(path)
+        self.block_rows = block_rows
+        try:
+            self.h5 = h5py.File(self.path, "r")
+        except (OSError, ValueError) as exc:
+            raise InputError(f"not a readable HDF5 file ({exc})", file=self.path) from None
+        if self.h5.attrs.get("format") != FORMAT:
+            self.h5.close()
+            raise InputError("not a descfeat HDF5 file (attribute 'format' missing or different)", file=self.path,
+                             hint="write it with descfeat -o FILE.h5")
+        have = [x.decode() if isinstance(x, bytes) else x for x in self.h5["descriptor_names"][()]]
+        self.names = list(have if names is None else names)
+        pos = {n: i for i, n in enumerate(have)}
+        missing = [n for n in self.names if n not in pos]
+        if missing:
+            self.h5.close()
+            raise InputError(f"descriptor(s) missing: {', '.join(missing[:5])}", file=self.path,
+                             hint="compute the features with the same descfeat options as for training")
+        self.cols = np.fromiter((pos[n] for n in self.names), dtype=np.int64, count=len(self.names))
+        ids = self.h5["ids"]
+        self.n = ids.shape[0]
+        keys = np.empty(self.n, dtype=np.uint64)
+        for a in range(0, self.n, 1 << 16):
+            b = min(a + (1 << 16), self.n)
+            keys[a:b] = pd.util.hash_array(np.asarray(ids.asstr()[a:b], dtype=object), categorize=False)
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.order = keys[order], order.astype(np.int64)
+        self._hash = lambda v: pd.util.hash_array(np.asarray(v, dtype=object), categorize=False)
+
+    def rows(self, ids):
+        """The file row of each id (int64); an id that is not in the file is an InputError."""
+        ids = np.asarray([str(x) for x in ids], dtype=object)
+        h = self._hash(ids)
+        lo = np.searchsorted(self.keys, h, side="left")
+        hi = np.searchsorted(self.keys, h, side="right")
+        row = np.where(hi > lo, self.order[np.maximum(hi - 1, 0)] if self.n else -1, -1)
+        found = hi > lo
+        if found.any():                      # confirm against the stored ids (hash collisions)
+            got = np.asarray(self._ids_at(row[found]), dtype=object)
+            wrong = np.flatnonzero(found)[got != ids[found]]
+            for i in wrong:                  # rare: scan the rows sharing the hash
+                cand = [r for r in self.order[lo[i]:hi[i]] if self._ids_at(np.array([r]))[0] == ids[i]]
+                row[i] = max(cand) if cand else -1
+        absent = np.flatnonzero(row < 0)
+        if len(absent):
+            raise InputError(f"{len(absent)} row id(s) of the input are not in the file, e.g. '{ids[absent[0]]}'",
+                             file=self.path, hint="run descfeat on the same table (ids must match)")
+        return row
+
+    def _ids_at(self, rows):
+        rows = np.asarray(rows, dtype=np.int64)
+        order = np.argsort(rows, kind="stable")
+        uniq, inv = np.unique(rows[order], return_inverse=True)
+        vals = np.asarray(self.h5["ids"].asstr()[uniq], dtype=object)
+        out = np.empty(len(rows), dtype=object)
+        out[order] = vals[inv]
+        return out
+
+    def values(self, ids):
+        """float32 (len(ids), len(names)): the descriptors of each id's row."""
+        rows = self.rows(ids)
+        out = np.empty((len(rows), len(self.names)), dtype=np.float32)
+        ds = self.h5["descriptors"]
+        blocks = rows // self.block_rows
+        for blk in np.unique(blocks):
+            a = int(blk) * self.block_rows
+            data = ds[a:min(a + self.block_rows, self.n)]
+            sel = np.flatnonzero(blocks == blk)
+            out[sel] = data[rows[sel] - a][:, self.cols]
+        return out
+
+    def close(self):
+        if self.h5.id.valid:
+            self.h5.close()

@@ -19,7 +19,14 @@ K-mer branch. When the model has one (the cpu preset), its ridge regression is
 fitted on the train rows before the first step (toolkit.train.side.crossfit_kmer_ridge:
 penalty by cross-validation over train folds that keep dgsplit groups whole) and
 stays fixed; the network trains on its own output, and validation scores the model's
-output, the mean of the two.
+output, the mean of the two. Above :data:`KMER_MAX_ROWS` train rows it is fitted on a
+seeded sample of that many (:func:`kmer_rows`): its features do not fit in memory for
+a whole large table.
+
+Data. A split is either a :class:`Split` (tensors in memory) or a
+toolkit.train.data.CachedRows (rows read from the training cache by index); both offer
+``take(idx)``, ``blocks(size)`` and ``array(name)``, and hold the same values. Each rank
+reads only its rows of a global batch; validation is predicted block by block.
 
 Optimisation. AdamW (no decay on biases, norms and weight-norm gains), linear
 warm-up from lr/100 over ``warmup_epochs`` then cosine to lr/100 at the last
@@ -74,8 +81,13 @@ TRAIN_DEFAULTS = {
     "huber_delta": 1.0, "se_cap": 25.0, "task_weight_warmup": 5, "task_weight_ema": 0.98, "task_weight_cap": 2.0,
     "rc_prob": 0.5, "rc_lambda": 0.05, "shift": 3, "shift_prob": 0.5, "mask_prob": 0.02, "best_k": 3,
     "tie_margin": 0.001, "kmer_folds": 5, "regression_loss": "huber", "collapse_sd": 0.2, "collapse_r": 0.1,
-    "collapse_epochs": 3,
+    "collapse_epochs": 3, "steps_per_epoch": 0,
 }
+KMER_MAX_ROWS = 10_000
+"""The k-mer ridge (the cpu preset's branch and fit-cre's baseline) is fitted on at most this
+many train rows: all of them up to it, above it a seeded uniform sample (:func:`kmer_rows`).
+Its features take 8 bytes x 2,772 per row (10,000 rows: about 1.2 GB at the peak), so the
+whole train split of a large table would not fit; the network trains on every row."""
 KIND_CODE = {"regression": 0, "binary": 1, "count": 2}
 
 
@@ -99,6 +111,36 @@ class Split:
 
     def __len__(self):
         return self.codes.shape[0]
+
+    FIELDS = ("codes", "y", "w", "side", "target_idx")
+
+    def _get(self, name):
+        return torch.as_tensor(self.target_idx) if name == "target_idx" else getattr(self, name)
+
+    def take(self, idx, names=None):
+        """Rows ``idx`` as tensors, {field: tensor or None} (the interface of data.CachedRows)."""
+        return {k: None if self._get(k) is None else self._get(k)[idx] for k in (names or self.FIELDS)}
+
+    def blocks(self, size, names=None):
+        """(start, {field: numpy array or None}) for consecutive blocks of ``size`` rows."""
+        for a in range(0, len(self), size):
+            yield a, {k: None if self._get(k) is None else self._get(k)[a:a + size].numpy()
+                      for k in (names or self.FIELDS)}
+
+    def array(self, name):
+        v = self._get(name)
+        return None if v is None else v.numpy()
+
+    def groups_of(self, idx):
+        return None if self.groups is None else np.asarray(self.groups)[np.asarray(idx)]
+
+
+def kmer_rows(n, seed):
+    """Train rows the k-mer ridge is fitted on: all (None) up to :data:`KMER_MAX_ROWS`, else a
+    sorted seeded sample of that many."""
+    if n <= KMER_MAX_ROWS:
+        return None
+    return np.sort(np.random.default_rng(seed + 104_729).choice(n, KMER_MAX_ROWS, replace=False))
 
 
 def resolve_device(name):
@@ -155,6 +197,14 @@ def predict_codes(model, codes, side, device, batch_size=512, rc_average=True):
                 if rc_average:
                     y = 0.5 * (y + model(D.onehot(D.reverse_complement(c)), s).float())
             out.append(y.cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.n_tasks), dtype=np.float32)
+
+
+def predict_split(model, split, device, batch_size=512, rc_average=True):
+    """:func:`predict_codes` over a split (in memory or read from a training cache) in
+    blocks of ``batch_size`` rows, so that only one block of its codes is held at a time."""
+    out = [predict_codes(model, blk["codes"], blk["side"], device, batch_size, rc_average)
+           for _, blk in split.blocks(batch_size, ("codes", "side"))]
     return np.concatenate(out) if out else np.zeros((0, model.n_tasks), dtype=np.float32)
 
 
@@ -289,21 +339,27 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
     seed = int(config["seed"])
     kinds = task_kinds(config)
     kind_t = torch.as_tensor([KIND_CODE[k] for k in kinds], dtype=torch.long)
-    ytr = train_split.y.numpy()
     pos_weight = torch.ones(T)
-    for t, k in enumerate(kinds):
-        if k == "binary":
-            n1 = float(np.nansum(ytr[:, t] == 1))
-            n0 = float(np.nansum(ytr[:, t] == 0))
-            pos_weight[t] = n0 / max(n1, 1.0)
+    binary = [t for t, k in enumerate(kinds) if k == "binary"]
+    if binary:                          # counted block by block: a streamed split is never held whole
+        n1, n0 = np.zeros(T), np.zeros(T)
+        for _, blk in train_split.blocks(1 << 15, ("y",)):
+            n1 += (blk["y"] == 1).sum(axis=0)
+            n0 += (blk["y"] == 0).sum(axis=0)
+        for t in binary:
+            pos_weight[t] = float(n0[t]) / max(float(n1[t]), 1.0)
     all_regression = all(k == "regression" for k in kinds)
     torch.manual_seed(seed)
     model = model_lib.build(config).to(device)
     if model.kmer is not None:   # fitted on train rows only; deterministic, so a resumed run refits the same
         from .side import crossfit_kmer_ridge, decode
 
-        kr = crossfit_kmer_ridge(decode(train_split.codes.numpy()), train_split.y.numpy().astype(np.float64),
-                                 train_split.groups, folds=cfg["kmer_folds"], seed=seed)
+        rows = kmer_rows(len(train_split), seed)
+        pick = np.arange(len(train_split)) if rows is None else rows
+        got = train_split.take(torch.as_tensor(pick), ("codes", "y"))
+        kr = crossfit_kmer_ridge(decode(got["codes"].numpy()), got["y"].numpy().astype(np.float64),
+                                 train_split.groups_of(pick), folds=cfg["kmer_folds"], seed=seed)
+        del got
         model.kmer.set_ridge(kr["u"], kr["bias"])
         if log is not None:
             log("k-mer ridge branch: penalty " + ", ".join(f"{t} {a:g}" for t, a in zip(targets, kr["alpha"]))
@@ -315,6 +371,8 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
     G = dist.group()
     # a last partial batch must give every rank at least 2 rows (BatchNorm); else it is left out
     steps_per_epoch = max(1, n // bs + (1 if n % bs >= 2 * G.world else 0))
+    if cfg.get("steps_per_epoch"):      # --steps-per-epoch: the first N batches of each epoch's order
+        steps_per_epoch = min(steps_per_epoch, int(cfg["steps_per_epoch"]))
     total = steps_per_epoch * cfg["epochs"]
     warmup = steps_per_epoch * cfg["warmup_epochs"]
     state = {"epoch": 0, "step": 0, "ema": torch.ones(T), "best": None, "es_best": -math.inf, "bad_epochs": 0,
@@ -328,7 +386,7 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
         torch.set_rng_state(ck["rng"])
     amp = device.type == "cuda"
     rc_avg = cfg["rc_prob"] > 0
-    val_truth = val_split.y.numpy()
+    val_truth = val_split.array("y")
     with TermGuard() as guard:
         return _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, device,
                        log if G.main else None, guard, (kinds, kind_t, pos_weight, all_regression, steps_per_epoch, total, warmup, bs, n, amp, rc_avg,
@@ -359,16 +417,22 @@ def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, dev
             gen.set_state(mid["gen"])
             torch.set_rng_state(mid["rng"])
             t0 -= mid["seconds"]
-        for b in range(start, steps_per_epoch):
-            idx = perm[b * bs:(b + 1) * bs]
-            # every rank augments the whole global batch (same draws), then takes its rows
+        # each rank reads only its rows of a global batch; it augments the whole global batch (the same
+        # draws on every rank; a row's augmentation depends on its own codes only), then keeps its rows
+        for b, idx, got in D.batches(train_split, perm, bs, start, steps_per_epoch, lambda i: i[G.part(len(i))],
+                                     ("codes", "y", "w", "side")):
             part = G.part(len(idx))
-            codes = D.augment(train_split.codes[idx], gen, cfg["rc_prob"], cfg["shift"], cfg["shift_prob"],
-                              cfg["mask_prob"])[part].to(device)
+            codes = got["codes"]
+            if G.active:
+                full = torch.full((len(idx), codes.shape[1]), D.N_CODE, dtype=torch.uint8)
+                full[part] = codes
+                codes = full
+            codes = D.augment(codes, gen, cfg["rc_prob"], cfg["shift"], cfg["shift_prob"], cfg["mask_prob"])
+            codes = (codes[part] if G.active else codes).to(device)
             idx = idx[part]
-            y = train_split.y[idx].to(device)
-            w_se = train_split.w[idx].to(device)
-            side = None if train_split.side is None else train_split.side[idx].to(device)
+            y = got["y"].to(device)
+            w_se = got["w"].to(device)
+            side = None if got["side"] is None else got["side"].to(device)
             for g in opt.param_groups:
                 g["lr"] = lr_at(state["step"], total, warmup, cfg["lr"])
             x = D.onehot(codes)
@@ -410,17 +474,18 @@ def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, dev
                 raise stop_on_term(last, epoch, b)
         train_secs = time.time() - t0
         G.broadcast_buffers(model)          # every rank validates rank 0's model: the same decisions
-        vp = predict_codes(model, val_split.codes.numpy(), None if val_split.side is None else val_split.side.numpy(),
-                           device, rc_average=rc_avg)
+        vp = predict_split(model, val_split, device, rc_average=rc_avg)
         r, vx = validation_scores(vp, val_truth, kinds)
         score = float(np.nanmean(r)) if np.isfinite(r).any() else float("nan")
         if T > 1 and all_regression:
-            gp, go = mingap(vp, val_split.target_idx), mingap(val_truth, val_split.target_idx)
+            tidx = val_split.array("target_idx")
+            gp, go = mingap(vp, tidx), mingap(val_truth, tidx)
             tie = float(pearson(gp[:, None], go[:, None])[0])
         else:
             tie = float("nan")
         with torch.no_grad():
-            _, vloss, _, _ = _loss(torch.as_tensor(vp), val_split.y, torch.ones_like(val_split.y), torch.ones(T),
+            vy = torch.as_tensor(val_truth)
+            _, vloss, _, _ = _loss(torch.as_tensor(vp), vy, torch.ones_like(vy), torch.ones(T),
                                    cfg["huber_delta"], kind_t, pos_weight, cfg["regression_loss"])
         row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": total_loss / steps_per_epoch}
         for t, name in enumerate(targets):
@@ -440,7 +505,8 @@ def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, dev
         for t, name in enumerate(targets):
             row[f"task_weight_{name}"] = float(task_w[t])
         row["seconds"] = time.time() - t0
-        row["samples_per_s"] = n / train_secs if train_secs > 0 else float("nan")
+        # rows of this epoch's batches over the time of its steps (reading, augmentation, optimisation)
+        row["samples_per_s"] = min(n, steps_per_epoch * bs) / train_secs if train_secs > 0 else float("nan")
         state["log"].append(row)
         rec = {"epoch": epoch + 1, "score": score if score == score else -math.inf, "tie": tie}
         note = ""

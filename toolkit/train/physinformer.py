@@ -41,6 +41,10 @@ so that every rank takes the same decisions; only rank 0 writes files.
 Determinism. Each epoch seeds its own generators (order, dropout) from the seed and
 the epoch number, so a run resumed from checkpoint-last.pt makes exactly the same
 steps as one that was never interrupted.
+
+Data. A split is a :class:`Split` (tensors in memory) or a toolkit.train.data.CachedRows
+(rows read from the training cache by index), with the same ``take``/``blocks``/``array``
+interface and values; validation is predicted block by block.
 """
 
 import math
@@ -52,6 +56,7 @@ import torch
 
 from ..evaluate.descriptors import descriptor_metrics, summary  # noqa: F401  (moved there; names kept)
 from ..models import physinformer as model_lib
+from . import data as D
 from . import dist
 from . import modeldir as MD
 from .signals import TermGuard
@@ -61,7 +66,7 @@ from .step import guarded_step
 TRAIN_DEFAULTS = {
     "batch_size": 32, "epochs": 50, "lr": 1e-4, "lr_mult": 10.0, "pct_start": 0.1, "div_factor": 25.0,
     "final_div_factor": 1e4, "weight_decay": 0.01, "betas": [0.9, 0.999], "clip": 1.0, "aux_lr_mult": 0.1,
-    "best_k": 3,
+    "best_k": 3, "steps_per_epoch": 0,
 }
 METRICS = ("pearson", "spearman", "r2", "mse", "mae")
 AUX_WEIGHTS = "aux.pt"
@@ -84,6 +89,22 @@ class Split:
 
     def __len__(self):
         return self.codes.shape[0]
+
+    FIELDS = ("codes", "y", "feats", "act")
+
+    def take(self, idx, names=None):
+        """Rows ``idx`` as tensors, {field: tensor or None} (the interface of data.CachedRows)."""
+        return {k: None if getattr(self, k) is None else getattr(self, k)[idx] for k in (names or self.FIELDS)}
+
+    def blocks(self, size, names=None):
+        """(start, {field: numpy array or None}) for consecutive blocks of ``size`` rows."""
+        for a in range(0, len(self), size):
+            yield a, {k: None if getattr(self, k) is None else getattr(self, k)[a:a + size].numpy()
+                      for k in (names or self.FIELDS)}
+
+    def array(self, name):
+        v = getattr(self, name)
+        return None if v is None else v.numpy()
 
 
 def onecycle_lr(step, total, max_lr, pct_start=0.1, div_factor=25.0, final_div_factor=1e4):
@@ -127,6 +148,19 @@ def predict_codes(model, codes, device, batch_size=512, rc_average=False):
     d = len(model.names)
     empty = np.zeros((0, d), dtype=np.float32)
     return (np.concatenate(mus) if mus else empty), (np.concatenate(lvs) if lvs else empty)
+
+
+def predict_split(model, split, device, batch_size=512, rc_average=False):
+    """:func:`predict_codes` over a split (in memory or read from a training cache), one block
+    of ``batch_size`` rows at a time."""
+    mus, lvs = [], []
+    for _, blk in split.blocks(batch_size, ("codes",)):
+        mu, lv = predict_codes(model, blk["codes"], device, batch_size, rc_average)
+        mus.append(mu)
+        lvs.append(lv)
+    if not mus:
+        return predict_codes(model, np.zeros((0, 1), dtype=np.uint8), device)
+    return np.concatenate(mus), np.concatenate(lvs)
 
 
 def _param_groups(model, weight_decay):
@@ -200,6 +234,8 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
     n = len(train_split)
     bs = int(cfg["batch_size"])
     steps_per_epoch = max(1, n // bs + (1 if n % bs >= 2 * dist.group().world else 0))
+    if cfg.get("steps_per_epoch"):      # --steps-per-epoch: the first N batches of each epoch's order
+        steps_per_epoch = min(steps_per_epoch, int(cfg["steps_per_epoch"]))
     total = steps_per_epoch * int(cfg["epochs"])
     max_lr = cfg["lr"] * cfg["lr_mult"]
     state = {"epoch": 0, "step": 0, "best": None, "best_k": [], "log": []}
@@ -214,7 +250,7 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
         state = ck["state"]
         torch.set_rng_state(ck["rng"])
     amp = device.type == "cuda"
-    val_y = val_split.y.numpy()
+    val_y = val_split.array("y")
     G = dist.group()
     net = G.wrap(model, device)                 # DistributedDataParallel under torchrun
 
@@ -241,11 +277,17 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
                 gen.set_state(mid["gen"])
                 torch.set_rng_state(mid["rng"])
                 t0 -= mid["seconds"]
-            for b in range(start, steps_per_epoch):
-                idx = perm[b * bs:(b + 1) * bs]
-                mine = idx[G.part(len(idx))]
-                codes = train_split.codes[mine].to(device)
-                y = train_split.y[mine].to(device)
+            # each rank reads only its rows of a global batch, but the auxiliary heads train on the whole
+            # global batch on every rank
+            if aux is not None:
+                mine, fields = (lambda i: i), ("codes", "y", "feats", "act")
+            else:
+                mine, fields = (lambda i: i[G.part(len(i))]), ("codes", "y")
+            for b, idx, batch in D.batches(train_split, perm, bs, start, steps_per_epoch, mine, fields):
+                part = G.part(len(idx))
+                got = {k: batch[k][part] for k in ("codes", "y")} if aux is not None else batch
+                codes = got["codes"].to(device)
+                y = got["y"].to(device)
                 lr = onecycle_lr(state["step"], total, max_lr, cfg["pct_start"], cfg["div_factor"],
                                  cfg["final_div_factor"])
                 for g in opt.param_groups:
@@ -259,7 +301,7 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
                 sums["nll"] += float(G.mean(loss.detach().cpu()))
                 sums["mse"] += float(G.mean((se.sum() / c.sum().clamp(min=1)).detach().cpu()))
                 if aux is not None:
-                    la, lb = _aux_step(aux, aux_opt, train_split, idx, device, lr * cfg["aux_lr_mult"], cfg["clip"],
+                    la, lb = _aux_step(aux, aux_opt, batch, device, lr * cfg["aux_lr_mult"], cfg["clip"],
                                        _aux_seed(seed, epoch, state["step"]), amp)
                     sums["aux_a"] += la
                     sums["aux_b"] += lb
@@ -277,9 +319,10 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
                     raise stop_on_term(last, epoch, b)
             train_secs = time.time() - t0
             G.broadcast_buffers(model)          # every rank validates rank 0's model: the same decisions
-            vmu, vlv = predict_codes(model, val_split.codes.numpy(), device)
+            vmu, vlv = predict_split(model, val_split, device)
             with torch.no_grad():
-                vloss, vsum, vcnt, _ = model_lib.gaussian_nll(torch.as_tensor(vmu), torch.as_tensor(vlv), val_split.y)
+                vloss, vsum, vcnt, _ = model_lib.gaussian_nll(torch.as_tensor(vmu), torch.as_tensor(vlv),
+                                                              torch.as_tensor(val_y))
             vper = (vsum / vcnt.clamp(min=1)).numpy()[vcnt.numpy() > 0]
             vmed = float(np.median(vper)) if len(vper) else float("nan")
             met = descriptor_metrics(vmu, val_y)
@@ -295,8 +338,9 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
                         row[f"val_pearson_{f}_{s}"] = v
             if aux is not None:
                 pa, pb = aux_predict(aux, val_split, device)
-                ra = descriptor_metrics(pa, val_split.act.numpy())["pearson"]
-                rb = descriptor_metrics(pb, val_split.act.numpy())["pearson"]
+                val_act = val_split.array("act")
+                ra = descriptor_metrics(pa, val_act)["pearson"]
+                rb = descriptor_metrics(pb, val_act)["pearson"]
                 for j, a in enumerate(acts):
                     row[f"val_aux_a_pearson_{a}"] = float(ra[j])
                     row[f"val_aux_b_pearson_{a}"] = float(rb[j])
@@ -310,7 +354,8 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
             row["val_best5"] = ";".join(f"{names[j]}:{r[j]:.3f}" for j in order[:5])
             row["val_worst5"] = ";".join(f"{names[j]}:{r[j]:.3f}" for j in order[::-1][:5])
             row["seconds"] = time.time() - t0
-            row["samples_per_s"] = n / train_secs if train_secs > 0 else float("nan")
+            # rows of this epoch's batches over the time of its steps (reading included)
+            row["samples_per_s"] = min(n, steps_per_epoch * bs) / train_secs if train_secs > 0 else float("nan")
             state["log"].append(row)
             rec = {"epoch": epoch + 1, "score": vmed if math.isfinite(vmed) else math.inf}
             note = ""
@@ -358,11 +403,12 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
     return {"best": state["best"], "epochs": state["epoch"], "log": state["log"]}
 
 
-def _aux_step(aux, aux_opt, split, idx, device, lr, clip, seed, amp):
-    """One step of the auxiliary heads on detached inputs, in a forked RNG."""
-    codes = split.codes[idx].to(device)
-    feats = split.feats[idx].to(device).detach()
-    act = split.act[idx].to(device)
+def _aux_step(aux, aux_opt, batch, device, lr, clip, seed, amp):
+    """One step of the auxiliary heads on detached inputs (``batch``: the global batch's
+    codes, feats and act tensors), in a forked RNG."""
+    codes = batch["codes"].to(device)
+    feats = batch["feats"].to(device).detach()
+    act = batch["act"].to(device)
     for g in aux_opt.param_groups:
         g["lr"] = lr
     with _forked(device):
@@ -384,8 +430,8 @@ def aux_predict(aux, split, device, batch_size=512):
     aux.eval()
     pa, pb = [], []
     with torch.no_grad():
-        for a in range(0, len(split), batch_size):
-            x, f = split.codes[a:a + batch_size].to(device), split.feats[a:a + batch_size].to(device)
+        for _, blk in split.blocks(batch_size, ("codes", "feats")):
+            x, f = torch.as_tensor(blk["codes"]).to(device), torch.as_tensor(blk["feats"]).to(device)
             ya, yb = aux(x, f)
             pa.append(ya.float().cpu().numpy())
             pb.append(yb.float().cpu().numpy())
