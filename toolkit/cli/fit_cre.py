@@ -563,19 +563,7 @@ def _side_scaler(writer, n, side):
         for a in range(0, n, TC.BLOCK_ROWS):
             yield _side_raw(lambda name: writer.dataset("train", name)[a:a + TC.BLOCK_ROWS], side).astype(np.float64)
 
-    total = count = None
-    for x in blocks():
-        ok = np.isfinite(x)
-        s, c = np.where(ok, x, 0.0).sum(axis=0), ok.sum(axis=0)
-        total, count = (s, c) if total is None else (total + s, count + c)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / count
-    sq = np.zeros_like(total)
-    for x in blocks():
-        ok = np.isfinite(x)
-        sq += np.where(ok, (x - mean) ** 2, 0.0).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sd = np.sqrt(sq / count)
+    _, mean, sd = TC.column_moments(blocks)
     mean = np.where(np.isfinite(mean), mean, 0.0)
     sd = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
     return mean.tolist(), sd.tolist()

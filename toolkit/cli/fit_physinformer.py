@@ -393,19 +393,7 @@ def _column_stats(writer, name, n, cols=None):
             x = ds[a:a + step].astype(np.float64)
             yield x if cols is None else x[:, cols]
 
-    total = count = None
-    for x in blocks():
-        ok = np.isfinite(x)
-        s, c = np.where(ok, x, 0.0).sum(axis=0), ok.sum(axis=0)
-        total, count = (s, c) if total is None else (total + s, count + c)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / count
-        sq = np.zeros_like(total)
-        for x in blocks():
-            ok = np.isfinite(x)
-            sq += np.where(ok, (x - mean) ** 2, 0.0).sum(axis=0)
-        sd = np.sqrt(sq / count)
-    return count, mean, sd
+    return TC.column_moments(blocks)
 
 
 def _finish(writer, cand, dropped, acts, config, norm, length, max_len, log, name):

@@ -64,6 +64,26 @@ def block_rows(row_bytes, budget=1 << 24):
     return int(max(256, min(BLOCK_ROWS, budget // max(int(row_bytes), 1))))
 
 
+def column_moments(blocks):
+    """Per column over the rows of ``blocks()`` (a callable returning an iterator of float64
+    arrays (rows, columns), read twice): finite count, mean and population SD, NaN and inf
+    skipped, in two passes (mean, then the squared deviations), as a streamed table needs.
+    Columns without a finite value get NaN."""
+    total = count = None
+    for x in blocks():
+        ok = np.isfinite(x)
+        s, c = np.where(ok, x, 0.0).sum(axis=0), ok.sum(axis=0)
+        total, count = (s, c) if total is None else (total + s, count + c)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+        sq = np.zeros_like(total)
+        for x in blocks():
+            ok = np.isfinite(x)
+            sq += np.where(ok, (x - mean) ** 2, 0.0).sum(axis=0)
+        sd = np.sqrt(sq / count)
+    return count, mean, sd
+
+
 def path_in(out_dir):
     """The cache of a model directory."""
     return os.path.join(out_dir, NAME)
