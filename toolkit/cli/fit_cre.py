@@ -95,16 +95,8 @@ _TRAIN_FLAGS = {
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @opt.seed_option
 @opt.threads_option
-@click.option("--resume", is_flag=True,
-              help="Continue the run in DIR from checkpoint-last.pt, exactly; the rows come from DIR's training "
-                   "cache when it is there (INPUT, if a file, must be the one it was built from; else the cache is "
-                   "rebuilt from INPUT and the rows compared).")
-@click.option("--data-in-memory/--stream-data", "data_in_memory", default=None,
-              help="Where batches come from. Every run first writes the encoded train and val rows to the training "
-                   "cache DIR/train_cache.h5 (deleted when the run finishes); --data-in-memory then loads them into "
-                   "memory, --stream-data reads each batch from the cache by row index (memory independent of the "
-                   "row count). Default: in memory when they take at most 256 MiB there (about a million 230-nt rows "
-                   "with one target), else streamed. Both give the same training.")
+@opt.resume_option
+@opt.data_mode_option("about a million 230-nt rows with one target")
 @click.option("--no-baseline", is_flag=True,
               help="Skip the k-mer (k = 1-6) ridge baseline fitted on the same train/val rows (baseline.json).")
 def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target_transforms, preset, arch, conv_norm, head_dropout, kmer_prior,
@@ -146,12 +138,7 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
     from ..train import dist
     from ..train import modeldir as MD
 
-    group = dist.setup(device)          # torchrun: one rank of a DistributedDataParallel run
-    log = opt.Log("fit-cre", quiet or not group.main, verbose)
-    torch.set_num_threads(jobs)
-    dev = trainer.resolve_device(device)
-    if group.active and dev.type == "cuda":
-        dev = torch.device("cuda", group.local_rank)
+    group, log, dev = opt.start_training("fit-cre", device, jobs, quiet, verbose)
     if not resume:
         opt.require_input(input)
     config, norm = MD.open_run(out_dir, "cre", resume)

@@ -129,17 +129,9 @@ def cli(input, out_dir, genome, enhancer_length, promoter_length, clip, enhancer
       predict -m models/ep pairs.tsv --genome hg19.fa | evalboot --truth label --pred pred_label
       fit-ep split.tsv --genome hg19.fa -o models/ep --resume
     """
-    import torch
-
     from ..train import dist
-    from ..train import ep as trainer
 
-    group = dist.setup(device)          # torchrun: one rank of a DistributedDataParallel run
-    log = opt.Log("fit-ep", quiet or not group.main, verbose)
-    torch.set_num_threads(jobs)
-    dev = trainer.resolve_device(device)
-    if group.active and dev.type == "cuda":
-        dev = torch.device("cuda", group.local_rank)
+    group, log, dev = opt.start_training("fit-ep", device, jobs, quiet, verbose)
     if not resume:
         opt.require_input(input)
     weights = _loss_weights(loss_weights)

@@ -57,16 +57,8 @@ _TRAIN_FLAGS = {
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @opt.seed_option
 @opt.threads_option
-@click.option("--resume", is_flag=True,
-              help="Continue the run in DIR from checkpoint-last.pt, exactly; the rows come from DIR's training "
-                   "cache when it is there (INPUT, if a file, must be the one it was built from; else the cache is "
-                   "rebuilt from INPUT and the rows compared).")
-@click.option("--data-in-memory/--stream-data", "data_in_memory", default=None,
-              help="Where batches come from. Every run first writes the encoded train and val rows to the training "
-                   "cache DIR/train_cache.h5 (deleted when the run finishes); --data-in-memory then loads them into "
-                   "memory, --stream-data reads each batch from the cache by row index (memory independent of the "
-                   "row count). Default: in memory when they take at most 256 MiB there (sequence codes plus "
-                   "8 bytes per descriptor and row), else streamed. Both give the same training.")
+@opt.resume_option
+@opt.data_mode_option("sequence codes plus 8 bytes per descriptor and row")
 def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tileformer_dir, preset, length,
         grad_checkpoint, device, seed, jobs, resume, data_in_memory, quiet, verbose, **train_flags):
     """Train PhysInformer: predict every descfeat descriptor from the sequence.
@@ -102,20 +94,12 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tilef
     import os
     import time
 
-    import torch
-
     from ..io import traincache as TC
     from ..train import dist
     from ..train import modeldir as MD
     from ..train import physinformer as trainer
-    from ..train.cre import resolve_device
 
-    group = dist.setup(device)          # torchrun: one rank of a DistributedDataParallel run
-    log = opt.Log("fit-physinformer", quiet or not group.main, verbose)
-    torch.set_num_threads(jobs)
-    dev = resolve_device(device)
-    if group.active and dev.type == "cuda":
-        dev = torch.device("cuda", group.local_rank)
+    group, log, dev = opt.start_training("fit-physinformer", device, jobs, quiet, verbose)
     if not resume:
         opt.require_input(input)
     config, norm = MD.open_run(out_dir, "physinformer", resume)

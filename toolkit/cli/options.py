@@ -224,6 +224,43 @@ def training_options(flags, defaults):
     return deco
 
 
+def resume_option(fn):
+    """--resume of fit-cre and fit-physinformer (rows from the training cache when it is there)."""
+    return click.option("--resume", is_flag=True,
+                        help="Continue the run in DIR from checkpoint-last.pt, exactly; the rows come from DIR's "
+                             "training cache when it is there (INPUT, if a file, must be the one it was built from; "
+                             "else the cache is rebuilt from INPUT and the rows compared).")(fn)
+
+
+def data_mode_option(default_rule):
+    """--data-in-memory/--stream-data; ``default_rule`` says what 256 MiB of cached rows is."""
+    return click.option(
+        "--data-in-memory/--stream-data", "data_in_memory", default=None,
+        help="Where batches come from. Every run first writes the encoded train and val rows to the training cache "
+             "DIR/train_cache.h5 (deleted when the run finishes); --data-in-memory then loads them into memory, "
+             "--stream-data reads each batch from the cache by row index (memory independent of the row count). "
+             f"Default: in memory when they take at most 256 MiB there ({default_rule}), else streamed. Both give "
+             "the same training.")
+
+
+def start_training(name, device, jobs, quiet, verbose):
+    """The start of every fit-* command: join the torchrun group if there is one, the log
+    (quiet on ranks other than 0), torch's CPU threads, and the device (each rank's own GPU
+    under torchrun). Returns (group, log, device)."""
+    import torch
+
+    from ..train import dist
+    from ..train.cre import resolve_device
+
+    group = dist.setup(device)          # torchrun: one rank of a DistributedDataParallel run
+    log = Log(name, quiet or not group.main, verbose)
+    torch.set_num_threads(jobs)
+    dev = resolve_device(device)
+    if group.active and dev.type == "cuda":
+        dev = torch.device("cuda", group.local_rank)
+    return group, log, dev
+
+
 def report_option(fn):
     return click.option("--report", metavar="FILE", default=None,
                         help="Write a JSON report (counts, profile) to FILE.")(fn)
