@@ -208,11 +208,40 @@ def test_hierarchical_infonce_known_value():
     loss, used = trainer.hierarchical_infonce(e, cells, tau=0.1)
     # anchors 0 and 1: positive sim 1, negative sim 0 -> -log(e^10 / (e^10 + 1)); anchor 2 has no positive
     assert used == 2 and float(loss) == pytest.approx(math.log1p(math.exp(-10.0)), abs=1e-6)
-    # the memory brings negatives to a batch of one cell line
+    # one cell line alone has no negative: nothing to learn (hence the contrast set of other lines)
     loss, used = trainer.hierarchical_infonce(e[:2], cells[:2], tau=0.1)
     assert used == 0 and float(loss) == 0.0
-    loss, used = trainer.hierarchical_infonce(e[:2], cells[:2], e[2:], cells[2:], tau=0.1)
-    assert used == 2 and float(loss) == pytest.approx(math.log1p(math.exp(-10.0)), abs=1e-6)
+
+
+def test_prototype_loss_per_row_and_skips_lines_without_one():
+    e = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]])
+    protos = torch.tensor([[0.0, 0.0], [0.0, 0.0], [1.0, 1.0]])
+    seen = torch.tensor([True, False, True])
+    # rows 0 and 2: mean squared distances 0.5 and 4.0
+    assert float(trainer.prototype_loss(e, protos, seen)) == pytest.approx((0.5 + 4.0) / 2)
+    assert float(trainer.prototype_loss(e, protos, torch.zeros(3, dtype=torch.bool))) == 0.0
+
+
+def test_every_step_contrasts_its_cell_line_with_fresh_pairs_of_the_others(tiny, tmp_path, monkeypatch):
+    """Each training step's forward pass holds the batch's query and support pairs (one cell
+    line) and ``contrast`` pairs drawn from the other training cell lines."""
+    seen = []
+    real = trainer.hierarchical_infonce
+
+    def spy(e, cells, tau=0.1):
+        seen.append(cells.tolist())
+        return real(e, cells, tau=tau)
+
+    monkeypatch.setattr(trainer, "hierarchical_infonce", spy)
+    res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", tmp_path / "m", *FAST, "--no-baseline"])
+    assert res.exit_code == 0, res.output
+    assert seen                                                      # the joint epochs ran the term
+    for cells in seen:
+        own = cells[0]
+        n_own = sum(c == own for c in cells)
+        others = [c for c in cells if c != own]
+        assert cells[:n_own] == [own] * n_own                        # query + support first, one line
+        assert len(others) == len(cells) - n_own == trainer.TRAIN_DEFAULTS["contrast"]
 
 
 def test_sampler_batches_hold_one_cell_line():
@@ -355,7 +384,7 @@ def test_resume_after_a_kill_gives_the_same_weights(tiny, tmp_path, monkeypatch)
 
 def test_sigterm_mid_epoch_writes_a_checkpoint_and_resume_is_exact(model_dir, tiny, tmp_path, monkeypatch):
     """A real SIGTERM (what Slurm sends before SIGKILL) during the second step of epoch 3, the
-    first with the environment stream on: the step finishes, checkpoint-last.pt gets it (with the prototypes, the memory bank and the epoch's
+    first with the environment stream on: the step finishes, checkpoint-last.pt gets it (with the prototypes and the epoch's
     running sums and generators), the command fails with an Error: line naming the checkpoint,
     and --resume reaches the weights and log of the uninterrupted run (model_dir, same flags)."""
     import os
@@ -377,7 +406,7 @@ def test_sigterm_mid_epoch_writes_a_checkpoint_and_resume_is_exact(model_dir, ti
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL      # the handler is removed again
     ck = torch.load(part / "checkpoint-last.pt", weights_only=True)
     assert ck["state"]["epoch"] == 2 and ck["state"]["mid"]["batch"] == 2
-    assert len(ck["state"]["bank_e"]) > 0 and float(ck["model"]["proto_seen"].sum()) > 0   # the joint phase's state
+    assert float(ck["model"]["proto_seen"].sum()) > 0                   # the joint phase's state
     monkeypatch.setattr(trainer, "guarded_step", real)
     res = invoke(fit_cli, [tiny["split"], "-o", part, "--resume", "-q", "--no-baseline"])
     assert res.exit_code == 0, res.output

@@ -33,8 +33,10 @@ Streams
     every hidden ReLU of f_E' dead; the same in the one-strand model of the earlier
     benchmark), so z_E and R_E are identical in every cell line. Every term that reads
     e or z_E except InfoNCE is minimised by a constant e (prototype consistency, L1 on
-    z_E, the correlation with z_I), and InfoNCE on single pairs carries too little of a
-    cell line (its nearest-prototype accuracy stayed at chance, 0.2). Tried and not kept
+    z_E, the correlation with z_I), and InfoNCE, in its first form (negatives from a memory
+    of earlier one-cell-line batches), taught nothing (nearest-prototype accuracy at chance,
+    0.2; see toolkit.train.ep for the contrast set that replaced the memory, with which e
+    learns the cell lines only at a contrastive weight of about 1, 20 times the design's). Tried and not kept
     (8 epochs each): z_E = f_E'(the support set's mean stem features) with a GELU and
     a linear stem: support sets then told the cell lines apart (nearest centroid 0.34,
     chance 0.17) but R_E still went to ~0.01 in every line, because U_I is not >= 0
