@@ -32,6 +32,15 @@ def invoke(cli, args, input=None):
     return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
 
 
+def assert_same_weights(one, two):
+    """model.pt and the checkpoint's weights of two model directories are equal, bit for bit."""
+    for name in ("model.pt", "checkpoint-last.pt"):
+        a = torch.load(one / name, weights_only=True)
+        b = torch.load(two / name, weights_only=True)
+        a, b = (a["model"], b["model"]) if name == "checkpoint-last.pt" else (a, b)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+
+
 def _generator():
     spec = importlib.util.spec_from_file_location("make_synthetic_ep", EXAMPLES / "ep" / "make_synthetic_ep.py")
     mod = importlib.util.module_from_spec(spec)
@@ -373,11 +382,7 @@ def test_resume_after_a_kill_gives_the_same_weights(tiny, tmp_path, monkeypatch)
     restore()
     res = invoke(fit_cli, [tiny["split"], "-o", part, "--resume", "-q"])
     assert res.exit_code == 0, res.output
-    for name in ("model.pt", "checkpoint-last.pt"):
-        a = torch.load(whole / name, weights_only=True)
-        b = torch.load(part / name, weights_only=True)
-        a, b = (a["model"], b["model"]) if name == "checkpoint-last.pt" else (a, b)
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    assert_same_weights(whole, part)
     la, lb = read_tsv(whole / "train_log.tsv"), read_tsv(part / "train_log.tsv")
     assert list(la["val_aupr"]) == list(lb["val_aupr"]) and list(la["train_loss"]) == list(lb["train_loss"])
 
@@ -410,11 +415,7 @@ def test_sigterm_mid_epoch_writes_a_checkpoint_and_resume_is_exact(model_dir, ti
     monkeypatch.setattr(trainer, "guarded_step", real)
     res = invoke(fit_cli, [tiny["split"], "-o", part, "--resume", "-q", "--no-baseline"])
     assert res.exit_code == 0, res.output
-    for name in ("model.pt", "checkpoint-last.pt"):
-        a = torch.load(model_dir / name, weights_only=True)
-        b = torch.load(part / name, weights_only=True)
-        a, b = (a["model"], b["model"]) if name == "checkpoint-last.pt" else (a, b)
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    assert_same_weights(model_dir, part)
     la, lb = read_tsv(model_dir / "train_log.tsv"), read_tsv(part / "train_log.tsv")
     for col in ("train_loss", "train_aupr", "domain_acc_train", "val_aupr", "lambda"):
         assert list(la[col]) == list(lb[col]), col
