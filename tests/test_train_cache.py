@@ -252,16 +252,9 @@ def test_resume_rebuilds_a_missing_cache_and_refuses_a_corrupt_one(table, tmp_pa
 
 @pytest.fixture(scope="module")
 def descriptors(tmp_path_factory):
-    d = tmp_path_factory.mktemp("pi")
-    qc = run_cli("seqqc", [DATA / "lentimpra_HepG2_400.tsv", "-q"])
-    df = read_tsv(run_cli("dgsplit", ["-q"], input=qc.stdout).stdout)
-    df = pd.concat([df[df["split"] == k].head(n) for k, n in (("train", 96), ("val", 32), ("test", 16))])
-    tsv = d / "split.tsv"
-    df.to_csv(tsv, sep="\t", index=False)
-    out = d / "d.h5"
-    res = run_cli("descfeat", [tsv, "--families", "thermo,bend", "-o", out, "-q"])
-    assert res.exit_code == 0, res.output
-    return out
+    from test_fit_physinformer import _descriptors_h5
+
+    return _descriptors_h5(tmp_path_factory, "thermo,bend")
 
 
 def test_physinformer_streamed_and_in_memory_training_are_identical(descriptors, tmp_path):
