@@ -129,7 +129,6 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
       fit-cre split.tsv -o models/cre --resume
     """
     import os
-    import time
 
     import torch
 
@@ -143,20 +142,11 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
         opt.require_input(input)
     config, norm = MD.open_run(out_dir, "cre", resume)
     group.barrier()                     # every rank has checked out_dir before rank 0 writes into it
-    cache = TC.path_in(out_dir)
-    if group.main:                      # rank 0 writes the training cache; every rank reads it
-        if resume and TC.reusable(cache, input, "cre"):
-            log.info(f"fit-cre: rows from the training cache {cache} (the input is not read again)")
-        else:
-            if resume:
-                TC.check_source(cache, input)
-            t0 = time.time()
-            _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, features, config, norm, log,
-                  task_types, target_transforms, modalities, cell_col, cache=cache,
-                  se_cap=train_flags.get("se_cap"))
-            log.info(f"fit-cre: training cache {cache} written in {time.time() - t0:.1f} s "
-                     f"({os.path.getsize(cache) / 1e6:,.1f} MB)")
-    group.barrier()
+    cache = opt.training_cache(
+        "fit-cre", "cre", group, log, out_dir, input, resume,
+        lambda path: _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, features, config, norm,
+                           log, task_types, target_transforms, modalities, cell_col, cache=path,
+                           se_cap=train_flags.get("se_cap")))
     data = _open_data(cache, data_in_memory, log)
     if config is None:
         config = _config(data, preset, arch, dev, seed, train_flags, input, motif_prior, features,

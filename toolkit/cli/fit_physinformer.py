@@ -92,7 +92,6 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tilef
       predict -m models/pi test.tsv > descriptors_pred.tsv
     """
     import os
-    import time
 
     from ..io import traincache as TC
     from ..train import dist
@@ -107,19 +106,10 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tilef
     if config is not None:
         arch = config["model"].get("arch", "physinformer")
     tile = _tileformer(tileformer_dir, arch) if config is None and tileformer_dir else None
-    cache = TC.path_in(out_dir)
-    if group.main:                      # rank 0 writes the training cache; every rank reads it
-        if resume and TC.reusable(cache, input, "physinformer"):
-            log.info(f"fit-physinformer: rows from the training cache {cache} (the input is not read again)")
-        else:
-            if resume:
-                TC.check_source(cache, input)
-            t0 = time.time()
-            _load(input, fmt, seq_col, id_col, desc_spec or ("psi_*" if arch == "tileformer" else None),
-                  activities, length, config, norm, log, cache=cache)
-            log.info(f"fit-physinformer: training cache {cache} written in {time.time() - t0:.1f} s "
-                     f"({os.path.getsize(cache) / 1e6:,.1f} MB)")
-    group.barrier()
+    cache = opt.training_cache(
+        "fit-physinformer", "physinformer", group, log, out_dir, input, resume,
+        lambda path: _load(input, fmt, seq_col, id_col, desc_spec or ("psi_*" if arch == "tileformer" else None),
+                           activities, length, config, norm, log, cache=path))
     data = _open_data(cache, data_in_memory)
     if config is None:
         config = _config(data, preset, dev, seed, train_flags, grad_checkpoint, arch, tile)
