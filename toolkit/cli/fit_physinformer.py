@@ -258,22 +258,14 @@ def _load(input, fmt, seq_col, id_col, desc_spec, activities, length, config, no
 def _h5_chunks(path, acts, shown=None, block=1 << 15):
     """A descfeat HDF5 file in blocks of rows: first {"name", "names", "format", "n_test"}, then
     {"rows": {split: {"seqs", "ids", "values"(cols) -> array, "act"}}} per block (train and val rows only)."""
-    import h5py
     import numpy as np
 
     from ..errors import InputError
-    from ..io.h5 import FORMAT
+    from ..io.h5 import open_h5
     from ..io.tables import check_split
 
     name = shown or path
-    try:
-        h5 = h5py.File(path, "r")
-    except (OSError, ValueError) as exc:
-        raise InputError(f"not a readable HDF5 file ({exc})", file=name) from None
-    with h5:
-        if h5.attrs.get("format") != FORMAT:
-            raise InputError("not a descfeat HDF5 file (attribute 'format' missing or different)", file=name,
-                             hint="write it with descfeat -o FILE.h5")
+    with open_h5(path, shown=name) as h5:
         if "split" not in h5["columns"]:
             raise InputError("no 'split' column in the HDF5 file", file=name,
                              hint="run dgsplit before descfeat (seqqc lib.tsv | dgsplit | descfeat -o d.h5)")

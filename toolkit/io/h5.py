@@ -308,18 +308,30 @@ def merge_h5(paths, out, block_rows=8192):
     return {"rows": rows, "files": [m["path"] for m in metas], "shards": count}
 
 
-def _h5_meta(path):
-    """What :func:`merge_h5` checks of one file: names, columns, attributes, shard, rows."""
+_WRITE_HINT = "write it with descfeat -o FILE.h5"
+
+
+def open_h5(path, shown=None, hint=_WRITE_HINT):
+    """Open a descfeat HDF5 file for reading (an h5py.File, to be closed by the caller),
+    or raise InputError naming ``shown`` (default ``path``) when it is not a readable
+    HDF5 file or not one descfeat wrote (its ``format`` attribute)."""
     import h5py
 
+    name = str(shown or path)
     try:
         h5 = h5py.File(path, "r")
     except (OSError, ValueError) as exc:
-        raise InputError(f"not a readable HDF5 file ({exc})", file=path,
-                         hint="--merge joins descfeat -o FILE.h5 outputs; join TSV shards with cat") from None
-    with h5:
-        if h5.attrs.get("format") != FORMAT:
-            raise InputError("not a descfeat HDF5 file (attribute 'format' missing or different)", file=path)
+        raise InputError(f"not a readable HDF5 file ({exc})", file=name, hint=hint) from None
+    if h5.attrs.get("format") != FORMAT:
+        h5.close()
+        raise InputError("not a descfeat HDF5 file (attribute 'format' missing or different)", file=name,
+                         hint=_WRITE_HINT)
+    return h5
+
+
+def _h5_meta(path):
+    """What :func:`merge_h5` checks of one file: names, columns, attributes, shard, rows."""
+    with open_h5(path, hint="--merge joins descfeat -o FILE.h5 outputs; join TSV shards with cat") as h5:
         raw = {k: v for k, v in h5.attrs.items() if k not in SHARD_ATTRS and k != "toolkit_version"}
         attrs = {k: (v.decode() if isinstance(v, bytes) else v.item() if hasattr(v, "item") else v)
                  for k, v in raw.items()}
@@ -345,16 +357,7 @@ def read_h5(path):
     ``sequences`` (lists of str), ``columns`` (dict name -> list of str, input order) and
     ``attrs`` (dict; JSON attributes decoded).
     """
-    import h5py
-
-    try:
-        h5 = h5py.File(path, "r")
-    except (OSError, ValueError) as exc:
-        raise InputError(f"not a readable HDF5 file ({exc})", file=path) from None
-    with h5:
-        if h5.attrs.get("format") != FORMAT:
-            raise InputError("not a descfeat HDF5 file (attribute 'format' missing or different)", file=path,
-                             hint="write it with descfeat -o FILE.h5")
+    with open_h5(path) as h5:
         attrs = {}
         for k, v in h5.attrs.items():
             if isinstance(v, bytes):
@@ -398,19 +401,11 @@ class H5Rows:
     """
 
     def __init__(self, path, names=None, block_rows=8192):
-        import h5py
         import pandas as pd
 
         self.path = str(path)
         self.block_rows = block_rows
-        try:
-            self.h5 = h5py.File(self.path, "r")
-        except (OSError, ValueError) as exc:
-            raise InputError(f"not a readable HDF5 file ({exc})", file=self.path) from None
-        if self.h5.attrs.get("format") != FORMAT:
-            self.h5.close()
-            raise InputError("not a descfeat HDF5 file (attribute 'format' missing or different)", file=self.path,
-                             hint="write it with descfeat -o FILE.h5")
+        self.h5 = open_h5(self.path)
         have = [x.decode() if isinstance(x, bytes) else x for x in self.h5["descriptor_names"][()]]
         self.names = list(have if names is None else names)
         pos = {n: i for i, n in enumerate(have)}
