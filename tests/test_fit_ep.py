@@ -368,6 +368,46 @@ def test_curriculum_freezes_the_environment_stream(tiny, tmp_path, monkeypatch):
     assert [float(v) for v in log["lambda"][:2]] == [pytest.approx(0.1)] * 2
 
 
+def _stream_grads(model, which):
+    """Gradients of a loss on e alone (``which="e"``) or on z_I alone ("z") of a random batch."""
+    torch.manual_seed(0)
+    model.zero_grad()
+    z, e = model.features(torch.rand(4, 4, 40), torch.rand(4, 4, 40))
+    ((e ** 2).sum() if which == "e" else (z ** 2).sum()).backward()
+    return {n: p.grad for n, p in model.named_parameters()}
+
+
+def test_environment_stem_of_its_own_takes_no_gradient_from_the_task_and_gives_none_to_it():
+    shared = M.EPModel(3, channels=6, kernel=5, blocks=0, d=8, env_hidden=16, modules=4)
+    own = M.EPModel(3, channels=6, kernel=5, blocks=0, d=8, env_hidden=16, modules=4, env_filters=5)
+    assert own.f_E[0].in_features == 5 and own.env_tower.stem.out_channels == 5
+    assert {id(p) for p in own.env_tower.parameters()} <= {id(p) for p in own.environment_parameters()}
+    g = _stream_grads(shared, "e")                       # the design's form: e's losses reach the shared stem
+    assert g["tower.stem.weight"] is not None and g["tower.stem.weight"].abs().sum() > 0
+    g = _stream_grads(own, "e")
+    assert g["tower.stem.weight"] is None and g["env_tower.stem.weight"].abs().sum() > 0
+    g = _stream_grads(own, "z")
+    assert g["env_tower.stem.weight"] is None and g["tower.stem.weight"].abs().sum() > 0
+
+
+def test_env_filters_option_is_saved_and_served(tiny, tmp_path):
+    out = tmp_path / "m"
+    res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", out, *FAST, "--env-filters", "4",
+                           "--energy", "linear", "--modules", "16", "--loss-weights", "0.1,0.1,1,0.01,0.05"])
+    assert res.exit_code == 0, res.output
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model"]["env_filters"] == 4 and cfg["model"]["modules"] == 16 and cfg["train"]["gamma"] == 1.0
+    weights = torch.load(out / "model.pt", weights_only=True)
+    assert weights["env_tower.stem.weight"].shape[0] == 4
+    pairs = tiny["pairs"]
+    src = tmp_path / "cellA.csv"
+    pairs[pairs["cell"] == "cellA"].head(60).to_csv(src, index=False)
+    res = invoke(predict_cli, ["-m", out, src, "--genome", tiny["genome"], "-q"])
+    assert res.exit_code == 0, res.output
+    p = read_tsv(res.stdout)["pred_label"].astype(float).to_numpy()
+    assert len(p) == 60 and ((p > 0) & (p < 1)).all()
+
+
 # ---------------------------------------------------------------------------- resume, determinism
 
 def test_resume_after_a_kill_gives_the_same_weights(tiny, tmp_path, monkeypatch):

@@ -80,6 +80,9 @@ def _layout_options(fn):
 @click.option("--modules", type=click.IntRange(1), default=None,
               help="Energy channels K (U_I and R_E are K-vectors; 1 is the design's scalar formula). "
                    "[default: the preset's, 8 / 16]")
+@click.option("--env-filters", type=click.IntRange(0), default=None,
+              help="0: f_E' reads the shared stem's features (the design); N: f_E' reads a stem of N filters of "
+                   "its own, trained by the environment's losses only. [default: the preset's, 0]")
 @click.option("--clamp-temperature", is_flag=True, help="Clamp T = softplus(t) to [0.5, 2].")
 @click.option("--task-loss", type=click.Choice(["immax", "bce"]), default="immax", show_default=True,
               help="immax: logistic loss with class-dependent margins (AdaptiveIMMAX); bce: cross-entropy.")
@@ -97,7 +100,7 @@ def _layout_options(fn):
                    "(baseline.json).")
 def cli(input, out_dir, genome, enhancer_length, promoter_length, clip, enhancer_col, promoter_col, cell_col,
         label_col, distance_col, loco, held_cells, val_chroms, test_chroms, preset, energy, modules,
-        clamp_temperature, task_loss, loss_weights, device, seed, jobs, resume, no_baseline, quiet, verbose,
+        env_filters, clamp_temperature, task_loss, loss_weights, device, seed, jobs, resume, no_baseline, quiet, verbose,
         **train_flags):
     """Train the enhancer-promoter interaction model on a table of pairs.
 
@@ -138,7 +141,8 @@ def cli(input, out_dir, genome, enhancer_length, promoter_length, clip, enhancer
     settings = {"genome": genome, "lengths": {"enhancer": enhancer_length, "promoter": promoter_length},
                 "clip": clip, "columns": {"enhancer": enhancer_col, "promoter": promoter_col, "cell": cell_col,
                                           "label": label_col, "distance": distance_col},
-                "preset": preset, "energy": energy, "modules": modules, "clamp_temperature": clamp_temperature,
+                "preset": preset, "energy": energy, "modules": modules, "env_filters": env_filters,
+                "clamp_temperature": clamp_temperature,
                 "task_loss": task_loss, "weights": weights, "seed": seed, "flags": train_flags}
     if loco:
         _leave_one_cell_out(input, out_dir, settings, held_cells, val_chroms, test_chroms, dev, resume,
@@ -345,9 +349,10 @@ def _config(data, settings, dev, extra=None):
         for k, v in zip(WEIGHTS, settings["weights"]):
             train[k], train[k + "_max"] = v, 2 * v
     model = {k: p[k] for k in ("channels", "kernel", "blocks", "pool", "d", "env_hidden", "modules",
-                               "dropout", "strands", "env_input")}
-    if settings["modules"] is not None:
-        model["modules"] = settings["modules"]
+                               "dropout", "strands", "env_input", "env_filters")}
+    for key in ("modules", "env_filters"):
+        if settings.get(key) is not None:
+            model[key] = settings[key]
     model["energy"] = settings["energy"]
     model["clamp_temperature"] = bool(settings["clamp_temperature"])
     layout = data["layout"]
