@@ -390,13 +390,29 @@ def test_environment_stem_of_its_own_takes_no_gradient_from_the_task_and_gives_n
     assert g["env_tower.stem.weight"] is None and g["tower.stem.weight"].abs().sum() > 0
 
 
+def test_environment_learning_rate_scale_groups():
+    model = M.EPModel(3, channels=6, kernel=5, blocks=0, d=8, env_hidden=16, modules=4, env_filters=5)
+    plain = trainer._param_groups(model, 0.01)
+    assert len(plain) == 2 and all(g["lr_scale"] == 1.0 for g in plain)       # the layout of earlier checkpoints
+    groups = trainer._param_groups(model, 0.01, 0.1)
+    seen = [id(p) for g in groups for p in g["params"]]
+    assert sorted(seen) == sorted(id(p) for p in model.parameters())         # a partition
+    env = {id(p) for p in model.environment_parameters()}
+    for g in groups:
+        assert g["lr_scale"] == (0.1 if id(g["params"][0]) in env else 1.0)
+        assert len({id(p) in env for p in g["params"]}) == 1
+        assert g["weight_decay"] == (0.0 if all(M.no_decay("", p) for p in g["params"]) else 0.01)
+
+
 def test_env_filters_option_is_saved_and_served(tiny, tmp_path):
     out = tmp_path / "m"
     res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", out, *FAST, "--env-filters", "4",
-                           "--energy", "linear", "--modules", "16", "--loss-weights", "0.1,0.1,1,0.01,0.05"])
+                           "--energy", "linear", "--modules", "16", "--loss-weights", "0.1,0.1,1,0.01,0.05",
+                           "--env-lr-scale", "0.1"])
     assert res.exit_code == 0, res.output
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["model"]["env_filters"] == 4 and cfg["model"]["modules"] == 16 and cfg["train"]["gamma"] == 1.0
+    assert cfg["train"]["env_lr_scale"] == 0.1
     weights = torch.load(out / "model.pt", weights_only=True)
     assert weights["env_tower.stem.weight"].shape[0] == 4
     pairs = tiny["pairs"]

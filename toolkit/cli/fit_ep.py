@@ -14,6 +14,9 @@ _TRAIN_FLAGS = {
                      "line's z_E (training batches, validation, --leave-one-cell-out test, predict's default)."),
     "lr": ("lr", click.FloatRange(0, min_open=True), "Peak learning rate (AdamW)."),
     "weight-decay": ("weight_decay", click.FloatRange(0), "AdamW weight decay (not on biases and energy scalars)."),
+    "env-lr-scale": ("env_lr_scale", click.FloatRange(0, min_open=True),
+                     "Learning rate of the environment stream (f_E', g_E and --env-filters' stem) relative to "
+                     "the rest."),
     "warmup-epochs": ("warmup_epochs", click.IntRange(0), "Linear warm-up from lr/100, then cosine to lr/100."),
     "min-epochs": ("min_epochs", click.IntRange(1), "Never stop early before this epoch."),
     "patience": ("patience", click.IntRange(1), "Stop after this many epochs without a higher validation AUPR."),

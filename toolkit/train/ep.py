@@ -115,6 +115,7 @@ TRAIN_DEFAULTS = {
     "alpha_max": 0.2, "beta_max": 0.2, "gamma_max": 0.1, "delta_max": 0.02, "eta_max": 0.1,
     "tau": 0.1, "mu": 0.9, "contrast": 32, "grl_coeff": 1.0, "corr_eps": 1e-8,
     "task_loss": "immax", "margin": 1.0, "margin_power": 0.25, "rc_prob": 0.5,
+    "env_lr_scale": 1.0,
 }
 WEIGHTS = ("alpha", "beta", "gamma", "delta", "eta")
 ACTIVE = 0.01   # a component of z_I or z_E counts as active (the L0 sparsity) above this magnitude
@@ -368,11 +369,17 @@ def sigmoid(x):
 
 # ---------------------------------------------------------------------------- training
 
-def _param_groups(model, weight_decay):
-    decay, keep = [], []
+def _param_groups(model, weight_decay, env_lr_scale=1.0):
+    """AdamW's groups: decayed and not decayed parameters; with ``env_lr_scale`` != 1 each
+    split again into the environment stream's (``model.environment_parameters()``, learning
+    rate times ``env_lr_scale``) and the rest. (With 1, the two groups of earlier versions, so
+    their checkpoints resume.)"""
+    env = {id(p) for p in model.environment_parameters()} if env_lr_scale != 1.0 else set()
+    groups = {}
     for name, p in model.named_parameters():
-        (keep if model_lib.no_decay(name, p) else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
+        groups.setdefault((model_lib.no_decay(name, p), id(p) in env), []).append(p)
+    return [{"params": ps, "weight_decay": 0.0 if keep else weight_decay, "lr_scale": env_lr_scale if is_env else 1.0}
+            for (keep, is_env), ps in sorted(groups.items())]
 
 
 class _Forward(torch.nn.Module):
@@ -456,7 +463,8 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
     # registers every parameter; some get no gradient in some steps (f_E' and g_E in the curriculum, the
     # energy form's unused scalars), hence find_unused_parameters
     net = G.wrap(_Forward(model), device, find_unused_parameters=True)
-    opt = torch.optim.AdamW(_param_groups(model, cfg["weight_decay"]), lr=cfg["lr"], betas=tuple(cfg["betas"]))
+    opt = torch.optim.AdamW(_param_groups(model, cfg["weight_decay"], float(cfg["env_lr_scale"])), lr=cfg["lr"],
+                            betas=tuple(cfg["betas"]))
     y_np = train_split.y.numpy()
     margins = immax_margins(float(y_np.sum()), float(len(y_np) - y_np.sum()), cfg["margin"], cfg["margin_power"])
     bs, sup = int(cfg["batch_size"]), int(cfg["support"])
@@ -526,7 +534,7 @@ def _train_epoch(model, net, opt, state, train_split, device, guard, fixed):
         y = train_split.y[q].to(device)
         B, S = len(q), len(s)
         for g in opt.param_groups:
-            g["lr"] = lr_at(state["step"], fixed["total"], fixed["warmup"], cfg["lr"])
+            g["lr"] = g.get("lr_scale", 1.0) * lr_at(state["step"], fixed["total"], fixed["warmup"], cfg["lr"])
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             z_all, e_all, z_I, z_E, logits, dlog = net(D.onehot(ec.to(device)), D.onehot(pc.to(device)), B, S, env,
                                                        cfg["grl_coeff"])
