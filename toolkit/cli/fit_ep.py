@@ -103,8 +103,8 @@ def _layout_options(fn):
                    "(baseline.json).")
 def cli(input, out_dir, genome, enhancer_length, promoter_length, clip, enhancer_col, promoter_col, cell_col,
         label_col, distance_col, loco, held_cells, val_chroms, test_chroms, preset, energy, modules,
-        env_filters, clamp_temperature, task_loss, loss_weights, device, seed, jobs, resume, no_baseline, quiet, verbose,
-        **train_flags):
+        env_filters, clamp_temperature, task_loss, loss_weights, device, seed, jobs, resume, no_baseline, quiet,
+        verbose, **train_flags):
     """Train the enhancer-promoter interaction model on a table of pairs.
 
     Reads enhancer-promoter pairs with a cell line (cell) and a 0/1 label:
@@ -354,7 +354,7 @@ def _config(data, settings, dev, extra=None):
     model = {k: p[k] for k in ("channels", "kernel", "blocks", "pool", "d", "env_hidden", "modules",
                                "dropout", "strands", "env_input", "env_filters")}
     for key in ("modules", "env_filters"):
-        if settings.get(key) is not None:
+        if settings[key] is not None:
             model[key] = settings[key]
     model["energy"] = settings["energy"]
     model["clamp_temperature"] = bool(settings["clamp_temperature"])

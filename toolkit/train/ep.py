@@ -66,7 +66,8 @@ unused) and every val pair is scored. Early stopping on the pooled validation AU
 ``min_epochs``. ``model.pt`` holds the best epoch's weights. The decision threshold is
 the one that maximises F1 on the best epoch's validation predictions (calibration.json).
 
-Optimisation: AdamW (no decay on biases and the energy's scalars), linear warm-up and
+Optimisation: AdamW (no decay on biases and the energy's scalars; the environment
+stream's learning rate times ``env_lr_scale``, 1 by default), linear warm-up and
 cosine decay of the learning rate, gradient-norm clipping, bf16 autocast on CUDA; a
 non-finite loss stops training (guarded_step). Each epoch seeds its own generators
 from the seed and the epoch, so a run resumed from checkpoint-last.pt makes exactly the
@@ -83,9 +84,9 @@ gradients into the mean over the step's real batches. The whole forward pass (bo
 streams, the energy's lambda and T, the gradient-reversed classifier) is one DDP call,
 with find_unused_parameters since f_E' and g_E get no gradient in the curriculum. After
 each step every rank's cell line and support-set mean e are gathered and applied in
-batch order to the prototypes, so every rank holds the same state (W = 1 is the one-process run, unchanged). The learning-rate schedule and the
-checkpoints count batches, not steps, so --resume works with another number of
-processes. Every rank validates the same weights on every val row (the same early
+batch order to the prototypes, so every rank holds the same state (W = 1 is the
+one-process run, unchanged). The learning-rate schedule and the checkpoints count
+batches, not steps, so --resume works with another number of processes. Every rank validates the same weights on every val row (the same early
 stopping); only rank 0 writes files. W ranks make W times fewer steps an epoch, each on
 W batches, so the result matches one process within tolerance, not exactly.
 """
@@ -103,7 +104,7 @@ from ..models import ep as model_lib
 from . import data as D
 from . import modeldir as MD
 from . import dist
-from .cre import lr_at, resolve_device  # noqa: F401  (resolve_device re-exported for the CLI)
+from .cre import lr_at
 from .signals import TermGuard
 from .signals import stop as stop_on_term
 from .step import guarded_step
