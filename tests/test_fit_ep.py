@@ -618,3 +618,21 @@ def test_bundled_example_is_what_the_generator_writes(tmp_path):
 
     y = pairs["label"].to_numpy()
     assert binary_metrics(y, truth["planted"])["aupr"] > binary_metrics(y, truth["agnostic"])["aupr"] + 0.2
+    # the enhancer's own markers carry part of the cell line: between the motif pairs alone and the answer
+    aupr = {k: binary_metrics(y, truth[k])["aupr"] for k in truth.columns}
+    assert aupr["agnostic"] + 0.05 < aupr["own_sequence"] < aupr["planted"] - 0.1
+
+
+def test_own_sequence_reference_reads_the_markers():
+    """The no-environment reference: a motif pair whose enhancer holds its own program's marker is
+    likely active; with another program's marker, much less; no motif pair, the noise rate."""
+    gen = _generator()
+    k0, k1, none = [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]
+    own = gen.own_sequence_probability(k0, k0, k0, 1000)
+    other = gen.own_sequence_probability(k0, k1, k0, 1000)
+    # by hand: program 0 is in 3 of the 6 combinations, the marker of program 0 in the same 3
+    assert own == pytest.approx((3 * 0.85 * 0.9 + 3 * 0.05 * 0.004) / (3 * 0.85 + 3 * 0.05))
+    # marker 1: weight 0.85 for the 3 combinations with program 1, of which 1 also has program 0
+    assert other == pytest.approx((0.85 * 0.9 + 2 * 0.85 * 0.004 + 2 * 0.05 * 0.9 + 0.05 * 0.004) / (3 * 0.85 + 3 * 0.05))
+    assert gen.own_sequence_probability(none, k0, none, 1000) == pytest.approx(0.004)
+    assert gen.own_sequence_probability(k0, k0, k0, 50_000) == pytest.approx(0.7 * own)
