@@ -340,7 +340,8 @@ def test_coordinate_path_end_to_end(model_dir, tiny):
         assert "".join("ACGTN"[x] for x in codes[0].tolist()) == window
 
 
-def test_curriculum_freezes_the_environment_stream(tiny, tmp_path, monkeypatch):
+@pytest.mark.parametrize("energy", ["linear", "interaction"])     # the presets' and the design's
+def test_curriculum_freezes_the_environment_stream(tiny, tmp_path, monkeypatch, energy):
     snapshots = []
     real_save = trainer.MD.save_tensors
 
@@ -351,18 +352,21 @@ def test_curriculum_freezes_the_environment_stream(tiny, tmp_path, monkeypatch):
 
     monkeypatch.setattr(trainer.MD, "save_tensors", record)
     out = tmp_path / "m"
-    res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", out, *FAST, "--min-epochs", "3"])
+    res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", out, *FAST, "--min-epochs", "3",
+                           "--energy", energy])
     assert res.exit_code == 0, res.output
     assert len(snapshots) == 3
     torch.manual_seed(2025)                                   # the trainer builds the model right after this
     fresh = M.build(json.loads((out / "config.json").read_text())).state_dict()
-    env_keys = [k for k in fresh if k.startswith(("f_E.", "g_E."))] + ["lam"]
-    for epoch in (0, 1):                                      # the curriculum: f_E', g_E and lambda untouched
+    env_keys = [k for k in fresh if k.startswith(("env_tower.", "f_E.", "g_E."))] + ["lam", "lam_U", "lam_R"]
+    assert any(k.startswith("env_tower.") for k in env_keys)  # the preset's own stem for f_E'
+    for epoch in (0, 1):                                      # the curriculum: the environment stream untouched
         assert all(torch.equal(fresh[k], snapshots[epoch][k]) for k in env_keys)
         assert float(snapshots[epoch]["env_active"]) == 0.0
     assert not torch.equal(fresh["tower.stem.weight"], snapshots[0]["tower.stem.weight"])
-    assert not torch.equal(fresh["f_E.0.weight"], snapshots[2]["f_E.0.weight"])     # everything trains from epoch 3
-    assert not torch.equal(fresh["g_E.weight"], snapshots[2]["g_E.weight"])
+    # everything the energy uses trains from epoch 3
+    used = ["env_tower.stem.weight", "f_E.0.weight"] + (["lam_U", "lam_R"] if energy == "linear" else ["g_E.weight"])
+    assert not any(torch.equal(fresh[k], snapshots[2][k]) for k in used)
     assert float(snapshots[2]["env_active"]) == 1.0
     log = read_tsv(out / "train_log.tsv")
     assert [float(v) for v in log["lambda"][:2]] == [pytest.approx(0.1)] * 2

@@ -77,22 +77,22 @@ def _layout_options(fn):
 @click.option("--preset", type=click.Choice(["auto", "cpu", "full"]), default="auto", show_default=True,
               help="Model sizes: full (the design, for a GPU) or cpu (minutes on a CPU for a few thousand "
                    "pairs); auto: full on CUDA, cpu otherwise.")
-@click.option("--energy", type=click.Choice(["interaction", "linear"]), default="interaction", show_default=True,
-              help="interaction: sigma(sum_k (U_k - R_k + lambda U_k R_k) / T); linear: the design's fallback "
-                   "sigma((U + U Lambda_U z_E + lambda_R z_E) / T).")
+@click.option("--energy", type=click.Choice(["interaction", "linear"]), default=None,
+              help="interaction: the design's sigma(sum_k (U_k - R_k + lambda U_k R_k) / T); linear: its "
+                   "fallback sigma((U + U Lambda_U z_E + lambda_R z_E) / T). [default: the preset's, linear]")
 @click.option("--modules", type=click.IntRange(1), default=None,
               help="Energy channels K (U_I and R_E are K-vectors; 1 is the design's scalar formula). "
-                   "[default: the preset's, 8 / 16]")
+                   "[default: the preset's, 32 / 64]")
 @click.option("--env-filters", type=click.IntRange(0), default=None,
               help="0: f_E' reads the shared stem's features (the design); N: f_E' reads a stem of N filters of "
-                   "its own, trained by the environment's losses only. [default: the preset's, 0]")
+                   "its own, trained by the environment's losses only. [default: the preset's, 32 / 64]")
 @click.option("--clamp-temperature", is_flag=True, help="Clamp T = softplus(t) to [0.5, 2].")
 @click.option("--task-loss", type=click.Choice(["immax", "bce"]), default="immax", show_default=True,
               help="immax: logistic loss with class-dependent margins (AdaptiveIMMAX); bce: cross-entropy.")
 @click.option("--loss-weights", metavar="A,B,G,D,E", default=None,
               help="Initial weights of the correlation, invariance, contrastive, sparsity and prototype "
                    "losses; each grows by 0.01 per epoch after the curriculum up to twice its initial value. "
-                   "[default: 0.1,0.1,0.05,0.01,0.05]")
+                   "[default: the preset's, 0.1,0.1,1,0.01,0.05; the design's is 0.1,0.1,0.05,0.01,0.05]")
 @opt.training_options(_TRAIN_FLAGS, _DEFAULTS)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @opt.seed_option
@@ -344,19 +344,17 @@ def _config(data, settings, dev, extra=None):
         preset = "full" if dev.type == "cuda" else "cpu"
     p = PRESETS[preset]
     train = dict(TRAIN_DEFAULTS)
-    for key in ("batch_size", "support", "epochs", "lr"):
+    for key in ("batch_size", "support", "epochs", "lr", "env_lr_scale"):
         train[key] = p[key]
     train.update({k: v for k, v in settings["flags"].items() if v is not None})
     train["task_loss"] = settings["task_loss"]
-    if settings["weights"] is not None:
-        for k, v in zip(WEIGHTS, settings["weights"]):
-            train[k], train[k + "_max"] = v, 2 * v
+    weights = p["loss_weights"] if settings["weights"] is None else settings["weights"]
+    for k, v in zip(WEIGHTS, weights):
+        train[k], train[k + "_max"] = v, 2 * v
     model = {k: p[k] for k in ("channels", "kernel", "blocks", "pool", "d", "env_hidden", "modules",
                                "dropout", "strands", "env_input", "env_filters")}
-    for key in ("modules", "env_filters"):
-        if settings[key] is not None:
-            model[key] = settings[key]
-    model["energy"] = settings["energy"]
+    for key in ("modules", "env_filters", "energy"):
+        model[key] = p[key] if settings[key] is None else settings[key]
     model["clamp_temperature"] = bool(settings["clamp_temperature"])
     layout = data["layout"]
     cols = {"enhancer": layout.seq.get("enhancer"), "promoter": layout.seq.get("promoter"), "cell": layout.cell,

@@ -55,8 +55,9 @@ Schedule and curriculum. For the first ``curriculum_epochs`` (2) epochs f_E' and
 frozen and the logit uses R_E = 0 and lambda = 0; the loss is then the task loss plus
 beta * invariance plus delta * mean |z_I| (the terms that involve e or z_E are off).
 From then on everything trains and each weight grows by ``weight_step`` (0.01) per
-epoch from its initial value (0.1, 0.1, 0.05, 0.01, 0.05) up to its cap (0.2, 0.2,
-0.1, 0.02, 0.1): weight = min(initial + 0.01 * (epoch - curriculum_epochs), cap),
+epoch from its initial value (the design's 0.1, 0.1, 0.05, 0.01, 0.05 here; fit-ep's
+presets start gamma at 1) up to its cap, twice the initial value (the design's 0.2,
+0.2, 0.1, 0.02, 0.1): weight = min(initial + 0.01 * (epoch - curriculum_epochs), cap),
 epochs counted from 0.
 
 Selection. After every epoch each validation cell line's environment is computed from a
@@ -67,14 +68,15 @@ unused) and every val pair is scored. Early stopping on the pooled validation AU
 the one that maximises F1 on the best epoch's validation predictions (calibration.json).
 
 Optimisation: AdamW (no decay on biases and the energy's scalars; the environment
-stream's learning rate times ``env_lr_scale``, 1 by default), linear warm-up and
-cosine decay of the learning rate, gradient-norm clipping, bf16 autocast on CUDA; a
-non-finite loss stops training (guarded_step). Each epoch seeds its own generators
-from the seed and the epoch, so a run resumed from checkpoint-last.pt makes exactly the
-steps of one that was never interrupted. SIGTERM (toolkit.train.signals) lets the step
-finish, writes a mid-epoch checkpoint-last.pt (weights, optimiser, prototypes, the
-epoch's running sums and generators) and stops; --resume continues from that
-batch to the weights of an uninterrupted run.
+stream's learning rate times ``env_lr_scale``: the presets' 0.1, since at the full rate
+its own stem left its random start under the L1 and prototype terms and e collapsed),
+linear warm-up and cosine decay of the learning rate, gradient-norm clipping, bf16
+autocast on CUDA; a non-finite loss stops training (guarded_step). Each epoch seeds its
+own generators from the seed and the epoch, so a run resumed from checkpoint-last.pt
+makes exactly the steps of one that was never interrupted. SIGTERM
+(toolkit.train.signals) lets the step finish, writes a mid-epoch checkpoint-last.pt
+(weights, optimiser, prototypes, the epoch's running sums and generators) and stops;
+--resume continues from that batch to the weights of an uninterrupted run.
 
 Processes (torchrun, toolkit.train.dist). Every rank draws the same batch list and
 augmentations; step t deals the sampler's batches tW .. tW + W - 1 out to the W ranks
