@@ -1,0 +1,111 @@
+"""Does fit-ep's environment stream do its job? A check on the models of a finished
+``bench_ep_synthetic.py --workdir DIR`` run (the synthetic genome with a known grammar).
+
+For every held-out cell line, its fold's model scores the line's test pairs (the pairs of
+loco_predictions.tsv) with the cell line's environment z_E taken from:
+
+- nothing (``env off``: the sequence stream alone, R_E = 0 and lambda = 0);
+- support sets of the line's own test pairs (``own``: what fit-ep and predict do; mean and
+  SD of the AUPR over ``--draws`` random support sets);
+- support sets of every other line's pairs, grouped by how many of the held-out line's two
+  programs that line runs (one, or none: the grammar's combinations give four lines sharing
+  one program and one sharing none).
+
+An environment that has learned the programs scores the held-out line best with its own
+z_E, worse with a line sharing one program and worst with the line sharing none; a
+collapsed one gives the same AUPR whatever z_E it is given.
+
+Usage: python3 benchmarks/bench_ep_environment.py --workdir DIR [--draws 5]
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workdir", required=True, help="the --workdir of a finished bench_ep_synthetic.py run")
+    ap.add_argument("--draws", type=int, default=5, help="support sets drawn per cell line")
+    ap.add_argument("--seed", type=int, default=5)
+    args = ap.parse_args(argv)
+    import pandas as pd
+    import torch
+
+    from toolkit.cli import fit_ep as F
+    from toolkit.io import pairs as P
+    from toolkit.models import ep as M
+    from toolkit.train import data as D
+    from toolkit.train import ep as T
+    from toolkit.train import modeldir as MD
+
+    torch.set_num_threads(1)
+    loco = os.path.join(args.workdir, "loco")
+    run = MD.read_json(os.path.join(loco, "loco.json"))
+    grammar = json.load(open(os.path.join(args.workdir, "synthetic_ep_grammar.json")))
+    programs = {c: set(v) for c, v in grammar["cells"].items()}
+    s = run["settings"]
+    settings = {"genome": s["genome"], "lengths": s["lengths"], "clip": s["clip"], "columns": s["columns"]}
+    layout, rows, _ = P.read_pairs(os.path.join(args.workdir, "synthetic_ep_pairs.csv.gz"),
+                                   F._layout_args(settings, need_split=False), keep=None)
+    aux = F._encode_rows(rows["all"], layout, settings, s["lengths"])
+    xe = torch.as_tensor(D.encode(aux["seqs"]["enhancer"], s["lengths"]["enhancer"]))
+    xp = torch.as_tensor(D.encode(aux["seqs"]["promoter"], s["lengths"]["promoter"]))
+    cells, y_all = aux["cells"], aux["y"]
+    preds = pd.read_csv(os.path.join(loco, "loco_predictions.tsv"), sep="\t", dtype={"id": str})
+    rng = np.random.default_rng(args.seed)
+    cmdline = " ".join(["python3 benchmarks/bench_ep_environment.py", *(sys.argv[1:] if argv is None else argv)])
+    print(f"command: {cmdline}; test AUPR of each fold's model on its held-out line's test pairs; "
+          f"{args.draws} support sets (of the model's support size) per cell line\n")
+    print("| held-out cell | fit-ep (loco.tsv) | environment off | own support sets (mean ± SD) | "
+          "lines sharing one program | line sharing none |")
+    print("|---|---|---|---|---|---|")
+    summary = []
+    for held in run["held_out"]:
+        fold = os.path.join(loco, f"heldout-{held}")
+        config = MD.read_config(fold, kinds={"ep"})
+        model = M.build(config)
+        model.load_state_dict(MD.load_tensors(os.path.join(fold, "model.pt")))
+        model.eval()
+        sub = preds[preds["cell"] == held]
+        test = sub["id"].str.removeprefix("row").astype(int).to_numpy() - 1
+        y = y_all[test]
+        m = int(config["support_size"])
+        with torch.no_grad():
+            z_I, _ = model.features(D.onehot(xe[test]), D.onehot(xp[test]))
+
+            def aupr(z_E, env=True):
+                return T.binary_metrics(y, model.energy(z_I, z_E, env=env).numpy())["aupr"]
+
+            def from_rows(pool):
+                pick = rng.choice(pool, m, replace=False)
+                return aupr(model.environment(D.onehot(xe[pick]), D.onehot(xp[pick])))
+
+            off = aupr(None, env=False)
+            own = [from_rows(test) for _ in range(args.draws)]
+            by_shared = {1: [], 0: []}
+            for c in sorted(programs):
+                if c != held:
+                    shared = len(programs[c] & programs[held])
+                    by_shared.setdefault(shared, []).append(
+                        np.mean([from_rows(np.flatnonzero(cells == c)) for _ in range(args.draws)]))
+        table = float(pd.read_csv(os.path.join(loco, "loco.tsv"), sep="\t").set_index("held_out").loc[held,
+                                                                                                       "aupr_fit_ep"])
+        row = {"held_out": held, "table": table, "off": off, "own": float(np.mean(own)), "own_sd": float(np.std(own)),
+               "one": float(np.mean(by_shared[1])), "none": float(np.mean(by_shared[0]))}
+        summary.append(row)
+        print(f"| {held} | {table:.3f} | {off:.3f} | {row['own']:.3f} ± {row['own_sd']:.3f} | {row['one']:.3f} | "
+              f"{row['none']:.3f} |", flush=True)
+    mean = {k: np.mean([r[k] for r in summary]) for k in ("table", "off", "own", "one", "none")}
+    print(f"| mean of {len(summary)} | {mean['table']:.3f} | {mean['off']:.3f} | {mean['own']:.3f} | {mean['one']:.3f} | "
+          f"{mean['none']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
