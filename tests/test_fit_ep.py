@@ -590,8 +590,9 @@ def test_sequence_layout_and_errors(tiny, tmp_path):
 def test_leave_one_cell_out_recovers_the_planted_grammar(tmp_path):
     """The synthetic benchmark's genome (16 chromosomes, seed 7), cellC held out with chr1, chr5 and
     chr9 (its pairs there are the test set), as benchmarks/bench_ep_synthetic.py runs it: fit-ep's
-    AUPR is far above the prior and both baselines, intervals apart (measured: 0.233 [0.163, 0.344]
-    against 0.062 and 0.047). About 5 minutes on 2 cores. (The bundled 8-chromosome example is too
+    AUPR is far above the prior and both baselines, intervals apart (measured with the presets of
+    2026-11-25: 0.196 [0.132, 0.284] against 0.062 [0.043, 0.093] and 0.047; with the design's settings
+    0.233). About 10 minutes on 2 cores. (The bundled 8-chromosome example is too
     small for this: half the training pairs, and fit-ep reached only 0.084 [0.054, 0.133] on cellA.)"""
     gen = _generator()
     gen.main([str(tmp_path), "--seed", "7", "--chroms", "16"])
