@@ -15,6 +15,13 @@ An environment that has learned the programs scores the held-out line best with 
 z_E, worse with a line sharing one program and worst with the line sharing none; a
 collapsed one gives the same AUPR whatever z_E it is given.
 
+A second table says which motifs each fold's stems detect: for each of the grammar's 12
+motifs (enhancer motif a_k, promoter motif b_k, marker m_k), planted at the centre of 300
+random 320-bp sequences, the largest shift of any stem filter's max-pooled response, in
+standard deviations of that response over the same sequences without it; "missed" lists
+those of its own motifs that no filter shifts by 2 SD. The shared stem should find the a_k and b_k (the
+pairs the task needs), the environment's own stem the markers (what tells lines apart).
+
 Usage: python3 benchmarks/bench_ep_environment.py --workdir DIR [--draws 5]
 """
 
@@ -105,6 +112,48 @@ def main(argv=None):
     mean = {k: np.mean([r[k] for r in summary]) for k in ("table", "off", "own", "one", "none")}
     print(f"| mean of {len(summary)} | {mean['table']:.3f} | {mean['off']:.3f} | {mean['own']:.3f} | {mean['one']:.3f} | "
           f"{mean['none']:.3f} |")
+    motif_table(loco, run["held_out"], grammar, s["lengths"]["enhancer"], args.seed)
+
+
+def motif_table(loco, held_out, grammar, length, seed):
+    """Which motifs each fold's shared stem and environment stem detect (see the module text)."""
+    import torch
+
+    from toolkit.models import ep as M
+    from toolkit.train import data as D
+    from toolkit.train import modeldir as MD
+
+    rng = np.random.default_rng(seed)
+    base = ["".join(rng.choice(list("ACGT"), length, p=[0.29, 0.21, 0.21, 0.29])) for _ in range(300)]
+    at = length // 2 - 5
+    motifs = {f"{tag}{k}": p[role] for k, p in grammar["programs"].items()
+              for tag, role in (("a", "enhancer_motif"), ("b", "promoter_motif"), ("m", "marker_motif"))}
+
+    def pooled(tower, seqs):
+        with torch.no_grad():
+            return tower(D.onehot(torch.as_tensor(D.encode(seqs, length))))[1].numpy()
+
+    print("\n| held-out cell | stem | dead filters | program motifs a_k, b_k: best filter (SD) | markers m_k (SD) | "
+          "its own motifs missed (< 2 SD) |")
+    print("|---|---|---|---|---|---|")
+    for held in held_out:
+        fold = os.path.join(loco, f"heldout-{held}")
+        model = M.build(MD.read_config(fold, kinds={"ep"}))
+        model.load_state_dict(MD.load_tensors(os.path.join(fold, "model.pt")))
+        model.eval()
+        for name, tower in (("shared", model.tower), ("environment", model.env_tower)):
+            if tower is None:
+                continue
+            r0 = pooled(tower, base)
+            sd = r0.std(axis=0) + 1e-6
+            shift = {t: float(((pooled(tower, [b[:at] + m + b[at + len(m):] for b in base]) - r0).mean(axis=0)
+                               / sd).max()) for t, m in motifs.items()}
+            prog = " ".join(f"{t} {v:.1f}" for t, v in shift.items() if t[0] in "ab")
+            mark = " ".join(f"{t} {v:.1f}" for t, v in shift.items() if t[0] == "m")
+            own = "ab" if name == "shared" else "m"           # what each stem is there to find
+            missed = ", ".join(t for t, v in shift.items() if t[0] in own and v < 2) or "-"
+            print(f"| {held} | {name} | {int((r0.max(axis=0) <= 1e-6).sum())} of {r0.shape[1]} | {prog} | {mark} | "
+                  f"{missed} |", flush=True)
 
 
 if __name__ == "__main__":
