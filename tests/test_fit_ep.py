@@ -411,14 +411,15 @@ def test_environment_learning_rate_scale_groups():
 def test_env_filters_option_is_saved_and_served(tiny, tmp_path):
     out = tmp_path / "m"
     res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", out, *FAST, "--env-filters", "4",
-                           "--energy", "linear", "--modules", "16", "--loss-weights", "0.1,0.1,1,0.01,0.05",
+                           "--energy", "linear", "--modules", "16", "--channels", "12", "--loss-weights", "0.1,0.1,1,0.01,0.05",
                            "--env-lr-scale", "0.1"])
     assert res.exit_code == 0, res.output
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["model"]["env_filters"] == 4 and cfg["model"]["modules"] == 16 and cfg["train"]["gamma"] == 1.0
     assert cfg["train"]["env_lr_scale"] == 0.1
     weights = torch.load(out / "model.pt", weights_only=True)
-    assert weights["env_tower.stem.weight"].shape[0] == 4
+    assert weights["env_tower.stem.weight"].shape[0] == 4 and weights["tower.stem.weight"].shape[0] == 12
+    assert cfg["model"]["channels"] == 12
     pairs = tiny["pairs"]
     src = tmp_path / "cellA.csv"
     pairs[pairs["cell"] == "cellA"].head(60).to_csv(src, index=False)

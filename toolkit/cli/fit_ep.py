@@ -83,6 +83,8 @@ def _layout_options(fn):
 @click.option("--modules", type=click.IntRange(1), default=None,
               help="Energy channels K (U_I and R_E are K-vectors; 1 is the design's scalar formula). "
                    "[default: the preset's, 32 / 64]")
+@click.option("--channels", type=click.IntRange(1), default=None,
+              help="Filters of the shared sequence tower's stem (and of its blocks). [default: the preset's, 32 / 128]")
 @click.option("--env-filters", type=click.IntRange(0), default=None,
               help="0: f_E' reads the shared stem's features (the design); N: f_E' reads a stem of N filters of "
                    "its own, trained by the environment's losses only. [default: the preset's, 32 / 64]")
@@ -103,7 +105,7 @@ def _layout_options(fn):
                    "(baseline.json).")
 def cli(input, out_dir, genome, enhancer_length, promoter_length, clip, enhancer_col, promoter_col, cell_col,
         label_col, distance_col, loco, held_cells, val_chroms, test_chroms, preset, energy, modules,
-        env_filters, clamp_temperature, task_loss, loss_weights, device, seed, jobs, resume, no_baseline, quiet,
+        channels, env_filters, clamp_temperature, task_loss, loss_weights, device, seed, jobs, resume, no_baseline, quiet,
         verbose, **train_flags):
     """Train the enhancer-promoter interaction model on a table of pairs.
 
@@ -144,7 +146,8 @@ def cli(input, out_dir, genome, enhancer_length, promoter_length, clip, enhancer
     settings = {"genome": genome, "lengths": {"enhancer": enhancer_length, "promoter": promoter_length},
                 "clip": clip, "columns": {"enhancer": enhancer_col, "promoter": promoter_col, "cell": cell_col,
                                           "label": label_col, "distance": distance_col},
-                "preset": preset, "energy": energy, "modules": modules, "env_filters": env_filters,
+                "preset": preset, "energy": energy, "modules": modules, "channels": channels,
+                "env_filters": env_filters,
                 "clamp_temperature": clamp_temperature,
                 "task_loss": task_loss, "weights": weights, "seed": seed, "flags": train_flags}
     if loco:
@@ -353,7 +356,7 @@ def _config(data, settings, dev, extra=None):
         train[k], train[k + "_max"] = v, 2 * v
     model = {k: p[k] for k in ("channels", "kernel", "blocks", "pool", "d", "env_hidden", "modules",
                                "dropout", "strands", "env_input", "env_filters")}
-    for key in ("modules", "env_filters", "energy"):
+    for key in ("channels", "modules", "env_filters", "energy"):
         model[key] = p[key] if settings[key] is None else settings[key]
     model["clamp_temperature"] = bool(settings["clamp_temperature"])
     layout = data["layout"]
