@@ -110,7 +110,8 @@ def main(argv=None):
         print(f"| {held} | {table:.3f} | {off:.3f} | {row['own']:.3f} ± {row['own_sd']:.3f} | {row['one']:.3f} | "
               f"{row['none']:.3f} |", flush=True)
     mean = {k: np.mean([r[k] for r in summary]) for k in ("table", "off", "own", "one", "none")}
-    print(f"| mean of {len(summary)} | {mean['table']:.3f} | {mean['off']:.3f} | {mean['own']:.3f} | {mean['one']:.3f} | "
+    print(f"| mean of {len(summary)} | {mean['table']:.3f} | {mean['off']:.3f} | {mean['own']:.3f} | "
+          f"{mean['one']:.3f} | "
           f"{mean['none']:.3f} |")
     motif_table(loco, run["held_out"], grammar, s["lengths"]["enhancer"], args.seed)
 

@@ -411,7 +411,8 @@ def test_environment_learning_rate_scale_groups():
 def test_env_filters_option_is_saved_and_served(tiny, tmp_path):
     out = tmp_path / "m"
     res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", out, *FAST, "--env-filters", "4",
-                           "--energy", "linear", "--modules", "16", "--channels", "12", "--loss-weights", "0.1,0.1,1,0.01,0.05",
+                           "--energy", "linear", "--modules", "16", "--channels", "12",
+                           "--loss-weights", "0.1,0.1,1,0.01,0.05",
                            "--env-lr-scale", "0.1"])
     assert res.exit_code == 0, res.output
     cfg = json.loads((out / "config.json").read_text())

@@ -84,7 +84,8 @@ def _layout_options(fn):
               help="Energy channels K (U_I and R_E are K-vectors; 1 is the design's scalar formula). "
                    "[default: the preset's, 32 / 64]")
 @click.option("--channels", type=click.IntRange(1), default=None,
-              help="Filters of the shared sequence tower's stem (and of its blocks). [default: the preset's, 32 / 128]")
+              help="Filters of the shared sequence tower's stem (and of its blocks). "
+                   "[default: the preset's, 32 / 128]")
 @click.option("--env-filters", type=click.IntRange(0), default=None,
               help="0: f_E' reads the shared stem's features (the design); N: f_E' reads a stem of N filters of "
                    "its own, trained by the environment's losses only. [default: the preset's, 32 / 64]")
@@ -105,8 +106,8 @@ def _layout_options(fn):
                    "(baseline.json).")
 def cli(input, out_dir, genome, enhancer_length, promoter_length, clip, enhancer_col, promoter_col, cell_col,
         label_col, distance_col, loco, held_cells, val_chroms, test_chroms, preset, energy, modules,
-        channels, env_filters, clamp_temperature, task_loss, loss_weights, device, seed, jobs, resume, no_baseline, quiet,
-        verbose, **train_flags):
+        channels, env_filters, clamp_temperature, task_loss, loss_weights, device, seed, jobs, resume, no_baseline,
+        quiet, verbose, **train_flags):
     """Train the enhancer-promoter interaction model on a table of pairs.
 
     Reads enhancer-promoter pairs with a cell line (cell) and a 0/1 label:

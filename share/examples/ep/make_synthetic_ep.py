@@ -95,8 +95,9 @@ def planted_probability(cell, enh_a, prom_b, distance, p_noise=0.004):
 
 def agnostic_probability(enh_a, prom_b, distance, p_noise=0.004):
     """The best a model can do that knows the grammar's motif pairs only (neither the cell
-    line's programs nor the enhancer's markers): with m programs matched by the pair, each active with probability 1/2 in a
-    random cell line, P = factor * (0.9 (1 - 2^-m) + p_noise 2^-m) (the ranking is what counts)."""
+    line's programs nor the enhancer's markers): with m programs matched by the pair, each
+    active with probability 1/2 in a random cell line, P = factor * (0.9 (1 - 2^-m) +
+    p_noise 2^-m) (the ranking is what counts)."""
     factor = 1.0 if distance < 30_000 else 0.7
     m = sum(bool(enh_a[k] and prom_b[k]) for k in range(PROGRAMS))
     return factor * (0.9 * (1 - 0.5 ** m) + p_noise * 0.5 ** m)
