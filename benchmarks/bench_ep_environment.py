@@ -47,10 +47,10 @@ def main(argv=None):
 
     from toolkit.cli import fit_ep as F
     from toolkit.io import pairs as P
-    from toolkit.models import ep as M
     from toolkit.train import data as D
     from toolkit.train import ep as T
     from toolkit.train import modeldir as MD
+    from toolkit.train.serve import load
 
     torch.set_num_threads(1)
     loco = os.path.join(args.workdir, "loco")
@@ -76,10 +76,8 @@ def main(argv=None):
     summary = []
     for held in run["held_out"]:
         fold = os.path.join(loco, f"heldout-{held}")
-        config = MD.read_config(fold, kinds={"ep"})
-        model = M.build(config)
-        model.load_state_dict(MD.load_tensors(os.path.join(fold, "model.pt")))
-        model.eval()
+        pred = load(fold, torch.device("cpu"))             # the fold's model as predict serves it
+        config, model = pred.config, pred.model
         sub = preds[preds["cell"] == held]
         test = sub["id"].str.removeprefix("row").astype(int).to_numpy() - 1
         y = y_all[test]
@@ -120,9 +118,8 @@ def motif_table(loco, held_out, grammar, length, seed):
     """Which motifs each fold's shared stem and environment stem detect (see the module text)."""
     import torch
 
-    from toolkit.models import ep as M
     from toolkit.train import data as D
-    from toolkit.train import modeldir as MD
+    from toolkit.train.serve import load
 
     rng = np.random.default_rng(seed)
     base = ["".join(rng.choice(list("ACGT"), length, p=[0.29, 0.21, 0.21, 0.29])) for _ in range(300)]
@@ -139,9 +136,7 @@ def motif_table(loco, held_out, grammar, length, seed):
     print("|---|---|---|---|---|---|")
     for held in held_out:
         fold = os.path.join(loco, f"heldout-{held}")
-        model = M.build(MD.read_config(fold, kinds={"ep"}))
-        model.load_state_dict(MD.load_tensors(os.path.join(fold, "model.pt")))
-        model.eval()
+        model = load(fold, torch.device("cpu")).model
         for name, tower in (("shared", model.tower), ("environment", model.env_tower)):
             if tower is None:
                 continue

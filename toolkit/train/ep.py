@@ -84,11 +84,12 @@ augmentations; step t deals the sampler's batches tW .. tW + W - 1 out to the W 
 with weight 0, so every rank makes the same number of steps), and DDP averages the
 gradients into the mean over the step's real batches. The whole forward pass (both
 streams, the energy's lambda and T, the gradient-reversed classifier) is one DDP call,
-with find_unused_parameters since f_E' and g_E get no gradient in the curriculum. After
-each step every rank's cell line and support-set mean e are gathered and applied in
-batch order to the prototypes, so every rank holds the same state (W = 1 is the
-one-process run, unchanged). The learning-rate schedule and the checkpoints count
-batches, not steps, so --resume works with another number of processes. Every rank validates the same weights on every val row (the same early
+with find_unused_parameters since f_E' and g_E get no gradient in the curriculum (and
+g_E none with the linear energy). After each step every rank's cell line and support-set
+mean e are gathered and applied in batch order to the prototypes, so every rank holds
+the same state (W = 1 is the one-process run, unchanged). The learning-rate schedule and
+the checkpoints count batches, not steps, so --resume works with another number of
+processes. Every rank validates the same weights on every val row (the same early
 stopping); only rank 0 writes files. W ranks make W times fewer steps an epoch, each on
 W batches, so the result matches one process within tolerance, not exactly.
 """
