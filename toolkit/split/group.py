@@ -505,8 +505,8 @@ def group_rows(seqs, grouping="rc", flanks="auto", near="none", max_mismatch=2,
             a, b = hamming_edges(reps, max_mismatch=max_mismatch, reverse=(grouping == "rc"), progress=progress)
         else:
             a, b = kmer_edges(reps, k=kmer_k, threshold=kmer_threshold, progress=progress)
-        rep_labels = labels[first]
-        labels = connect(labels, rep_labels[a], rep_labels[b]) if len(a) else labels
+        # a, b index the representatives; connect takes row indices
+        labels = connect(labels, first[a], first[b]) if len(a) else labels
         info[f"groups_after_{near}"] = int(labels.max() + 1) if len(labels) else 0
         info["near_links"] = int(len(a))  # rows joined to another group by near-duplicate links
     info["groups"] = int(labels.max() + 1) if len(labels) else 0
