@@ -74,10 +74,17 @@ def _parse_fractions(text):
 @click.option("--manifest", metavar="FILE", default=None,
               help="Write id, SHA1 of the sequence (elements: a table of coordinates' chrom:start-end "
                    "keys), group_id and split per row (TSV).")
+@click.option("--check", "check_only", is_flag=True,
+              help="Check the split already in the input (--split-col) instead of making one: report every "
+                   "related pair of rows in two different splits, by the same relations and options; write "
+                   "no table; exit 0 when none crosses, 1 when some do.")
+@click.option("--split-col", default="split", show_default=True, metavar="COL",
+              help="With --check: the column holding each row's split (any labels, e.g. fold1..fold5; "
+                   "rows labelled 'excluded' are in no split).")
 @opt.report_option
 def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, near, max_mismatch, kmer_k,
         kmer_threshold, strata_col, holdout_chrom, val_chroms, test_chroms, chrom_col, holdout, manifest,
-        report, quiet, verbose):
+        check_only, split_col, report, quiet, verbose):
     """Leakage-safe train/val/test splits: rows that share biology share a split.
 
     Groups rows by identical sequence, by reverse complement, after removing
@@ -115,7 +122,8 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
     from ..seq import sha1
     from ..split.allocate import (SPLIT_NAMES, by_chromosome, by_column, by_column_and_chromosome, check_no_leak,
                                   random_grouped)
-    from ..split.group import group_rows
+    from ..split.check import RELATION_LABELS, cross_split_pairs
+    from ..split.group import group_rows, resolve_flanks
 
     log = opt.Log("dgsplit", quiet, verbose)
     opt.require_input(input)
@@ -130,11 +138,18 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
                                      param_hint="--flanks") from None
         flanks = (left, right)
     held = _parse_holdout(holdout) if holdout else None
+    if check_only:
+        given = [name for name, on in (("-o", output not in ("-", None)), ("--manifest", manifest),
+                                       ("--holdout", holdout), ("--holdout-chrom", holdout_chrom)) if on]
+        if given:
+            raise click.UsageError(f"--check reads a split and writes no table: drop {', '.join(given)} "
+                                   "(the findings go to stderr and --report)")
 
     table = read_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col, require_seq=False)
     df = table.df
     cols = [c for c in df.columns if not c.startswith("_")]
     elements = []
+    flipped = None
     if table.seq_col is None:
         elements = element_columns(cols)
         if not elements:
@@ -157,11 +172,19 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
             raise ToolkitError("empty sequence", file=table.name, line=int(table.lines[i]), column=table.seq_col,
                                hint="run seqqc first, which rejects such rows with a reason")
         n = len(seqs)
+        left, right, flipped = resolve_flanks(seqs, flanks)
+        if flipped is not None:
+            log.detail(f"{int(flipped.sum())} rows carry the shared flanks on the other strand; read reverse-complemented")
         with log.progress(range(3 if near != "none" else 0), label="near-duplicates") as bar:
             step = (lambda k: bar.update(k)) if hasattr(bar, "update") else None
-            labels, ginfo, canon_keys = group_rows(seqs, grouping=grouping, flanks=flanks, near=near,
+            labels, ginfo, canon_keys = group_rows(seqs, grouping=grouping, flanks=(left, right, flipped), near=near,
                                                    max_mismatch=max_mismatch, kmer_k=kmer_k,
                                                    kmer_threshold=kmer_threshold, progress=step, return_keys=True)
+    relation_opts = dict(grouping=grouping, near=near, max_mismatch=max_mismatch, kmer_k=kmer_k,
+                         kmer_threshold=kmer_threshold)
+    if check_only:
+        return _check(log, table, cols, split_col, seqs, labels, ginfo, canon_keys, flipped, relation_opts, report,
+                      input)
 
     strata = df[strata_col].to_numpy(dtype=object) if strata_col in cols else np.zeros(n, dtype=np.int8)
     moved = 0
@@ -200,8 +223,19 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
         split = random_grouped(labels, strata, fr, seed)
         mode = f"random grouped {fractions}, seed {seed}"
 
-    # checked on the groups and, independently of grouping and allocation, on the cores (or elements) themselves
+    # checked on the groups and, independently of grouping and allocation, on the cores (or elements) themselves:
+    # every related pair of rows is enumerated again by the check's own search
     leak = check_no_leak(labels, split, keys=canon_keys)
+    crossing = None
+    if not leak and seqs is not None:
+        crossing = cross_split_pairs(seqs, np.where(split < 3, split, -1), ginfo["flanks"]["left"],
+                                     ginfo["flanks"]["right"], flipped, **relation_opts)
+        bad = {k: v for k, v in crossing["crossing_pairs"].items() if v}
+        if bad:
+            ex = crossing["examples"][0]
+            ids = table.ids()
+            leak = (", ".join(f"{v} {RELATION_LABELS[k]} pairs" for k, v in bad.items())
+                    + f" of rows in different splits, e.g. {ids[ex['row_a']]} and {ids[ex['row_b']]}")
     if leak:
         raise ToolkitError(f"leakage check failed: {leak}", file=table.name,
                            hint="this is a bug in dgsplit; please report it with the input")
@@ -221,7 +255,7 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
     out["group_id"] = gids
 
     rep = _report(table, out, labels, split, strata if strata_col in cols else None, strata_col,
-                  target_columns(cols), ginfo, mode, moved, seed, excluded)
+                  target_columns(cols), ginfo, mode, moved, seed, excluded, crossing, relation_opts)
     with AtomicOutput(output, inputs=[input]) as fh:
         write_tsv(out, fh)
     if manifest:
@@ -294,7 +328,8 @@ def _group_by_coordinates(table, elements):
     return labels, info, codes, joined
 
 
-def _report(table, out, labels, split, strata, strata_col, targets, ginfo, mode, moved, seed, excluded=None):
+def _report(table, out, labels, split, strata, strata_col, targets, ginfo, mode, moved, seed, excluded=None,
+            crossing=None, relation_opts=None):
     import numpy as np
     import pandas as pd
 
@@ -331,11 +366,120 @@ def _report(table, out, labels, split, strata, strata_col, targets, ginfo, mode,
     if ginfo.get("grouped_by") == "element coordinates":
         rep["leakage_check"] = "passed: no group and no element (identical coordinates) in more than one split"
     else:
-        rep["leakage_check"] = ("passed: no group and no core sequence (with --group-by rc: either strand) "
-                                "in more than one split")
+        rep["leakage_check"] = ("passed: no group in more than one split, and no pair of rows related by "
+                                f"{_relations_text(ginfo, relation_opts)} in two different splits "
+                                f"({crossing['sequences']} distinct sequences; {crossing['compared']} candidate "
+                                "near-duplicate pairs across splits compared)")
+        rep["leakage_check_pairs"] = {"relations": crossing["relations"],
+                                      "crossing_pairs": crossing["crossing_pairs"],
+                                      "sequences": crossing["sequences"],
+                                      "candidate_pairs_compared": crossing["compared"]}
     if excluded is not None:
         rep["leakage_check"] += " (excluded rows are in none)"
     return rep
+
+
+def _relations_text(ginfo, o):
+    """The relations a run groups by, in words: 'exact, reverse complement and hamming (<= 2 mismatches)'."""
+    f = ginfo["flanks"]
+    parts = [f"exact (cores after {f['left']}+{f['right']} nt flanks)"]
+    if o["grouping"] == "rc":
+        parts.append("reverse complement")
+    if o["near"] == "hamming":
+        parts.append(f"hamming (<= {o['max_mismatch']} mismatches, equal lengths"
+                     + (", either strand)" if o["grouping"] == "rc" else ")"))
+    elif o["near"] == "kmer":
+        parts.append(f"k-mer Jaccard (k = {o['kmer_k']}, >= {o['kmer_threshold']}, canonical k-mers)")
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+
+
+def _check(log, table, cols, split_col, seqs, labels, ginfo, keys, flipped, o, report, input):
+    """dgsplit --check: every related pair of rows in two different splits of an existing split column."""
+    import numpy as np
+    from tabulate import tabulate
+
+    from ..errors import ConfigError, InputError
+    from ..split.check import MAX_SPLITS, RELATION_LABELS, cross_split_keys, cross_split_pairs
+
+    if split_col not in cols:
+        raise ConfigError(f"--check needs a split column, and '{split_col}' is not in the input", file=table.name,
+                          line=1, hint=f"name it with --split-col (columns are: {', '.join(cols)})")
+    values = np.array([str(v).strip() for v in table.df[split_col].to_numpy(dtype=object)], dtype=object)
+    empty = np.flatnonzero(values == "")
+    if len(empty):
+        raise InputError("empty split value", file=table.name, line=int(table.lines[empty[0]]), column=split_col,
+                         hint="give every row a split, or 'excluded' for a row in none")
+    names = [v for v in ("train", "val", "test") if v in set(values)]
+    names += sorted(set(values) - set(names) - {"excluded"})
+    if len(names) > MAX_SPLITS:
+        raise InputError(f"{len(names)} distinct values in column '{split_col}'; at most {MAX_SPLITS} splits "
+                         "can be checked", file=table.name, column=split_col,
+                         hint="is this the right column? (--split-col)")
+    code_of = {v: i for i, v in enumerate(names)}
+    code_of["excluded"] = -1
+    split = np.array([code_of[v] for v in values], dtype=np.int64)
+    ids = table.ids()
+    if seqs is not None:
+        f = ginfo["flanks"]
+        res = cross_split_pairs(seqs, split, f["left"], f["right"], flipped, **o)
+    else:
+        res = cross_split_keys(keys, split)
+    kept = split >= 0
+    lab = labels[kept]
+    per_group = np.zeros((int(labels.max()) + 1 if len(labels) else 0, max(len(names), 1)), dtype=bool)
+    per_group[lab, split[kept]] = True
+    crossing_groups = np.flatnonzero(per_group.sum(axis=1) > 1)
+    rows_crossing = int(np.isin(lab, crossing_groups).sum())
+    total = sum(res["crossing_pairs"].values())
+    rep = {"input": table.name, "mode": "check", "split_column": split_col, "rows": int(len(split)),
+           "rows_in_no_split": int((~kept).sum()),
+           "splits": {nm: int((split == i).sum()) for i, nm in enumerate(names)},
+           "relations": res["relations"],
+           "options": ({"group_by": o["grouping"], "flanks": ginfo["flanks"], "near": o["near"],
+                        **({"max_mismatch": o["max_mismatch"]} if o["near"] == "hamming" else {}),
+                        **({"kmer_k": o["kmer_k"], "kmer_threshold": o["kmer_threshold"]}
+                           if o["near"] == "kmer" else {})}
+                       if seqs is not None else {"grouped_by": "element coordinates"}),
+           "crossing_pairs": res["crossing_pairs"],
+           "crossing_by_split_pair": {rel: {f"{'|'.join(sorted((names[a], names[b])))}": v for (a, b), v in d.items()}
+                                      for rel, d in res["by_split_pair"].items()},
+           "examples": [{"relation": e["relation"], "id_a": str(ids[e["row_a"]]), "split_a": values[e["row_a"]],
+                         "id_b": str(ids[e["row_b"]]), "split_b": values[e["row_b"]], "distance": e["distance"]}
+                        for e in res["examples"]],
+           "sequences": res.get("sequences"), "candidate_pairs_compared": res.get("compared", 0),
+           "groups": {"total": ginfo["groups"], "crossing": int(len(crossing_groups)),
+                      "rows_in_crossing_groups": rows_crossing},
+           "result": "passed" if total == 0 and not len(crossing_groups) else "failed"}
+    if bool(total) != bool(len(crossing_groups)):   # two independent computations disagree: a bug
+        rep["result"] = "failed"
+        rep["inconsistent"] = ("the groups and the pair search disagree; please report this with the input")
+    if report:
+        opt.write_json(report, rep, inputs=[input])
+    if not log.quiet:
+        split_text = ", ".join(f"{k} {v}" for k, v in rep["splits"].items())
+        log.info(f"dgsplit --check: {rep['rows']} rows in {len(names)} splits ({split_text}) from column "
+                 f"'{split_col}'" + (f"; {rep['rows_in_no_split']} excluded" if rep["rows_in_no_split"] else ""))
+        if seqs is not None:
+            log.info(f"relations: {_relations_text(ginfo, o)}")
+        pairs = sorted({p for d in rep["crossing_by_split_pair"].values() for p in d})
+        rows = [[RELATION_LABELS.get(rel, rel), f"{v:,}", *[f"{rep['crossing_by_split_pair'][rel].get(p, 0):,}"
+                                                          for p in pairs]]
+                for rel, v in rep["crossing_pairs"].items()]
+        log.info(tabulate(rows, headers=["relation", "pairs across splits", *pairs], tablefmt="simple",
+                          disable_numparse=True))
+        g = rep["groups"]
+        log.info(f"groups: {g['crossing']:,} of {g['total']:,} cross splits ({g['rows_in_crossing_groups']:,} rows)")
+        for e in rep["examples"][:6]:
+            log.info(f"  {RELATION_LABELS.get(e['relation'], e['relation'])}: {e['id_a']} ({e['split_a']}) ~ "
+                     f"{e['id_b']} ({e['split_b']}), distance {e['distance']}")
+        if "inconsistent" in rep:
+            log.info(f"Error: {rep['inconsistent']}")
+        if rep["result"] == "passed":
+            log.info("passed: no related rows in two different splits")
+        else:
+            log.info(f"FAILED: {total:,} pairs of related rows lie in two different splits")
+    if rep["result"] != "passed":
+        click.get_current_context().exit(1)
 
 
 def _summary(log, rep):

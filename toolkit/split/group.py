@@ -12,6 +12,7 @@ Keys, from strict to loose:
 
 import os
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -282,33 +283,25 @@ class _Components:
         return np.flatnonzero(moved).astype(np.int64), root[moved].astype(np.int64)
 
 
-def _mix64(x):
-    """splitmix64 finaliser: a well-mixed 64-bit hash of uint64 values."""
-    with np.errstate(over="ignore"):
-        x = x + np.uint64(0x9E3779B97F4A7C15)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
+def kmer_sets(core_seqs, k=12, block=8192):
+    """Distinct canonical k-mers of each core, as 2-bit codes.
 
-
-_PAD = np.iinfo(np.uint64).max
-
-
-def kmer_sketches(core_seqs, k=12, sketch=32, block=8192):
-    """Bottom-``sketch`` MinHash sketches of the canonical k-mers of each core.
-
-    A canonical k-mer is min(k-mer, its reverse complement) (2-bit codes), so a
-    sequence and its reverse complement have the same sketch; k-mers with N are
-    skipped. Rows are hashed with splitmix64 and the smallest distinct hashes kept.
+    A canonical k-mer is min(k-mer, its reverse complement) (A0 C1 G2 T3, most
+    significant base first, so the order is the strings' lexicographic order); a
+    sequence and its reverse complement have the same set. Windows with a base
+    other than A, C, G, T are skipped; a core shorter than k has an empty set.
 
     Returns
     -------
-    numpy.ndarray of uint64, shape (n, sketch); unused slots hold 2**64 - 1.
+    offsets : int64 (n + 1,); codes : uint32 (k <= 16) or uint64, shape (offsets[-1],)
+        Row i's codes, ascending, are ``codes[offsets[i]:offsets[i + 1]]``.
     """
     n = len(core_seqs)
-    S = np.full((n, sketch), _PAD, dtype=np.uint64)
-    lengths = np.fromiter((len(s) for s in core_seqs), dtype=np.int64, count=n)
     dtype = np.uint32 if k <= 16 else np.uint64
+    pad = np.iinfo(dtype).max
+    lengths = np.fromiter((len(s) for s in core_seqs), dtype=np.int64, count=n)
+    sizes = np.zeros(n, dtype=np.int64)
+    parts = []
     four, three = dtype(4), dtype(3)
     weights = [dtype(4 ** j) for j in range(k)]   # RC: base j of the k-mer is worth 4**j
     for length in np.unique(lengths):
@@ -324,60 +317,199 @@ def kmer_sketches(core_seqs, k=12, sketch=32, block=8192):
             codes = (X & 3).astype(dtype)
             fwd = np.zeros((len(part), W), dtype=dtype)
             rev = np.zeros((len(part), W), dtype=dtype)
-            for j in range(k):   # k-mer code, most significant base first; RC: complement, reversed
+            for j in range(k):
                 fwd = fwd * four + codes[:, j:j + W]
                 rev = rev + (three - codes[:, j:j + W]) * weights[j]
-            h = _mix64(np.minimum(fwd, rev).astype(np.uint64))
-            h[~valid] = _PAD
+            h = np.minimum(fwd, rev)
+            h[~valid] = pad
             h.sort(axis=1)
-            dup = np.zeros_like(h, dtype=bool)
-            dup[:, 1:] = h[:, 1:] == h[:, :-1]
-            if dup.any():
-                h[dup] = _PAD
-                h.sort(axis=1)
-            w = min(sketch, h.shape[1])
-            S[part, :w] = h[:, :w]
-    return S
+            keep = h != pad
+            keep[:, 1:] &= h[:, 1:] != h[:, :-1]
+            sizes[part] = keep.sum(axis=1)
+            parts.append((part, h[keep]))
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    codes = np.empty(offsets[-1], dtype=dtype)
+    for part, flat in parts:   # rows of one block are consecutive in ``flat``, in ``part`` order
+        starts = offsets[part]
+        lens = sizes[part]
+        dest = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(len(flat))
+        codes[dest] = flat
+    return offsets, codes
 
 
-def kmer_edges(core_seqs, k=12, threshold=0.5, sketch=32, anchors=4, progress=None):
-    """Links between cores whose reverse-complement-aware k-mer sets are similar.
-
-    Each core is summarised by :func:`kmer_sketches`. Candidate pairs share one
-    of their ``anchors`` smallest hashes; a pair is linked when the Jaccard
-    estimate |S_a ∩ S_b| / |S_a ∪ S_b| over the sketches is at least ``threshold``.
-    Pairs already in the same component are not compared again.
+def rarity_ranks(codes, k):
+    """Rank of every k-mer code in one global order: fewest occurrences first (counts above
+    65,535 count as 65,535), ties by code. Any fixed total order serves prefix filtering;
+    rare tokens first keep the candidate lists short.
 
     Returns
     -------
-    (a, b) : int64 arrays of indices into ``core_seqs`` whose linking gives the components.
+    ranks : int32 array like ``codes``; n_ranks : int, the number of distinct codes.
     """
-    n = len(core_seqs)
-    S = kmer_sketches(core_seqs, k=k, sketch=sketch)
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.int32), 0
+    if k <= 13:   # a dense count table (at most 4**13 cells) is faster than sorting
+        counts = np.bincount(codes, minlength=4 ** k)
+        present = np.flatnonzero(counts)                 # ascending codes
+        order = present[np.argsort(np.minimum(counts[present], 65535).astype(np.uint16), kind="stable")]
+        rank_of = np.empty(4 ** k, dtype=np.int32)
+        rank_of[order] = np.arange(len(order), dtype=np.int32)
+        return rank_of[codes], len(order)
+    uniq, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
+    order = np.argsort(np.minimum(counts, 65535).astype(np.uint16), kind="stable")
+    rank = np.empty(len(uniq), dtype=np.int32)
+    rank[order] = np.arange(len(uniq), dtype=np.int32)
+    return rank[inverse], len(uniq)
+
+
+@numba.njit(cache=True, nogil=True)
+def sort_runs_by_rank(offsets, ranks, n_ranks):
+    """Each row's run of distinct ranks in ascending order, by one counting sort
+    (a transposition through the ranks); returns a new int32 array like ``ranks``."""
+    n = len(offsets) - 1
+    start = np.zeros(n_ranks + 1, dtype=np.int64)
+    for q in range(len(ranks)):
+        start[ranks[q] + 1] += 1
+    for t in range(n_ranks):
+        start[t + 1] += start[t]
+    rows = np.empty(len(ranks), dtype=np.int64)
+    fill = start[:-1].copy()
+    for i in range(n):
+        for q in range(offsets[i], offsets[i + 1]):
+            r = ranks[q]
+            rows[fill[r]] = i
+            fill[r] += 1
+    out = np.empty(len(ranks), dtype=np.int32)
+    pos = offsets[:-1].copy()
+    for t in range(n_ranks):
+        for x in range(start[t], start[t + 1]):
+            i = rows[x]
+            out[pos[i]] = t
+            pos[i] += 1
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _find(parent, i):
+    root = i
+    while parent[root] != root:
+        root = parent[root]
+    while parent[i] != root:   # path compression
+        nxt = parent[i]
+        parent[i] = root
+        i = nxt
+    return root
+
+
+@numba.njit(cache=True, nogil=True)
+def _jaccard_at_least(toks, a0, a1, b0, b1, threshold):
+    """Exact |A ∩ B| / |A ∪ B| >= threshold for two ascending runs of distinct tokens, with early exit."""
+    na, nb = a1 - a0, b1 - b0
+    # |A ∩ B| >= t |A ∪ B| = t (na + nb - inter)  <=>  inter >= t (na + nb) / (1 + t)
+    need = threshold * (na + nb) / (1.0 + threshold)
+    inter = 0
+    i, j = a0, b0
+    while i < a1 and j < b1:
+        if inter + min(a1 - i, b1 - j) < need - 1e-9:
+            return False
+        ti, tj = toks[i], toks[j]
+        if ti == tj:
+            inter += 1
+            i += 1
+            j += 1
+        elif ti < tj:
+            i += 1
+        else:
+            j += 1
+    return inter / (na + nb - inter) >= threshold
+
+
+@numba.njit(cache=True, nogil=True)
+def _prefix_join(offsets, toks, n_ranks, threshold):
+    """Connected components of 'exact Jaccard >= threshold' over rows of ascending rank runs.
+
+    Prefix filtering (Chaudhuri et al. 2006; Bayardo et al. 2007): in a fixed global token
+    order, two sets with |A ∩ B| >= o share a token among the first |A| - o + 1 of A and
+    the first |B| - o + 1 of B; with Jaccard >= t, o >= ceil(t max(|A|, |B|)). Rows that
+    share a prefix token are candidates, verified exactly; pairs already joined are skipped.
+    Returns (parent array: each row's component root after full compression, pairs verified).
+    """
+    n = len(offsets) - 1
+    plen = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        s = offsets[i + 1] - offsets[i]
+        if s > 0:
+            p = s - int(np.ceil(threshold * s - 1e-9)) + 1
+            plen[i] = min(max(p, 1), s)
+    start = np.zeros(n_ranks + 1, dtype=np.int64)
+    for i in range(n):
+        for q in range(offsets[i], offsets[i] + plen[i]):
+            start[toks[q] + 1] += 1
+    for t in range(n_ranks):
+        start[t + 1] += start[t]
+    fill = start[:-1].copy()
+    post = np.empty(start[-1], dtype=np.int64)
+    for i in range(n):
+        for q in range(offsets[i], offsets[i] + plen[i]):
+            post[fill[toks[q]]] = i
+            fill[toks[q]] += 1
+    parent = np.arange(n)
+    verified = 0
+    for t in range(n_ranks):
+        a, b = start[t], start[t + 1]
+        if b - a < 2:
+            continue
+        r0 = _find(parent, post[a])
+        mixed = False
+        for x in range(a + 1, b):
+            if _find(parent, post[x]) != r0:
+                mixed = True
+                break
+        if not mixed:
+            continue
+        for x in range(a, b):
+            i = post[x]
+            si = offsets[i + 1] - offsets[i]
+            for y in range(x + 1, b):
+                j = post[y]
+                ri, rj = _find(parent, i), _find(parent, j)
+                if ri == rj:
+                    continue
+                sj = offsets[j + 1] - offsets[j]
+                if min(si, sj) < threshold * max(si, sj):   # J <= min / max
+                    continue
+                verified += 1
+                if _jaccard_at_least(toks, offsets[i], offsets[i + 1], offsets[j], offsets[j + 1], threshold):
+                    parent[ri] = rj
+    for i in range(n):
+        parent[i] = _find(parent, i)
+    return parent, verified
+
+
+def kmer_edges(core_seqs, k=12, threshold=0.5, progress=None):
+    """Links between cores whose canonical k-mer sets have exact Jaccard >= ``threshold``.
+
+    Every pair that qualifies is found (prefix filtering is exact, see :func:`_prefix_join`)
+    and every link is a verified pair or a chain of them. Empty sets (cores shorter than
+    k, or without a window free of N) link to nothing.
+
+    Returns
+    -------
+    (a, b) : int64 arrays of indices into ``core_seqs`` whose linking gives the components;
+    verified : int, the candidate pairs compared exactly.
+    """
+    offsets, codes = kmer_sets(core_seqs, k=k)
     if progress is not None:
         progress(1)
-    comps = _Components(n)
-    anc = S[:, :anchors]
-    owner = np.repeat(np.arange(n), anc.shape[1])
-    flat = anc.ravel()
-    ok = flat != _PAD
-    flat, owner = flat[ok], owner[ok]
-    filled = (S != _PAD).sum(axis=1)
-    step = 1 << 13
-    for a, b in _bucket_pairs(flat, group_of=lambda items: comps.label[owner[items]], settle=comps.flush):
-        oa, ob = owner[a], owner[b]
-        keep = (oa != ob) & (comps.label[oa] != comps.label[ob])
-        oa, ob = oa[keep], ob[keep]
-        for s in range(0, len(oa), step):
-            a_, b_ = oa[s:s + step], ob[s:s + step]
-            sa, sb = S[a_], S[b_]
-            inter = ((sa[:, :, None] == sb[:, None, :]) & (sa[:, :, None] != _PAD)).any(axis=2).sum(axis=1)
-            jac = inter / np.maximum(filled[a_] + filled[b_] - inter, 1)
-            close = jac >= threshold
-            comps.add(a_[close], b_[close])
+    ranks, n_ranks = rarity_ranks(codes, k)
+    del codes
+    toks = sort_runs_by_rank(offsets, ranks, n_ranks)   # each row ascending in the rarity order
+    root, verified = _prefix_join(offsets, toks, n_ranks, float(threshold))
     if progress is not None:
         progress(2)
-    return comps.edges()
+    moved = np.flatnonzero(root != np.arange(len(root)))
+    return moved.astype(np.int64), root[moved].astype(np.int64), int(verified)
 
 
 def connect(labels, edges_a, edges_b):
@@ -460,6 +592,72 @@ def element_key(chrom, start, end):
                     dtype=object)
 
 
+def orient_flanks(seqs, min_flank=MIN_FLANK):
+    """Shared flanks when some rows are written on the other strand (adapters included).
+
+    Finds the most common ``min_flank``-nt prefix P; when every row starts with P
+    either as written or as its reverse complement, the rows that start with it only
+    on the other strand are reverse-complemented and :func:`shared_flanks` is taken on
+    the oriented rows.
+
+    Returns
+    -------
+    (left, right, flipped) : flanks of the oriented rows, and a bool array (n,) of the rows
+    that were reverse-complemented; ``None`` when no prefix explains every row.
+    """
+    from collections import Counter
+
+    seqs_ = [s for s in seqs if len(s) >= min_flank]
+    if len(seqs_) < 2 or len(seqs_) < len(seqs):
+        return None
+    prefix = Counter(s[:min_flank] for s in seqs_).most_common(1)[0][0]
+    rc_prefix = prefix.translate(_COMP_TABLE)[::-1]   # a flipped row ends with this
+    flipped = np.zeros(len(seqs), dtype=bool)
+    for i, s in enumerate(seqs):
+        if not s.startswith(prefix):
+            if not s.endswith(rc_prefix):
+                return None
+            flipped[i] = True
+    if not flipped.any():
+        return None
+    oriented = [s.translate(_COMP_TABLE)[::-1] if f else s for s, f in zip(seqs, flipped)]
+    left, right = shared_flanks(oriented, min_flank=min_flank)
+    return left, right, flipped
+
+
+def resolve_flanks(seqs, flanks="auto"):
+    """The flanks to remove and the rows to read on the other strand.
+
+    ``flanks``: ``auto`` (the prefix and suffix every row shares, on either strand: a row
+    whose whole sequence, adapters included, is written on the other strand is read
+    reverse-complemented), ``none``, or a (left, right) pair of ints.
+
+    Returns
+    -------
+    (left, right, flipped) : ints and a bool array (n,) or None (no row flipped).
+    """
+    if flanks == "none":
+        return 0, 0, None
+    if flanks != "auto":
+        left, right = flanks
+        return int(left), int(right), None
+    left, right = shared_flanks(seqs)
+    if left and right:
+        return left, right, None
+    oriented = orient_flanks(seqs)
+    if oriented is not None and oriented[0] + oriented[1] > left + right:
+        return oriented
+    return left, right, None
+
+
+def oriented_view(seqs, flipped):
+    """``seqs`` with the rows in ``flipped`` (bool (n,) or None) reverse-complemented (a new list;
+    the other strings are shared, not copied)."""
+    if flipped is None:
+        return seqs
+    return [s.translate(_COMP_TABLE)[::-1] if f else s for s, f in zip(seqs, flipped)]
+
+
 def group_rows(seqs, grouping="rc", flanks="auto", near="none", max_mismatch=2,
                kmer_k=12, kmer_threshold=0.5, progress=None, return_keys=False):
     """Group sequences that share biology.
@@ -469,47 +667,105 @@ def group_rows(seqs, grouping="rc", flanks="auto", near="none", max_mismatch=2,
     seqs : list of str, length n
         Uppercase sequences.
     grouping : ``exact`` or ``rc``
-    flanks : ``auto`` (shared prefix/suffix), ``none``, or a (left, right) pair of ints
+    flanks : ``auto``, ``none``, a (left, right) pair of ints (see :func:`resolve_flanks`),
+        or a (left, right, flipped) triple as :func:`resolve_flanks` returns it
     near : ``none``, ``hamming`` or ``kmer``
 
     Returns
     -------
     labels : numpy.ndarray of int64, shape (n,)
-    info : dict with the flanks used and the number of groups at each stage
+    info : dict with the flanks used, the rows read on the other strand, the number of
+        groups at each stage and the largest group (see :func:`largest_group`)
     keys : numpy.ndarray of int64, shape (n,), only with ``return_keys``
-        64-bit hash of each core (canonical strand with ``rc``), for checking a split.
+        64-bit hash of each core (canonical strand with ``rc``).
     """
     if grouping not in GROUPINGS:
         raise ConfigError(f"unknown grouping '{grouping}'", hint="use exact or rc")
     if near not in NEAR_METHODS:
         raise ConfigError(f"unknown near-duplicate method '{near}'", hint="use none, hamming or kmer")
-    if flanks == "auto":
-        left, right = shared_flanks(seqs)
-    elif flanks == "none":
-        left, right = 0, 0
+    if isinstance(flanks, tuple) and len(flanks) == 3:
+        left, right, flipped = flanks
     else:
-        left, right = flanks
+        left, right, flipped = resolve_flanks(seqs, flanks)
+    seqs = oriented_view(seqs, flipped)
     exact, canon = core_hashes(seqs, left, right, reverse=(grouping == "rc"))
     exact = exact_groups(exact)
     info = {"flanks": {"left": int(left), "right": int(right)},
+            "rows_read_reverse_complemented": int(flipped.sum()) if flipped is not None else 0,
             "groups_exact": int(exact.max() + 1) if len(exact) else 0}
     labels = exact
     if grouping == "rc":
         labels = exact_groups(canon)
         info["groups_after_rc"] = int(labels.max() + 1) if len(labels) else 0
     if near != "none":
-        # one representative per group is enough
+        # one representative per group is enough: its members are identical (or reverse
+        # complements, and both near relations are symmetric under reverse complement then)
         first = np.unique(labels, return_index=True)[1]
         reps = CoreView(seqs, first, left, right)
         if near == "hamming":
             a, b = hamming_edges(reps, max_mismatch=max_mismatch, reverse=(grouping == "rc"), progress=progress)
         else:
-            a, b = kmer_edges(reps, k=kmer_k, threshold=kmer_threshold, progress=progress)
+            a, b, verified = kmer_edges(reps, k=kmer_k, threshold=kmer_threshold, progress=progress)
+            info["kmer_pairs_verified"] = verified
         # a, b index the representatives; connect takes row indices
         labels = connect(labels, first[a], first[b]) if len(a) else labels
         info[f"groups_after_{near}"] = int(labels.max() + 1) if len(labels) else 0
         info["near_links"] = int(len(a))  # rows joined to another group by near-duplicate links
     info["groups"] = int(labels.max() + 1) if len(labels) else 0
+    info["largest_group"] = largest_group(labels, seqs, left, right, grouping=grouping, near=near, kmer_k=kmer_k)
     if return_keys:
         return labels, info, canon
     return labels, info
+
+
+#: Above this many distinct cores the largest group's diameter is not computed (pairwise cost).
+DIAMETER_MAX = 2000
+
+
+def largest_group(labels, seqs, left, right, grouping="rc", near="none", kmer_k=12):
+    """Size and diameter of the group with the most rows (the first such group).
+
+    The diameter is the largest distance between two of the group's distinct cores:
+    mismatches (the smaller over both strands with ``rc``) for exact, rc and hamming
+    grouping, whose groups hold cores of one length; 1 - Jaccard of the canonical
+    k-mer sets for kmer. ``None`` above :data:`DIAMETER_MAX` distinct cores.
+
+    Returns
+    -------
+    dict with ``rows``, ``sequences`` (distinct cores) and ``diameter``, or None for no rows.
+    """
+    if not len(labels):
+        return None
+    g = int(np.argmax(np.bincount(labels)))
+    rows = np.flatnonzero(labels == g)
+    cores = list(dict.fromkeys(CoreView(seqs, rows, left, right)))
+    out = {"rows": int(len(rows)), "sequences": len(cores), "diameter": None}
+    if len(cores) > DIAMETER_MAX:
+        return out
+    if len(cores) == 1:
+        out["diameter"] = 0
+        return out
+    if near == "kmer":
+        from scipy.sparse import csr_matrix
+
+        offsets, codes = kmer_sets(cores, k=kmer_k)
+        _, col = np.unique(codes, return_inverse=True)
+        rows_ = np.repeat(np.arange(len(cores)), np.diff(offsets))
+        M = csr_matrix((np.ones(len(col), dtype=np.float64), (rows_, col)), shape=(len(cores), int(col.max()) + 1 if len(col) else 1))
+        inter = (M @ M.T).toarray()
+        size = np.diff(offsets).astype(np.float64)
+        union = size[:, None] + size[None, :] - inter
+        with np.errstate(invalid="ignore", divide="ignore"):
+            jac = np.where(union > 0, inter / union, 0.0)
+        out["diameter"] = round(float(1.0 - jac.min()), 6)
+        return out
+    X = _encode(cores, len(cores[0]))
+    R = _rc_codes(X) if grouping == "rc" else None
+    worst = 0
+    for s in range(0, len(X), 256):
+        d = (X[s:s + 256, None, :] != X[None, :, :]).sum(axis=2)
+        if R is not None:
+            d = np.minimum(d, (X[s:s + 256, None, :] != R[None, :, :]).sum(axis=2))
+        worst = max(worst, int(d.max()))
+    out["diameter"] = worst
+    return out

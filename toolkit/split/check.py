@@ -1,0 +1,413 @@
+"""Find every pair of related rows that lies in two different splits.
+
+This is the leakage check. It does not use the groups: it enumerates related pairs
+of rows itself, by its own candidate search, and reports those whose rows are in
+different splits. dgsplit runs it on its own split before writing anything, and
+``dgsplit --check`` runs it on a split made by anyone.
+
+Relations (on the cores: flanks removed, rows flagged ``flipped`` read on the other strand):
+
+- ``exact``: identical cores;
+- ``reverse_complement``: one core is the reverse complement of the other (not identical);
+- ``hamming``: equal-length cores within ``max_mismatch`` mismatches (either strand with
+  reverse-complement grouping), neither exact nor reverse complement. Candidates come from
+  interleaved position classes: two equal-length strings within d mismatches agree
+  exactly on at least one of the d + 1 classes {p : p mod (d + 1) = r};
+- ``kmer``: exact Jaccard of the canonical k-mer sets >= threshold, neither exact nor reverse
+  complement. Candidates share a token of their rarity-ordered prefixes (complete for exact
+  Jaccard; the k-mer sets themselves come from :func:`toolkit.split.group.kmer_sets`).
+
+Only candidate pairs whose rows could be in different splits are compared: a bucket whose
+members all lie in one split is skipped whole, which keeps the check cheap on a clean split.
+"""
+
+import numba
+import numpy as np
+import pandas as pd
+
+RELATION_LABELS = {"exact": "exact", "reverse_complement": "reverse complement", "element": "shared element",
+                   "hamming": "hamming", "kmer": "k-mer Jaccard"}
+_COMP = str.maketrans("ACGTN", "TGCAN")
+_CODES = np.full(256, 4, dtype=np.uint8)
+for _i, _b in enumerate(b"ACGT"):
+    _CODES[_b] = _i
+MAX_SPLITS = 63
+
+
+def cores(seqs, rows, left, right, flipped=None):
+    """The cores of ``seqs[i] for i in rows``: flanks removed, flipped rows reverse-complemented first."""
+    out = []
+    for i in rows:
+        s = seqs[i]
+        if flipped is not None and flipped[i]:
+            s = s.translate(_COMP)[::-1]
+        out.append(s[left:len(s) - right] if (left or right) else s)
+    return out
+
+
+def cross_split_pairs(seqs, split, left=0, right=0, flipped=None, grouping="rc", near="none",
+                      max_mismatch=2, kmer_k=12, kmer_threshold=0.5, n_examples=10):
+    """Related pairs of rows in two different splits, counted by relation and split pair.
+
+    Parameters
+    ----------
+    seqs : list of str (n,), uppercase sequences
+    split : int array (n,): split code 0..S-1 (S <= 63), or -1 for a row in no split (ignored)
+    left, right, flipped : the flanks removed and the rows read on the other strand
+    grouping : ``exact`` or ``rc`` (reverse complements related)
+    near : ``none``, ``hamming`` or ``kmer``
+
+    Returns
+    -------
+    dict with
+      ``relations``: the relations checked;
+      ``crossing_pairs``: {relation: row pairs in different splits};
+      ``by_split_pair``: {relation: {(s, t): row pairs}} with s < t;
+      ``examples``: up to ``n_examples`` per relation, most similar first:
+      dicts (relation, row_a, row_b, distance) with row indices into ``seqs`` and the distance in
+      mismatches (0 for exact and reverse complement) or 1 - Jaccard;
+      ``compared``: candidate pairs of distinct sequences compared base by base;
+      ``sequences``: distinct cores (canonical with ``rc``) among the rows checked.
+    """
+    split = np.asarray(split, dtype=np.int64)
+    rows = np.flatnonzero(split >= 0)
+    S = int(split.max()) + 1 if len(rows) else 0
+    if S > MAX_SPLITS:
+        raise ValueError(f"at most {MAX_SPLITS} splits can be checked")
+    c = cores(seqs, rows, left, right, flipped)
+    if grouping == "rc":
+        r = [x.translate(_COMP)[::-1] for x in c]
+        orient = np.fromiter((x > y for x, y in zip(c, r)), dtype=bool, count=len(c))
+        canon = [y if o else x for x, y, o in zip(c, r, orient)]
+        del r
+    else:
+        orient = np.zeros(len(c), dtype=bool)
+        canon = c
+    key, uniq = pd.factorize(pd.Series(canon, dtype=object), sort=False)
+    del canon, c
+    K = len(uniq)
+    s_of = split[rows]
+    counts = np.zeros((2, K, S), dtype=np.int64)       # rows per orientation, sequence, split
+    np.add.at(counts, (orient.astype(np.int64), key, s_of), 1)
+    relations = ["exact"] + (["reverse_complement"] if grouping == "rc" else []) + ([near] if near != "none" else [])
+    res = {"relations": relations, "crossing_pairs": {}, "by_split_pair": {}, "examples": [], "compared": 0,
+           "sequences": int(K)}
+    first_row = _first_rows(key, orient, s_of, rows, K, S)   # (2, K, S) a row of each kind, -1 if none
+
+    def record(name, pair_mats, ex):
+        tot = {}
+        for s in range(S):
+            for t in range(s + 1, S):
+                v = int(pair_mats[s, t] + pair_mats[t, s])
+                if v:
+                    tot[(s, t)] = v
+        res["by_split_pair"][name] = tot
+        res["crossing_pairs"][name] = int(sum(tot.values()))
+        res["examples"].extend(ex[:n_examples])
+
+    # exact: rows of one sequence and one orientation in two splits
+    M = np.zeros((S, S), dtype=np.int64)
+    for o in range(2):
+        M += np.triu(counts[o].T @ counts[o], 1)
+    ex = []
+    for o in range(2):
+        bad = np.flatnonzero((counts[o] > 0).sum(axis=1) > 1)[:n_examples]
+        for k in bad:
+            ss = np.flatnonzero(counts[o, k])
+            ex.append({"relation": "exact", "row_a": int(first_row[o, k, ss[0]]),
+                       "row_b": int(first_row[o, k, ss[1]]), "distance": 0})
+    record("exact", M, ex)
+    if grouping == "rc":   # one orientation against the other
+        M = counts[0].T @ counts[1]
+        np.fill_diagonal(M, 0)
+        ex = []
+        for k in np.flatnonzero((counts[0].sum(axis=1) > 0) & (counts[1].sum(axis=1) > 0)):
+            ss0, ss1 = np.flatnonzero(counts[0, k]), np.flatnonzero(counts[1, k])
+            pair = next(((a, b) for a in ss0 for b in ss1 if a != b), None)
+            if pair is not None:
+                ex.append({"relation": "reverse_complement", "row_a": int(first_row[0, k, pair[0]]),
+                           "row_b": int(first_row[1, k, pair[1]]), "distance": 0})
+                if len(ex) >= n_examples:
+                    break
+        record("reverse_complement", M, ex)
+    if near == "none":
+        return res
+
+    per_seq = counts.sum(axis=0)                                    # (K, S)
+    masks = ((per_seq > 0).astype(np.uint64) << np.arange(S, dtype=np.uint64)).sum(axis=1).astype(np.uint64)
+    reps = list(uniq)
+    if near == "hamming":
+        xa, xb, dist, compared = _hamming_candidates(reps, masks, max_mismatch, grouping == "rc")
+        order = np.argsort(dist, kind="stable")                     # fewest mismatches first
+    else:
+        xa, xb, dist, compared = _kmer_candidates(reps, masks, kmer_k, kmer_threshold)
+        order = np.argsort(-dist, kind="stable")                    # highest Jaccard first
+    res["compared"] = int(compared)
+    A, B = per_seq[xa], per_seq[xb]                                  # (P, S)
+    M = A.T @ B
+    M = M + M.T
+    np.fill_diagonal(M, 0)
+    half = np.triu(M, 1)                     # pairs (s, t), s < t, either sequence on either side
+    ex = []
+    for p in order:
+        if len(ex) >= n_examples:
+            break
+        sa, sb = np.flatnonzero(A[p]), np.flatnonzero(B[p])
+        pair = next(((a, b) for a in sa for b in sb if a != b), None)
+        if pair is None:
+            continue
+        ra = first_row[0, xa[p], pair[0]] if first_row[0, xa[p], pair[0]] >= 0 else first_row[1, xa[p], pair[0]]
+        rb = first_row[0, xb[p], pair[1]] if first_row[0, xb[p], pair[1]] >= 0 else first_row[1, xb[p], pair[1]]
+        d = dist[p]
+        ex.append({"relation": near, "row_a": int(ra), "row_b": int(rb),
+                   "distance": int(d) if near == "hamming" else round(1.0 - float(d), 6)})
+    record(near, half, ex)
+    return res
+
+
+def _first_rows(key, orient, s_of, rows, K, S):
+    """(2, K, S): the first row of each sequence, orientation and split; -1 where none."""
+    out = np.full((2, K, S), -1, dtype=np.int64)
+    code = (orient.astype(np.int64) * K + key) * S + s_of
+    uniq, first = np.unique(code, return_index=True)
+    out.reshape(-1)[uniq] = rows[first]
+    return out
+
+
+def _encode(seqs):
+    """Equal-length strings -> uint8 codes (n, L): A0 C1 G2 T3, anything else 4."""
+    L = len(seqs[0])
+    buf = np.frombuffer("".join(seqs).encode("ascii", "replace"), dtype=np.uint8)
+    return _CODES[buf].reshape(len(seqs), L)
+
+
+def _hamming_candidates(reps, masks, max_mismatch, rc):
+    """Related pairs of distinct sequences that could cross splits: (a, b, mismatches, compared)."""
+    lengths = np.fromiter((len(s) for s in reps), dtype=np.int64, count=len(reps))
+    out_a, out_b, out_d, compared = [], [], [], 0
+    for length in np.unique(lengths):
+        idx = np.flatnonzero(lengths == length)
+        if len(idx) < 2:
+            continue
+        # orientation is irrelevant to the split masks; skip lengths whose sequences all lie in one split
+        union = np.bitwise_or.reduce(masks[idx])
+        if not (union & (union - np.uint64(1))):
+            continue
+        X = _encode([reps[i] for i in idx])
+        a, b, d, n = _hamming_cross(X, masks[idx], int(max_mismatch), bool(rc))
+        compared += n
+        out_a.append(idx[a])
+        out_b.append(idx[b])
+        out_d.append(d)
+    if not out_a:
+        e = np.zeros(0, dtype=np.int64)
+        return e, e, e, compared
+    a, b, d = np.concatenate(out_a), np.concatenate(out_b), np.concatenate(out_d)
+    return (*_dedupe(a, b, d, keep="min"), compared)
+
+
+def _dedupe(a, b, d, keep="min"):
+    """One entry per pair (a < b), keeping the smallest (``min``) or largest (``max``) value."""
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    order = np.lexsort((d if keep == "min" else -d, hi, lo))
+    lo, hi, d = lo[order], hi[order], d[order]
+    first = np.ones(len(lo), dtype=bool)
+    first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    return lo[first], hi[first], d[first]
+
+
+@numba.njit(cache=True, nogil=True)
+def _crossable(m1, m2):
+    """Could a row of one sequence and a row of the other lie in different splits?"""
+    return not (m1 == m2 and (m1 & (m1 - np.uint64(1))) == 0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _hamming_cross(X, masks, D, rc):
+    """Pairs of rows of X (m, L) within D mismatches (either strand with ``rc``) that could
+    cross splits, from exact agreement on one of the D + 1 interleaved position classes."""
+    m, L = X.shape
+    W = D + 1
+    items = 2 * m if rc else m
+    comp = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
+    cap = 1024
+    oa = np.empty(cap, dtype=np.int64)
+    ob = np.empty(cap, dtype=np.int64)
+    od = np.empty(cap, dtype=np.int64)
+    n_out = 0
+    compared = 0
+    h = np.empty(items, dtype=np.uint64)
+    for r in range(W):
+        for it in range(items):
+            x = it % m
+            acc = np.uint64(14695981039346656037)
+            for p in range(r, L, W):
+                c = comp[X[x, L - 1 - p]] if it >= m else X[x, p]
+                acc = (acc ^ np.uint64(c + 1)) * np.uint64(1099511628211)
+            h[it] = acc
+        order = np.argsort(h)
+        i = 0
+        while i < items:
+            j = i + 1
+            while j < items and h[order[j]] == h[order[i]]:
+                j += 1
+            if j - i >= 2:
+                union = np.uint64(0)
+                for q in range(i, j):
+                    union |= masks[order[q] % m]
+                if union & (union - np.uint64(1)):
+                    for p1 in range(i, j):
+                        it1 = order[p1]
+                        x1 = it1 % m
+                        for p2 in range(p1 + 1, j):
+                            it2 = order[p2]
+                            x2 = it2 % m
+                            if x1 == x2 or not _crossable(masks[x1], masks[x2]):
+                                continue
+                            flip = (it1 >= m) != (it2 >= m)
+                            compared += 1
+                            d = 0
+                            for p in range(L):
+                                c2 = comp[X[x2, L - 1 - p]] if flip else X[x2, p]
+                                if X[x1, p] != c2:
+                                    d += 1
+                                    if d > D:
+                                        break
+                            if d <= D:
+                                if n_out == cap:
+                                    cap *= 2
+                                    oa2 = np.empty(cap, dtype=np.int64)
+                                    ob2 = np.empty(cap, dtype=np.int64)
+                                    od2 = np.empty(cap, dtype=np.int64)
+                                    oa2[:n_out] = oa[:n_out]
+                                    ob2[:n_out] = ob[:n_out]
+                                    od2[:n_out] = od[:n_out]
+                                    oa, ob, od = oa2, ob2, od2
+                                oa[n_out] = x1
+                                ob[n_out] = x2
+                                od[n_out] = d
+                                n_out += 1
+            i = j
+    return oa[:n_out], ob[:n_out], od[:n_out], compared
+
+
+def _kmer_candidates(reps, masks, k, threshold):
+    """Pairs of distinct sequences with exact k-mer Jaccard >= threshold that could cross
+    splits: (a, b, jaccard, compared)."""
+    from .group import kmer_sets, rarity_ranks, sort_runs_by_rank
+
+    offsets, codes = kmer_sets(reps, k=k)
+    ranks, n_ranks = rarity_ranks(codes, k)
+    del codes
+    toks = sort_runs_by_rank(offsets, ranks, n_ranks)
+    a, b, jac, compared = _kmer_cross(offsets, toks, n_ranks, masks, float(threshold))
+    if len(a) == 0:
+        return a, b, jac, compared
+    return (*_dedupe(a, b, jac, keep="max"), compared)
+
+
+@numba.njit(cache=True, nogil=True)
+def _kmer_cross(offsets, toks, n_ranks, masks, threshold):
+    """Every pair of rows that could cross splits, shares a token among the first
+    |A| - ceil(t |A|) + 1 of each (ascending rank) and has exact Jaccard >= t; each pair
+    is compared once (a row's candidates are marked as they are met)."""
+    n = len(offsets) - 1
+    plen = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        s = offsets[i + 1] - offsets[i]
+        if s > 0:
+            plen[i] = min(max(s - int(np.ceil(threshold * s - 1e-9)) + 1, 1), s)
+    start = np.zeros(n_ranks + 1, dtype=np.int64)
+    for i in range(n):
+        for q in range(offsets[i], offsets[i] + plen[i]):
+            start[toks[q] + 1] += 1
+    for t in range(n_ranks):
+        start[t + 1] += start[t]
+    fill = start[:-1].copy()
+    post = np.empty(start[-1], dtype=np.int64)
+    union = np.zeros(n_ranks, dtype=np.uint64)     # the splits of every row holding the token
+    for i in range(n):
+        for q in range(offsets[i], offsets[i] + plen[i]):
+            t = toks[q]
+            post[fill[t]] = i
+            fill[t] += 1
+            union[t] |= masks[i]
+    mark = np.full(n, -1, dtype=np.int64)
+    cap = 1024
+    oa = np.empty(cap, dtype=np.int64)
+    ob = np.empty(cap, dtype=np.int64)
+    oj = np.empty(cap, dtype=np.float64)
+    n_out = 0
+    compared = 0
+    for i in range(n):
+        for q in range(offsets[i], offsets[i] + plen[i]):
+            t = toks[q]
+            u = union[t]
+            if not (u & (u - np.uint64(1))):       # every holder in one split
+                continue
+            for e in range(start[t], start[t + 1]):
+                j = post[e]
+                if j <= i or mark[j] == i:
+                    continue
+                mark[j] = i
+                if not _crossable(masks[i], masks[j]):
+                    continue
+                compared += 1
+                inter = 0
+                p, r = offsets[i], offsets[j]
+                while p < offsets[i + 1] and r < offsets[j + 1]:
+                    if toks[p] == toks[r]:
+                        inter += 1
+                        p += 1
+                        r += 1
+                    elif toks[p] < toks[r]:
+                        p += 1
+                    else:
+                        r += 1
+                jac = inter / (offsets[i + 1] - offsets[i] + offsets[j + 1] - offsets[j] - inter)
+                if jac >= threshold:
+                    if n_out == cap:
+                        cap *= 2
+                        oa2 = np.empty(cap, dtype=np.int64)
+                        ob2 = np.empty(cap, dtype=np.int64)
+                        oj2 = np.empty(cap, dtype=np.float64)
+                        oa2[:n_out] = oa[:n_out]
+                        ob2[:n_out] = ob[:n_out]
+                        oj2[:n_out] = oj[:n_out]
+                        oa, ob, oj = oa2, ob2, oj2
+                    oa[n_out] = i
+                    ob[n_out] = j
+                    oj[n_out] = jac
+                    n_out += 1
+    return oa[:n_out], ob[:n_out], oj[:n_out], compared
+
+
+def cross_split_keys(keys, split, n_examples=10):
+    """Rows that share a key (e.g. an element's coordinates) in two different splits.
+
+    ``keys``: int array (n,) or (n, m), one or more keys per row; ``split`` as in
+    :func:`cross_split_pairs`. A pair of rows sharing two keys counts twice (once per key).
+    Returns the same dict as :func:`cross_split_pairs`, with the one relation ``element``.
+    """
+    split = np.asarray(split, dtype=np.int64)
+    keys = np.asarray(keys).reshape(len(split), -1)
+    kept = split >= 0
+    S = int(split.max()) + 1 if kept.any() else 0
+    rows = np.tile(np.flatnonzero(kept), keys.shape[1])
+    flat = keys[kept].T.ravel()
+    code, uniq = pd.factorize(flat, sort=False)
+    s_of = split[rows]
+    C = np.zeros((len(uniq), S), dtype=np.int64)
+    np.add.at(C, (code, s_of), 1)
+    M = np.triu(C.T @ C, 1)
+    tot = {(s, t): int(M[s, t]) for s in range(S) for t in range(s + 1, S) if M[s, t]}
+    first = np.full((len(uniq), S), -1, dtype=np.int64)
+    u, f = np.unique(code * S + s_of, return_index=True)
+    first.reshape(-1)[u] = rows[f]
+    ex = []
+    for k in np.flatnonzero((C > 0).sum(axis=1) > 1)[:n_examples]:
+        ss = np.flatnonzero(C[k])
+        ex.append({"relation": "element", "row_a": int(first[k, ss[0]]), "row_b": int(first[k, ss[1]]),
+                   "distance": 0})
+    return {"relations": ["element"], "crossing_pairs": {"element": int(sum(tot.values()))},
+            "by_split_pair": {"element": tot}, "examples": ex, "compared": 0, "sequences": None}
