@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import DATA, EXAMPLES, read_tsv, run_cli
+from conftest import DATA, EXAMPLES, random_seqs, read_tsv, run_cli
 from toolkit.seq import reverse_complement
 from toolkit.split.allocate import check_no_leak, random_grouped
 from toolkit.split.group import group_rows, shared_flanks
@@ -336,3 +336,166 @@ def test_fit_commands_ignore_excluded_rows(tmp_path):
     assert res.exit_code == 0, res.stderr
     cfg = json.loads((tmp_path / "pi" / "config.json").read_text())
     assert cfg["rows"]["train"] == 80 and cfg["rows"]["val"] == 30
+
+
+# ----------------------------------------------------------------------------- near-duplicates, the
+# pair-level leakage check and dgsplit --check
+
+def test_reported_near_copy_case_groups_the_right_rows(tmp_path):
+    """The reported defect (tests/data/dgsplit_near_copies.tsv): an exact duplicate earlier in the
+    table moved the near-duplicate link onto the wrong rows (y, y_dup and x joined, xm alone)."""
+    for near in ("hamming", "kmer"):
+        out, rep, _ = split(tmp_path, [DATA / "dgsplit_near_copies.tsv", "--near", near])
+        g = dict(zip(out["id"], out["group_id"]))
+        assert g["y"] == g["y_dup"] and g["x"] == g["xm"] and g["y"] != g["x"]
+        assert len({g["y"], g["x"], g["z"], g["w"]}) == 4
+        assert rep["grouping"]["largest_group"] == {"rows": 2, "sequences": 1, "diameter": 0}
+
+
+def test_kmer_sets_match_python_sets():
+    """Canonical k-mer sets against a direct per-window computation (N windows skipped)."""
+    from toolkit.split.group import kmer_sets
+
+    rng = np.random.default_rng(4)
+    seqs = random_seqs(40, rng, [30, 31, 9, 50], n_rate=0.03) + ["ACGTN", "NNNNNNNNNNNN"]
+    for k in (5, 8, 17):
+        offsets, codes = kmer_sets(seqs, k=k)
+        for i, s in enumerate(seqs):
+            want = set()
+            for p in range(len(s) - k + 1):
+                w = s[p:p + k]
+                if "N" not in w:
+                    want.add(min(w, reverse_complement(w)))
+            code = {sum("ACGT".index(c) * 4 ** (k - 1 - j) for j, c in enumerate(w)) for w in want}
+            got = codes[offsets[i]:offsets[i + 1]].tolist()
+            assert got == sorted(code), (k, i)
+
+
+def test_cross_split_pairs_hand_worked():
+    """Five sequences, worked by hand: a, a again, rc(a), a with 2 substitutions, an unrelated one."""
+    from toolkit.split.check import cross_split_pairs
+
+    a = "ACGTTGCAAGGCTTACCGATAGCT"
+    a2 = a[:3] + ("A" if a[3] != "A" else "C") + a[4:10] + ("G" if a[10] != "G" else "T") + a[11:]
+    seqs = [a, a, reverse_complement(a), a2, "TTTTTTTTTTGGGGGGGGGGCCCC"]
+    split = np.array([0, 1, 2, 0, 1])
+    res = cross_split_pairs(seqs, split, near="hamming", max_mismatch=2)
+    # exact: rows 0-1 (0|1); reverse complement: 0-2, 1-2 (0|2, 1|2); hamming: a2 (split 0) against
+    # rows 1 and 2 (splits 1, 2), not against row 0 (same split)
+    assert res["crossing_pairs"] == {"exact": 1, "reverse_complement": 2, "hamming": 2}
+    assert res["by_split_pair"]["hamming"] == {(0, 1): 1, (0, 2): 1}
+    assert {e["distance"] for e in res["examples"] if e["relation"] == "hamming"} == {2}
+    assert cross_split_pairs(seqs, split, near="hamming", max_mismatch=1)["crossing_pairs"]["hamming"] == 0
+    # forward strand only: rc(a) is neither exact nor within 2 mismatches of a
+    res = cross_split_pairs(seqs, split, grouping="exact", near="hamming")
+    assert res["crossing_pairs"] == {"exact": 1, "hamming": 1}
+    # excluded rows (-1) are in no split
+    res = cross_split_pairs(seqs, np.array([0, -1, -1, 0, 1]), near="hamming")
+    assert sum(res["crossing_pairs"].values()) == 0
+
+
+def test_flanks_found_when_some_rows_are_written_on_the_other_strand(tmp_path):
+    """A fifth of the rows reverse-complemented whole (adapters included): the shared 15-nt flanks
+    are still found, and each element's two orientations still share a group."""
+    df = pd.read_csv(DATA / "lentimpra_HepG2_400.tsv", sep="\t")
+    flip = np.random.default_rng(3).random(len(df)) < 0.2
+    df.loc[flip, "seq"] = [reverse_complement(s) for s in df["seq"][flip]]
+    path = tmp_path / "flipped.tsv"
+    df.to_csv(path, sep="\t", index=False)
+    out, rep, _ = split(tmp_path, [path])
+    assert rep["grouping"]["flanks"] == {"left": 15, "right": 15}
+    assert rep["grouping"]["rows_read_reverse_complemented"] == int(flip.sum())
+    element = out["seq_id"].str.replace("_Reversed:", "", regex=False)
+    assert (out.groupby(element)["group_id"].nunique() == 1).all() and rep["grouping"]["groups"] == 200
+
+
+def test_leakage_check_catches_a_grouping_bug(tmp_path, monkeypatch):
+    """The built-in check does not trust the groups: with near-duplicate links dropped (a planted
+    bug), the run stops with an Error before writing anything."""
+    import toolkit.split.group as group
+
+    monkeypatch.setattr(group, "hamming_edges", lambda *a, **k: (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    df = pd.read_csv(DATA / "lentimpra_HepG2_400.tsv", sep="\t")
+    s = df["seq"].iloc[0]
+    copies = [s[:40 + i] + ("A" if s[40 + i] != "A" else "C") + s[41 + i:] for i in range(30)]
+    df = pd.concat([df, pd.DataFrame({"seq_id": [f"copy{i}" for i in range(30)], "seq": copies,
+                                      "mean_value": 0.0})])
+    path = tmp_path / "copies.tsv"
+    df.to_csv(path, sep="\t", index=False)
+    out = tmp_path / "out.tsv"
+    res = run_cli("dgsplit", [path, "--near", "hamming", "-o", out])
+    assert res.exit_code == 1 and not out.exists()
+    assert "leakage check failed" in res.stderr and "hamming pairs of rows in different splits" in res.stderr
+
+
+def test_check_finds_the_reverse_orientation_pairs_of_a_row_split(tmp_path):
+    """dgsplit --check on the bundled lentiMPRA table with a naive row-level random split: every
+    element whose two orientations landed in different splits is found (counted here directly)."""
+    df = pd.read_csv(EXAMPLES / "lentimpra_HepG2.tsv.gz", sep="\t")
+    df["split"] = np.random.default_rng(1).choice(["train", "val", "test"], len(df), p=[0.8, 0.1, 0.1])
+    path = tmp_path / "naive.tsv"
+    df.to_csv(path, sep="\t", index=False)
+    rep_path = tmp_path / "check.json"
+    res = run_cli("dgsplit", ["--check", path, "--report", rep_path])
+    assert res.exit_code == 1 and "FAILED" in res.stderr and res.stdout == ""
+    rep = json.loads(rep_path.read_text())
+    element = df["seq_id"].str.replace("_Reversed:", "", regex=False)
+    crossing = int((df.groupby(element)["split"].nunique() > 1).sum())
+    assert crossing > 1000
+    assert rep["result"] == "failed" and rep["crossing_pairs"] == {"exact": 0, "reverse_complement": crossing}
+    assert rep["groups"]["crossing"] == crossing
+    assert sum(rep["crossing_by_split_pair"]["reverse_complement"].values()) == crossing
+    ex = rep["examples"][0]
+    assert ex["id_a"].replace("_Reversed:", "") == ex["id_b"].replace("_Reversed:", "") and ex["split_a"] != ex["split_b"]
+
+
+def test_check_passes_on_dgsplits_own_split_and_reads_any_labels(tmp_path):
+    out_path, rep_path = tmp_path / "split.tsv", tmp_path / "check.json"
+    res = run_cli("dgsplit", [DATA / "lentimpra_HepG2_400.tsv", "--near", "kmer", "-o", out_path])
+    assert res.exit_code == 0, res.stderr
+    res = run_cli("dgsplit", ["--check", out_path, "--near", "kmer", "--report", rep_path])
+    assert res.exit_code == 0 and "passed" in res.stderr
+    rep = json.loads(rep_path.read_text())
+    assert rep["result"] == "passed" and set(rep["crossing_pairs"].values()) == {0}
+    # the group ids as five folds: still clean; a fold label per row: leaks
+    df = read_tsv(out_path)
+    df["fold"] = "fold" + (df["group_id"].str[1:].astype(int) % 5).astype(str)
+    df.to_csv(out_path, sep="\t", index=False)
+    res = run_cli("dgsplit", ["--check", out_path, "--split-col", "fold", "-q"])
+    assert res.exit_code == 0 and res.stderr == ""
+    df["fold"] = "fold" + (np.arange(len(df)) % 5).astype(str)
+    df.to_csv(out_path, sep="\t", index=False)
+    res = run_cli("dgsplit", ["--check", out_path, "--split-col", "fold", "--report", rep_path])
+    rep = json.loads(rep_path.read_text())
+    assert res.exit_code == 1 and rep["crossing_pairs"]["reverse_complement"] == 200
+    assert set(rep["splits"]) == {f"fold{i}" for i in range(5)}
+
+
+def test_check_usage_and_input_errors(tmp_path):
+    path = tmp_path / "t.tsv"
+    path.write_text("id\tseq\tsplit\na\tACGTACGTAC\ttrain\nb\tACGTACGTAC\t\n")
+    res = run_cli("dgsplit", ["--check", path])
+    assert res.exit_code == 1 and "line 3" in res.stderr and "empty split value" in res.stderr
+    res = run_cli("dgsplit", ["--check", path, "--split-col", "fold"])
+    assert res.exit_code == 1 and "--split-col" in res.stderr
+    res = run_cli("dgsplit", ["--check", path, "-o", tmp_path / "x.tsv"])
+    assert res.exit_code == 2 and "writes no table" in res.stderr
+
+
+def test_check_on_a_coordinate_table(tmp_path):
+    """Pairs sharing an element's coordinates in two splits (r1, r10 and r11 share an enhancer)."""
+    path = _pairs_file(tmp_path)
+    df = read_tsv(path)
+    df["split"] = ["train", "test", "val", "test", "val", "train", "val", "test", "test", "train", "train"]
+    df.to_csv(path, sep="\t", index=False)
+    rep_path = tmp_path / "c.json"
+    res = run_cli("dgsplit", ["--check", path, "--report", rep_path])
+    rep = json.loads(rep_path.read_text())
+    # r1/r10/r11: all train; r8 (test) and r9 (test) share a promoter: no leak from them either
+    assert res.exit_code == 0 and rep["crossing_pairs"] == {"element": 0}
+    df.loc[df["name"] == "r9", "split"] = "train"
+    df.to_csv(path, sep="\t", index=False)
+    res = run_cli("dgsplit", ["--check", path, "--report", rep_path])
+    rep = json.loads(rep_path.read_text())
+    assert res.exit_code == 1 and rep["crossing_pairs"] == {"element": 1}
+    assert rep["crossing_by_split_pair"]["element"] == {"test|train": 1}
