@@ -45,10 +45,12 @@ def _parse_fractions(text):
                    "complement (rc).")
 @click.option("--flanks", default="auto", show_default=True, metavar="auto|none|L,R",
               help="Flanks removed before grouping: auto = the prefix and suffix every sequence shares "
-                   "(adapters, >= 8 nt); none; or L,R bases.")
+                   "(adapters, >= 8 nt; rows carrying them on the other strand are read reverse-complemented); "
+                   "none; or L,R bases.")
 @click.option("--near", type=click.Choice(["none", "hamming", "kmer"]), default="none", show_default=True,
-              help="Also group near-duplicates: hamming (equal-length cores within --max-mismatch, "
-                   "either strand) or kmer (RC-aware k-mer sketch Jaccard >= --kmer-threshold).")
+              help="Also group near-duplicates: hamming (equal-length cores within --max-mismatch "
+                   "substitutions, either strand) or kmer (exact Jaccard of canonical k-mer sets >= "
+                   "--kmer-threshold; indels and shifts too).")
 @click.option("--max-mismatch", type=click.IntRange(0, 10), default=2, show_default=True,
               help="Hamming distance for --near hamming.")
 @click.option("--kmer-k", type=click.IntRange(4, 31), default=12, show_default=True, help="k for --near kmer.")
@@ -88,12 +90,37 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
     """Leakage-safe train/val/test splits: rows that share biology share a split.
 
     Groups rows by identical sequence, by reverse complement, after removing
-    the flanks every sequence shares (e.g. lentiMPRA's 15-nt adapters), and
+    the flanks every sequence shares (e.g. lentiMPRA's 15-nt adapters; rows
+    written whole on the other strand are read reverse-complemented), and
     optionally by near-duplicates; then allocates whole groups: randomly
     (80/10/10, seed 2025, stratified by target_cell), by held-out
     chromosomes (--holdout-chrom), by a held-out column value (--holdout),
-    or by both at once. Adds the columns split and group_id, keeps every
-    input column, and fails if any group would cross splits.
+    or by both at once. Adds the columns split and group_id and keeps every
+    input column.
+
+    What each relation guarantees. Groups are the connected components of
+    the relations asked for, so related rows never cross splits, and two
+    rows share a group only through a chain of related pairs. exact:
+    identical cores. rc: a core and its reverse complement. --near hamming:
+    cores of equal length within --max-mismatch substitutions (either strand
+    with --group-by rc; N matches only N); it never links cores of different
+    lengths, so an insertion or deletion is not caught. --near kmer: exact
+    Jaccard of the sets of canonical k-mers (k = --kmer-k, windows with N
+    skipped) at least --kmer-threshold; strand-blind, catches substitutions,
+    indels and shifts when they leave enough k-mers shared; cores shorter
+    than k link to nothing. No relation sees homology below these thresholds.
+
+    Before anything is written, every pair of rows related by the relations
+    grouped by is enumerated again by a separate search that does not use
+    the groups; a related pair in two splits stops the run with an error.
+    The report says what was checked.
+
+    --check reads a split made by anyone (a published fold assignment, a
+    chromosome split, a random split; --split-col, any labels) and reports,
+    without changing it, the related pairs of rows in different splits:
+    counts per relation and per pair of splits, the most similar examples,
+    and the groups that cross; a summary on stderr, details in --report.
+    Exit 0 when nothing crosses, 1 when something does.
 
     A table of coordinates without sequences (e.g. enhancer-promoter pairs:
     enhancer_chrom, enhancer_start, enhancer_end, promoter_...) is grouped by
@@ -102,15 +129,16 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
 
     With --holdout and --holdout-chrom together, test is the held-out rows on
     test chromosomes, train and val are the other rows on train and val
-    chromosomes, and rows that would leak (held-out rows elsewhere, other
-    rows on test chromosomes) get split 'excluded': written and counted, and
-    ignored by every fit-* command.
+    chromosomes, and rows that would leak either way (held-out rows
+    elsewhere, other rows on test chromosomes) get split 'excluded': written
+    and counted, and ignored by every fit-* command.
 
     \b
     Examples:
       seqqc lib.csv | dgsplit --report split.json > split.tsv
-      seqqc gosai_table_s2.tsv | dgsplit --holdout-chrom > split.tsv
-      dgsplit joint_3cell.tsv --holdout target_cell=WTC11 --near hamming -o split.tsv
+      seqqc gosai_table_s2.tsv | dgsplit --holdout-chrom --near hamming > split.tsv
+      dgsplit joint_3cell.tsv --holdout target_cell=WTC11 --near kmer -o split.tsv
+      dgsplit --check published_folds.tsv --split-col fold --near hamming --report check.json
       dgsplit targetfinder_pairs.csv.gz --holdout cell=K562 --holdout-chrom \\
         --test-chroms chr8,chr9 --val-chroms chr7 --report split.json > ep_split.tsv
     """
