@@ -292,6 +292,10 @@ def main(argv=None):
                   ["bin/dgsplit", f("out.tsv"), "-q", "--near", "hamming", "-o", f("split_h.tsv")],
                   f("out.tsv"), qc_rows, 20_000)
         r["groups"] = _groups(f("split_h.tsv")) if r["rc"] == 0 else None
+        if r["rc"] == 0:
+            bench("dgsplit --check --near hamming",
+                  ["bin/dgsplit", "--check", f("split_h.tsv"), "-q", "--near", "hamming"],
+                  f("split_h.tsv"), qc_rows, 20_000)
     if "kmer" in only and args.kmer_rows > 0:
         sub = f("out.tsv")
         k = qc_rows
@@ -301,6 +305,9 @@ def main(argv=None):
         r = bench("dgsplit --near kmer",
                   ["bin/dgsplit", sub, "-q", "--near", "kmer", "-o", f("split_k.tsv")], sub, k, 20_000)
         r["groups"] = _groups(f("split_k.tsv")) if r["rc"] == 0 else None
+        if r["rc"] == 0:
+            bench("dgsplit --check --near kmer", ["bin/dgsplit", "--check", f("split_k.tsv"), "-q", "--near", "kmer"],
+                  f("split_k.tsv"), k, 20_000)
 
     table = render(info)
     print(table)

@@ -15,7 +15,7 @@ Relations (on the cores: flanks removed, rows flagged ``flipped`` read on the ot
   exactly on at least one of the d + 1 classes {p : p mod (d + 1) = r};
 - ``kmer``: exact Jaccard of the canonical k-mer sets >= threshold, neither exact nor reverse
   complement. Candidates share a token of their rarity-ordered prefixes (complete for exact
-  Jaccard; the k-mer sets themselves come from :func:`toolkit.split.group.kmer_sets`).
+  Jaccard; the k-mer sets themselves come from :func:`toolkit.split.group.kmer_rank_sets`).
 
 Only candidate pairs whose rows could be in different splits are compared: a bucket whose
 members all lie in one split is skipped whole, which keeps the check cheap on a clean split.
@@ -294,12 +294,9 @@ def _hamming_cross(X, masks, D, rc):
 def _kmer_candidates(reps, masks, k, threshold):
     """Pairs of distinct sequences with exact k-mer Jaccard >= threshold that could cross
     splits: (a, b, jaccard, compared)."""
-    from .group import kmer_sets, rarity_ranks, sort_runs_by_rank
+    from .group import kmer_rank_sets
 
-    offsets, codes = kmer_sets(reps, k=k)
-    ranks, n_ranks = rarity_ranks(codes, k)
-    del codes
-    toks = sort_runs_by_rank(offsets, ranks, n_ranks)
+    offsets, toks, n_ranks = kmer_rank_sets(reps, k=k)
     a, b, jac, compared = _kmer_cross(offsets, toks, n_ranks, masks, float(threshold))
     if len(a) == 0:
         return a, b, jac, compared

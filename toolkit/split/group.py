@@ -283,59 +283,77 @@ class _Components:
         return np.flatnonzero(moved).astype(np.int64), root[moved].astype(np.int64)
 
 
-def kmer_sets(core_seqs, k=12, block=8192):
-    """Distinct canonical k-mers of each core, as 2-bit codes.
-
-    A canonical k-mer is min(k-mer, its reverse complement) (A0 C1 G2 T3, most
-    significant base first, so the order is the strings' lexicographic order); a
-    sequence and its reverse complement have the same set. Windows with a base
-    other than A, C, G, T are skipped; a core shorter than k has an empty set.
-
-    Returns
-    -------
-    offsets : int64 (n + 1,); codes : uint32 (k <= 16) or uint64, shape (offsets[-1],)
-        Row i's codes, ascending, are ``codes[offsets[i]:offsets[i + 1]]``.
-    """
+def _concat_codes(core_seqs):
+    """All cores as one uint8 code array (A0 C1 G2 T3, other 4) and their offsets (n + 1,)."""
     n = len(core_seqs)
-    dtype = np.uint32 if k <= 16 else np.uint64
-    pad = np.iinfo(dtype).max
     lengths = np.fromiter((len(s) for s in core_seqs), dtype=np.int64, count=n)
-    sizes = np.zeros(n, dtype=np.int64)
-    parts = []
-    four, three = dtype(4), dtype(3)
-    weights = [dtype(4 ** j) for j in range(k)]   # RC: base j of the k-mer is worth 4**j
-    for length in np.unique(lengths):
-        if length < k:
-            continue
-        idx = np.flatnonzero(lengths == length)
-        for b in range(0, len(idx), block):
-            part = idx[b:b + block]
-            X = _encode(core_seqs, int(length), part)
-            W = int(length) - k + 1
-            bad = np.concatenate([np.zeros((len(part), 1), np.int32), np.cumsum(X == 4, axis=1, dtype=np.int32)], 1)
-            valid = (bad[:, k:] - bad[:, :W]) == 0                         # (B, W): window without N
-            codes = (X & 3).astype(dtype)
-            fwd = np.zeros((len(part), W), dtype=dtype)
-            rev = np.zeros((len(part), W), dtype=dtype)
-            for j in range(k):
-                fwd = fwd * four + codes[:, j:j + W]
-                rev = rev + (three - codes[:, j:j + W]) * weights[j]
-            h = np.minimum(fwd, rev)
-            h[~valid] = pad
-            h.sort(axis=1)
-            keep = h != pad
-            keep[:, 1:] &= h[:, 1:] != h[:, :-1]
-            sizes[part] = keep.sum(axis=1)
-            parts.append((part, h[keep]))
     offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(sizes, out=offsets[1:])
-    codes = np.empty(offsets[-1], dtype=dtype)
-    for part, flat in parts:   # rows of one block are consecutive in ``flat``, in ``part`` order
-        starts = offsets[part]
-        lens = sizes[part]
-        dest = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(len(flat))
-        codes[dest] = flat
-    return offsets, codes
+    np.cumsum(lengths, out=offsets[1:])
+    buf = np.empty(offsets[-1], dtype=np.uint8)
+    for b in range(0, n, 65536):
+        e = min(b + 65536, n)
+        chunk = "".join(core_seqs[i] for i in range(b, e)).encode("ascii", "replace")
+        buf[offsets[b]:offsets[e]] = _CODE[np.frombuffer(chunk, dtype=np.uint8)]
+    return buf, offsets
+
+
+@numba.njit(cache=True, nogil=True)
+def _window_codes(buf, offsets, k):
+    """Canonical 2-bit codes of every window of length k without a base other than ACGT,
+    core by core, in window order (duplicates kept). Returns (codes uint64, row offsets)."""
+    n = len(offsets) - 1
+    total = 0
+    for i in range(n):
+        total += max(offsets[i + 1] - offsets[i] - k + 1, 0)
+    out = np.empty(total, dtype=np.uint64)
+    starts = np.zeros(n + 1, dtype=np.int64)
+    mask = (np.uint64(1) << np.uint64(2 * k)) - np.uint64(1)
+    shift = np.uint64(2 * (k - 1))
+    w = 0
+    for i in range(n):
+        fwd = np.uint64(0)
+        rev = np.uint64(0)
+        run = 0
+        for p in range(offsets[i], offsets[i + 1]):
+            c = buf[p]
+            if c > 3:
+                run = 0
+                continue
+            fwd = ((fwd << np.uint64(2)) | np.uint64(c)) & mask
+            rev = (rev >> np.uint64(2)) | (np.uint64(3 - c) << shift)
+            run += 1
+            if run >= k:
+                out[w] = fwd if fwd < rev else rev
+                w += 1
+        starts[i + 1] = w
+    return out[:w], starts
+
+
+@numba.njit(cache=True, nogil=True)
+def _dense_ranks(codes, k):
+    """Rank of each code in the order (occurrences, clipped to 65,535; then code), by counting;
+    returns (int32 ranks like ``codes``, number of distinct codes)."""
+    size = 1 << (2 * k)
+    count = np.zeros(size, dtype=np.int32)
+    for q in range(len(codes)):
+        count[codes[q]] += 1
+    hist = np.zeros(65537, dtype=np.int64)
+    for c in range(size):
+        if count[c]:
+            hist[min(count[c], 65535) + 1] += 1
+    for v in range(65536):
+        hist[v + 1] += hist[v]
+    n_ranks = hist[65536]
+    rank_of = count   # reused: each cell's count is read before it is overwritten
+    for c in range(size):
+        if count[c]:
+            v = min(count[c], 65535)
+            rank_of[c] = hist[v]
+            hist[v] += 1
+    out = np.empty(len(codes), dtype=np.int32)
+    for q in range(len(codes)):
+        out[q] = rank_of[codes[q]]
+    return out, n_ranks
 
 
 def rarity_ranks(codes, k):
@@ -349,13 +367,9 @@ def rarity_ranks(codes, k):
     """
     if len(codes) == 0:
         return np.zeros(0, dtype=np.int32), 0
-    if k <= 13:   # a dense count table (at most 4**13 cells) is faster than sorting
-        counts = np.bincount(codes, minlength=4 ** k)
-        present = np.flatnonzero(counts)                 # ascending codes
-        order = present[np.argsort(np.minimum(counts[present], 65535).astype(np.uint16), kind="stable")]
-        rank_of = np.empty(4 ** k, dtype=np.int32)
-        rank_of[order] = np.arange(len(order), dtype=np.int32)
-        return rank_of[codes], len(order)
+    if k <= 13:   # a dense count table of 4**k cells
+        ranks, n_ranks = _dense_ranks(codes, k)
+        return ranks, int(n_ranks)
     uniq, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
     order = np.argsort(np.minimum(counts, 65535).astype(np.uint16), kind="stable")
     rank = np.empty(len(uniq), dtype=np.int32)
@@ -364,16 +378,16 @@ def rarity_ranks(codes, k):
 
 
 @numba.njit(cache=True, nogil=True)
-def sort_runs_by_rank(offsets, ranks, n_ranks):
-    """Each row's run of distinct ranks in ascending order, by one counting sort
-    (a transposition through the ranks); returns a new int32 array like ``ranks``."""
+def _runs_by_rank(offsets, ranks, n_ranks):
+    """Each row's distinct ranks in ascending order, by one counting sort through the ranks
+    (duplicates within a row become adjacent and are dropped). Returns (new offsets, ranks)."""
     n = len(offsets) - 1
     start = np.zeros(n_ranks + 1, dtype=np.int64)
     for q in range(len(ranks)):
         start[ranks[q] + 1] += 1
     for t in range(n_ranks):
         start[t + 1] += start[t]
-    rows = np.empty(len(ranks), dtype=np.int64)
+    rows = np.empty(len(ranks), dtype=np.int32)
     fill = start[:-1].copy()
     for i in range(n):
         for q in range(offsets[i], offsets[i + 1]):
@@ -385,9 +399,60 @@ def sort_runs_by_rank(offsets, ranks, n_ranks):
     for t in range(n_ranks):
         for x in range(start[t], start[t + 1]):
             i = rows[x]
+            if pos[i] > offsets[i] and out[pos[i] - 1] == t:
+                continue
             out[pos[i]] = t
             pos[i] += 1
-    return out
+    new_off = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        new_off[i + 1] = new_off[i] + pos[i] - offsets[i]
+    packed = np.empty(new_off[n], dtype=np.int32)
+    for i in range(n):
+        packed[new_off[i]:new_off[i + 1]] = out[offsets[i]:pos[i]]
+    return new_off, packed
+
+
+def kmer_sets(core_seqs, k=12):
+    """Distinct canonical k-mers of each core, as 2-bit codes.
+
+    A canonical k-mer is min(k-mer, its reverse complement) (A0 C1 G2 T3, most
+    significant base first, so the order is the strings' lexicographic order); a
+    sequence and its reverse complement have the same set. Windows with a base
+    other than A, C, G, T are skipped; a core shorter than k has an empty set.
+
+    Returns
+    -------
+    offsets : int64 (n + 1,); codes : uint64, shape (offsets[-1],)
+        Row i's codes, ascending, are ``codes[offsets[i]:offsets[i + 1]]``.
+    """
+    buf, offsets = _concat_codes(core_seqs)
+    codes, starts = _window_codes(buf, offsets, k)
+    order = np.lexsort((codes, np.repeat(np.arange(len(starts) - 1), np.diff(starts))))
+    codes = codes[order]
+    rows = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+    keep = np.ones(len(codes), dtype=bool)
+    keep[1:] = (codes[1:] != codes[:-1]) | (rows[1:] != rows[:-1])
+    sizes = np.bincount(rows[keep], minlength=len(starts) - 1)
+    out = np.zeros(len(starts), dtype=np.int64)
+    np.cumsum(sizes, out=out[1:])
+    return out, codes[keep]
+
+
+def kmer_rank_sets(core_seqs, k=12):
+    """Each core's distinct canonical k-mers as ranks in the rarity order (:func:`rarity_ranks`),
+    ascending: what the prefix-filtering searches need, without sorting any row.
+
+    Returns
+    -------
+    offsets : int64 (n + 1,); ranks : int32 (offsets[-1],); n_ranks : int
+    """
+    buf, offsets = _concat_codes(core_seqs)
+    codes, starts = _window_codes(buf, offsets, k)
+    del buf
+    ranks, n_ranks = rarity_ranks(codes, k)
+    del codes
+    new_off, runs = _runs_by_rank(starts, ranks, n_ranks)
+    return new_off, runs, n_ranks
 
 
 @numba.njit(cache=True, nogil=True)
@@ -499,12 +564,9 @@ def kmer_edges(core_seqs, k=12, threshold=0.5, progress=None):
     (a, b) : int64 arrays of indices into ``core_seqs`` whose linking gives the components;
     verified : int, the candidate pairs compared exactly.
     """
-    offsets, codes = kmer_sets(core_seqs, k=k)
+    offsets, toks, n_ranks = kmer_rank_sets(core_seqs, k=k)   # each row ascending in the rarity order
     if progress is not None:
         progress(1)
-    ranks, n_ranks = rarity_ranks(codes, k)
-    del codes
-    toks = sort_runs_by_rank(offsets, ranks, n_ranks)   # each row ascending in the rarity order
     root, verified = _prefix_join(offsets, toks, n_ranks, float(threshold))
     if progress is not None:
         progress(2)
