@@ -150,7 +150,9 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
     from ..seq import sha1
     from ..split.allocate import (SPLIT_NAMES, by_chromosome, by_column, by_column_and_chromosome, check_no_leak,
                                   random_grouped)
-    from ..split.check import RELATION_LABELS, cross_split_pairs
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..split.check import RELATION_LABELS, PairCheck
     from ..split.group import group_rows, resolve_flanks
 
     log = opt.Log("dgsplit", quiet, verbose)
@@ -203,16 +205,25 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
         left, right, flipped = resolve_flanks(seqs, flanks)
         if flipped is not None:
             log.detail(f"{int(flipped.sum())} rows carry the shared flanks on the other strand; read reverse-complemented")
+        # the leakage check's own search, prepared apart from the groups; with --near kmer on a second
+        # thread while the groups are made (its compiled k-mer passes release the interpreter lock)
+        prepare = (PairCheck, seqs, left, right, flipped, grouping, near, max_mismatch, kmer_k, kmer_threshold)
+        if near == "kmer":
+            pool = ThreadPoolExecutor(1)
+            pair_check = pool.submit(*prepare)
+            pool.shutdown(wait=False)
         with log.progress(range(3 if near != "none" else 0), label="near-duplicates") as bar:
             step = (lambda k: bar.update(k)) if hasattr(bar, "update") else None
             labels, ginfo, canon_keys = group_rows(seqs, grouping=grouping, flanks=(left, right, flipped), near=near,
                                                    max_mismatch=max_mismatch, kmer_k=kmer_k,
                                                    kmer_threshold=kmer_threshold, progress=step, return_keys=True)
+        if near != "kmer":
+            pair_check = _Done(prepare[0](*prepare[1:]))
     relation_opts = dict(grouping=grouping, near=near, max_mismatch=max_mismatch, kmer_k=kmer_k,
                          kmer_threshold=kmer_threshold)
     if check_only:
-        return _check(log, table, cols, split_col, seqs, labels, ginfo, canon_keys, flipped, relation_opts, report,
-                      input)
+        return _check(log, table, cols, split_col, seqs, labels, ginfo, canon_keys, relation_opts, report, input,
+                      pair_check.result() if seqs is not None else None)
 
     strata = df[strata_col].to_numpy(dtype=object) if strata_col in cols else np.zeros(n, dtype=np.int8)
     moved = 0
@@ -256,8 +267,7 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
     leak = check_no_leak(labels, split, keys=canon_keys)
     crossing = None
     if not leak and seqs is not None:
-        crossing = cross_split_pairs(seqs, np.where(split < 3, split, -1), ginfo["flanks"]["left"],
-                                     ginfo["flanks"]["right"], flipped, **relation_opts)
+        crossing = pair_check.result().run(np.where(split < 3, split, -1))
         bad = {k: v for k, v in crossing["crossing_pairs"].items() if v}
         if bad:
             ex = crossing["examples"][0]
@@ -299,6 +309,16 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
     if report:
         opt.write_json(report, rep, inputs=[input])
     _summary(log, rep)
+
+
+class _Done:
+    """A finished result with the interface of a future."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
 
 
 def _chrom_columns(chrom_col, cols, elements, name):
@@ -421,13 +441,13 @@ def _relations_text(ginfo, o):
     return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
 
-def _check(log, table, cols, split_col, seqs, labels, ginfo, keys, flipped, o, report, input):
+def _check(log, table, cols, split_col, seqs, labels, ginfo, keys, o, report, input, pair_check):
     """dgsplit --check: every related pair of rows in two different splits of an existing split column."""
     import numpy as np
     from tabulate import tabulate
 
     from ..errors import ConfigError, InputError
-    from ..split.check import MAX_SPLITS, RELATION_LABELS, cross_split_keys, cross_split_pairs
+    from ..split.check import MAX_SPLITS, RELATION_LABELS, cross_split_keys
 
     if split_col not in cols:
         raise ConfigError(f"--check needs a split column, and '{split_col}' is not in the input", file=table.name,
@@ -447,9 +467,8 @@ def _check(log, table, cols, split_col, seqs, labels, ginfo, keys, flipped, o, r
     code_of["excluded"] = -1
     split = np.array([code_of[v] for v in values], dtype=np.int64)
     ids = table.ids()
-    if seqs is not None:
-        f = ginfo["flanks"]
-        res = cross_split_pairs(seqs, split, f["left"], f["right"], flipped, **o)
+    if pair_check is not None:
+        res = pair_check.run(split)
     else:
         res = cross_split_keys(keys, split)
     kept = split >= 0

@@ -34,17 +34,6 @@ for _i, _b in enumerate(b"ACGT"):
 MAX_SPLITS = 63
 
 
-def cores(seqs, rows, left, right, flipped=None):
-    """The cores of ``seqs[i] for i in rows``: flanks removed, flipped rows reverse-complemented first."""
-    out = []
-    for i in rows:
-        s = seqs[i]
-        if flipped is not None and flipped[i]:
-            s = s.translate(_COMP)[::-1]
-        out.append(s[left:len(s) - right] if (left or right) else s)
-    return out
-
-
 def cross_split_pairs(seqs, split, left=0, right=0, flipped=None, grouping="rc", near="none",
                       max_mismatch=2, kmer_k=12, kmer_threshold=0.5, n_examples=10):
     """Related pairs of rows in two different splits, counted by relation and split pair.
@@ -69,100 +58,129 @@ def cross_split_pairs(seqs, split, left=0, right=0, flipped=None, grouping="rc",
       ``compared``: candidate pairs of distinct sequences compared base by base;
       ``sequences``: distinct cores (canonical with ``rc``) among the rows checked.
     """
-    split = np.asarray(split, dtype=np.int64)
-    rows = np.flatnonzero(split >= 0)
-    S = int(split.max()) + 1 if len(rows) else 0
-    if S > MAX_SPLITS:
-        raise ValueError(f"at most {MAX_SPLITS} splits can be checked")
-    c = cores(seqs, rows, left, right, flipped)
-    if grouping == "rc":
-        r = [x.translate(_COMP)[::-1] for x in c]
-        orient = np.fromiter((x > y for x, y in zip(c, r)), dtype=bool, count=len(c))
-        canon = [y if o else x for x, y, o in zip(c, r, orient)]
-        del r
-    else:
-        orient = np.zeros(len(c), dtype=bool)
-        canon = c
-    key, uniq = pd.factorize(pd.Series(canon, dtype=object), sort=False)
-    del canon, c
-    K = len(uniq)
-    s_of = split[rows]
-    counts = np.zeros((2, K, S), dtype=np.int64)       # rows per orientation, sequence, split
-    np.add.at(counts, (orient.astype(np.int64), key, s_of), 1)
-    relations = ["exact"] + (["reverse_complement"] if grouping == "rc" else []) + ([near] if near != "none" else [])
-    res = {"relations": relations, "crossing_pairs": {}, "by_split_pair": {}, "examples": [], "compared": 0,
-           "sequences": int(K)}
-    first_row = _first_rows(key, orient, s_of, rows, K, S)   # (2, K, S) a row of each kind, -1 if none
+    return PairCheck(seqs, left, right, flipped, grouping, near, max_mismatch, kmer_k,
+                     kmer_threshold).run(split, n_examples)
 
-    def record(name, pair_mats, ex):
-        tot = {}
-        for s in range(S):
-            for t in range(s + 1, S):
-                v = int(pair_mats[s, t] + pair_mats[t, s])
-                if v:
-                    tot[(s, t)] = v
-        res["by_split_pair"][name] = tot
-        res["crossing_pairs"][name] = int(sum(tot.values()))
-        res["examples"].extend(ex[:n_examples])
 
-    # exact: rows of one sequence and one orientation in two splits
-    M = np.zeros((S, S), dtype=np.int64)
-    for o in range(2):
-        M += np.triu(counts[o].T @ counts[o], 1)
-    ex = []
-    for o in range(2):
-        bad = np.flatnonzero((counts[o] > 0).sum(axis=1) > 1)[:n_examples]
-        for k in bad:
-            ss = np.flatnonzero(counts[o, k])
-            ex.append({"relation": "exact", "row_a": int(first_row[o, k, ss[0]]),
-                       "row_b": int(first_row[o, k, ss[1]]), "distance": 0})
-    record("exact", M, ex)
-    if grouping == "rc":   # one orientation against the other
-        M = counts[0].T @ counts[1]
-        np.fill_diagonal(M, 0)
+class PairCheck:
+    """The split-independent part of :func:`cross_split_pairs` (cores, distinct sequences and, for
+    kmer, their k-mer sets), so that it can be prepared while the split is being made; ``run(split)``
+    does the rest. Parameters as :func:`cross_split_pairs`."""
+
+    def __init__(self, seqs, left=0, right=0, flipped=None, grouping="rc", near="none", max_mismatch=2,
+                 kmer_k=12, kmer_threshold=0.5):
+        self.grouping, self.near = grouping, near
+        self.max_mismatch, self.kmer_k, self.kmer_threshold = max_mismatch, kmer_k, kmer_threshold
+        comp = _COMP
+        orient = np.zeros(len(seqs), dtype=bool)
+        canon = []
+        for i, s in enumerate(seqs):   # one pass, one string kept per row
+            if flipped is not None and flipped[i]:
+                s = s.translate(comp)[::-1]
+            x = s[left:len(s) - right] if (left or right) else s
+            if grouping == "rc":
+                y = x.translate(comp)[::-1]
+                if y < x:
+                    x = y
+                    orient[i] = True
+            canon.append(x)
+        self.key, uniq = pd.factorize(pd.Series(canon, dtype=object), sort=False)
+        del canon
+        self.orient = orient
+        self.reps = list(uniq)
+        self.kmer_runs = None
+        if near == "kmer":
+            from .group import kmer_rank_sets
+
+            self.kmer_runs = kmer_rank_sets(self.reps, k=kmer_k)
+
+    def run(self, split, n_examples=10):
+        """Crossing pairs for ``split`` (int (n,), -1 = in no split); see :func:`cross_split_pairs`."""
+        grouping, near = self.grouping, self.near
+        split = np.asarray(split, dtype=np.int64)
+        rows = np.flatnonzero(split >= 0)
+        S = int(split.max()) + 1 if len(rows) else 0
+        if S > MAX_SPLITS:
+            raise ValueError(f"at most {MAX_SPLITS} splits can be checked")
+        key, orient = self.key[rows], self.orient[rows]
+        K = len(self.reps)
+        s_of = split[rows]
+        counts = np.zeros((2, K, S), dtype=np.int64)       # rows per orientation, sequence, split
+        np.add.at(counts, (orient.astype(np.int64), key, s_of), 1)
+        relations = (["exact"] + (["reverse_complement"] if grouping == "rc" else [])
+                     + ([near] if near != "none" else []))
+        res = {"relations": relations, "crossing_pairs": {}, "by_split_pair": {}, "examples": [], "compared": 0,
+               "sequences": int((counts.sum(axis=(0, 2)) > 0).sum())}
+        first_row = _first_rows(key, orient, s_of, rows, K, S)   # (2, K, S) a row of each kind, -1 if none
+
+        def record(name, pair_mats, ex):
+            tot = {}
+            for s in range(S):
+                for t in range(s + 1, S):
+                    v = int(pair_mats[s, t] + pair_mats[t, s])
+                    if v:
+                        tot[(s, t)] = v
+            res["by_split_pair"][name] = tot
+            res["crossing_pairs"][name] = int(sum(tot.values()))
+            res["examples"].extend(ex[:n_examples])
+
+        # exact: rows of one sequence and one orientation in two splits
+        M = np.zeros((S, S), dtype=np.int64)
+        for o in range(2):
+            M += np.triu(counts[o].T @ counts[o], 1)
         ex = []
-        for k in np.flatnonzero((counts[0].sum(axis=1) > 0) & (counts[1].sum(axis=1) > 0)):
-            ss0, ss1 = np.flatnonzero(counts[0, k]), np.flatnonzero(counts[1, k])
-            pair = next(((a, b) for a in ss0 for b in ss1 if a != b), None)
-            if pair is not None:
-                ex.append({"relation": "reverse_complement", "row_a": int(first_row[0, k, pair[0]]),
-                           "row_b": int(first_row[1, k, pair[1]]), "distance": 0})
-                if len(ex) >= n_examples:
-                    break
-        record("reverse_complement", M, ex)
-    if near == "none":
-        return res
+        for o in range(2):
+            bad = np.flatnonzero((counts[o] > 0).sum(axis=1) > 1)[:n_examples]
+            for k in bad:
+                ss = np.flatnonzero(counts[o, k])
+                ex.append({"relation": "exact", "row_a": int(first_row[o, k, ss[0]]),
+                           "row_b": int(first_row[o, k, ss[1]]), "distance": 0})
+        record("exact", M, ex)
+        if grouping == "rc":   # one orientation against the other
+            M = counts[0].T @ counts[1]
+            np.fill_diagonal(M, 0)
+            ex = []
+            for k in np.flatnonzero((counts[0].sum(axis=1) > 0) & (counts[1].sum(axis=1) > 0)):
+                ss0, ss1 = np.flatnonzero(counts[0, k]), np.flatnonzero(counts[1, k])
+                pair = next(((a, b) for a in ss0 for b in ss1 if a != b), None)
+                if pair is not None:
+                    ex.append({"relation": "reverse_complement", "row_a": int(first_row[0, k, pair[0]]),
+                               "row_b": int(first_row[1, k, pair[1]]), "distance": 0})
+                    if len(ex) >= n_examples:
+                        break
+            record("reverse_complement", M, ex)
+        if near == "none":
+            return res
 
-    per_seq = counts.sum(axis=0)                                    # (K, S)
-    masks = ((per_seq > 0).astype(np.uint64) << np.arange(S, dtype=np.uint64)).sum(axis=1).astype(np.uint64)
-    reps = list(uniq)
-    if near == "hamming":
-        xa, xb, dist, compared = _hamming_candidates(reps, masks, max_mismatch, grouping == "rc")
-        order = np.argsort(dist, kind="stable")                     # fewest mismatches first
-    else:
-        xa, xb, dist, compared = _kmer_candidates(reps, masks, kmer_k, kmer_threshold)
-        order = np.argsort(-dist, kind="stable")                    # highest Jaccard first
-    res["compared"] = int(compared)
-    A, B = per_seq[xa], per_seq[xb]                                  # (P, S)
-    M = A.T @ B
-    M = M + M.T
-    np.fill_diagonal(M, 0)
-    half = np.triu(M, 1)                     # pairs (s, t), s < t, either sequence on either side
-    ex = []
-    for p in order:
-        if len(ex) >= n_examples:
-            break
-        sa, sb = np.flatnonzero(A[p]), np.flatnonzero(B[p])
-        pair = next(((a, b) for a in sa for b in sb if a != b), None)
-        if pair is None:
-            continue
-        ra = first_row[0, xa[p], pair[0]] if first_row[0, xa[p], pair[0]] >= 0 else first_row[1, xa[p], pair[0]]
-        rb = first_row[0, xb[p], pair[1]] if first_row[0, xb[p], pair[1]] >= 0 else first_row[1, xb[p], pair[1]]
-        d = dist[p]
-        ex.append({"relation": near, "row_a": int(ra), "row_b": int(rb),
-                   "distance": int(d) if near == "hamming" else round(1.0 - float(d), 6)})
-    record(near, half, ex)
-    return res
+        per_seq = counts.sum(axis=0)                                    # (K, S)
+        masks = ((per_seq > 0).astype(np.uint64) << np.arange(S, dtype=np.uint64)).sum(axis=1).astype(np.uint64)
+        if near == "hamming":
+            xa, xb, dist, compared = _hamming_candidates(self.reps, masks, self.max_mismatch, grouping == "rc")
+            order = np.argsort(dist, kind="stable")                     # fewest mismatches first
+        else:
+            xa, xb, dist, compared = _kmer_candidates(*self.kmer_runs, masks, self.kmer_threshold)
+            order = np.argsort(-dist, kind="stable")                    # highest Jaccard first
+        res["compared"] = int(compared)
+        A, B = per_seq[xa], per_seq[xb]                                  # (P, S)
+        M = A.T @ B
+        M = M + M.T
+        np.fill_diagonal(M, 0)
+        half = np.triu(M, 1)                     # pairs (s, t), s < t, either sequence on either side
+        ex = []
+        for p in order:
+            if len(ex) >= n_examples:
+                break
+            sa, sb = np.flatnonzero(A[p]), np.flatnonzero(B[p])
+            pair = next(((a, b) for a in sa for b in sb if a != b), None)
+            if pair is None:
+                continue
+            ra = first_row[0, xa[p], pair[0]] if first_row[0, xa[p], pair[0]] >= 0 else first_row[1, xa[p], pair[0]]
+            rb = first_row[0, xb[p], pair[1]] if first_row[0, xb[p], pair[1]] >= 0 else first_row[1, xb[p], pair[1]]
+            d = dist[p]
+            ex.append({"relation": near, "row_a": int(ra), "row_b": int(rb),
+                       "distance": int(d) if near == "hamming" else round(1.0 - float(d), 6)})
+        record(near, half, ex)
+        return res
 
 
 def _first_rows(key, orient, s_of, rows, K, S):
@@ -218,7 +236,10 @@ def _dedupe(a, b, d, keep="min"):
 
 @numba.njit(cache=True, nogil=True)
 def _crossable(m1, m2):
-    """Could a row of one sequence and a row of the other lie in different splits?"""
+    """Could a row of one sequence and a row of the other lie in different splits? (A mask is
+    the set of splits a sequence's rows are in; 0 for a sequence in none.)"""
+    if m1 == 0 or m2 == 0:
+        return False
     return not (m1 == m2 and (m1 & (m1 - np.uint64(1))) == 0)
 
 
@@ -291,12 +312,9 @@ def _hamming_cross(X, masks, D, rc):
     return oa[:n_out], ob[:n_out], od[:n_out], compared
 
 
-def _kmer_candidates(reps, masks, k, threshold):
+def _kmer_candidates(offsets, toks, n_ranks, masks, threshold):
     """Pairs of distinct sequences with exact k-mer Jaccard >= threshold that could cross
-    splits: (a, b, jaccard, compared)."""
-    from .group import kmer_rank_sets
-
-    offsets, toks, n_ranks = kmer_rank_sets(reps, k=k)
+    splits, from their rank runs (:func:`toolkit.split.group.kmer_rank_sets`): (a, b, jaccard, compared)."""
     a, b, jac, compared = _kmer_cross(offsets, toks, n_ranks, masks, float(threshold))
     if len(a) == 0:
         return a, b, jac, compared

@@ -152,42 +152,6 @@ def _rc_codes(X):
     return _COMP_CODE[X[:, ::-1]]
 
 
-def _bucket_pairs(keys, group_of=None, settle=None):
-    """Candidate pairs (a, b) of items whose keys are equal, batch by batch.
-
-    Without ``group_of``: every pair within every bucket. With ``group_of``
-    (items -> current group labels) and ``settle`` (called once the first batch
-    is consumed, to fold the links found so far), buckets are first compared
-    star-wise (each item against the bucket's first), then reduced to one item
-    per group before the remaining pairs are generated: a bucket of 160
-    near-identical copies costs 159 comparisons, not 12,720.
-    """
-    order = np.argsort(keys, kind="stable")
-    sk = keys[order]
-    boundary = np.ones(len(sk), dtype=bool)
-    boundary[1:] = sk[1:] != sk[:-1]
-    if group_of is not None:
-        start_idx = np.flatnonzero(boundary)
-        leader = order[start_idx[np.cumsum(boundary) - 1]]
-        star = ~boundary
-        yield leader[star], order[star]
-        if settle is not None:
-            settle()
-    start_idx = np.flatnonzero(boundary)
-    sizes = np.diff(np.append(start_idx, len(sk)))
-    bucket = np.cumsum(boundary) - 1
-    pos = np.arange(len(sk)) - start_idx[bucket]
-    left = sizes[bucket] - pos  # items after me in my bucket, inclusive
-    live = np.flatnonzero(left > 1)
-    k = 1
-    while live.size:
-        live = live[left[live] > k]
-        if not live.size:
-            break
-        yield order[live], order[live + k]
-        k += 1
-
-
 def hamming_edges(core_seqs, max_mismatch=2, reverse=True, progress=None):
     """Pairs of equal-length cores within ``max_mismatch`` mismatches (N counts as a mismatch
     against anything but N), in either orientation when ``reverse``.
@@ -195,21 +159,22 @@ def hamming_edges(core_seqs, max_mismatch=2, reverse=True, progress=None):
     Candidates come from the pigeonhole principle: two cores within d mismatches
     share at least one of d + 1 segments exactly. With ``reverse``, segment j of
     a core's reverse complement is also bucketed, so RC near-duplicates meet; a
-    candidate pair is then compared in the orientation that brought it together.
+    candidate pair is then compared in the orientation that brought it together,
+    base by base, unless the two are already joined.
 
     Returns
     -------
-    (a, b) : int64 arrays of indices into ``core_seqs``.
+    (a, b) : int64 arrays of indices into ``core_seqs``: linking them gives the components.
     """
     n = len(core_seqs)
-    comps = _Components(n)
+    root = np.arange(n, dtype=np.int64)
     lengths = np.fromiter((len(s) for s in core_seqs), dtype=np.int64, count=n)
     for length in np.unique(lengths):
         idx = np.flatnonzero(lengths == length)
         if len(idx) < 2 or length <= max_mismatch:
             continue
         X = _encode(core_seqs, int(length), idx)
-        m = len(idx)
+        parent = np.arange(len(idx), dtype=np.int64)
         nseg = max_mismatch + 1
         bounds = np.linspace(0, length, nseg + 1).astype(int)
         for j in range(nseg):
@@ -217,70 +182,66 @@ def hamming_edges(core_seqs, max_mismatch=2, reverse=True, progress=None):
             keys = _segment_hash(X, a0, b0)
             if reverse:  # segment j of each reverse complement
                 keys = np.concatenate([keys, _segment_hash(X, a0, b0, rc=True)])
-            pairs = _bucket_pairs(keys, group_of=lambda items: comps.label[idx[items % m]], settle=comps.flush)
-            for a, b in pairs:
-                flip = (a >= m) != (b >= m)       # one forward, one reverse complement
-                oa, ob = a % m, b % m
-                # pairs already joined (directly or through others) need no comparison
-                keep = comps.label[idx[oa]] != comps.label[idx[ob]]
-                oa, ob, flip = oa[keep], ob[keep], flip[keep]
-                for s in range(0, len(oa), 1 << 16):
-                    sl = slice(s, s + (1 << 16))
-                    xa, xb, fl = X[oa[sl]], X[ob[sl]], flip[sl]
-                    if fl.any():
-                        xb[fl] = _rc_codes(xb[fl])
-                    close = (xa != xb).sum(axis=1) <= max_mismatch
-                    comps.add(idx[oa[sl][close]], idx[ob[sl][close]])
-            del keys
-            comps.flush()
+            order = np.argsort(keys, kind="stable")
+            _hamming_join(X, keys[order], order, parent, int(max_mismatch))
+            del keys, order
             if progress is not None:
                 progress(1)
-    return comps.edges()
+        root[idx] = idx[_roots(parent)]
+    moved = np.flatnonzero(root != np.arange(n))
+    return moved, root[moved]
 
 
-class _Components:
-    """Connected components of 0..n-1 under edges added in batches (bounded memory).
+@numba.njit(cache=True, nogil=True)
+def _roots(parent):
+    """Each item's root (full path compression)."""
+    out = np.empty(len(parent), dtype=np.int64)
+    for i in range(len(parent)):
+        out[i] = _find(parent, i)
+    return out
 
-    Edges are kept until max(65536, n/4) are pending, then folded into ``label``
-    (component ids) with scipy's connected_components.
-    """
 
-    def __init__(self, n, max_pending=None):
-        self.label = np.arange(n, dtype=np.int64)
-        self.pending_a, self.pending_b = [], []
-        self.npending = 0
-        # folding costs O(n): fold often enough that joined pairs are skipped, not too often
-        self.max_pending = max_pending or max(1 << 16, n // 4)
-
-    def add(self, a, b):
-        if len(a):
-            self.pending_a.append(a)
-            self.pending_b.append(b)
-            self.npending += len(a)
-            if self.npending >= self.max_pending:
-                self.flush()
-
-    def flush(self):
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components
-
-        if not self.npending:
-            return
-        la = self.label[np.concatenate(self.pending_a)]
-        lb = self.label[np.concatenate(self.pending_b)]
-        self.pending_a, self.pending_b, self.npending = [], [], 0
-        n = len(self.label)
-        graph = coo_matrix((np.ones(len(la), dtype=np.int8), (la, lb)), shape=(n, n))
-        _, cc = connected_components(graph, directed=False)
-        self.label = cc[self.label].astype(np.int64)
-
-    def edges(self):
-        """Edges (i, first member of i's component) for every i not first in its component."""
-        self.flush()
-        _, first = np.unique(self.label, return_index=True)
-        root = first[np.searchsorted(np.unique(self.label), self.label)]
-        moved = root != np.arange(len(self.label))
-        return np.flatnonzero(moved).astype(np.int64), root[moved].astype(np.int64)
+@numba.njit(cache=True, nogil=True)
+def _hamming_join(X, sorted_keys, order, parent, D):
+    """Union the items of X (m, L) within D mismatches that share a bucket (equal key). Items
+    0..m-1 are the rows, m..2m-1 their reverse complements; a pair is compared in the
+    orientation that shares the segment. Buckets whose members are already joined are skipped."""
+    m, L = X.shape
+    comp = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
+    items = len(order)
+    i = 0
+    while i < items:
+        j = i + 1
+        while j < items and sorted_keys[j] == sorted_keys[i]:
+            j += 1
+        if j - i >= 2:
+            r0 = _find(parent, order[i] % m)
+            mixed = False
+            for q in range(i + 1, j):
+                if _find(parent, order[q] % m) != r0:
+                    mixed = True
+                    break
+            if mixed:
+                for p1 in range(i, j):
+                    it1 = order[p1]
+                    x1 = it1 % m
+                    for p2 in range(p1 + 1, j):
+                        it2 = order[p2]
+                        x2 = it2 % m
+                        r1, r2 = _find(parent, x1), _find(parent, x2)
+                        if r1 == r2:
+                            continue
+                        flip = (it1 >= m) != (it2 >= m)
+                        d = 0
+                        for p in range(L):
+                            c2 = comp[X[x2, L - 1 - p]] if flip else X[x2, p]
+                            if X[x1, p] != c2:
+                                d += 1
+                                if d > D:
+                                    break
+                        if d <= D:
+                            parent[r1] = r2
+        i = j
 
 
 def _concat_codes(core_seqs):
@@ -378,38 +339,23 @@ def rarity_ranks(codes, k):
 
 
 @numba.njit(cache=True, nogil=True)
-def _runs_by_rank(offsets, ranks, n_ranks):
-    """Each row's distinct ranks in ascending order, by one counting sort through the ranks
-    (duplicates within a row become adjacent and are dropped). Returns (new offsets, ranks)."""
+def _runs_by_rank(offsets, ranks):
+    """Each row's distinct ranks in ascending order (sorted row by row, duplicates dropped).
+    Returns (new offsets int64 (n + 1,), ranks int32)."""
     n = len(offsets) - 1
-    start = np.zeros(n_ranks + 1, dtype=np.int64)
-    for q in range(len(ranks)):
-        start[ranks[q] + 1] += 1
-    for t in range(n_ranks):
-        start[t + 1] += start[t]
-    rows = np.empty(len(ranks), dtype=np.int32)
-    fill = start[:-1].copy()
-    for i in range(n):
-        for q in range(offsets[i], offsets[i + 1]):
-            r = ranks[q]
-            rows[fill[r]] = i
-            fill[r] += 1
     out = np.empty(len(ranks), dtype=np.int32)
-    pos = offsets[:-1].copy()
-    for t in range(n_ranks):
-        for x in range(start[t], start[t + 1]):
-            i = rows[x]
-            if pos[i] > offsets[i] and out[pos[i] - 1] == t:
-                continue
-            out[pos[i]] = t
-            pos[i] += 1
     new_off = np.zeros(n + 1, dtype=np.int64)
+    w = 0
     for i in range(n):
-        new_off[i + 1] = new_off[i] + pos[i] - offsets[i]
-    packed = np.empty(new_off[n], dtype=np.int32)
-    for i in range(n):
-        packed[new_off[i]:new_off[i + 1]] = out[offsets[i]:pos[i]]
-    return new_off, packed
+        seg = np.sort(ranks[offsets[i]:offsets[i + 1]])
+        last = -1
+        for v in seg:
+            if v != last:
+                out[w] = v
+                w += 1
+                last = v
+        new_off[i + 1] = w
+    return new_off, out[:w]
 
 
 def kmer_sets(core_seqs, k=12):
@@ -440,7 +386,7 @@ def kmer_sets(core_seqs, k=12):
 
 def kmer_rank_sets(core_seqs, k=12):
     """Each core's distinct canonical k-mers as ranks in the rarity order (:func:`rarity_ranks`),
-    ascending: what the prefix-filtering searches need, without sorting any row.
+    ascending: what the prefix-filtering searches need.
 
     Returns
     -------
@@ -451,7 +397,7 @@ def kmer_rank_sets(core_seqs, k=12):
     del buf
     ranks, n_ranks = rarity_ranks(codes, k)
     del codes
-    new_off, runs = _runs_by_rank(starts, ranks, n_ranks)
+    new_off, runs = _runs_by_rank(starts, ranks)
     return new_off, runs, n_ranks
 
 
