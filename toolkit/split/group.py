@@ -7,7 +7,11 @@ Keys, from strict to loose:
 - near-duplicates on top: ``hamming`` (equal-length cores within d mismatches,
   either orientation; candidates found by the pigeonhole principle: two
   strings within d mismatches share one of d + 1 segments exactly) or
-  ``kmer`` (reverse-complement-aware k-mer sketches, Jaccard >= threshold).
+  ``kmer`` (exact Jaccard of the canonical k-mer sets >= threshold; candidates by
+  prefix filtering, so every qualifying pair is found).
+
+Groups are the connected components of these relations: related rows share a group,
+and two rows share one only through a chain of related pairs.
 """
 
 import os
