@@ -17,8 +17,9 @@ Relations (on the cores: flanks removed, rows flagged ``flipped`` read on the ot
   complement. Candidates share a token of their rarity-ordered prefixes (complete for exact
   Jaccard; the k-mer sets themselves come from :func:`toolkit.split.group.kmer_rank_sets`).
 
-Only candidate pairs whose rows could be in different splits are compared: a bucket whose
-members all lie in one split is skipped whole, which keeps the check cheap on a clean split.
+Only candidate pairs whose rows could be in different splits are compared: a hamming bucket
+whose members all lie in one split is skipped whole, and the k-mer search indexes only the
+sequences outside the largest split; this keeps the check cheap on a clean split.
 """
 
 import numba
@@ -235,6 +236,14 @@ def _dedupe(a, b, d, keep="min"):
 
 
 @numba.njit(cache=True, nogil=True)
+def _grown(a, n):
+    """A twice as long copy of ``a`` holding its first n entries (a growing output buffer)."""
+    b = np.empty(2 * len(a), dtype=a.dtype)
+    b[:n] = a[:n]
+    return b
+
+
+@numba.njit(cache=True, nogil=True)
 def _crossable(m1, m2):
     """Could a row of one sequence and a row of the other lie in different splits? (A mask is
     the set of splits a sequence's rows are in; 0 for a sequence in none.)"""
@@ -251,10 +260,9 @@ def _hamming_cross(X, masks, D, rc):
     W = D + 1
     items = 2 * m if rc else m
     comp = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
-    cap = 1024
-    oa = np.empty(cap, dtype=np.int64)
-    ob = np.empty(cap, dtype=np.int64)
-    od = np.empty(cap, dtype=np.int64)
+    oa = np.empty(1024, dtype=np.int64)
+    ob = np.empty(1024, dtype=np.int64)
+    od = np.empty(1024, dtype=np.int64)
     n_out = 0
     compared = 0
     h = np.empty(items, dtype=np.uint64)
@@ -295,15 +303,8 @@ def _hamming_cross(X, masks, D, rc):
                                     if d > D:
                                         break
                             if d <= D:
-                                if n_out == cap:
-                                    cap *= 2
-                                    oa2 = np.empty(cap, dtype=np.int64)
-                                    ob2 = np.empty(cap, dtype=np.int64)
-                                    od2 = np.empty(cap, dtype=np.int64)
-                                    oa2[:n_out] = oa[:n_out]
-                                    ob2[:n_out] = ob[:n_out]
-                                    od2[:n_out] = od[:n_out]
-                                    oa, ob, od = oa2, ob2, od2
+                                if n_out == len(oa):
+                                    oa, ob, od = _grown(oa, n_out), _grown(ob, n_out), _grown(od, n_out)
                                 oa[n_out] = x1
                                 ob[n_out] = x2
                                 od[n_out] = d
@@ -324,53 +325,73 @@ def _kmer_candidates(offsets, toks, n_ranks, masks, threshold):
 @numba.njit(cache=True, nogil=True)
 def _kmer_cross(offsets, toks, n_ranks, masks, threshold):
     """Every pair of rows that could cross splits, shares a token among the first
-    |A| - ceil(t |A|) + 1 of each (ascending rank) and has exact Jaccard >= t; each pair
-    is compared once (a row's candidates are marked as they are met)."""
+    |A| - ceil(t |A|) + 1 of each (ascending rank) and has exact Jaccard >= t.
+
+    A crossing pair has at most one row whose rows all lie in the largest split, so only the
+    other rows are indexed (their prefixes' postings) and every row probes that index with its
+    own prefix; each pair is compared once (a probe's candidates are marked as they are met)."""
     n = len(offsets) - 1
     plen = np.zeros(n, dtype=np.int64)
     for i in range(n):
         s = offsets[i + 1] - offsets[i]
         if s > 0:
             plen[i] = min(max(s - int(np.ceil(threshold * s - 1e-9)) + 1, 1), s)
-    start = np.zeros(n_ranks + 1, dtype=np.int64)
+    # the largest split, by single-split sequences
+    tally = np.zeros(64, dtype=np.int64)
     for i in range(n):
-        for q in range(offsets[i], offsets[i] + plen[i]):
-            start[toks[q] + 1] += 1
+        m = masks[i]
+        if m and not (m & (m - np.uint64(1))):
+            b = 0
+            while m > np.uint64(1):
+                m >>= np.uint64(1)
+                b += 1
+            tally[b] += 1
+    big = np.uint64(1) << np.uint64(np.argmax(tally))
+    indexed = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        indexed[i] = masks[i] != 0 and masks[i] != big
+    start = np.zeros(n_ranks + 1, dtype=np.int32)   # int32 halves the randomly read index
+    for i in range(n):
+        if indexed[i]:
+            for q in range(offsets[i], offsets[i] + plen[i]):
+                start[toks[q] + 1] += 1
     for t in range(n_ranks):
         start[t + 1] += start[t]
     fill = start[:-1].copy()
-    post = np.empty(start[-1], dtype=np.int64)
-    union = np.zeros(n_ranks, dtype=np.uint64)     # the splits of every row holding the token
+    post = np.empty(start[-1], dtype=np.int32)
     for i in range(n):
-        for q in range(offsets[i], offsets[i] + plen[i]):
-            t = toks[q]
-            post[fill[t]] = i
-            fill[t] += 1
-            union[t] |= masks[i]
+        if indexed[i]:
+            for q in range(offsets[i], offsets[i] + plen[i]):
+                t = toks[q]
+                post[fill[t]] = i
+                fill[t] += 1
     mark = np.full(n, -1, dtype=np.int64)
-    cap = 1024
-    oa = np.empty(cap, dtype=np.int64)
-    ob = np.empty(cap, dtype=np.int64)
-    oj = np.empty(cap, dtype=np.float64)
+    oa = np.empty(1024, dtype=np.int64)
+    ob = np.empty(1024, dtype=np.int64)
+    oj = np.empty(1024, dtype=np.float64)
     n_out = 0
     compared = 0
     for i in range(n):
+        if masks[i] == 0:
+            continue
         for q in range(offsets[i], offsets[i] + plen[i]):
             t = toks[q]
-            u = union[t]
-            if not (u & (u - np.uint64(1))):       # every holder in one split
-                continue
             for e in range(start[t], start[t + 1]):
                 j = post[e]
-                if j <= i or mark[j] == i:
+                if j == i or (indexed[i] and j < i) or mark[j] == i:
                     continue
                 mark[j] = i
                 if not _crossable(masks[i], masks[j]):
                     continue
                 compared += 1
+                si, sj = offsets[i + 1] - offsets[i], offsets[j + 1] - offsets[j]
+                # Jaccard >= t needs |A & B| >= t (|A| + |B|) / (1 + t): stop once out of reach
+                need = threshold * (si + sj) / (1.0 + threshold) - 1e-9
                 inter = 0
                 p, r = offsets[i], offsets[j]
                 while p < offsets[i + 1] and r < offsets[j + 1]:
+                    if inter + min(offsets[i + 1] - p, offsets[j + 1] - r) < need:
+                        break
                     if toks[p] == toks[r]:
                         inter += 1
                         p += 1
@@ -379,17 +400,10 @@ def _kmer_cross(offsets, toks, n_ranks, masks, threshold):
                         p += 1
                     else:
                         r += 1
-                jac = inter / (offsets[i + 1] - offsets[i] + offsets[j + 1] - offsets[j] - inter)
+                jac = inter / (si + sj - inter)
                 if jac >= threshold:
-                    if n_out == cap:
-                        cap *= 2
-                        oa2 = np.empty(cap, dtype=np.int64)
-                        ob2 = np.empty(cap, dtype=np.int64)
-                        oj2 = np.empty(cap, dtype=np.float64)
-                        oa2[:n_out] = oa[:n_out]
-                        ob2[:n_out] = ob[:n_out]
-                        oj2[:n_out] = oj[:n_out]
-                        oa, ob, oj = oa2, ob2, oj2
+                    if n_out == len(oa):
+                        oa, ob, oj = _grown(oa, n_out), _grown(ob, n_out), _grown(oj, n_out)
                     oa[n_out] = i
                     ob[n_out] = j
                     oj[n_out] = jac

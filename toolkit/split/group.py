@@ -457,14 +457,14 @@ def _prefix_join(offsets, toks, n_ranks, threshold):
         if s > 0:
             p = s - int(np.ceil(threshold * s - 1e-9)) + 1
             plen[i] = min(max(p, 1), s)
-    start = np.zeros(n_ranks + 1, dtype=np.int64)
+    start = np.zeros(n_ranks + 1, dtype=np.int32)   # int32 halves the randomly read index
     for i in range(n):
         for q in range(offsets[i], offsets[i] + plen[i]):
             start[toks[q] + 1] += 1
     for t in range(n_ranks):
         start[t + 1] += start[t]
     fill = start[:-1].copy()
-    post = np.empty(start[-1], dtype=np.int64)
+    post = np.empty(start[-1], dtype=np.int32)
     for i in range(n):
         for q in range(offsets[i], offsets[i] + plen[i]):
             post[fill[toks[q]]] = i
