@@ -499,3 +499,48 @@ def test_check_on_a_coordinate_table(tmp_path):
     rep = json.loads(rep_path.read_text())
     assert res.exit_code == 1 and rep["crossing_pairs"] == {"element": 1}
     assert rep["crossing_by_split_pair"]["element"] == {"test|train": 1}
+
+
+def test_kmer_pair_exactly_at_the_threshold_is_joined():
+    """A set inside another with Jaccard exactly 0.56 (14 / 25): 0.56 * 25 is 14.000000000000002 in
+    floating point, and a size filter without slack skipped the pair (a review found it)."""
+    from toolkit.split.check import cross_split_pairs
+
+    b = "GCCTGATACGAGTCGGTTATCTTCGGATACTG"
+    seqs = [b[3:24], b]
+    lab, _ = group_rows(seqs, flanks="none", near="kmer", kmer_k=8, kmer_threshold=0.56)
+    assert lab[0] == lab[1]
+    assert cross_split_pairs(seqs, np.array([0, 1]), near="kmer", kmer_k=8,
+                             kmer_threshold=0.56)["crossing_pairs"]["kmer"] == 1
+
+
+def test_cores_not_longer_than_the_mismatch_bound_are_all_related():
+    """Two cores of length <= --max-mismatch are within that many mismatches of each other."""
+    lab, _ = group_rows(["AA", "CC", "GT", "ACG"], flanks="none", near="hamming", max_mismatch=2)
+    assert lab[0] == lab[1] == lab[2] != lab[3]
+
+
+def test_check_ignores_groups_bridged_only_by_excluded_rows(tmp_path):
+    """A (train) ~ X (excluded) ~ B (test) with A and B two mismatches apart: at --max-mismatch 1
+    no pair of rows in splits is related, and the groups among rows in a split agree."""
+    rng = np.random.default_rng(8)
+    a = "".join(rng.choice(list("ACGT"), 40))
+    x = a[:10] + ("A" if a[10] != "A" else "C") + a[11:]
+    b = x[:30] + ("A" if x[30] != "A" else "C") + x[31:]
+    path = tmp_path / "bridge.tsv"
+    path.write_text(f"id\tseq\tsplit\nA\t{a}\ttrain\nX\t{x}\texcluded\nB\t{b}\ttest\n")
+    rep_path = tmp_path / "c.json"
+    res = run_cli("dgsplit", ["--check", path, "--near", "hamming", "--max-mismatch", "1", "--report", rep_path])
+    rep = json.loads(rep_path.read_text())
+    assert res.exit_code == 0 and rep["result"] == "passed" and "inconsistent" not in rep
+    assert rep["rows_in_no_split"] == 1 and rep["groups"] == {"total": 2, "crossing": 0, "rows_in_crossing_groups": 0}
+    path.write_text(f"id\tseq\tsplit\nA\t{a}\ttrain\nX\t{x}\tval\nB\t{b}\ttest\n")
+    res = run_cli("dgsplit", ["--check", path, "--near", "hamming", "--max-mismatch", "1", "--report", rep_path])
+    rep = json.loads(rep_path.read_text())
+    assert res.exit_code == 1 and rep["crossing_pairs"]["hamming"] == 2 and rep["groups"]["crossing"] == 1
+
+
+def test_kmer_threshold_zero_is_a_usage_error(tmp_path):
+    res = run_cli("dgsplit", [DATA / "dgsplit_near_copies.tsv", "--near", "kmer", "--kmer-threshold", "0",
+                              "-o", tmp_path / "x.tsv"])
+    assert res.exit_code == 2 and "--kmer-threshold" in res.stderr

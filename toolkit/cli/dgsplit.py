@@ -54,8 +54,8 @@ def _parse_fractions(text):
 @click.option("--max-mismatch", type=click.IntRange(0, 10), default=2, show_default=True,
               help="Hamming distance for --near hamming.")
 @click.option("--kmer-k", type=click.IntRange(4, 31), default=12, show_default=True, help="k for --near kmer.")
-@click.option("--kmer-threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
-              help="Jaccard threshold for --near kmer.")
+@click.option("--kmer-threshold", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
+              help="Jaccard threshold for --near kmer (above 0, at most 1).")
 @click.option("--strata", "strata_col", default="target_cell", show_default=True, metavar="COL",
               help="Keep each split within +-2 points of this column's overall proportions (if present).")
 @click.option("--holdout-chrom", is_flag=True,
@@ -150,8 +150,6 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
     from ..seq import sha1
     from ..split.allocate import (SPLIT_NAMES, by_chromosome, by_column, by_column_and_chromosome, check_no_leak,
                                   random_grouped)
-    from concurrent.futures import ThreadPoolExecutor
-
     from ..split.check import RELATION_LABELS, PairCheck
     from ..split.group import group_rows, resolve_flanks
 
@@ -205,13 +203,14 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
         left, right, flipped = resolve_flanks(seqs, flanks)
         if flipped is not None:
             log.detail(f"{int(flipped.sum())} rows carry the shared flanks on the other strand; read reverse-complemented")
+        if check_only:   # only the rows in a split are grouped and checked
+            split_codes, split_names, split_values = _read_split(table, cols, split_col)
+            seqs = [s if c >= 0 else "" for s, c in zip(seqs, split_codes)]
         # the leakage check's own search, prepared apart from the groups; with --near kmer on a second
         # thread while the groups are made (its compiled k-mer passes release the interpreter lock)
         prepare = (PairCheck, seqs, left, right, flipped, grouping, near, max_mismatch, kmer_k, kmer_threshold)
         if near == "kmer":
-            pool = ThreadPoolExecutor(1)
-            pair_check = pool.submit(*prepare)
-            pool.shutdown(wait=False)
+            pair_check = _Background(*prepare)
         with log.progress(range(3 if near != "none" else 0), label="near-duplicates") as bar:
             step = (lambda k: bar.update(k)) if hasattr(bar, "update") else None
             labels, ginfo, canon_keys = group_rows(seqs, grouping=grouping, flanks=(left, right, flipped), near=near,
@@ -222,8 +221,10 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
     relation_opts = dict(grouping=grouping, near=near, max_mismatch=max_mismatch, kmer_k=kmer_k,
                          kmer_threshold=kmer_threshold)
     if check_only:
-        return _check(log, table, cols, split_col, seqs, labels, ginfo, canon_keys, relation_opts, report, input,
-                      pair_check.result() if seqs is not None else None)
+        if seqs is None:
+            split_codes, split_names, split_values = _read_split(table, cols, split_col)
+        return _check(log, table, split_col, split_codes, split_names, split_values, labels, ginfo, canon_keys,
+                      relation_opts, report, input, pair_check.result() if seqs is not None else None)
 
     strata = df[strata_col].to_numpy(dtype=object) if strata_col in cols else np.zeros(n, dtype=np.int8)
     moved = 0
@@ -320,6 +321,30 @@ class _Done:
     def result(self):
         return self.value
 
+
+class _Background:
+    """``fn(*args)`` on a daemon thread (an error or Ctrl-C in the main thread does not wait for it);
+    ``result()`` joins it and returns the value or raises its exception."""
+
+    def __init__(self, fn, *args):
+        import threading
+
+        self._value = self._error = None
+
+        def work():
+            try:
+                self._value = fn(*args)
+            except BaseException as exc:   # handed to the caller of result()
+                self._error = exc
+
+        self._thread = threading.Thread(target=work, daemon=True)
+        self._thread.start()
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 def _chrom_columns(chrom_col, cols, elements, name):
     """The chromosome column(s) --holdout-chrom reads: --chrom-col (comma-separated), else a
@@ -441,13 +466,13 @@ def _relations_text(ginfo, o):
     return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
 
-def _check(log, table, cols, split_col, seqs, labels, ginfo, keys, o, report, input, pair_check):
-    """dgsplit --check: every related pair of rows in two different splits of an existing split column."""
+def _read_split(table, cols, split_col):
+    """The split column of --check: codes (n,) (-1 for 'excluded'), the split names (train, val, test
+    first, then the other labels sorted) and the labels as read."""
     import numpy as np
-    from tabulate import tabulate
 
     from ..errors import ConfigError, InputError
-    from ..split.check import MAX_SPLITS, RELATION_LABELS, cross_split_keys
+    from ..split.check import MAX_SPLITS
 
     if split_col not in cols:
         raise ConfigError(f"--check needs a split column, and '{split_col}' is not in the input", file=table.name,
@@ -465,15 +490,27 @@ def _check(log, table, cols, split_col, seqs, labels, ginfo, keys, o, report, in
                          hint="is this the right column? (--split-col)")
     code_of = {v: i for i, v in enumerate(names)}
     code_of["excluded"] = -1
-    split = np.array([code_of[v] for v in values], dtype=np.int64)
+    return np.array([code_of[v] for v in values], dtype=np.int64), names, values
+
+
+def _check(log, table, split_col, split, names, values, labels, ginfo, keys, o, report, input, pair_check):
+    """dgsplit --check: every related pair of rows in two different splits of an existing split column.
+    Rows labelled 'excluded' were left out of the grouping (as empty sequences) and of the check."""
+    import numpy as np
+    from tabulate import tabulate
+
+    from ..split.check import RELATION_LABELS, cross_split_keys
+    from ..split.group import group_by_elements
+
     ids = table.ids()
+    kept = split >= 0
     if pair_check is not None:
         res = pair_check.run(split)
+        lab = labels[kept]
     else:
         res = cross_split_keys(keys, split)
-    kept = split >= 0
-    lab = labels[kept]
-    per_group = np.zeros((int(labels.max()) + 1 if len(labels) else 0, max(len(names), 1)), dtype=bool)
+        lab, _, _ = group_by_elements([keys[kept, j] for j in range(keys.shape[1])])   # rows in a split only
+    per_group = np.zeros((int(lab.max()) + 1 if len(lab) else 0, max(len(names), 1)), dtype=bool)
     per_group[lab, split[kept]] = True
     crossing_groups = np.flatnonzero(per_group.sum(axis=1) > 1)
     rows_crossing = int(np.isin(lab, crossing_groups).sum())
@@ -486,7 +523,7 @@ def _check(log, table, cols, split_col, seqs, labels, ginfo, keys, o, report, in
                         **({"max_mismatch": o["max_mismatch"]} if o["near"] == "hamming" else {}),
                         **({"kmer_k": o["kmer_k"], "kmer_threshold": o["kmer_threshold"]}
                            if o["near"] == "kmer" else {})}
-                       if seqs is not None else {"grouped_by": "element coordinates"}),
+                       if pair_check is not None else {"grouped_by": "element coordinates"}),
            "crossing_pairs": res["crossing_pairs"],
            "crossing_by_split_pair": {rel: {f"{'|'.join(sorted((names[a], names[b])))}": v for (a, b), v in d.items()}
                                       for rel, d in res["by_split_pair"].items()},
@@ -494,7 +531,7 @@ def _check(log, table, cols, split_col, seqs, labels, ginfo, keys, o, report, in
                          "id_b": str(ids[e["row_b"]]), "split_b": values[e["row_b"]], "distance": e["distance"]}
                         for e in res["examples"]],
            "sequences": res.get("sequences"), "candidate_pairs_compared": res.get("compared", 0),
-           "groups": {"total": ginfo["groups"], "crossing": int(len(crossing_groups)),
+           "groups": {"total": int(len(np.unique(lab))), "crossing": int(len(crossing_groups)),
                       "rows_in_crossing_groups": rows_crossing},
            "result": "passed" if total == 0 and not len(crossing_groups) else "failed"}
     if bool(total) != bool(len(crossing_groups)):   # two independent computations disagree: a bug
@@ -506,7 +543,7 @@ def _check(log, table, cols, split_col, seqs, labels, ginfo, keys, o, report, in
         split_text = ", ".join(f"{k} {v}" for k, v in rep["splits"].items())
         log.info(f"dgsplit --check: {rep['rows']} rows in {len(names)} splits ({split_text}) from column "
                  f"'{split_col}'" + (f"; {rep['rows_in_no_split']} excluded" if rep["rows_in_no_split"] else ""))
-        if seqs is not None:
+        if pair_check is not None:
             log.info(f"relations: {_relations_text(ginfo, o)}")
         pairs = sorted({p for d in rep["crossing_by_split_pair"].values() for p in d})
         rows = [[RELATION_LABELS.get(rel, rel), f"{v:,}", *[f"{rep['crossing_by_split_pair'][rel].get(p, 0):,}"

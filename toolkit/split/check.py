@@ -106,7 +106,7 @@ class PairCheck:
         key, orient = self.key[rows], self.orient[rows]
         K = len(self.reps)
         s_of = split[rows]
-        counts = np.zeros((2, K, S), dtype=np.int64)       # rows per orientation, sequence, split
+        counts = np.zeros((2, K, S), dtype=np.int32)       # rows per orientation, sequence, split
         np.add.at(counts, (orient.astype(np.int64), key, s_of), 1)
         relations = (["exact"] + (["reverse_complement"] if grouping == "rc" else [])
                      + ([near] if near != "none" else []))
@@ -128,7 +128,8 @@ class PairCheck:
         # exact: rows of one sequence and one orientation in two splits
         M = np.zeros((S, S), dtype=np.int64)
         for o in range(2):
-            M += np.triu(counts[o].T @ counts[o], 1)
+            c = counts[o].astype(np.int64)
+            M += np.triu(c.T @ c, 1)
         ex = []
         for o in range(2):
             bad = np.flatnonzero((counts[o] > 0).sum(axis=1) > 1)[:n_examples]
@@ -138,7 +139,7 @@ class PairCheck:
                            "row_b": int(first_row[o, k, ss[1]]), "distance": 0})
         record("exact", M, ex)
         if grouping == "rc":   # one orientation against the other
-            M = counts[0].T @ counts[1]
+            M = counts[0].T.astype(np.int64) @ counts[1].astype(np.int64)
             np.fill_diagonal(M, 0)
             ex = []
             for k in np.flatnonzero((counts[0].sum(axis=1) > 0) & (counts[1].sum(axis=1) > 0)):
@@ -153,7 +154,7 @@ class PairCheck:
         if near == "none":
             return res
 
-        per_seq = counts.sum(axis=0)                                    # (K, S)
+        per_seq = counts.sum(axis=0, dtype=np.int64)                    # (K, S)
         masks = ((per_seq > 0).astype(np.uint64) << np.arange(S, dtype=np.uint64)).sum(axis=1).astype(np.uint64)
         if near == "hamming":
             xa, xb, dist, compared = _hamming_candidates(self.reps, masks, self.max_mismatch, grouping == "rc")
@@ -186,7 +187,7 @@ class PairCheck:
 
 def _first_rows(key, orient, s_of, rows, K, S):
     """(2, K, S): the first row of each sequence, orientation and split; -1 where none."""
-    out = np.full((2, K, S), -1, dtype=np.int64)
+    out = np.full((2, K, S), -1, dtype=np.int32 if len(key) < 2 ** 31 else np.int64)
     code = (orient.astype(np.int64) * K + key) * S + s_of
     uniq, first = np.unique(code, return_index=True)
     out.reshape(-1)[uniq] = rows[first]
@@ -350,7 +351,7 @@ def _kmer_cross(offsets, toks, n_ranks, masks, threshold):
     indexed = np.zeros(n, dtype=np.bool_)
     for i in range(n):
         indexed[i] = masks[i] != 0 and masks[i] != big
-    start = np.zeros(n_ranks + 1, dtype=np.int32)   # int32 halves the randomly read index
+    start = np.zeros(n_ranks + 1, dtype=np.int64)
     for i in range(n):
         if indexed[i]:
             for q in range(offsets[i], offsets[i] + plen[i]):

@@ -157,8 +157,8 @@ def _rc_codes(X):
 
 
 def hamming_edges(core_seqs, max_mismatch=2, reverse=True, progress=None):
-    """Pairs of equal-length cores within ``max_mismatch`` mismatches (N counts as a mismatch
-    against anything but N), in either orientation when ``reverse``.
+    """Pairs of equal-length cores within ``max_mismatch`` mismatches (any base other than A, C, G,
+    T is read as N, and N matches only N), in either orientation when ``reverse``.
 
     Candidates come from the pigeonhole principle: two cores within d mismatches
     share at least one of d + 1 segments exactly. With ``reverse``, segment j of
@@ -175,7 +175,10 @@ def hamming_edges(core_seqs, max_mismatch=2, reverse=True, progress=None):
     lengths = np.fromiter((len(s) for s in core_seqs), dtype=np.int64, count=n)
     for length in np.unique(lengths):
         idx = np.flatnonzero(lengths == length)
-        if len(idx) < 2 or length <= max_mismatch:
+        if len(idx) < 2:
+            continue
+        if length <= max_mismatch:   # any two such cores are within max_mismatch of each other
+            root[idx] = idx[0]
             continue
         X = _encode(core_seqs, int(length), idx)
         parent = np.arange(len(idx), dtype=np.int64)
@@ -457,7 +460,7 @@ def _prefix_join(offsets, toks, n_ranks, threshold):
         if s > 0:
             p = s - int(np.ceil(threshold * s - 1e-9)) + 1
             plen[i] = min(max(p, 1), s)
-    start = np.zeros(n_ranks + 1, dtype=np.int32)   # int32 halves the randomly read index
+    start = np.zeros(n_ranks + 1, dtype=np.int64)
     for i in range(n):
         for q in range(offsets[i], offsets[i] + plen[i]):
             start[toks[q] + 1] += 1
@@ -492,7 +495,7 @@ def _prefix_join(offsets, toks, n_ranks, threshold):
                 if ri == rj:
                     continue
                 sj = offsets[j + 1] - offsets[j]
-                if min(si, sj) < threshold * max(si, sj):   # J <= min / max
+                if min(si, sj) < threshold * max(si, sj) - 1e-9:   # J <= min / max (float slack: never skip J = t)
                     continue
                 verified += 1
                 if _jaccard_at_least(toks, offsets[i], offsets[i + 1], offsets[j], offsets[j + 1], threshold):
