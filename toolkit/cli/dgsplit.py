@@ -103,7 +103,8 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
     rows share a group only through a chain of related pairs. exact:
     identical cores. rc: a core and its reverse complement. --near hamming:
     cores of equal length within --max-mismatch substitutions (either strand
-    with --group-by rc; N matches only N); it never links cores of different
+    with --group-by rc; a base other than A, C, G, T counts as N, and N
+    matches only N); it never links cores of different
     lengths, so an insertion or deletion is not caught. --near kmer: exact
     Jaccard of the sets of canonical k-mers (k = --kmer-k, windows with N
     skipped) at least --kmer-threshold; strand-blind, catches substitutions,
