@@ -544,3 +544,23 @@ def test_kmer_threshold_zero_is_a_usage_error(tmp_path):
     res = run_cli("dgsplit", [DATA / "dgsplit_near_copies.tsv", "--near", "kmer", "--kmer-threshold", "0",
                               "-o", tmp_path / "x.tsv"])
     assert res.exit_code == 2 and "--kmer-threshold" in res.stderr
+
+
+def test_check_keys_from_hashes_equal_keys_from_strings():
+    """The leakage check keys rows by two 64-bit hashes of the canonical core (compiled); the plain
+    string computation must give the same partition, orientation and first rows, with flanks
+    longer than some sequences, rows read on the other strand, N, palindromes and empty cores."""
+    from toolkit.split import check
+
+    rng = np.random.default_rng(0)
+    seqs = ["".join(rng.choice(list("ACGTN"), rng.integers(0, 30))) for _ in range(2000)]
+    seqs += [reverse_complement(s) for s in seqs[:300]] + seqs[:200] + ["ACGT", "AT", "TA", ""]
+    flipped = rng.random(len(seqs)) < 0.3
+    for left, right in [(0, 0), (3, 2), (40, 0), (5, 50)]:
+        for rc in (True, False):
+            for fl in (None, flipped):
+                want = check._string_keys(seqs, left, right, fl, rc)
+                got = check._hashed_keys(seqs, left, right, fl, rc)
+                for w, g in zip(want, got):
+                    assert np.array_equal(w, g), (left, right, rc)
+    assert check._hashed_keys(["ACGT", "ACGÉ"], 0, 0, None, True) is None   # not ASCII: strings instead

@@ -72,23 +72,12 @@ class PairCheck:
                  kmer_k=12, kmer_threshold=0.5):
         self.grouping, self.near = grouping, near
         self.max_mismatch, self.kmer_k, self.kmer_threshold = max_mismatch, kmer_k, kmer_threshold
-        comp = _COMP
-        orient = np.zeros(len(seqs), dtype=bool)
-        canon = []
-        for i, s in enumerate(seqs):   # one pass, one string kept per row
-            if flipped is not None and flipped[i]:
-                s = s.translate(comp)[::-1]
-            x = s[left:len(s) - right] if (left or right) else s
-            if grouping == "rc":
-                y = x.translate(comp)[::-1]
-                if y < x:
-                    x = y
-                    orient[i] = True
-            canon.append(x)
-        self.key, uniq = pd.factorize(pd.Series(canon, dtype=object), sort=False)
-        del canon
-        self.orient = orient
-        self.reps = list(uniq)
+        keys = _hashed_keys(seqs, left, right, flipped, grouping == "rc")
+        if keys is None:   # not plain ASCII, or a 128-bit hash collision: compare the strings themselves
+            keys = _string_keys(seqs, left, right, flipped, grouping == "rc")
+        self.key, self.orient, first = keys
+        self.reps = [_core(seqs[i], left, right, flipped is not None and flipped[i], o)
+                     for i, o in zip(first, self.orient[first])]
         self.kmer_runs = None
         if near == "kmer":
             from .group import kmer_rank_sets
@@ -183,6 +172,112 @@ class PairCheck:
                        "distance": int(d) if near == "hamming" else round(1.0 - float(d), 6)})
         record(near, half, ex)
         return res
+
+
+def _core(s, left, right, flipped=False, reverse=False):
+    """The core of ``s``: read on the other strand when ``flipped``, flanks removed (a flank longer
+    than the sequence leaves it empty), reverse-complemented when ``reverse``."""
+    if flipped:
+        s = s.translate(_COMP)[::-1]
+    if left or right:
+        s = s[left:max(len(s) - right, 0)]
+    return s.translate(_COMP)[::-1] if reverse else s
+
+
+def _string_keys(seqs, left, right, flipped, rc):
+    """(key (n,), orient (n,) bool: the core is the reverse complement of the canonical form,
+    first row of each key) from the canonical cores as strings."""
+    orient = np.zeros(len(seqs), dtype=bool)
+    canon = []
+    for i, s in enumerate(seqs):   # one pass, one string kept per row
+        x = _core(s, left, right, flipped is not None and flipped[i])
+        if rc:
+            y = x.translate(_COMP)[::-1]
+            if y < x:
+                x = y
+                orient[i] = True
+        canon.append(x)
+    key, _ = pd.factorize(pd.Series(canon, dtype=object), sort=False)
+    first = np.unique(key, return_index=True)[1]
+    return key.astype(np.int64), orient, first
+
+
+def _hashed_keys(seqs, left, right, flipped, rc):
+    """As :func:`_string_keys`, from two independent 64-bit hashes of each canonical core (compiled).
+    Rows are keyed by the first hash; if the second hash is not constant within a key (a
+    collision), or a sequence is not plain ASCII, returns None."""
+    n = len(seqs)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
+    lengths = np.fromiter((len(x) for x in seqs), dtype=np.int64, count=n)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    buf = np.empty(offsets[-1], dtype=np.uint8)
+    for b in range(0, n, 65536):
+        e = min(b + 65536, n)
+        chunk = np.frombuffer("".join(seqs[b:e]).encode("utf-8"), dtype=np.uint8)
+        if len(chunk) != offsets[e] - offsets[b]:
+            return None
+        buf[offsets[b]:offsets[e]] = chunk
+    flip = np.zeros(n, dtype=np.bool_) if flipped is None else np.asarray(flipped, dtype=np.bool_)
+    h1, h2, orient = _canonical_hashes(buf, offsets, int(left), int(right), flip, bool(rc))
+    key, _ = pd.factorize(h1.view(np.int64), sort=False)
+    first = np.unique(key, return_index=True)[1]
+    if (h2 != h2[first][key]).any():
+        return None
+    return key.astype(np.int64), orient, first
+
+
+_BYTE_COMP = np.arange(256, dtype=np.uint8)
+for _a, _b in zip(b"ACGTN", b"TGCAN"):
+    _BYTE_COMP[_a] = _b
+
+
+@numba.njit(cache=True, nogil=True)
+def _canonical_hashes(buf, offsets, left, right, flip, rc):
+    """Two 64-bit hashes (different multipliers) of each row's canonical core, and whether the
+    canonical form is the core's reverse complement. The core of row i is its bytes, read
+    reverse-complemented when ``flip[i]``, minus ``left`` and ``right`` flanks; with ``rc`` the
+    canonical form is the smaller (byte order) of the core and its reverse complement."""
+    comp = _BYTE_COMP
+    n = len(offsets) - 1
+    h1 = np.empty(n, dtype=np.uint64)
+    h2 = np.empty(n, dtype=np.uint64)
+    orient = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        s0, L = offsets[i], offsets[i + 1] - offsets[i]
+        a = min(left, L)
+        b = max(L - right, 0)
+        if b < a:
+            b = a
+        m = b - a
+        # position p of the core: buf[s0 + a + p], or on a flipped row comp(buf[s0 + L - 1 - a - p])
+        rev = False
+        if rc:
+            for p in range(m):
+                if flip[i]:
+                    f = comp[buf[s0 + L - 1 - a - p]]
+                    r = buf[s0 + L - 1 - a - (m - 1 - p)]
+                else:
+                    f = buf[s0 + a + p]
+                    r = comp[buf[s0 + a + m - 1 - p]]
+                if f != r:
+                    rev = r < f
+                    break
+        orient[i] = rev
+        x1 = np.uint64(1469598103934665603)
+        x2 = np.uint64(7809847782465536322)
+        for p in range(m):
+            q = m - 1 - p if rev else p        # canonical position p is core position q (complemented if rev)
+            c = comp[buf[s0 + L - 1 - a - q]] if flip[i] else buf[s0 + a + q]
+            if rev:
+                c = comp[c]
+            x1 = (x1 ^ np.uint64(c)) * np.uint64(1099511628211)
+            x2 = (x2 + np.uint64(c) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+            x2 ^= x2 >> np.uint64(29)
+        h1[i] = x1 ^ np.uint64(m)
+        h2[i] = x2 ^ (np.uint64(m) << np.uint64(32))
+    return h1, h2, orient
 
 
 def _first_rows(key, orient, s_of, rows, K, S):

@@ -91,7 +91,7 @@ def core_hashes(seqs, left, right, reverse=True):
     exact = np.empty(n, dtype=np.int64)
     canon = np.empty(n, dtype=np.int64) if reverse else exact
     for i, s in enumerate(seqs):
-        c = s[left: len(s) - right] if (left or right) else s
+        c = s[left: max(len(s) - right, 0)] if (left or right) else s
         h = hash(c)
         exact[i] = h
         if reverse:
@@ -143,7 +143,7 @@ class CoreView:
 
     def __getitem__(self, i):
         s = self.seqs[self.index[i]]
-        return s[self.left: len(s) - self.right] if (self.left or self.right) else s
+        return s[self.left: max(len(s) - self.right, 0)] if (self.left or self.right) else s
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
