@@ -76,8 +76,11 @@ class PairCheck:
         if keys is None:   # not plain ASCII, or a 128-bit hash collision: compare the strings themselves
             keys = _string_keys(seqs, left, right, flipped, grouping == "rc")
         self.key, self.orient, first = keys
-        self.reps = [_core(seqs[i], left, right, flipped is not None and flipped[i], o)
-                     for i, o in zip(first, self.orient[first])]
+        self.n_keys = len(first)
+        self.reps = None   # the distinct canonical cores, needed by the near-duplicate searches only
+        if near != "none":
+            self.reps = [_core(seqs[i], left, right, flipped is not None and flipped[i], o)
+                         for i, o in zip(first, self.orient[first])]
         self.kmer_runs = None
         if near == "kmer":
             from .group import kmer_rank_sets
@@ -93,7 +96,7 @@ class PairCheck:
         if S > MAX_SPLITS:
             raise ValueError(f"at most {MAX_SPLITS} splits can be checked")
         key, orient = self.key[rows], self.orient[rows]
-        K = len(self.reps)
+        K = self.n_keys
         s_of = split[rows]
         counts = np.zeros((2, K, S), dtype=np.int32)       # rows per orientation, sequence, split
         np.add.at(counts, (orient.astype(np.int64), key, s_of), 1)
