@@ -564,3 +564,19 @@ def test_check_keys_from_hashes_equal_keys_from_strings():
                 for w, g in zip(want, got):
                     assert np.array_equal(w, g), (left, right, rc)
     assert check._hashed_keys(["ACGT", "ACGÉ"], 0, 0, None, True) is None   # not ASCII: strings instead
+
+
+def test_core_hashes_partition_equals_the_strings():
+    """Grouping hashes each core (and its canonical strand) in one compiled pass; the groups must be
+    those of the strings themselves, with flanks longer than some sequences, N and empty cores."""
+    from toolkit.split.group import core_hashes
+
+    rng = np.random.default_rng(1)
+    seqs = ["".join(rng.choice(list("ACGTN"), rng.integers(0, 25))) for _ in range(2000)]
+    seqs += [reverse_complement(s) for s in seqs[:300]] + seqs[:200] + ["ACGT", "AT", "TA", ""]
+    for left, right in [(0, 0), (3, 2), (30, 0), (5, 40)]:
+        cores = [s[left:max(len(s) - right, 0)] for s in seqs]
+        canon = [min(c, reverse_complement(c)) for c in cores]
+        exact, rc = core_hashes(seqs, left, right, reverse=True)
+        assert np.array_equal(pd.factorize(exact)[0], pd.factorize(pd.Series(cores))[0])
+        assert np.array_equal(pd.factorize(rc)[0], pd.factorize(pd.Series(canon))[0])

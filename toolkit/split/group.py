@@ -88,6 +88,15 @@ def core_hashes(seqs, left, right, reverse=True):
     (exact, canonical) : int64 arrays, shape (n,)
     """
     n = len(seqs)
+    if n:
+        lengths = np.fromiter((len(x) for x in seqs), dtype=np.int64, count=n)
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        text = "".join(seqs).encode("utf-8")
+        if len(text) == offsets[-1]:   # plain ASCII: one compiled pass
+            exact, canon = _core_hash_pass(np.frombuffer(text, dtype=np.uint8), offsets, int(left), int(right),
+                                           bool(reverse))
+            return exact, (canon if reverse else exact)
     exact = np.empty(n, dtype=np.int64)
     canon = np.empty(n, dtype=np.int64) if reverse else exact
     for i, s in enumerate(seqs):
@@ -103,6 +112,58 @@ def core_hashes(seqs, left, right, reverse=True):
 _CODE = np.full(256, 4, dtype=np.uint8)
 for _i, _b in enumerate(b"ACGT"):
     _CODE[_b] = _i
+
+
+_COMP_BYTES = np.arange(256, dtype=np.uint8)
+for _a, _b in zip(b"ACGTNacgtn", b"TGCANtgcan"):
+    _COMP_BYTES[_a] = _b
+
+
+@numba.njit(cache=True, nogil=True)
+def _core_hash_pass(buf, offsets, left, right, reverse):
+    """:func:`core_hashes` for ASCII rows concatenated in ``buf`` (row i is buf[offsets[i]:offsets[i + 1]]):
+    a polynomial hash of each core, finalised with splitmix64, and of the smaller (byte order) of
+    the core and its reverse complement."""
+    comp = _COMP_BYTES
+    n = len(offsets) - 1
+    exact = np.empty(n, dtype=np.int64)
+    canon = np.empty(n, dtype=np.int64)
+    mult = np.uint64(0x100000001B3)
+    for i in range(n):
+        s0, L = offsets[i], offsets[i + 1] - offsets[i]
+        a = min(left, L)
+        b = max(L - right, 0)
+        if b < a:
+            b = a
+        hf = np.uint64(b - a)
+        for p in range(s0 + a, s0 + b):
+            hf = hf * mult + np.uint64(buf[p]) + np.uint64(1)
+        hf = _splitmix(hf)
+        exact[i] = np.int64(hf)
+        if not reverse:
+            continue
+        smaller_rc = False
+        for p in range(b - a):   # core[p] against rc[p] = comp(core[m - 1 - p])
+            f, r = buf[s0 + a + p], comp[buf[s0 + b - 1 - p]]
+            if f != r:
+                smaller_rc = r < f
+                break
+        if not smaller_rc:
+            canon[i] = np.int64(hf)
+            continue
+        hr = np.uint64(b - a)
+        for p in range(s0 + b - 1, s0 + a - 1, -1):
+            hr = hr * mult + np.uint64(comp[buf[p]]) + np.uint64(1)
+        canon[i] = np.int64(_splitmix(hr))
+    return exact, canon
+
+
+@numba.njit(cache=True, nogil=True)
+def _splitmix(x):
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
 
 
 def _encode(seqs, length, idx=None, block=65536):
