@@ -266,7 +266,7 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
 
     # checked on the groups and, independently of grouping and allocation, on the cores (or elements) themselves:
     # every related pair of rows is enumerated again by the check's own search
-    leak = check_no_leak(labels, split, keys=canon_keys)
+    leak = check_no_leak(labels, split, keys=canon_keys if seqs is None else None)   # sequences: pairs below
     crossing = None
     if not leak and seqs is not None:
         crossing = pair_check.result().run(np.where(split < 3, split, -1))
