@@ -151,6 +151,7 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
     from ..seq import sha1
     from ..split.allocate import (SPLIT_NAMES, by_chromosome, by_column, by_column_and_chromosome, check_no_leak,
                                   random_grouped)
+    from ..seq.arrays import ascii_buffer
     from ..split.check import RELATION_LABELS, PairCheck
     from ..split.group import group_rows, resolve_flanks
 
@@ -209,14 +210,17 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
             seqs = [s if c >= 0 else "" for s, c in zip(seqs, split_codes)]
         # the leakage check's own search, prepared apart from the groups; with --near kmer on a second
         # thread while the groups are made (its compiled k-mer passes release the interpreter lock)
-        prepare = (PairCheck, seqs, left, right, flipped, grouping, near, max_mismatch, kmer_k, kmer_threshold)
+        packed = ascii_buffer(seqs)   # the rows as bytes, for the compiled passes of grouping and check
+        prepare = (PairCheck, seqs, left, right, flipped, grouping, near, max_mismatch, kmer_k, kmer_threshold,
+                   packed)
         if near == "kmer":
             pair_check = _Background(*prepare)
         with log.progress(range(3 if near != "none" else 0), label="near-duplicates") as bar:
             step = (lambda k: bar.update(k)) if hasattr(bar, "update") else None
             labels, ginfo, canon_keys = group_rows(seqs, grouping=grouping, flanks=(left, right, flipped), near=near,
                                                    max_mismatch=max_mismatch, kmer_k=kmer_k,
-                                                   kmer_threshold=kmer_threshold, progress=step, return_keys=True)
+                                                   kmer_threshold=kmer_threshold, progress=step, return_keys=True,
+                                                   packed=packed)
         if near != "kmer":
             pair_check = _Done(prepare[0](*prepare[1:]))
     relation_opts = dict(grouping=grouping, near=near, max_mismatch=max_mismatch, kmer_k=kmer_k,

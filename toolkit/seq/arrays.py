@@ -57,3 +57,24 @@ class PackedSeqs:
     def invalid(self):
         """Per-row count of characters outside A/C/G/T/N."""
         return self.count(~_VALID)
+
+
+def ascii_buffer(seqs):
+    """All sequences as one uint8 buffer and their offsets, or None if any is not plain ASCII.
+
+    Returns
+    -------
+    (buf, offsets) : uint8 (total_length,), int64 (n + 1,); row i is ``buf[offsets[i]:offsets[i + 1]]``.
+    """
+    n = len(seqs)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter((len(s) for s in seqs), dtype=np.int64, count=n), out=offsets[1:])
+    buf = np.empty(offsets[-1], dtype=np.uint8)
+    for b in range(0, n, 65536):   # in blocks: no second copy of every string at once
+        e = min(b + 65536, n)
+        chunk = "".join(seqs[b:e]).encode("utf-8")
+        if len(chunk) != offsets[e] - offsets[b]:
+            return None
+        buf[offsets[b]:offsets[e]] = np.frombuffer(chunk, dtype=np.uint8)
+    return buf, offsets
+

@@ -69,10 +69,10 @@ class PairCheck:
     does the rest. Parameters as :func:`cross_split_pairs`."""
 
     def __init__(self, seqs, left=0, right=0, flipped=None, grouping="rc", near="none", max_mismatch=2,
-                 kmer_k=12, kmer_threshold=0.5):
+                 kmer_k=12, kmer_threshold=0.5, packed=None):
         self.grouping, self.near = grouping, near
         self.max_mismatch, self.kmer_k, self.kmer_threshold = max_mismatch, kmer_k, kmer_threshold
-        keys = _hashed_keys(seqs, left, right, flipped, grouping == "rc")
+        keys = _hashed_keys(seqs, left, right, flipped, grouping == "rc", packed)
         if keys is None:   # not plain ASCII, or a 128-bit hash collision: compare the strings themselves
             keys = _string_keys(seqs, left, right, flipped, grouping == "rc")
         self.key, self.orient, first = keys
@@ -98,8 +98,8 @@ class PairCheck:
         key, orient = self.key[rows], self.orient[rows]
         K = self.n_keys
         s_of = split[rows]
-        counts = np.zeros((2, K, S), dtype=np.int32)       # rows per orientation, sequence, split
-        np.add.at(counts, (orient.astype(np.int64), key, s_of), 1)
+        counts = np.bincount((orient.astype(np.int64) * K + key) * S + s_of,   # rows per orientation, sequence, split
+                             minlength=2 * K * S).astype(np.int32).reshape(2, K, S)
         relations = (["exact"] + (["reverse_complement"] if grouping == "rc" else [])
                      + ([near] if near != "none" else []))
         res = {"relations": relations, "crossing_pairs": {}, "by_split_pair": {}, "examples": [], "compared": 0,
@@ -205,25 +205,21 @@ def _string_keys(seqs, left, right, flipped, rc):
     return key.astype(np.int64), orient, first
 
 
-def _hashed_keys(seqs, left, right, flipped, rc):
+def _hashed_keys(seqs, left, right, flipped, rc, packed=None):
     """As :func:`_string_keys`, from two independent 64-bit hashes of each canonical core (compiled).
     Rows are keyed by the first hash; if the second hash is not constant within a key (a
-    collision), or a sequence is not plain ASCII, returns None."""
+    collision), or a sequence is not plain ASCII, returns None. ``packed``: ``seqs`` as
+    :func:`toolkit.seq.arrays.ascii_buffer` gives them, if already made."""
+    from ..seq.arrays import ascii_buffer
+
     n = len(seqs)
     if n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
-    lengths = np.fromiter((len(x) for x in seqs), dtype=np.int64, count=n)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    buf = np.empty(offsets[-1], dtype=np.uint8)
-    for b in range(0, n, 65536):
-        e = min(b + 65536, n)
-        chunk = np.frombuffer("".join(seqs[b:e]).encode("utf-8"), dtype=np.uint8)
-        if len(chunk) != offsets[e] - offsets[b]:
-            return None
-        buf[offsets[b]:offsets[e]] = chunk
+    packed = packed if packed is not None else ascii_buffer(seqs)
+    if packed is None:
+        return None
     flip = np.zeros(n, dtype=np.bool_) if flipped is None else np.asarray(flipped, dtype=np.bool_)
-    h1, h2, orient = _canonical_hashes(buf, offsets, int(left), int(right), flip, bool(rc))
+    h1, h2, orient = _canonical_hashes(packed[0], packed[1], int(left), int(right), flip, bool(rc))
     key, _ = pd.factorize(h1.view(np.int64), sort=False)
     first = np.unique(key, return_index=True)[1]
     if (h2 != h2[first][key]).any():

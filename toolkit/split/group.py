@@ -75,7 +75,7 @@ def exact_groups(keys):
     return codes.astype(np.int64)
 
 
-def core_hashes(seqs, left, right, reverse=True):
+def core_hashes(seqs, left, right, reverse=True, packed=None):
     """64-bit hashes of each core (flanks removed) and of its canonical form
     min(core, reverse complement), without keeping the cores in memory.
 
@@ -83,20 +83,19 @@ def core_hashes(seqs, left, right, reverse=True):
     stays leakage-safe; with 64-bit hashes it is vanishingly rare (about 3e-8
     for a million distinct sequences).
 
+    ``packed``: ``seqs`` as :func:`toolkit.seq.arrays.ascii_buffer` gives them, if already made.
+
     Returns
     -------
     (exact, canonical) : int64 arrays, shape (n,)
     """
+    from ..seq.arrays import ascii_buffer
+
     n = len(seqs)
-    if n:
-        lengths = np.fromiter((len(x) for x in seqs), dtype=np.int64, count=n)
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        text = "".join(seqs).encode("utf-8")
-        if len(text) == offsets[-1]:   # plain ASCII: one compiled pass
-            exact, canon = _core_hash_pass(np.frombuffer(text, dtype=np.uint8), offsets, int(left), int(right),
-                                           bool(reverse))
-            return exact, (canon if reverse else exact)
+    packed = packed if packed is not None else ascii_buffer(seqs) if n else None
+    if packed is not None:   # plain ASCII: one compiled pass
+        exact, canon = _core_hash_pass(packed[0], packed[1], int(left), int(right), bool(reverse))
+        return exact, (canon if reverse else exact)
     exact = np.empty(n, dtype=np.int64)
     canon = np.empty(n, dtype=np.int64) if reverse else exact
     for i, s in enumerate(seqs):
@@ -735,7 +734,7 @@ def oriented_view(seqs, flipped):
 
 
 def group_rows(seqs, grouping="rc", flanks="auto", near="none", max_mismatch=2,
-               kmer_k=12, kmer_threshold=0.5, progress=None, return_keys=False):
+               kmer_k=12, kmer_threshold=0.5, progress=None, return_keys=False, packed=None):
     """Group sequences that share biology.
 
     Parameters
@@ -746,6 +745,8 @@ def group_rows(seqs, grouping="rc", flanks="auto", near="none", max_mismatch=2,
     flanks : ``auto``, ``none``, a (left, right) pair of ints (see :func:`resolve_flanks`),
         or a (left, right, flipped) triple as :func:`resolve_flanks` returns it
     near : ``none``, ``hamming`` or ``kmer``
+    packed : ``seqs`` as :func:`toolkit.seq.arrays.ascii_buffer` gives them, if already made
+        (used only when no row is read on the other strand)
 
     Returns
     -------
@@ -764,7 +765,8 @@ def group_rows(seqs, grouping="rc", flanks="auto", near="none", max_mismatch=2,
     else:
         left, right, flipped = resolve_flanks(seqs, flanks)
     seqs = oriented_view(seqs, flipped)
-    exact, canon = core_hashes(seqs, left, right, reverse=(grouping == "rc"))
+    exact, canon = core_hashes(seqs, left, right, reverse=(grouping == "rc"),
+                               packed=packed if flipped is None else None)
     exact = exact_groups(exact)
     info = {"flanks": {"left": int(left), "right": int(right)},
             "rows_read_reverse_complemented": int(flipped.sum()) if flipped is not None else 0,
