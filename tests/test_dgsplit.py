@@ -580,3 +580,17 @@ def test_core_hashes_partition_equals_the_strings():
         exact, rc = core_hashes(seqs, left, right, reverse=True)
         assert np.array_equal(pd.factorize(exact)[0], pd.factorize(pd.Series(cores))[0])
         assert np.array_equal(pd.factorize(rc)[0], pd.factorize(pd.Series(canon))[0])
+
+
+def test_kmer_check_prepared_after_the_groups_on_large_inputs(tmp_path, monkeypatch):
+    """Above PARALLEL_KMER_ROWS rows the check is prepared after the grouping, not beside it: the
+    same split and the same check."""
+    import toolkit.cli.dgsplit as cli
+
+    outs = []
+    for limit in (10 ** 9, 0):
+        monkeypatch.setattr(cli, "PARALLEL_KMER_ROWS", limit)
+        out, rep, _ = split(tmp_path, [DATA / "lentimpra_HepG2_400.tsv", "--near", "kmer"])
+        outs.append(out)
+        assert rep["leakage_check"].startswith("passed") and rep["leakage_check_pairs"]["crossing_pairs"]["kmer"] == 0
+    assert outs[0].equals(outs[1])

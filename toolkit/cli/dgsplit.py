@@ -5,6 +5,8 @@ import click
 from . import options as opt
 
 CHROM_COLUMNS = ("chrom", "chr", "chromosome", "seqnames", "Chromosome")
+#: --near kmer: up to this many rows the leakage check is prepared on a second thread beside the grouping
+PARALLEL_KMER_ROWS = 300_000
 
 
 def _clean(s):
@@ -209,11 +211,14 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
             split_codes, split_names, split_values = _read_split(table, cols, split_col)
             seqs = [s if c >= 0 else "" for s, c in zip(seqs, split_codes)]
         # the leakage check's own search, prepared apart from the groups; with --near kmer on a second
-        # thread while the groups are made (its compiled k-mer passes release the interpreter lock)
+        # thread while the groups are made (its compiled k-mer passes release the interpreter lock), up
+        # to PARALLEL_KMER_ROWS rows: above, one after the other, so that the two sets of k-mer sets
+        # are not held at once
         packed = ascii_buffer(seqs)   # the rows as bytes, for the compiled passes of grouping and check
         prepare = (PairCheck, seqs, left, right, flipped, grouping, near, max_mismatch, kmer_k, kmer_threshold,
                    packed)
-        if near == "kmer":
+        parallel = near == "kmer" and n <= PARALLEL_KMER_ROWS
+        if parallel:
             pair_check = _Background(*prepare)
         with log.progress(range(3 if near != "none" else 0), label="near-duplicates") as bar:
             step = (lambda k: bar.update(k)) if hasattr(bar, "update") else None
@@ -221,7 +226,7 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
                                                    max_mismatch=max_mismatch, kmer_k=kmer_k,
                                                    kmer_threshold=kmer_threshold, progress=step, return_keys=True,
                                                    packed=packed)
-        if near != "kmer":
+        if not parallel:
             pair_check = _Done(prepare[0](*prepare[1:]))
     relation_opts = dict(grouping=grouping, near=near, max_mismatch=max_mismatch, kmer_k=kmer_k,
                          kmer_threshold=kmer_threshold)
