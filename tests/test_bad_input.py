@@ -28,7 +28,7 @@ DATA = Path(__file__).resolve().parent / "data"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from conftest import FreshDir, TinyModel  # noqa: E402
+from conftest import FreshDir, TinyModel, run_cli  # noqa: E402
 from toolkit.cli import COMMANDS, load  # noqa: E402
 
 ALL = sorted(COMMANDS)
@@ -696,3 +696,19 @@ def test_good_table_passes(name, good_table):
         READS[name].check_rows(read_out(result.stdout), sample_rows(6))
         return
     assert len(read_out(result.stdout)) == 6
+
+
+@pytest.mark.parametrize("name, args", [
+    ("dgsplit", ["-o", "{d}/a.tsv", "--manifest", "{d}/a.tsv"]),
+    ("dgsplit", ["-o", "{d}/a.tsv", "--report", "{d}/./a.tsv"]),
+    ("descfeat", ["-o", "{d}/a.tsv", "--report", "{d}/a.tsv"]),
+    ("seqqc", ["-o", "{d}/a.tsv", "--rejects", "{d}/r.tsv", "--report", "{d}/r.tsv"]),
+    ("predict", ["--model", "{d}/no_model", "--explain", "ism", "-o", "{d}/a.h5", "-e", "{d}/a.h5"]),
+])
+def test_two_outputs_naming_one_file_are_refused(tmp_path, name, args):
+    """One output would silently replace the other: refused before any work, nothing written."""
+    src = tmp_path / "in.tsv"
+    src.write_text("id\tseq\na\tACGTACGTACGTAAAC\nb\tACGTACGTACGTAAAG\n")
+    res = run_cli(name, [src, *[a.format(d=tmp_path) for a in args]])
+    assert res.exit_code == 1 and "name the same file" in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.tsv"]

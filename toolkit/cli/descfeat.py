@@ -107,6 +107,7 @@ def cli(inputs, output, fmt, seq_col, id_col, cell_type, motifs_path, families, 
     from ..io.tables import iter_table, standard_frame, write_tsv
 
     log = opt.Log("descfeat", quiet, verbose)
+    opt.distinct_outputs(**{"-o": output, "--report": report})
     if merge:
         return _merge(inputs, output, shard, log)
     if len(inputs) > 1:

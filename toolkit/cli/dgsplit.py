@@ -159,6 +159,7 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
 
     log = opt.Log("dgsplit", quiet, verbose)
     opt.require_input(input)
+    opt.distinct_outputs(**{"-o": None if check_only else output, "--manifest": manifest, "--report": report})
     fr = _parse_fractions(fractions)
     if flanks not in ("auto", "none"):
         try:

@@ -87,6 +87,7 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
 
     if explain and not explain_output:
         raise click.UsageError("--explain needs -e/--explain-output FILE.h5")
+    opt.distinct_outputs(**{"-o": output, "-e": explain_output})
     opt.require_input(input)
     opt.check_shard(shard, input)
     log = opt.Log("predict", quiet, verbose)

@@ -127,9 +127,7 @@ def cli(input, output, fmt, seq_col, id_col, genome, clip, tile, step, tile_stra
         if tile is not None or wins is not None or merge != "none":
             raise click.UsageError("--shard cannot be combined with --tile, --winsorize or --merge-duplicates, "
                                    "which need every row: run them unsharded")
-    for path in (rejects, report):
-        if path is not None and path == output and output != "-":
-            raise ConfigError("--rejects/--report must differ from -o", file=path)
+    opt.distinct_outputs(**{"-o": output, "--rejects": rejects, "--report": report})
     tiling = None
     if tile is not None:
         tiling = {"width": tile, "step": step or tile, "strand": tile_strand, "clip": clip,
