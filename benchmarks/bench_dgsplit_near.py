@@ -16,7 +16,7 @@ no code shared with ``toolkit/split``):
 - the largest group and its diameter (largest distance between two of its cores).
 
     python3 benchmarks/bench_dgsplit_near.py                       # this checkout
-    python3 benchmarks/bench_dgsplit_near.py --repo /tmp/old        # another checkout, same data
+    python3 benchmarks/bench_dgsplit_near.py --repo DIR             # another checkout (e.g. a git worktree), same data
 """
 
 import argparse

@@ -704,6 +704,7 @@ def test_good_table_passes(name, good_table):
     ("descfeat", ["-o", "{d}/a.tsv", "--report", "{d}/a.tsv"]),
     ("seqqc", ["-o", "{d}/a.tsv", "--rejects", "{d}/r.tsv", "--report", "{d}/r.tsv"]),
     ("predict", ["--model", "{d}/no_model", "--explain", "ism", "-o", "{d}/a.h5", "-e", "{d}/a.h5"]),
+    ("evalboot", ["--truth", "y", "--pred", "p", "-o", "{d}/a.tsv", "--plot", "{d}/a.tsv"]),
 ])
 def test_two_outputs_naming_one_file_are_refused(tmp_path, name, args):
     """One output would silently replace the other: refused before any work, nothing written."""

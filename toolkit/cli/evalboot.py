@@ -133,7 +133,7 @@ def cli(input, output, truth, pred, compare, group_col, target_cell_col, task_ty
     """
     from ..errors import ConfigError, InputError
     from ..evaluate import Task, evaluate, infer_kind
-    from ..io.streams import AtomicOutput, same_file
+    from ..io.streams import AtomicOutput
     from ..io.tables import se_columns, target_cell_name
 
     log = opt.Log("evalboot", quiet, verbose)
@@ -152,10 +152,7 @@ def cli(input, output, truth, pred, compare, group_col, target_cell_col, task_ty
         for flag, given in (("--compare", cmp_cols), ("--task-type", kinds), ("--plot", plot)):
             if given:
                 raise click.UsageError(f"{flag} does not go with --per-descriptor")
-        if descriptors_out is not None and output not in (None, "-") and same_file(descriptors_out, output):
-            raise ConfigError("--descriptors-out must differ from -o", file=descriptors_out)
-    if plot is not None and output not in (None, "-") and same_file(plot, output):
-        raise ConfigError("--plot must differ from -o", file=plot)
+    opt.distinct_outputs(**{"-o": output, "--descriptors-out": descriptors_out, "--plot": plot})
     out = AtomicOutput(output, inputs=[input])  # refuses to write over the input before any work
     fig_out = AtomicOutput(plot, inputs=[input], text=False, by_name=True) if plot else None
     desc_out = AtomicOutput(descriptors_out, inputs=[input]) if descriptors_out else None

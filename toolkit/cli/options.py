@@ -291,19 +291,13 @@ def distinct_outputs(**paths):
     ``paths``: option name -> path or None (``-`` is standard output and may repeat only once).
     Raises ConfigError naming both options.
     """
-    import os
-
     from ..errors import ConfigError
     from ..io.streams import same_file
 
-    given = [(name, p) for name, p in paths.items() if p not in (None, "")]
+    given = [(name, str(p)) for name, p in paths.items() if p not in (None, "")]
     for i, (a, pa) in enumerate(given):
         for b, pb in given[i + 1:]:
-            if pa == "-" or pb == "-":
-                clash = pa == pb
-            else:
-                clash = same_file(str(pa), str(pb)) or os.path.abspath(str(pa)) == os.path.abspath(str(pb))
-            if clash:
+            if pa == pb if "-" in (pa, pb) else same_file(pa, pb):
                 raise ConfigError(f"{a} and {b} name the same file", file=str(pa),
                                   hint="give each output a path of its own")
 

@@ -59,8 +59,11 @@ class PackedSeqs:
         return self.count(~_VALID)
 
 
-def ascii_buffer(seqs):
-    """All sequences as one uint8 buffer and their offsets, or None if any is not plain ASCII.
+def ascii_buffer(seqs, strict=True):
+    """All sequences as one uint8 buffer and their offsets.
+
+    ``seqs``: anything indexable by row number with a length. With ``strict``, returns None if
+    any sequence is not plain ASCII; otherwise a non-ASCII character becomes one '?' byte.
 
     Returns
     -------
@@ -72,9 +75,9 @@ def ascii_buffer(seqs):
     buf = np.empty(offsets[-1], dtype=np.uint8)
     for b in range(0, n, 65536):   # in blocks: no second copy of every string at once
         e = min(b + 65536, n)
-        chunk = "".join(seqs[b:e]).encode("utf-8")
+        text = "".join(seqs[i] for i in range(b, e))
+        chunk = text.encode("utf-8") if strict else text.encode("ascii", "replace")
         if len(chunk) != offsets[e] - offsets[b]:
             return None
         buf[offsets[b]:offsets[e]] = np.frombuffer(chunk, dtype=np.uint8)
     return buf, offsets
-

@@ -313,16 +313,10 @@ def _hamming_join(X, sorted_keys, order, parent, D):
 
 def _concat_codes(core_seqs):
     """All cores as one uint8 code array (A0 C1 G2 T3, other 4) and their offsets (n + 1,)."""
-    n = len(core_seqs)
-    lengths = np.fromiter((len(s) for s in core_seqs), dtype=np.int64, count=n)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    buf = np.empty(offsets[-1], dtype=np.uint8)
-    for b in range(0, n, 65536):
-        e = min(b + 65536, n)
-        chunk = "".join(core_seqs[i] for i in range(b, e)).encode("ascii", "replace")
-        buf[offsets[b]:offsets[e]] = _CODE[np.frombuffer(chunk, dtype=np.uint8)]
-    return buf, offsets
+    from ..seq.arrays import ascii_buffer
+
+    buf, offsets = ascii_buffer(core_seqs, strict=False)
+    return _CODE[buf], offsets
 
 
 @numba.njit(cache=True, nogil=True)
