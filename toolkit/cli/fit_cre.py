@@ -140,7 +140,7 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
     group, log, dev = opt.start_training("fit-cre", device, jobs, quiet, verbose)
     if not resume:
         opt.require_input(input)
-    config, norm = MD.open_run(out_dir, "cre", resume)
+    config, norm = MD.open_run(out_dir, "cre", resume, lock=group.main)
     group.barrier()                     # every rank has checked out_dir before rank 0 writes into it
     cache = opt.training_cache(
         "fit-cre", "cre", group, log, out_dir, input, resume,

@@ -169,7 +169,7 @@ def _fit(input, out_dir, settings, dev, resume, no_baseline, log):
     from ..train import modeldir as MD
 
     group = dist.group()
-    config, _ = MD.open_run(out_dir, "ep", resume)
+    config, _ = MD.open_run(out_dir, "ep", resume, lock=group.main)
     group.barrier()                     # every rank has checked out_dir before rank 0 writes into it
     if config is not None:
         settings = _settings_from_config(config, settings)
@@ -492,6 +492,8 @@ def _leave_one_cell_out(input, out_dir, settings, held_cells, val_chroms, test_c
                                                ",".join(saved["test_chroms"]))
     elif os.path.exists(run_path) or os.path.exists(os.path.join(out_dir, MD.CONFIG)):
         raise ConfigError(f"{out_dir} already holds a run", hint="choose a new -o DIR, or add --resume")
+    if group.main:
+        MD.lock(out_dir)                # a second run writing this directory stops at once
     group.barrier()                     # every rank has checked out_dir before rank 0 writes into it
     layout, rows, _ = P.read_pairs(input, _layout_args(settings, need_split=False), keep=None)
     rows = rows["all"]

@@ -101,7 +101,7 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tilef
     group, log, dev = opt.start_training("fit-physinformer", device, jobs, quiet, verbose)
     if not resume:
         opt.require_input(input)
-    config, norm = MD.open_run(out_dir, "physinformer", resume)
+    config, norm = MD.open_run(out_dir, "physinformer", resume, lock=group.main)
     group.barrier()                     # every rank has checked out_dir before rank 0 writes into it
     if config is not None:
         arch = config["model"].get("arch", "physinformer")

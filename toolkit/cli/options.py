@@ -26,7 +26,7 @@ class ToolkitCommand(click.Command):
     def invoke(self, ctx):
         verbose = ctx.params.get("verbose", False)
         try:
-            with _library_warnings(self.name, verbose):
+            with _library_warnings(self.name, verbose), _signals_end_cleanly():
                 rv = super().invoke(ctx)
             sys.stdout.flush()
             return rv
@@ -41,7 +41,12 @@ class ToolkitCommand(click.Command):
             raise click.ClickException(exc.message()) from None
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except Terminated as exc:  # SIGTERM or SIGHUP (a scheduler's time limit, a closed terminal)
+            _remove_temporary_files()
+            click.echo(f"Error: terminated ({signal_name(exc.signum)}); no output was left half-written", err=True)
+            ctx.exit(128 + exc.signum)
         except KeyboardInterrupt:
+            _remove_temporary_files()
             click.echo("Error: interrupted", err=True)
             ctx.exit(130)
         except MemoryError:
@@ -54,6 +59,9 @@ class ToolkitCommand(click.Command):
             raise click.ClickException(_os_error_message(exc)) from None
         except Exception as exc:  # a bug: say so plainly, traceback only on request
             raise self._internal(exc, verbose) from None
+        finally:
+            if "toolkit.train.modeldir" in sys.modules:  # model directories this command locked
+                sys.modules["toolkit.train.modeldir"].release_all()
 
     @staticmethod
     def _internal(exc, verbose):
@@ -61,6 +69,66 @@ class ToolkitCommand(click.Command):
             traceback.print_exc(file=sys.stderr)
         return click.ClickException(
             f"internal error ({type(exc).__name__}: {exc}); rerun with -v for the traceback and report it")
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM or SIGHUP while a command runs, so that every
+    output's clean-up runs exactly as for Ctrl-C. ``signum`` is the signal's number."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def signal_name(signum):
+    import signal
+
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+@contextlib.contextmanager
+def _signals_end_cleanly():
+    """While a command runs: SIGTERM and SIGHUP raise :class:`Terminated` in this process
+    (temporary files are removed, earlier outputs stay, one ``Error:`` line); a forked worker
+    that inherited the handler dies of the signal as before, silently. Training installs its
+    own SIGTERM handler (checkpoint, then stop) inside this one."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pid = os.getpid()
+
+    def handler(signum, frame):
+        if os.getpid() != pid:  # a forked worker (a process pool, a data loader): the default action
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated(signum)
+
+    old = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            if signal.getsignal(sig) == signal.SIG_IGN:  # e.g. SIGHUP under nohup: stays ignored
+                continue
+            old[sig] = signal.signal(sig, handler)
+        except (ValueError, OSError):  # not settable here
+            pass
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+def _remove_temporary_files():
+    from ..io.streams import remove_temporary_files
+
+    remove_temporary_files()
 
 
 @contextlib.contextmanager
@@ -292,9 +360,10 @@ def distinct_outputs(**paths):
     Raises ConfigError naming both options.
     """
     from ..errors import ConfigError
-    from ..io.streams import same_file
+    from ..io.streams import is_special_file, same_file
 
-    given = [(name, str(p)) for name, p in paths.items() if p not in (None, "")]
+    # devices and FIFOs (a terminal, /dev/stderr) are written through, not replaced: two outputs may share one
+    given = [(name, str(p)) for name, p in paths.items() if p not in (None, "") and not is_special_file(str(p))]
     for i, (a, pa) in enumerate(given):
         for b, pb in given[i + 1:]:
             if pa == pb if "-" in (pa, pb) else same_file(pa, pb):

@@ -4,6 +4,7 @@ bytes, refuse binary garbage, and write outputs atomically."""
 import gzip
 import io
 import os
+import re
 import sys
 import tempfile
 import zlib
@@ -109,13 +110,22 @@ def same_file(a, b):
 
 
 class AtomicOutput:
-    """Write to ``path`` atomically: a temporary file in the same folder, renamed on success.
+    """Write to ``path``: atomically when it is (or will be) a regular file, through otherwise.
 
-    ``-`` writes to standard output. A path ending in ``.gz`` is gzip-compressed.
-    With ``by_name``, entering yields the temporary file's name instead of a
-    file object (for writers such as HDF5 that open files themselves).
-    Use as a context manager; on an exception the temporary file is removed and
-    any previous file at ``path`` is left intact.
+    - a regular file (or a new path): a temporary file in the same folder, renamed over
+      ``path`` on success; on an exception the temporary file is removed and any previous
+      file at ``path`` is left intact. A symbolic link is followed: the file it points to
+      is replaced and the link stays. A read-only file (no write permission bit, or not
+      writable by this user) is refused, not replaced.
+    - anything else that exists (a character device such as ``/dev/stdout``, ``/dev/stderr``
+      or a terminal, a FIFO, a socket reached through ``/proc/self/fd``): written through,
+      never replaced; ``/dev/stdout``, ``/dev/fd/N`` and ``/proc/self/fd/N`` write to this
+      process's descriptor N.
+    - ``-``: standard output.
+
+    A path ending in ``.gz`` is gzip-compressed. With ``by_name``, entering yields the name
+    of a temporary regular file instead of a file object (for writers such as HDF5 that
+    open files themselves); for a write-through target its bytes are copied there on success.
     """
 
     def __init__(self, path, inputs=(), text=True, by_name=False):
@@ -129,33 +139,38 @@ class AtomicOutput:
                     file=self.path,
                     hint="choose another -o path",
                 )
+        self._through = self.path != "-" and (_own_descriptor(self.path) is not None or is_special_file(self.path))
+        # the file that is replaced: a symbolic link's target, so that the link stays
+        self._target = os.path.realpath(self.path) if self.path != "-" and not self._through else self.path
+        if self.path != "-" and not self._through:
+            _refuse_read_only(self._target, self.path)
         self._tmp = None
         self._fh = None
+        self._raw_parent = None
 
     def __enter__(self):
         if self.path == "-":
             self._fh = _GuardedStdout(sys.stdout if self.text else sys.stdout.buffer)
             return self._fh
-        folder = os.path.dirname(os.path.abspath(self.path))
-        try:
-            fd, self._tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(self.path), dir=folder)
-        except FileNotFoundError:
-            raise InputError("the output folder does not exist", file=self.path, hint="create it first") from None
-        except OSError as exc:  # no write permission, read-only file system, no space or inodes left, ...
-            raise OutputError.from_os_error(exc, self.path) from None
+        if self._through and not self.by_name:
+            fd = _open_through(self.path)
+        else:
+            folder = os.path.dirname(self._target) if not self._through else None
+            try:
+                fd, self._tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(self.path), dir=folder)
+            except FileNotFoundError:
+                raise InputError("the output folder does not exist", file=self.path, hint="create it first") from None
+            except OSError as exc:  # no write permission, read-only file system, no space or inodes left, ...
+                raise OutputError.from_os_error(exc, self.path) from None
+            _TEMPORARY.add(self._tmp)
         if self.by_name:  # the caller writes the temporary file by its name (e.g. HDF5)
             os.close(fd)
-            self._fh = None
-            self._raw_parent = None
             return self._tmp
         # every write goes through _GuardedFile: a full disk names this output, not a traceback
         raw = io.BufferedWriter(_GuardedFile(fd, self.path), buffer_size=1 << 16)
         if self.path.endswith(".gz"):
             raw = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="")
             self._raw_parent = raw.fileobj
-        else:
-            self._raw_parent = None
-        self._binary = raw
         self._fh = io.TextIOWrapper(raw, encoding="utf-8", newline="") if self.text else raw
         return self._fh
 
@@ -174,7 +189,7 @@ class AtomicOutput:
         except (OSError, OutputError) as err:
             self._discard()
             if exc_type is None:
-                if isinstance(err, OutputError):
+                if isinstance(err, (OutputError, BrokenPipeError)):
                     raise
                 raise OutputError.from_os_error(err, self.path) from None
             return False
@@ -183,19 +198,123 @@ class AtomicOutput:
             if self.by_name and issubclass(exc_type, OSError) and _is_write_error(exc, self._tmp):
                 raise OutputError.from_os_error(exc, self.path) from None  # e.g. HDF5 on a full disk
             return False
+        if self._through:
+            if self.by_name:  # a by-name output for a device or FIFO: copy the finished file through
+                try:
+                    _copy_through(self._tmp, self.path)
+                finally:
+                    self._discard()
+            return False
         try:
-            os.chmod(self._tmp, 0o666 & ~_umask())
-            os.replace(self._tmp, self.path)
+            mode = os.stat(self._target).st_mode & 0o7777 if os.path.exists(self._target) else 0o666 & ~_umask()
+            os.chmod(self._tmp, mode)
+            os.replace(self._tmp, self._target)
         except OSError as err:
             self._discard()
             raise OutputError.from_os_error(err, self.path) from None
+        _TEMPORARY.discard(self._tmp)
         return False
 
     def _discard(self):
+        if self._tmp is None:
+            return
         try:
             os.unlink(self._tmp)
         except OSError:
             pass
+        _TEMPORARY.discard(self._tmp)
+
+
+# Temporary files of outputs being written, removed by remove_temporary_files() when a
+# signal ends the command in a way that skips the context managers.
+_TEMPORARY = set()
+
+
+def remove_temporary_files():
+    """Remove every temporary output file this process still has open (after a fatal signal)."""
+    for tmp in list(_TEMPORARY):
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        _TEMPORARY.discard(tmp)
+
+
+def is_special_file(path):
+    """True when ``path`` exists (following links) and is not a regular file or a folder:
+    a character or block device, a FIFO, a socket; such outputs are written through."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+_FD_PATH = re.compile(r"^/(?:proc/self|dev)/fd/(\d+)$")
+
+
+def _own_descriptor(path):
+    """This process's descriptor that ``path`` names (``/dev/stdout``, ``/dev/fd/2``,
+    ``/proc/self/fd/1``, or a link to one), or None."""
+    p = str(path)
+    for _ in range(8):  # follow a chain of links by hand: realpath would resolve /proc/self/fd/1 to 'pipe:[…]'
+        if p in ("/dev/stdin", "/dev/stdout", "/dev/stderr"):
+            return ("/dev/stdin", "/dev/stdout", "/dev/stderr").index(p)
+        m = _FD_PATH.match(p)
+        if m:
+            return int(m.group(1))
+        if not os.path.islink(p):
+            return None
+        link = os.readlink(p)
+        p = link if os.path.isabs(link) else os.path.join(os.path.dirname(p), link)
+    return None
+
+
+def _open_through(path):
+    """A descriptor writing through to the existing non-regular file ``path``."""
+    fd = _own_descriptor(path)
+    if fd is not None:
+        if fd in (1, 2):
+            (sys.stdout if fd == 1 else sys.stderr).flush()
+        try:
+            return os.dup(fd)
+        except OSError as exc:
+            raise OutputError.from_os_error(exc, path) from None
+    try:
+        return os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise OutputError.from_os_error(exc, path) from None
+
+
+def _copy_through(tmp, path):
+    """Copy the finished temporary file ``tmp`` to the non-regular file ``path``."""
+    fd = _open_through(path)
+    out = _GuardedFile(fd, path)
+    try:
+        with open(tmp, "rb") as src:
+            while True:
+                block = src.read(1 << 20)
+                if not block:
+                    break
+                view = memoryview(block)
+                while view:
+                    view = view[out.write(view):]
+    finally:
+        out.close()
+
+
+def _refuse_read_only(target, path):
+    """Refuse to replace an existing regular file that is read-only (mode 444 and the like);
+    root could rename over it, but a read-only file says: do not change me."""
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return
+    if not mode & 0o222 or not os.access(target, os.W_OK):
+        raise OutputError("the output file is read-only; it was left unchanged", file=path,
+                          hint="choose another path, or make it writable (chmod u+w) if it may be replaced")
 
 
 class _GuardedFile(io.RawIOBase):
@@ -215,6 +334,8 @@ class _GuardedFile(io.RawIOBase):
     def write(self, b):
         try:
             return os.write(self._fd, b)
+        except BrokenPipeError:  # a pipe or FIFO written through, closed by its reader: a quiet end
+            raise
         except OSError as exc:
             raise OutputError.from_os_error(exc, self._path) from None
 

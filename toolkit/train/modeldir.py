@@ -147,7 +147,7 @@ def write_log(path, rows):
     atomic_write(path, lambda fh: fh.write(("\n".join(lines) + "\n").encode()))
 
 
-def open_run(out_dir, kind, resume):
+def open_run(out_dir, kind, resume, lock=True):
     """The saved (config, normalization) of a run to resume, or (None, None) for a new run.
 
     A new run is refused when ``out_dir`` already holds a model (config.json), so a
@@ -155,8 +155,77 @@ def open_run(out_dir, kind, resume):
     """
     from ..errors import ConfigError
 
+    With ``lock`` (the main process of a run) the directory is locked until the command
+    ends (:func:`lock`): a second run writing the same directory stops at once instead of
+    silently replacing this one's files.
+
     if resume:
-        return read_config(out_dir, kinds={kind}), read_json(os.path.join(out_dir, NORMALIZATION))
+        config = read_config(out_dir, kinds={kind})
+        if lock:
+            _lock(out_dir)
+        return config, read_json(os.path.join(out_dir, NORMALIZATION))
     if os.path.exists(os.path.join(out_dir, CONFIG)):
         raise ConfigError(f"{out_dir} already holds a model", hint="choose a new -o DIR, or add --resume")
     return None, None
+    if not lock:
+        return None, None
+    _lock(out_dir)
+    if os.path.exists(os.path.join(out_dir, CONFIG)):  # finished by another run between the check and the lock
+        raise ConfigError(f"{out_dir} already holds a model", hint="choose a new -o DIR, or add --resume")
+
+
+LOCK = ".lock"
+_held = {}  # model directory -> open lock file, held until the process ends
+
+
+def lock(out_dir):
+    """Create ``out_dir`` if needed and lock it until :func:`release_all` (the end of the
+    command) or the end of the process: a POSIX lock on ``out_dir/.lock``, which also works
+    on NFS and is released by the kernel however the process ends, SIGKILL included.
+    Raises ConfigError when another run holds it.
+
+    A directory this call created and that holds nothing but the lock file when it is
+    released (the run failed before writing anything) is removed again.
+    """
+    import fcntl
+
+    from ..errors import ConfigError
+
+    key = os.path.abspath(out_dir)
+    if key in _held:
+        return
+    created = not os.path.isdir(out_dir)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        fh = open(os.path.join(out_dir, LOCK), "a+")
+    except OSError as exc:
+        raise OutputError.from_os_error(exc, out_dir) from None
+    try:
+        fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.seek(0)
+        holder = fh.read().strip()
+        fh.close()
+        raise ConfigError(f"another run is writing this model directory{f' (process {holder})' if holder else ''}",
+                          file=out_dir, hint="wait for it to finish, or choose another -o DIR") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    _held[key] = (fh, created)
+
+
+_lock = lock  # open_run's parameter of that name hides the function
+
+
+def release_all():
+    """Release every model-directory lock this process holds (called when a command ends)."""
+    for out_dir, (fh, created) in list(_held.items()):
+        try:
+            if created and os.listdir(out_dir) == [LOCK]:
+                os.unlink(os.path.join(out_dir, LOCK))
+                os.rmdir(out_dir)
+        except OSError:
+            pass
+        fh.close()
+        del _held[out_dir]
