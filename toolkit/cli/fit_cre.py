@@ -293,6 +293,7 @@ class _Plan:
         self.cols = list(first.df.columns)
         self.kinds, self.chains = {}, {}
         self.max_len = {"train": 0, "val": 0}
+        self.infinite = {}              # (split, target) -> values beyond float64 (1e400, inf) read as missing
         self.h5 = []
         self.blocks = []                # (kind, payload) in side order: motifs, features, modalities
         self.names, self.slices = [], []
@@ -362,6 +363,9 @@ class _Plan:
         self.max_len[split] = max(self.max_len[split], int(lengths.max()))
         m, T = len(seqs), len(self.tnames)
         y = np.column_stack([parse_numeric(sub, c) for c in self.tnames])
+        for j in np.flatnonzero(np.isinf(y).any(axis=0)):
+            key = (split, self.tnames[j])
+            self.infinite[key] = self.infinite.get(key, 0) + int(np.isinf(y[:, j]).sum())
         y[~np.isfinite(y)] = np.nan
         out = {"codes": codes, "lengths": lengths, "ids": np.asarray(sub.ids(), dtype=object), "y": y}
         if self.se:
@@ -420,6 +424,9 @@ def _finish(writer, plan, first, config, norm, length, log, n_test, se_cap):
     from ..train.cre import TRAIN_DEFAULTS
 
     tnames, se = plan.tnames, plan.se
+    for (split, t), n in sorted(plan.infinite.items()):
+        log.warn(f"target '{t}': {n} {split} value(s) beyond the floating-point range (such as 1e400 or inf) "
+                 "treated as missing labels")
     rows = dict(writer.rows)
     L = length if config is None else config["length"]
     if L is None:

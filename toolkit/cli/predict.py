@@ -114,6 +114,7 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
     base_cols = [f"base_{t}" for t in pred.targets] if baseline else []
     t0 = time.time()
     n = 0
+    filled = [0, 0]  # missing or non-finite side-input values (and their rows) set to the train mean
     header = shard is None or shard[0] == 1  # shards 2..N write no header: cat joins them
     # Batches start at multiples of the batch size (attribution: of 64 too) in the whole input, sharded or
     # not: a row meets the same batch shapes in every run, so sharded predictions are the same digits.
@@ -132,6 +133,8 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
                 continue
             seqs = clean_sequences(chunk)
             side = pred.side_inputs(seqs, chunk, features_h5)
+            if side is not None:
+                filled = [a + b for a, b in zip(filled, pred.side_filled)]
             if uncertainty:
                 y, sd = pred.predict(seqs, side, batch_size=batch_size, rc_average=rc_average, uncertainty=True)
             else:
@@ -158,6 +161,9 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
         log.status_done()
         if maps is not None:
             maps.close()
+    if filled[0]:
+        log.warn(f"{filled[0]:,} missing or non-finite side-input value(s) in {filled[1]:,} row(s) were set to the "
+                 "train mean (as in training); check the input columns or --features")
     log.info(f"predict: {n:,} sequences, {len(cols)} target(s), {'RC-averaged, ' if (pred.rc_trained if rc_average is None else rc_average) else ''}"
              f"device {dev}, {time.time() - t0:.1f} s")
 

@@ -35,6 +35,8 @@ Definitions (each checked against scipy in ``tests/test_evalboot.py``):
   AUPR is read against it); reported with the binary metrics, not compared between predictions.
 """
 
+import math
+
 import numpy as np
 
 REGRESSION_METRICS = ("pearson", "spearman", "r2", "rmse", "mae", "median_ae", "winsor_pearson")
@@ -111,12 +113,26 @@ class _Sorted:
         return self.values[np.minimum(idx, len(self.values) - 1)]
 
 
+def _power_of_two_below(m):
+    """2**(e - 1) for m = f * 2**e, 0.5 <= f < 1: m divided by it lies in [1, 2), exactly."""
+    return math.ldexp(1.0, math.frexp(m)[1] - 1)
+
+
 class _Centred:
-    """Values minus their mean (the shift kept), so that sums of squares stay well conditioned."""
+    """Values minus their mean, so that sums of squares stay well conditioned; values above
+    1e100 in magnitude are first divided by a power of two (exact), so that squares and sums
+    of values near the float64 limit (1e308) do not overflow. ``centre(x)`` maps values of
+    the same variable the same way; ``scale`` is the divisor (1 for ordinary data)."""
 
     def __init__(self, v):
-        self.shift = float(np.mean(v))
-        self.values = v - self.shift
+        m = float(np.max(np.abs(v))) if len(v) else 0.0
+        self.scale = _power_of_two_below(m) if m > 1e100 else 1.0
+        u = v / self.scale if self.scale != 1.0 else v
+        self.shift = float(np.mean(u))
+        self.values = u - self.shift
+
+    def centre(self, x):
+        return (x / self.scale if self.scale != 1.0 else x) - self.shift
 
 
 def check_winsor(limits):
@@ -163,7 +179,10 @@ class Regression:
         e = self.p - self.y
         self._yc, self._pc = _Centred(self.y), _Centred(self.p)
         yc, pc = self._yc.values, self._pc.values
-        cols = [np.ones(self.n), yc, pc, yc * yc, pc * pc, yc * pc, e * e, np.abs(e)]
+        me = float(np.max(np.abs(e))) if self.n else 0.0  # errors near 1e308: squares taken of e / ke
+        self._ke = _power_of_two_below(me) if 1e100 < me < np.inf else 1.0
+        es = e / self._ke if self._ke != 1.0 else e
+        cols = [np.ones(self.n), yc, pc, yc * yc, pc * pc, yc * pc, es * es, np.abs(es)]
         self.has_se = se is not None
         if self.has_se:
             se = np.asarray(se, dtype=np.float64)
@@ -171,7 +190,7 @@ class Regression:
             w = np.zeros(self.n)
             w[ok] = 1.0 / se[ok] ** 2
             self.se_rows = int(ok.sum())
-            cols += [w * e * e, w]
+            cols += [w * es * es, w]
         self._lin = np.column_stack(cols)
         self._ys, self._ps = _Sorted(self.y), _Sorted(self.p)
         self._ae = _Sorted(np.abs(e))
@@ -197,17 +216,19 @@ class Regression:
             cp, cump = self._ps.counts(counts)
         if "spearman" in want:
             out["spearman"] = self._spearman(W, sw, cy, cumy, cp, cump)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        ky, kp = self._yc.scale, self._pc.scale  # 1 unless values reach 1e100 (see _Centred)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             vy = syy / sw - (sy / sw) ** 2
             vp = spp / sw - (sp / sw) ** 2
             # a truth constant within a resample has a variance of rounding noise: no R2, no ratio
             vary = vy > 1e-10 * (syy / sw)
-            out["r2"] = np.where(vary, 1.0 - (see / sw) / vy, np.nan)
-            out["rmse"] = np.sqrt(see / sw)
-            out["mae"] = sae / sw
-            out["sd_ratio"] = np.where(vary, np.sqrt(np.maximum(vp, 0) / vy), np.nan)
+            ke = self._ke
+            out["r2"] = np.where(vary, 1.0 - (see / sw) * (ke / ky) * (ke / ky) / vy, np.nan)
+            out["rmse"] = np.sqrt(see / sw) * ke
+            out["mae"] = sae / sw * ke
+            out["sd_ratio"] = np.where(vary, np.sqrt(np.maximum(vp, 0) / vy) * (kp / ky), np.nan)
             if self.has_se:
-                out["weighted_mse"] = s[:, 8] / s[:, 9]
+                out["weighted_mse"] = s[:, 8] / s[:, 9] * ke * ke
         if "median_ae" in want:
             _, cum_ae = self._ae.counts(counts)
             out["median_ae"] = _median(self._ae, cum_ae, sw)
@@ -235,9 +256,9 @@ class Regression:
         k_hi = sw - np.floor(sw * high)
         sums, rows = [], []
         for srt, C, cum, v in ((self._ys, cy, cumy, self._yc), (self._ps, cp, cump, self._pc)):
-            lo = (srt.order_stat(cum, k_lo) - v.shift)[:, None]
-            hi = (srt.order_stat(cum, k_hi) - v.shift)[:, None]
-            grp = np.clip((srt.values - v.shift)[None, :], lo, hi)  # per tie group: sums are cheap
+            lo = v.centre(srt.order_stat(cum, k_lo))[:, None]
+            hi = v.centre(srt.order_stat(cum, k_hi))[:, None]
+            grp = np.clip(v.centre(srt.values)[None, :], lo, hi)  # per tie group: sums are cheap
             wg = C * grp
             sums.append((wg.sum(1), _rowdot(wg, grp)))
             rows.append(np.clip(v.values[None, :], lo, hi))  # per row: for the cross products

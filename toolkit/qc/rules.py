@@ -364,6 +364,23 @@ def winsorize(kept, targets, percentiles):
     return out, info
 
 
+def _ivw(y, se, codes, ngroups):
+    """Inverse-variance weighted mean and its SE per group, computed with weights relative
+    to the group's smallest SE, ``(se_min / se)^2`` in (0, 1], so that an SE below ~1e-154
+    (whose square underflows) or above ~1e154 gives the right answer, not 1/0 or inf/inf.
+    Rows with SE 0 in a group carry all the weight (their mean, SE 0).
+
+    y, se, codes: (n,) arrays; returns (ngroups,) mean and SE.
+    """
+    s0 = pd.Series(se).groupby(codes).min().reindex(range(ngroups)).to_numpy()
+    ref = s0[codes]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(ref > 0, (ref / se) ** 2, (se == 0).astype(np.float64))
+        sw = np.bincount(codes, weights=w, minlength=ngroups)
+        swy = np.bincount(codes, weights=w * y, minlength=ngroups)
+        return swy / sw, s0 / np.sqrt(sw)
+
+
 def merge_duplicates(kept, targets, ses, method):
     """Merge rows with identical cleaned sequences.
 
@@ -390,10 +407,7 @@ def merge_duplicates(kept, targets, ses, method):
         y = pd.to_numeric(kept[t], errors="coerce").to_numpy(dtype=np.float64)
         if method == "ivw" and t in ses:
             se = pd.to_numeric(kept[ses[t]], errors="coerce").to_numpy(dtype=np.float64)
-            w = 1.0 / se ** 2
-            sw = np.bincount(codes, weights=w, minlength=ngroups)
-            swy = np.bincount(codes, weights=w * y, minlength=ngroups)
-            my, mse = swy / sw, np.sqrt(1.0 / sw)
+            my, mse = _ivw(y, se, codes, ngroups)
         elif method == "ivw":
             my = np.bincount(codes, weights=y, minlength=ngroups) / sizes
             mse = None

@@ -152,12 +152,12 @@ def open_run(out_dir, kind, resume, lock=True):
 
     A new run is refused when ``out_dir`` already holds a model (config.json), so a
     finished model is never overwritten by accident.
-    """
-    from ..errors import ConfigError
 
     With ``lock`` (the main process of a run) the directory is locked until the command
     ends (:func:`lock`): a second run writing the same directory stops at once instead of
     silently replacing this one's files.
+    """
+    from ..errors import ConfigError
 
     if resume:
         config = read_config(out_dir, kinds={kind})
@@ -166,12 +166,12 @@ def open_run(out_dir, kind, resume, lock=True):
         return config, read_json(os.path.join(out_dir, NORMALIZATION))
     if os.path.exists(os.path.join(out_dir, CONFIG)):
         raise ConfigError(f"{out_dir} already holds a model", hint="choose a new -o DIR, or add --resume")
-    return None, None
     if not lock:
         return None, None
     _lock(out_dir)
     if os.path.exists(os.path.join(out_dir, CONFIG)):  # finished by another run between the check and the lock
         raise ConfigError(f"{out_dir} already holds a model", hint="choose a new -o DIR, or add --resume")
+    return None, None
 
 
 LOCK = ".lock"

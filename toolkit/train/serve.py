@@ -123,7 +123,10 @@ class CREPredictor:
                 raise InputError(f"this model needs the cell column '{col}'", file=getattr(table, "name", self.dir),
                                  line=1, hint="give a table with that column (unseen cell lines are allowed)")
             blocks.append(S.one_hot(table.df[col], side["cell"]["categories"]))
-        z, _ = S.apply_scaler(np.concatenate(blocks, axis=1), self.norm["side"]["mean"], self.norm["side"]["sd"])
+        raw = np.concatenate(blocks, axis=1)
+        z, _ = S.apply_scaler(raw, self.norm["side"]["mean"], self.norm["side"]["sd"])
+        bad = ~np.isfinite(raw)
+        self.side_filled = (int(bad.sum()), int(bad.any(axis=1).sum()))  # (values, rows) set to the train mean
         return z
 
     def predict(self, seqs, side=None, batch_size=512, rc_average=None):
