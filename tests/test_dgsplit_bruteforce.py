@@ -306,7 +306,7 @@ def test_group_by_exact_hamming_is_forward_only(planted, dgsplit_runs):
 def test_near_copies_minimal_reproduction(tmp_path, near):
     """tests/data/dgsplit_near_copies.tsv: y/y_dup identical, xm = x with one substitution."""
     out_path, rep = tmp_path / "out.tsv", tmp_path / "rep.json"
-    res = run_cli("dgsplit", [DATA / "dgsplit_near_copies.tsv", "--near", near,
+    res = run_cli("dgsplit", [DATA / "dgsplit_near_copies.tsv", "--near", near, "--allow-empty",  # 6 rows
                               "--report", rep, "-o", out_path])
     assert res.exit_code == 0, res.stderr
     g = dict(zip(*read_tsv(out_path)[["id", "group_id"]].values.T))

@@ -211,7 +211,7 @@ def test_seqqc_merging_and_winsorizing_lose_nothing(folder, table, merge):
 def test_dgsplit_every_row_once_with_a_split(folder, table, near):
     text, fmt, n = table
     path = write(folder, text, fmt)
-    args = [path, "-q", "--near", near] + (["--kmer-k", "8"] if near == "kmer" else [])
+    args = [path, "-q", "--near", near, "--allow-empty"] + (["--kmer-k", "8"] if near == "kmer" else [])
     res = run_cli("dgsplit", args)
     if not ended_well(res, path):
         return

@@ -17,11 +17,11 @@ def _clean(s):
 
 def _parse_holdout(text):
     if "=" not in text:
-        raise click.BadParameter("expected COL=VALUE[,VALUE...]", param_hint="--holdout")
+        raise click.BadParameter("expected COL=VALUE[,VALUE...]", param_hint="'--holdout'")
     col, vals = text.split("=", 1)
     values = [v.strip() for v in vals.split(",") if v.strip()]
     if not col.strip() or not values:
-        raise click.BadParameter("expected COL=VALUE[,VALUE...]", param_hint="--holdout")
+        raise click.BadParameter("expected COL=VALUE[,VALUE...]", param_hint="'--holdout'")
     return col.strip(), values
 
 
@@ -29,9 +29,9 @@ def _parse_fractions(text):
     try:
         fr = [float(x) for x in text.split(",")]
     except ValueError:
-        raise click.BadParameter("expected three numbers, e.g. 0.8,0.1,0.1", param_hint="--fractions") from None
+        raise click.BadParameter("expected three numbers, e.g. 0.8,0.1,0.1", param_hint="'--fractions'") from None
     if len(fr) != 3 or min(fr) < 0 or abs(sum(fr) - 1) > 1e-6:
-        raise click.BadParameter("expected three non-negative numbers summing to 1", param_hint="--fractions")
+        raise click.BadParameter("expected three non-negative numbers summing to 1", param_hint="'--fractions'")
     return fr
 
 
@@ -75,6 +75,10 @@ def _parse_fractions(text):
 @click.option("--holdout", "holdout", default=None, metavar="COL=VALUE,...",
               help="Rows whose COL is one of the VALUEs (and their groups) are the test set, e.g. "
                    "target_cell=HepG2; the rest is split train/val. Combines with --holdout-chrom.")
+@click.option("--allow-empty", is_flag=True,
+              help="Write the split even when train, val or test (one asked for: a fraction above 0, or "
+                   "chromosomes named) is left empty, with a warning; without it that is an error (too few "
+                   "rows or groups, chromosomes absent from the input, flanks that leave no core).")
 @click.option("--manifest", metavar="FILE", default=None,
               help="Write id, SHA1 of the sequence (elements: a table of coordinates' chrom:start-end "
                    "keys), group_id and split per row (TSV).")
@@ -87,8 +91,8 @@ def _parse_fractions(text):
                    "rows labelled 'excluded' are in no split).")
 @opt.report_option
 def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, near, max_mismatch, kmer_k,
-        kmer_threshold, strata_col, holdout_chrom, val_chroms, test_chroms, chrom_col, holdout, manifest,
-        check_only, split_col, report, quiet, verbose):
+        kmer_threshold, strata_col, holdout_chrom, val_chroms, test_chroms, chrom_col, holdout, allow_empty,
+        manifest, check_only, split_col, report, quiet, verbose):
     """Leakage-safe train/val/test splits: rows that share biology share a split.
 
     Groups rows by identical sequence, by reverse complement, after removing
@@ -168,9 +172,18 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
                 raise ValueError
         except ValueError:
             raise click.BadParameter("expected auto, none or L,R with two non-negative integers",
-                                     param_hint="--flanks") from None
+                                     param_hint="'--flanks'") from None
         flanks = (left, right)
     held = _parse_holdout(holdout) if holdout else None
+    if held and not holdout_chrom and fr[0] + fr[1] <= 0:
+        raise click.BadParameter(f"'{fractions}': with --holdout the held-out rows are the test set and the rest "
+                                 "is split by the train and val fractions, which must not both be 0",
+                                 param_hint="'--fractions'")
+    if holdout_chrom:
+        both = sorted(set(_chrom_list(val_chroms)) & set(_chrom_list(test_chroms)))
+        if both:
+            raise click.BadParameter(f"chromosome(s) {', '.join(both)} also in --val-chroms; a chromosome is "
+                                     "in one split", param_hint="'--test-chroms'")
     if check_only:
         given = [name for name, on in (("-o", output not in ("-", None)), ("--manifest", manifest),
                                        ("--holdout", holdout), ("--holdout-chrom", holdout_chrom)) if on]
@@ -289,10 +302,11 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
     if leak:
         raise ToolkitError(f"leakage check failed: {leak}", file=table.name,
                            hint="this is a bug in dgsplit; please report it with the input")
-    if excluded is not None:
-        for k, name in enumerate(SPLIT_NAMES[:3]):
-            if not (split == k).any():
-                log.warn(f"the {name} split is empty; check --holdout, --val-chroms and --test-chroms")
+    empty = _empty_splits(split, labels, fr, held, chroms if holdout_chrom else None, val_chroms, test_chroms,
+                          seqs, (left, right) if seqs is not None else None)
+    if empty and not allow_empty:
+        what, hint = empty[0]
+        raise ConfigError(what, file=table.name, hint=f"{hint}; or add --allow-empty to write it anyway")
 
     names = np.array(SPLIT_NAMES, dtype=object)[split]
     gids = np.char.add("g", (labels + 1).astype(str)).astype(object)
@@ -320,7 +334,69 @@ def cli(input, output, fmt, seq_col, id_col, seed, fractions, grouping, flanks, 
             write_tsv(man, fh)
     if report:
         opt.write_json(report, rep, inputs=[input])
+    for what, _ in empty:                   # --allow-empty: written, and said
+        log.warn(what)
     _summary(log, rep)
+
+
+def _chrom_list(text):
+    """The chromosomes of --val-chroms / --test-chroms, normalised ('chr7' and '7' are one)."""
+    from ..split.allocate import normalise_chrom
+
+    return [normalise_chrom(c) for c in text.split(",") if c.strip()]
+
+
+def _empty_splits(split, labels, fractions, held, chroms, val_chroms, test_chroms, seqs, flanks):
+    """(message, what to do) for each split that was asked for and got no row.
+
+    A split is asked for when its fraction is above 0 (random and --holdout splits; the
+    test set of --holdout is the held-out rows), or, with --holdout-chrom, when chromosomes
+    are named for it (train: always)."""
+    import numpy as np
+
+    from ..split.allocate import SPLIT_NAMES, normalise_chrom
+
+    n = len(labels)
+    groups = len(np.unique(labels))
+    named = {"val": _chrom_list(val_chroms), "test": _chrom_list(test_chroms)}
+    given = {"val": val_chroms, "test": test_chroms}
+    out = []
+    for k, name in enumerate(SPLIT_NAMES[:3]):
+        if (split == k).any():
+            continue
+        if chroms is not None:
+            asked = name == "train" or bool(named[name])
+        elif held:
+            asked = name == "test" or fractions[k] > 0
+        else:
+            asked = fractions[k] > 0
+        if not asked:
+            continue
+        what = f"the {name} split is empty"
+        if groups == 1 and n > 1:
+            what += f": all {n} rows fell in one group"
+            shortest = min((len(s) for s in seqs if s), default=0) if seqs is not None else 0
+            if flanks is not None and sum(flanks) >= shortest:
+                hint = (f"--flanks {flanks[0]},{flanks[1]} removes {sum(flanks)} nt, as much as the shortest "
+                        f"sequence ({shortest} nt), so every core is empty: give smaller --flanks, or none")
+            else:
+                hint = "the rows are all related (identical or near-identical): check the input"
+        elif chroms is not None and name != "train":
+            present = sorted({normalise_chrom(c) for c in np.asarray(chroms, dtype=object).ravel()},
+                             key=lambda c: (not c.isdigit(), int(c) if c.isdigit() else 0, c))
+            shown = ", ".join(present[:12]) + (", ..." if len(present) > 12 else "")
+            what += (f": no row is on the {name} chromosomes ({given[name]}); the input's are "
+                     f"{shown}")
+            hint = f"name chromosomes of the input with --{name}-chroms"
+        elif chroms is not None:
+            what += ": every row is on a validation or test chromosome (or in a group with one)"
+            hint = "name fewer chromosomes with --val-chroms and --test-chroms"
+        else:
+            what += (f": {n} row{'s' if n != 1 else ''} in {groups} group{'s' if groups != 1 else ''} "
+                     f"{'are' if n != 1 else 'is'} too few for a {name} fraction of {fractions[k]:g}")
+            hint = "give more rows, or change --fractions"
+        out.append((what, hint))
+    return out
 
 
 class _Done:

@@ -16,9 +16,9 @@ def _split_cols(text, flag):
         return None
     cols = [c.strip() for c in text.split(",")]
     if not all(cols):
-        raise click.BadParameter("expected comma-separated column names", param_hint=flag)
+        raise click.BadParameter("expected comma-separated column names", param_hint=f"'{flag}'")
     if len(set(cols)) != len(cols):
-        raise click.BadParameter("a column is named twice", param_hint=flag)
+        raise click.BadParameter("a column is named twice", param_hint=f"'{flag}'")
     return cols
 
 
@@ -26,9 +26,9 @@ def _winsor(text):
     try:
         low, high = (float(x) for x in text.split(","))
     except ValueError:
-        raise click.BadParameter("expected two percentiles LOW,HIGH, e.g. 5,95", param_hint="--winsor") from None
+        raise click.BadParameter("expected two percentiles LOW,HIGH, e.g. 5,95", param_hint="'--winsor'") from None
     if not (0 <= low < 50 < high <= 100):
-        raise click.BadParameter("expected 0 <= LOW < 50 < HIGH <= 100", param_hint="--winsor")
+        raise click.BadParameter("expected 0 <= LOW < 50 < HIGH <= 100", param_hint="'--winsor'")
     return low / 100.0, (100.0 - high) / 100.0
 
 
@@ -39,7 +39,7 @@ def _task_types(entries):
             col, sep, kind = item.partition("=")
             if not sep or not col.strip() or kind.strip() not in TASK_TYPES:
                 raise click.BadParameter(f"expected COL=binary or COL=regression, got '{item}'",
-                                         param_hint="--task-type")
+                                         param_hint="'--task-type'")
             out[col.strip()] = kind.strip()
     return out
 
@@ -58,7 +58,9 @@ def _task_types(entries):
                    "paired bootstrap differences "
                    "(--pred minus --compare) and the Fisher z test of Pearson's r, Holm-Bonferroni across tasks.")
 @click.option("--group-col", metavar="COL", default=None,
-              help="Resample whole groups of this column (cluster bootstrap), e.g. group_id from dgsplit.")
+              help="Resample whole groups of this column (cluster bootstrap), e.g. group_id from dgsplit; the "
+                   "Fisher z test of --compare then takes the number of groups, not rows, as its sample size "
+                   "(its n).")
 @click.option("--target-cell-col", metavar="COL", default="target_cell", show_default=True,
               help="Column naming each row's target cell for MinGap (if present); otherwise the top observed "
                    "cell.")
@@ -111,7 +113,8 @@ def cli(input, output, truth, pred, compare, group_col, target_cell_col, task_ty
     prediction, subset, metric, value, ci_low, ci_high (2.5th and 97.5th
     percentiles over the resamples), n (rows used), p_value and p_adj (for
     --compare: paired bootstrap or Fisher z p-value, Holm-adjusted across
-    tasks). TSV for pipes and files, a readable table on a terminal, JSON
+    tasks; with --group-col the Fisher z test counts groups, not rows, since
+    rows of a group are not independent). TSV for pipes and files, a readable table on a terminal, JSON
     with --output-format json.
 
     --per-descriptor (for many tasks, such as every descriptor a PhysInformer
@@ -146,7 +149,7 @@ def cli(input, output, truth, pred, compare, group_col, target_cell_col, task_ty
     if truth_cols and pred_cols and len(truth_cols) != len(pred_cols) and not _template(pred_cols) \
             and not any(_is_pattern(c) for c in truth_cols):
         raise click.BadParameter(f"{len(pred_cols)} columns for {len(truth_cols)} --truth columns",
-                                 param_hint="--pred")
+                                 param_hint="'--pred'")
     per_descriptor = per_descriptor or descriptors_out is not None
     if per_descriptor:
         for flag, given in (("--compare", cmp_cols), ("--task-type", kinds), ("--plot", plot)):
@@ -176,7 +179,7 @@ def cli(input, output, truth, pred, compare, group_col, target_cell_col, task_ty
         cmp_cols = [c_t.replace("*", t) for t in truth_cols]
     if cmp_cols is not None and len(cmp_cols) != len(truth_cols):
         raise click.BadParameter(f"{len(cmp_cols)} columns for {len(truth_cols)} truth columns "
-                                 f"({', '.join(truth_cols)})", param_hint="--compare")
+                                 f"({', '.join(truth_cols)})", param_hint="'--compare'")
     for flag, names in (("--compare", cmp_cols or []), ("--group-col", [group_col] if group_col else [])):
         for c in names:
             if c not in cols:
@@ -327,7 +330,7 @@ def _check_template(cols, names, flag):
         return None
     if not _template(names):
         raise click.BadParameter("a template is one name with a single '*' standing for the truth column, "
-                                 "e.g. pred_*", param_hint=flag)
+                                 "e.g. pred_*", param_hint=f"'{flag}'")
     return names[0]
 
 
@@ -434,7 +437,7 @@ def _resolve_columns(cols, truth, pred, name):
         truth = [c[5:] if c.startswith("pred_") else None for c in pred]
         if None in truth:
             raise click.BadParameter("give --truth too when a prediction column is not named pred_<truth>",
-                                     param_hint="--pred")
+                                     param_hint="'--pred'")
     for c in truth:
         need(c, "--truth")
     if pred is None:

@@ -137,6 +137,7 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
     from ..train import dist
     from ..train import modeldir as MD
 
+    _check_options(task_types, target_transforms, modalities, head_dropout, motif_prior)
     group, log, dev = opt.start_training("fit-cre", device, jobs, quiet, verbose)
     if not resume:
         opt.require_input(input)
@@ -269,7 +270,8 @@ def _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, feat
         for name in TC.SPLITS:
             if not writer.rows[name]:
                 raise InputError(f"no '{name}' rows", file=first.name, column="split",
-                                 hint="dgsplit writes train, val and test rows; check --val-fraction")
+                                 hint="dgsplit writes train, val and test rows: check its --fractions, "
+                                      "or the chromosomes or values held out")
         meta = _finish(writer, plan, first, config, norm, length, log, n_test, se_cap)
         writer.finish(meta)
     except BaseException:
@@ -654,6 +656,45 @@ def _baseline_rows(data, seed):
     return out
 
 
+def _check_options(task_types, target_transforms, modalities, head_dropout, motif_prior):
+    """Usage errors (exit 2) of the options whose values click does not check, before any input is read:
+    the syntax and values of --task-type and --target-transform (whether each names a target is
+    known only from the input), --modality, --head-dropout and --motif-prior."""
+    import os
+
+    from ..errors import ConfigError
+    from ..train import targets as TT
+
+    for flag, items, allowed, several in (("--task-type", task_types, TT.TASK_TYPES, False),
+                                          ("--target-transform", target_transforms, TT.TRANSFORMS, True)):
+        for item in items:
+            col, eq, val = (x.strip() for x in item.partition("="))
+            if not eq or not col or not val:
+                raise click.BadParameter(f"'{item}' is not COL=VALUE (e.g. {flag} HepG2_l2fc={allowed[-1]})",
+                                         param_hint=f"'{flag}'")
+            bad = [v for v in (val.split(",") if several else [val]) if v.strip() not in allowed]
+            if bad:
+                raise click.BadParameter(f"'{item}': unknown {'transform' if several else 'task type'} "
+                                         f"'{bad[0].strip()}'; choose from {', '.join(allowed)}",
+                                         param_hint=f"'{flag}'")
+    try:
+        for m in modalities:
+            _modality(m)
+    except ConfigError as exc:
+        raise click.BadParameter(f"{exc.what}; {exc.hint}", param_hint="'--modality'") from None
+    try:
+        _dropouts(head_dropout)
+    except ConfigError as exc:
+        raise click.BadParameter(f"{exc.what}; {exc.hint}", param_hint="'--head-dropout'") from None
+    if motif_prior and not os.path.isfile(motif_prior) and motif_prior not in MOTIF_CELLS:
+        raise click.BadParameter(f"'{motif_prior}' is neither a file nor a cell type; use one of "
+                                 f"{', '.join(MOTIF_CELLS)} or a MEME/JASPAR motif file", param_hint="'--motif-prior'")
+
+
+#: cell types with a bundled motif list (--motif-prior CELL)
+MOTIF_CELLS = ("HepG2", "K562", "WTC11", "S2")
+
+
 def _modality(text):
     """--modality NAME=COLS|FILE.h5[:mlp|cnn] -> {"name", "spec", "branch"}."""
     from ..errors import ConfigError
@@ -677,7 +718,7 @@ def _motifs(source):
 
     if os.path.isfile(source):
         return M.read_motif_file(source)
-    cells = ("HepG2", "K562", "WTC11", "S2")
+    cells = MOTIF_CELLS
     if source not in cells:
         from ..errors import ConfigError
 

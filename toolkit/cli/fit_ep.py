@@ -394,7 +394,7 @@ def _loss_weights(text):
         w = []
     if len(w) != 5 or not all(v >= 0 for v in w):
         raise click.BadParameter("expected five non-negative numbers, e.g. 0.1,0.1,0.05,0.01,0.05",
-                                 param_hint="--loss-weights")
+                                 param_hint="'--loss-weights'")
     return w
 
 

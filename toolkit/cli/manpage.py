@@ -24,7 +24,7 @@ EXIT_STATUS = (
 
 
 INPUT_HELP = ("A path, '\u2011' or nothing for standard input. gzip is recognised by its magic bytes; "
-              "TSV, CSV, FASTA and BED are told apart by their content (--format to force).").replace("\u2011", "-")
+              "TSV, CSV, FASTA and BED are told apart by their content").replace("\u2011", "-")
 
 
 def _option_record(param):
@@ -89,7 +89,8 @@ def render(name):
     for para in desc:
         out += [".PP", _esc(para)]
     out.append(".SH OPTIONS")
-    out += [".TP", "\\fBINPUT\\fR", _esc(INPUT_HELP)]
+    forced = any("--format" in p.opts for p in cmd.params)
+    out += [".TP", "\\fBINPUT\\fR", _esc(INPUT_HELP + (" (--format to force)." if forced else "."))]
     for param in cmd.get_params(ctx):
         if not isinstance(param, click.Option) or param.hidden:
             continue

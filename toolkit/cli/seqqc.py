@@ -13,11 +13,11 @@ def _pair(text, name, cast=float):
         return None
     parts = text.split(",")
     if len(parts) != 2:
-        raise click.BadParameter("expected LOW,HIGH", param_hint=name)
+        raise click.BadParameter("expected LOW,HIGH", param_hint=f"'{name}'")
     try:
         return tuple(cast(p) for p in parts)
     except ValueError:
-        raise click.BadParameter("expected two numbers LOW,HIGH", param_hint=name) from None
+        raise click.BadParameter("expected two numbers LOW,HIGH", param_hint=f"'{name}'") from None
 
 
 @opt.command("seqqc")
@@ -115,7 +115,12 @@ def cli(input, output, fmt, seq_col, id_col, genome, clip, tile, step, tile_stra
     if not whole_genome:
         opt.require_input(input)
     bounds = _pair(se_bounds, "--se-bounds")
+    if not bounds[0] < bounds[1]:
+        raise click.BadParameter(f"'{se_bounds}': LOW must be below HIGH, e.g. 0,5", param_hint="'--se-bounds'")
     wins = _pair(winsorize, "--winsorize")
+    if wins is not None and not 0.0 <= wins[0] < wins[1] <= 100.0:
+        raise click.BadParameter(f"'{winsorize}': percentiles with 0 <= LOW < HIGH <= 100, e.g. 0.1,99.9",
+                                 param_hint="'--winsorize'")
     if genome is None and fmt == "bed":
         raise click.UsageError("--format bed needs --genome")
     config = QCConfig(length=length, length_policy=length_policy, length_tolerance=length_tolerance,

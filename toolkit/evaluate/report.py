@@ -296,7 +296,7 @@ def evaluate(tasks, n_boot=1000, seed=2025, groups=None, target_cell=None, winso
         for u in units:
             u.boot = {}
 
-    result.records = _records(tasks, units, level, n_boot, result)
+    result.records = _records(tasks, units, level, n_boot, result, codes)
     result.meta = {
         "rows": N, "tasks": [t.name for t in tasks], "predictions": [t.pred_name for t in tasks],
         "compare": [t.compare_name for t in tasks if t.compare is not None], "bootstrap": n_boot, "seed": seed,
@@ -363,7 +363,7 @@ def _specificity_units(tasks, task_rows, target_cell, target_cell_name, winsor, 
     return units
 
 
-def _records(tasks, units, level, n_boot, result):
+def _records(tasks, units, level, n_boot, result, groups=None):
     recs = []
 
     def interval(vals):
@@ -412,13 +412,18 @@ def _records(tasks, units, level, n_boot, result):
             lo, hi = interval(boot)
             recs.append(Record("metrics", "macro", label, "all", m, point, lo, hi, None))
 
-    recs += _comparisons(tasks, by_key, level, n_boot, interval)
+    recs += _comparisons(tasks, by_key, level, n_boot, interval, groups, result)
     return recs
 
 
-def _comparisons(tasks, by_key, level, n_boot, interval):
+def _comparisons(tasks, by_key, level, n_boot, interval, groups=None, result=None):
     """Paired differences (first minus second prediction) with bootstrap p-values, and the
-    Fisher z test of Pearson's r; Holm-Bonferroni across tasks for each metric."""
+    Fisher z test of Pearson's r; Holm-Bonferroni across tasks for each metric.
+
+    The z test assumes independent rows. With ``groups`` (int codes, shape (N,)) rows of a
+    group are not independent, so its sample size is the number of groups among the task's
+    rows (each group counted once, as if its rows were one observation: conservative), and
+    the record's n is that number."""
     pairs = [t for t in tasks if t.compare is not None]
     if not pairs:
         return []
@@ -444,8 +449,12 @@ def _comparisons(tasks, by_key, level, n_boot, interval):
         if t.kind == "regression":
             rows = a.rows
             r12 = float(np.corrcoef(t.pred[rows], t.compare[rows])[0, 1]) if len(rows) > 2 else math.nan
-            z, p = bs.compare_correlations(a.point["pearson"], b.point["pearson"], r12, len(rows))
-            rec = Record("compare", t.name, label, "all", "fisher_z", z, n=len(rows), p_value=p)
+            n_eff = len(rows) if groups is None else len(np.unique(groups[rows]))
+            z, p = bs.compare_correlations(a.point["pearson"], b.point["pearson"], r12, n_eff)
+            rec = Record("compare", t.name, label, "all", "fisher_z", z, n=n_eff, p_value=p)
+            if groups is not None and result is not None:
+                result.notes.append(f"{t.name}: fisher_z takes the {n_eff} groups as its sample size, not the "
+                                    f"{len(rows)} rows (rows of a group are not independent)")
             recs.append(rec)
             family.setdefault("fisher_z", []).append(rec)
     for recs_m in family.values():

@@ -128,13 +128,14 @@ def resolve_layout(columns, name, enhancer_col=None, promoter_col=None, cell_col
             missing(f"no {el} sequence column ({SEQ_ALIASES[el][0]}) and no coordinates "
                     f"({el}_chrom, {el}_start, {el}_end)",
                     f"give {SEQ_ALIASES['enhancer'][0]} and {SEQ_ALIASES['promoter'][0]} columns, or the "
-                    "TargetFinder coordinates with --genome, or name the columns with --enhancer-col/--promoter-col")
+                    "TargetFinder coordinates with --genome, or name the columns with fit-ep --enhancer-col/--promoter-col "
+                    "(predict reads the columns the model was trained on)")
     for what, col, need in (("cell line", cell_col, True), ("label", label_col, need_label)):
         if need and col not in cols:
-            missing(f"no {what} column '{col}'", f"name it with --{what.split()[0]}-col")
+            missing(f"no {what} column '{col}'", f"name it with fit-ep --{what.split()[0]}-col")
     if distance_col is not None:
         if distance_col not in cols:
-            missing(f"no distance column '{distance_col}'", "name it with --distance-col")
+            missing(f"no distance column '{distance_col}'", "name it with fit-ep --distance-col")
         layout.distance = distance_col
     elif "distance" in cols:
         layout.distance = "distance"
@@ -361,7 +362,7 @@ def sequences(rows, layout, genome=None, lengths=None, clip=False):
                 if (ws < 0 or we > size) and not clip:
                     raise InputError(f"the {L:,} bp {el} window {c}:{ws}-{we} runs past the chromosome end "
                                      f"({size:,} bp)", file=rows.name, line=int(rows.lines[i]), column=sc,
-                                     hint="add --clip to pad it with N, or drop the row")
+                                     hint="drop the row, or train with fit-ep --clip, which pads it with N")
                 lo, hi = max(ws, 0), min(we, size)
                 core = str(fa[c][lo:hi]) if hi > lo else ""
                 seq = "N" * (lo - ws) + core + "N" * (we - hi)

@@ -84,6 +84,8 @@ def load_tensors(path):
         raise InputError("file not found", file=path) from None
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights only" in first.lower() or "weights_only" in first:   # torch's advice would run code: not given
+            first = "it holds Python objects, not only tensors: a pickle, or a whole model saved with torch.save"
         raise InputError(f"cannot load ({first[:200]}); the file is truncated, corrupt, or holds more than "
                          "tensors (code is never run from a model file)", file=path,
                          hint="retrain, or resume from the last complete checkpoint") from None
