@@ -14,6 +14,9 @@ TABLE = DATA / "lentimpra_HepG2_400.tsv"
 # the document's lists (expanded); its announced totals for thermo (45) and entropy (62) exceed its own lists;
 # psi: the 18 TileFormer targets (section 4.1.2)
 DOC_COUNTS = {"bend": 44, "stiff": 62, "thermo": 43, "entropy": 46, "advanced": 55, "psi": 18}
+# columns of the document's lists that are another column under a second name, not written
+# (the family modules' RETIRED)
+RETIRED_COUNTS = {"bend": 4, "stiff": 4, "entropy": 1, "advanced": 2}
 
 
 def _small(tmp_path, n=40, extra=None):
@@ -33,7 +36,7 @@ def listing():
 
 
 def test_list_covers_every_family(listing):
-    assert listing.columns.tolist() == ["name", "family", "unit", "formula", "source"]
+    assert listing.columns.tolist() == ["name", "family", "unit", "formula", "source", "caveat"]
     assert listing["name"].is_unique
     assert set(listing["family"]) == set(FAMILIES)
     for _, row in listing.iterrows():
@@ -41,8 +44,8 @@ def test_list_covers_every_family(listing):
         assert row["formula"] and row["source"] and row["unit"]
     counts = listing["family"].value_counts()
     for fam, n in DOC_COUNTS.items():
-        assert counts[fam] == n, fam
-    assert len(listing) >= 500  # HepG2 motif list
+        assert counts[fam] == n - RETIRED_COUNTS.get(fam, 0), fam
+    assert len(listing) >= 450  # HepG2 motif list
 
 
 def test_tsv_and_hdf5_agree_and_pass_columns_through(tmp_path):

@@ -84,8 +84,11 @@ def _lz76(s):
 
 
 def test_names_match_the_document_list():
-    assert NAMES == DOC_NAMES
-    assert len(NAMES) == 46 and len(set(NAMES)) == len(NAMES)
+    # written: the document's list less entropy_kmer_1mer (the entropy of the 1-mer
+    # frequencies, i.e. entropy_shannon_global under a second name)
+    assert set(entropy.RETIRED) == {"entropy_kmer_1mer"}
+    assert NAMES == [n for n in DOC_NAMES if n not in entropy.RETIRED]
+    assert len(NAMES) == 45 and len(set(NAMES)) == len(NAMES)
     for d in entropy.descriptors():
         assert d.name.startswith("entropy_") and d.family == "entropy"
         assert d.unit and d.formula and d.source
@@ -97,7 +100,6 @@ def test_acgt_repeat_has_two_bits():
     # ACGT x 10: each base has p = 1/4 -> H = -4 * (1/4) * log2(1/4) = 2 bits
     r = _row("ACGT" * 10)
     assert r["entropy_shannon_global"] == pytest.approx(2.0)
-    assert r["entropy_kmer_1mer"] == pytest.approx(2.0)
     for a in ("0.0", "0.5", "2.0", "inf"):          # uniform: every Rényi order is log2 4
         assert r[f"entropy_renyi_entropy_alpha{a}"] == pytest.approx(2.0)
     # every 20-bp window holds 5 of each base: 2 bits, no spread
@@ -115,7 +117,7 @@ def test_acgt_repeat_has_two_bits():
 
 def test_poly_a_is_zero_everywhere_it_should_be():
     r = _row("A" * 40)
-    for k in range(1, 7):
+    for k in range(2, 7):
         assert r[f"entropy_kmer_{k}mer"] == 0.0
     for name in ("entropy_shannon_global", "entropy_shannon_w10_max", "entropy_gc_entropy_w10_max",
                  "entropy_renyi_entropy_alpha0.0", "entropy_renyi_entropy_alphainf",
@@ -135,7 +137,8 @@ def test_de_bruijn_sequence_has_maximal_kmer_entropy(k):
     s = _de_bruijn(k)
     assert len(s) == 4 ** k + k - 1 and len({s[i:i + k] for i in range(4 ** k)}) == 4 ** k
     # every k-mer once: p = 4^-k for all 4^k k-mers -> H = log2(4^k) = 2k bits
-    assert _row(s)[f"entropy_kmer_{k}mer"] == pytest.approx(2.0 * k)
+    name = "entropy_shannon_global" if k == 1 else f"entropy_kmer_{k}mer"    # 1-mers: the composition
+    assert _row(s)[name] == pytest.approx(2.0 * k)
 
 
 def test_lempel_ziv_matches_kaspar_schuster():
@@ -175,7 +178,8 @@ def test_kmer_conditional_mutual_information_and_windows_match_direct_counts():
         r = dict(zip(NAMES, row))
         for k in range(1, 7):
             c = Counter(s[i:i + k] for i in range(len(s) - k + 1) if "N" not in s[i:i + k])
-            assert r[f"entropy_kmer_{k}mer"] == pytest.approx(_h(c), abs=1e-12)
+            name = "entropy_shannon_global" if k == 1 else f"entropy_kmer_{k}mer"
+            assert r[name] == pytest.approx(_h(c), abs=1e-12)
         for o in (1, 2, 3):
             joint = Counter(s[i:i + o + 1] for i in range(len(s) - o) if "N" not in s[i:i + o + 1])
             ctx = Counter()
@@ -290,7 +294,7 @@ def test_real_sequences_are_in_range():
     x = entropy.compute(REAL)
     r = {n: x[:, j] for j, n in enumerate(NAMES)}
     assert ((r["entropy_shannon_global"] > 0) & (r["entropy_shannon_global"] <= 2)).all()
-    for k in range(1, 7):
+    for k in range(2, 7):
         assert (r[f"entropy_kmer_{k}mer"] <= 2 * k + 1e-12).all()
     assert ((r["entropy_linguistic_complexity"] > 0) & (r["entropy_linguistic_complexity"] <= 1)).all()
     assert (r["entropy_lempel_ziv_complexity"] > 0.5).all()
@@ -365,7 +369,7 @@ PINNED = {
 
 def test_values_are_those_of_the_numpy_implementation():
     x = entropy.compute(_reference_set())
-    assert x.shape == (220, 46) and not np.isnan(x).any()
+    assert x.shape == (220, 45) and not np.isnan(x).any()
     w = np.arange(1, 221, dtype=np.float64)
     got = np.array([x.sum(axis=0), (w[:, None] * x).sum(axis=0)]).T
     want = np.array([PINNED[n] for n in NAMES])

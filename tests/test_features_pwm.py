@@ -121,16 +121,19 @@ def test_bad_motif_files_raise_input_error(tmp_path):
 def test_descriptor_names_and_count(hepg2):
     ds = pwm.descriptors(None, motifs=hepg2)
     names = [d.name for d in ds]
-    # the document says 277 for HepG2; 34 x 8 per-TF + 3 x 8 aggregates + best_tf = 297
-    assert len(ds) == 34 * 8 + 3 * 8 + 1 == 297
+    # the document says 277 for HepG2; its 8 metrics less mean_score (G+C content in disguise):
+    # 34 x 7 per-TF + 3 x 7 aggregates + best_tf = 260
+    assert pwm.WRITTEN_METRICS == tuple(m for m in pwm.METRICS if m != "mean_score")
+    assert len(ds) == 34 * 7 + 3 * 7 + 1 == 260
+    assert not any(n.endswith("_mean_score") for n in names)
     assert len(set(names)) == len(names) and all(n.startswith("pwm_") for n in names)
     assert all(d.family == "pwm" and d.unit and d.formula and d.source for d in ds)
-    assert names[:8] == [f"pwm_CREB1_{m}" for m in pwm.METRICS]
+    assert names[:7] == [f"pwm_CREB1_{m}" for m in pwm.WRITTEN_METRICS]
     assert "pwm_FOS__JUN_max_score" in names and "pwm_Nr1h3__Rxra_delta_g" in names
     assert names[-1] == "pwm_best_tf" and "pwm_max_max_score" in names and "pwm_sum_top_k_mean" in names
     assert "17 CTCF" in ds[-1].formula
     for cell, k in [("K562", 31), ("WTC11", 34), ("S2", 13)]:
-        assert len(pwm.descriptors(None, motifs=M.cell_type_motifs(cell))) == 8 * k + 25
+        assert len(pwm.descriptors(None, motifs=M.cell_type_motifs(cell))) == 7 * k + 22
 
 
 # ---------------------------------------------------------------- scores
@@ -166,7 +169,7 @@ def test_max_score_equals_pure_python_scan(real_seqs, hepg2):
     for k, m in enumerate(ms):
         lod = _pure_lod(m.counts)
         want = [_pure_max(s, lod) for s in seqs]
-        assert np.allclose(X[:, 8 * k], want, rtol=0, atol=1e-9), m.name
+        assert np.allclose(X[:, 7 * k], want, rtol=0, atol=1e-9), m.name
 
 
 def test_planted_consensus_scores_the_maximum_at_its_position(hepg2):
@@ -185,7 +188,7 @@ def test_planted_consensus_scores_the_maximum_at_its_position(hepg2):
     assert np.nanmax(s) == pytest.approx(top, abs=1e-9)
     X = pwm.compute([seq], None, motifs=[ctcf])
     assert X[0, 0] == pytest.approx(top, abs=1e-9)
-    assert X[0, 3] >= 2  # both planted sites pass p < 1e-4
+    assert X[0, 2] >= 2  # num_high_affinity: both planted sites pass p < 1e-4
 
 
 def test_hand_worked_two_position_motif():
@@ -203,9 +206,9 @@ def test_hand_worked_two_position_motif():
     ent = -sum(2 ** x / z * math.log2(2 ** x / z) for x in sites)   # over the 6 sites
     # null: P(score >= 3.796) = P(window = AC) = 1/16 = 0.0625, so only p_threshold > 0.0625 counts it
     X = pwm.compute(["ACGT"], None, motifs=[motif], p_threshold=0.1)
-    want = [hi, np.mean(sites), np.var(sites), 2, z, ent, -RT * math.log(z), (2 * hi + 3 * lo) / 5]
-    assert np.allclose(X[0, :8], want, rtol=1e-9, atol=1e-9)
-    assert pwm.compute(["ACGT"], None, motifs=[motif])[0, 3] == 0  # 1/16 is not < 1e-4
+    want = [hi, np.var(sites), 2, z, ent, -RT * math.log(z), (2 * hi + 3 * lo) / 5]   # WRITTEN_METRICS
+    assert np.allclose(X[0, :7], want, rtol=1e-9, atol=1e-9)
+    assert pwm.compute(["ACGT"], None, motifs=[motif])[0, 2] == 0  # 1/16 is not < 1e-4
 
 
 def test_null_distribution_matches_enumeration(hepg2):
@@ -252,9 +255,9 @@ def test_windows_with_n_are_skipped(real_seqs, hepg2):
     assert np.array_equal(s[1][:, ~bad], s[0][:, ~bad])
     kept = s[1][:, ~bad].ravel()
     X = pwm.compute([nseq], None, motifs=[fosjun])[0]
-    assert X[0] == pytest.approx(kept.max()) and X[1] == pytest.approx(kept.mean())
-    assert X[2] == pytest.approx(kept.var()) and X[4] == pytest.approx(np.exp2(kept).sum())
-    assert X[7] == pytest.approx(np.sort(kept)[-5:].mean())
+    assert X[0] == pytest.approx(kept.max())
+    assert X[1] == pytest.approx(kept.var()) and X[3] == pytest.approx(np.exp2(kept).sum())
+    assert X[6] == pytest.approx(np.sort(kept)[-5:].mean())
 
 
 def test_nan_only_where_undefined(hepg2):
@@ -262,12 +265,12 @@ def test_nan_only_where_undefined(hepg2):
     X = pwm.compute(["N" * 50, "ACGTACGTACGT", "ACGTACGTACNTACGTACGTA", ""], None, motifs=ms)
     assert np.isnan(X[0]).all() and np.isnan(X[3]).all()
     # 12 nt: FOS::JUN has 4 windows (8 sites) -> defined; CTCF has none -> NaN, so are aggregates
-    assert not np.isnan(X[1, :8]).any() and np.isnan(X[1, 8:16]).all() and np.isnan(X[1, 16:]).all()
+    assert not np.isnan(X[1, :7]).any() and np.isnan(X[1, 7:14]).all() and np.isnan(X[1, 14:]).all()
     # 21 nt with N at 10: FOS::JUN windows 0, 1, 11, 12 valid; CTCF windows 0..6 all cover the N -> NaN
-    assert not np.isnan(X[2, :8]).any() and np.isnan(X[2, 8:16]).all()
+    assert not np.isnan(X[2, :7]).any() and np.isnan(X[2, 7:14]).all()
     # fewer than 5 sites: top_k_mean undefined, the rest defined
     Y = pwm.compute(["ACGTACGTAC"], None, motifs=ms[:1])[0]   # 2 windows = 4 sites
-    assert np.isnan(Y[7]) and not np.isnan(Y[:7]).any()
+    assert np.isnan(Y[6]) and not np.isnan(Y[:6]).any()
 
 
 # ---------------------------------------------------------------- FIMO (memelite) agreement
@@ -308,6 +311,6 @@ def test_all_statistics_equal_a_reference_over_the_site_scores(real_seqs, hepg2)
             a = a[~np.isnan(a)]
             z = np.exp2(a).sum()
             p = np.exp2(a) / z
-            want = [a.max(), a.mean(), a.var(), (a >= sc.thresholds[k]).sum(), z, -(p * np.log2(p)).sum(),
-                    -RT * math.log(z), np.sort(a)[-5:].mean()]
-            assert np.allclose(X[i, 8 * k:8 * k + 8], want, rtol=1e-9, atol=1e-9), (m.name, i)
+            want = [a.max(), a.var(), (a >= sc.thresholds[k]).sum(), z, -(p * np.log2(p)).sum(),
+                    -RT * math.log(z), np.sort(a)[-5:].mean()]                      # WRITTEN_METRICS
+            assert np.allclose(X[i, 7 * k:7 * k + 7], want, rtol=1e-9, atol=1e-9), (m.name, i)

@@ -34,7 +34,13 @@ _WORKER = {}
 
 
 def _init_worker(families, motifs):
+    import signal
+
     from ..features.compute import DescriptorSet
+
+    # Ctrl-C reaches the whole process group: only the parent answers it (one Error line, exit
+    # 130, pool terminated); a worker that raised KeyboardInterrupt would print its traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from ..features.params import default_params
 
     _WORKER["set"] = DescriptorSet(families, default_params(), motifs=motifs)
@@ -56,17 +62,27 @@ def _compute(seqs):
 @click.option("--families", default="all", show_default=True, metavar="LIST",
               help="Comma-separated families: pwm, bend, stiff, thermo, entropy, advanced, psi (or all).")
 @click.option("--list", "list_only", is_flag=True,
-              help="Print every descriptor (name, family, unit, formula, source) as TSV and exit.")
+              help="Print every descriptor column it writes as TSV and exit: name, family, unit, formula (what "
+                   "the value is, one line), source, and caveat (where the formula is not to be trusted as its "
+                   "name suggests, e.g. the Wallace rule beyond ~20 nt; empty if none).")
 @opt.threads_option
 @click.option("--chunk-rows", type=click.IntRange(1), default=10000, show_default=True,
               help="Rows computed at a time (memory is bounded by a few chunks per worker).")
+@click.option("--prune", is_flag=True,
+              help="For modelling: leave out the descriptor columns that are constant on this input, and those "
+                   "that repeat an earlier column (NaN in the same rows and |Pearson r| > 0.999999: an identical, "
+                   "affine or negated copy, such as a total and a mean at one sequence length); the first in "
+                   "output order is kept. --report lists each column left out, with 'constant' or the column it "
+                   "duplicates. Deciding needs every row: the descriptors are computed in chunks as usual and "
+                   "held in a temporary file (in TMPDIR) until the last row, then written. Not with --shard (each shard "
+                   "would prune differently).")
 @opt.report_option
 @opt.shard_option
 @click.option("--merge", is_flag=True,
               help="Join the HDF5 files given as INPUT (the shards of a --shard run, in any order, or whole runs "
                    "in the order given) into -o FILE.h5, streamed, and exit.")
 def cli(inputs, output, fmt, seq_col, id_col, cell_type, motifs_path, families, list_only, jobs, chunk_rows,
-        report, shard, merge, quiet, verbose):
+        prune, report, shard, merge, quiet, verbose):
     """Biophysical descriptors of every sequence: PWM, bending, stiffness,
     thermodynamics, entropy and advanced structure (the PhysInformer set).
 
@@ -77,7 +93,9 @@ def cli(inputs, output, fmt, seq_col, id_col, cell_type, motifs_path, families, 
     source and release, parameter table checksums). A descriptor that is
     undefined for a sequence (too short, only N) is NaN and counted in the
     report, never invented. --list prints every descriptor with its unit,
-    formula and source.
+    formula, source and caveat. --prune leaves out the columns that are
+    constant or duplicated on this input (for modelling; it holds the
+    descriptors in a temporary file until the last row).
 
     With --shard I/N a cluster array job computes shard I of N: TSV shards
     joined with cat (1..N in order) are the unsharded output, byte for
@@ -88,6 +106,7 @@ def cli(inputs, output, fmt, seq_col, id_col, cell_type, motifs_path, families, 
       seqqc lib.csv | descfeat --cell-type HepG2 -o feats.h5
       seqqc lib.csv | descfeat --families thermo,entropy | dgsplit > split.tsv
       descfeat --list --cell-type K562 > descriptors.tsv
+      descfeat lib.tsv --prune --report feats.json -o feats.h5   # model input
       descfeat lib.tsv --shard 3/10 -o feats.3.h5      # one task of a 10-task array job
       descfeat --merge -o feats.h5 feats.*.h5           # then join the shards, in shard order
     """
@@ -109,19 +128,32 @@ def cli(inputs, output, fmt, seq_col, id_col, cell_type, motifs_path, families, 
     log = opt.Log("descfeat", quiet, verbose)
     opt.distinct_outputs(**{"-o": output, "--report": report})
     if merge:
+        if prune:
+            raise click.UsageError("--prune is for computing descriptors, not for --merge")
         return _merge(inputs, output, shard, log)
+    if prune and shard is not None:
+        raise click.UsageError("--prune needs every row, not a shard: run it on the whole input (or on the "
+                               "merged shards' input)")
     if len(inputs) > 1:
         raise click.UsageError(f"descfeat reads one INPUT, got {len(inputs)} (several are for --merge)")
     input = inputs[0] if inputs else "-"
-    fams = parse_families(families)
+    from ..errors import ConfigError
+
+    try:
+        fams = parse_families(families)
+    except ConfigError as exc:
+        raise click.BadParameter(f"{exc.what}; {exc.hint}", param_hint="'--families'") from None
+    if not fams:
+        raise click.BadParameter(f"'{families}' names no family; give e.g. thermo,entropy, or all",
+                                 param_hint="'--families'")
     motifs, motif_attrs = _load_motifs(cell_type, motifs_path, fams)
     params = default_params()
     dset = DescriptorSet(fams, params, motifs=motifs)
     if list_only:
         import pandas as pd
 
-        table = pd.DataFrame([(d.name, d.family, d.unit, d.formula, d.source) for d in dset.descriptors],
-                             columns=["name", "family", "unit", "formula", "source"])
+        table = pd.DataFrame([(d.name, d.family, d.unit, d.formula, d.source, d.caveat) for d in dset.descriptors],
+                             columns=["name", "family", "unit", "formula", "source", "caveat"])
         write_tsv(table, sys.stdout)
         return
     opt.require_input(input)
@@ -140,8 +172,15 @@ def cli(inputs, output, fmt, seq_col, id_col, cell_type, motifs_path, families, 
     pool = None
     if jobs > 1:
         import multiprocessing as mp
+        import signal
 
-        pool = mp.get_context("fork").Pool(jobs, initializer=_init_worker, initargs=(fams, motifs))
+        # Workers are forked with SIGINT ignored (and ignore it in their initializer too), so that
+        # a Ctrl-C between the fork and the initializer cannot reach them either.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            pool = mp.get_context("fork").Pool(jobs, initializer=_init_worker, initargs=(fams, motifs))
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def results(chunks):
         """(table chunk, values) in input order; at most 2 x jobs chunks in flight."""
@@ -162,57 +201,105 @@ def cli(inputs, output, fmt, seq_col, id_col, cell_type, motifs_path, families, 
         for c, r in pending:
             yield c, r.get()
 
+    pruner = spool = None
+    if prune:
+        import pickle
+        import tempfile
+
+        from ..features.prune import ColumnPruner
+
+        pruner = ColumnPruner(names)
+        spool = tempfile.TemporaryFile(prefix="descfeat-prune-")  # unlinked at once: nothing left behind
+
+    class Sink:
+        """Writes (frame, values) chunks of the columns ``keep`` to the output."""
+
+        def __init__(self, out, keep):
+            self.out, self.keep, self.writer, self.first = out, keep, None, True
+
+        def write(self, frame, values, row_offset):
+            keep = self.keep
+            if keep is not None:
+                values = values[:, keep]
+            cols = names if keep is None else [names[i] for i in keep]
+            if h5:
+                if self.writer is None:
+                    from ..io.h5 import H5Writer
+
+                    if shard is not None:
+                        attrs.update(shard=f"{shard[0]}/{shard[1]}", shard_first_row=int(row_offset))
+                    fam = [dset.descriptors[i].family for i in (range(d) if keep is None else keep)]
+                    self.writer = H5Writer(self.out, cols, fam, attrs)
+                passthrough = {c: frame[c].to_numpy(dtype=object) for c in frame.columns if c not in ("id", "sequence")}
+                self.writer.append(frame["id"].to_numpy(dtype=object), frame["sequence"].to_numpy(dtype=object),
+                                   passthrough, values)
+            else:
+                import pandas as pd
+
+                vals = pd.DataFrame(_fmt_values(values), columns=cols)
+                write_tsv(pd.concat([frame.reset_index(drop=True), vals], axis=1), self.out,
+                          header=self.first and header)
+            self.first = False
+
+        def close(self):
+            if self.writer is not None:
+                self.writer.close()
+
     try:
         with AtomicOutput(output, inputs=[input], by_name=h5) as out:
-            writer = None
-            first = True
+            sink = Sink(out, None)
             chunks = iter_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col, chunk_rows=chunk_rows, shard=shard)
             for chunk, values in results(chunks):
                 frame = standard_frame(chunk, _seqs(chunk) if len(chunk) else [])
                 n_rows += len(frame)
                 nan_counts += np.isnan(values).sum(axis=0)
-                if shard is not None and writer is None and h5:
-                    attrs.update(shard=f"{shard[0]}/{shard[1]}", shard_first_row=int(chunk.row_offset))
                 if len(values):  # (an empty shard has none)
                     with np.errstate(invalid="ignore"):
                         col_min = np.fmin(col_min, np.nanmin(np.where(np.isnan(values), np.inf, values), axis=0))
                         col_max = np.fmax(col_max, np.nanmax(np.where(np.isnan(values), -np.inf, values), axis=0))
-                if h5:
-                    if writer is None:
-                        from ..io.h5 import H5Writer
-
-                        writer = H5Writer(out, names, [x.family for x in dset.descriptors], attrs)
-                    passthrough = {c: frame[c].to_numpy(dtype=object) for c in frame.columns
-                                   if c not in ("id", "sequence")}
-                    writer.append(frame["id"].to_numpy(dtype=object), frame["sequence"].to_numpy(dtype=object),
-                                  passthrough, values)
+                if pruner is not None:
+                    pruner.update(values)
+                    pickle.dump((frame, values), spool, protocol=pickle.HIGHEST_PROTOCOL)
                 else:
-                    import pandas as pd
-
-                    vals = pd.DataFrame(_fmt_values(values), columns=names)
-                    write_tsv(pd.concat([frame.reset_index(drop=True), vals], axis=1), out, header=first and header)
-                first = False
+                    sink.write(frame, values, chunk.row_offset)
                 del chunk, values, frame  # not held while the next chunk is read
                 log.status(f"descfeat: {n_rows:,} sequences, {n_rows / max(time.time() - t0, 1e-9):,.0f}/s")
             log.status_done()
-            if writer is not None:
-                writer.close()
+            if pruner is not None:
+                sink.keep = pruner.keep()
+                spool.seek(0)
+                while True:  # the chunks again, as they came (every chunk was spooled, empty ones too)
+                    try:
+                        frame, values = pickle.load(spool)
+                    except EOFError:
+                        break
+                    sink.write(frame, values, 0)
+            sink.close()
     finally:
         if pool is not None:
             pool.terminate()
+        if spool is not None:
+            spool.close()
     seconds = time.time() - t0
     constant = [names[i] for i in range(d) if n_rows and col_min[i] == col_max[i]]
     undefined = {names[i]: int(nan_counts[i]) for i in range(d) if nan_counts[i]}
     rep = {"input": input, "rows": n_rows, "descriptors": d,
            **({"shard": f"{shard[0]}/{shard[1]}"} if shard else {}),
            "per_family": {f: sum(1 for x in dset.descriptors if x.family == f) for f in FAMILIES if f in fams},
-           "constant_columns": constant, "undefined_values": undefined, "seconds": seconds,
+           "constant_columns": constant, "undefined_values": undefined,
+           **({"pruned": pruner.dropped(), "descriptors_written": int(len(pruner.keep()))} if pruner else {}),
+           "seconds": seconds,
            "sequences_per_second": n_rows / seconds if seconds else None, **attrs}
     if report:
         opt.write_json(report, rep, inputs=[input])
     log.info(f"descfeat: {n_rows} sequences x {d} descriptors ({', '.join(f'{k} {v}' for k, v in rep['per_family'].items())}) "
              f"in {seconds:.1f} s")
-    if constant:
+    if pruner is not None:
+        dropped = pruner.dropped()
+        n_const = sum(1 for x in dropped if x["reason"] == "constant")
+        log.info(f"descfeat: --prune left out {len(dropped)} of {d} descriptors ({n_const} constant, "
+                 f"{len(dropped) - n_const} duplicating an earlier column; listed in --report), wrote {d - len(dropped)}")
+    elif constant:
         log.info(f"descfeat: {len(constant)} descriptor(s) constant over this input (kept; listed in --report)")
     if undefined:
         log.warn(f"{len(undefined)} descriptor(s) undefined (NaN) for some sequences, "
@@ -263,7 +350,8 @@ def man_extra():
 
     motifs, _ = _load_motifs("HepG2", None, FAMILIES)
     dset = DescriptorSet(FAMILIES, default_params(), motifs=motifs)
-    return [(f"{x.name} ({x.unit})", f"{x.formula} Source: {x.source}") for x in dset.descriptors]
+    return [(f"{x.name} ({x.unit})", f"{x.formula}{' Caveat: ' + x.caveat if x.caveat else ''} Source: {x.source}")
+            for x in dset.descriptors]
 
 
 main = cli

@@ -38,6 +38,9 @@ class Descriptor:
         The formula in words (what ``descfeat --list`` prints).
     source : str
         Parameter table and publication it rests on.
+    caveat : str
+        Where the formula is not to be trusted as its name suggests (the range it was
+        calibrated for, a value that the data nearly always fix); empty if none.
     """
 
     name: str
@@ -45,3 +48,20 @@ class Descriptor:
     unit: str
     formula: str
     source: str
+    caveat: str = ""
+
+
+def without_retired(descriptors, retired):
+    """``descriptors`` less the names in ``retired``; and the column indices kept.
+
+    A family computes some statistics on the way that it does not write, because they
+    are another column under a second name (see each family's ``RETIRED``).
+
+    Returns
+    -------
+    (list of Descriptor, numpy.ndarray of int)
+    """
+    import numpy as np
+
+    keep = [i for i, d in enumerate(descriptors) if d.name not in retired]
+    return [descriptors[i] for i in keep], np.asarray(keep, dtype=np.intp)

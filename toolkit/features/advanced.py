@@ -37,7 +37,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import Descriptor
+from . import Descriptor, without_retired
 from .encode import by_length, kmer_index
 from .params import TABLES
 
@@ -105,7 +105,7 @@ def _d(name, unit, formula, source):
     return Descriptor(f"{FAMILY}_{name}", FAMILY, unit, formula, source)
 
 
-def descriptors(params=None, **options):
+def _all_descriptors(params=None, **options):
     """The 55 descriptors of the family, in output order.
 
     Parameters
@@ -665,7 +665,7 @@ def _cpg(g):
 
 
 # ---------------------------------------------------------------- entry point
-def compute(seqs, params, **options):
+def _compute_all(seqs, params, **options):
     """Compute the 55 advanced descriptors.
 
     Parameters
@@ -689,3 +689,41 @@ def compute(seqs, params, **options):
                 + _a_tracts(g) + _cpg(g) + prot + roll + helt + ep)
         out[idx] = np.column_stack(cols)
     return out
+
+
+#: Statistics computed on the way but not written, each another column under a second
+#: name (an identical or affine copy): name -> why.
+RETIRED = {
+    'advanced_sidd_total_opening_energy':
+        'the sum of -ΔG(step) is minus thermo_total_dG plus a salt term per step',
+    'advanced_dnase_sensitivity_score':
+        'the mean DNase I bendability is bend_mean_bending_cost',
+}
+
+
+def descriptors(params=None, **options):
+    """The ``advanced_*`` descriptors descfeat writes, in output order (those of
+    :data:`RETIRED` left out).
+
+    Returns
+    -------
+    list of toolkit.features.Descriptor
+    """
+    return without_retired(_all_descriptors(params, **options), RETIRED)[0]
+
+
+def compute(seqs, params=None, **options):
+    """``advanced_*`` descriptors of ``seqs``, the columns of :func:`descriptors`.
+
+    Parameters
+    ----------
+    seqs : list of str, length n
+        Uppercase A/C/G/T/N sequences; lengths may differ.
+    params : toolkit.features.params.Params
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n, len(descriptors(params))); NaN where undefined.
+    """
+    keep = without_retired(_all_descriptors(params, **options), RETIRED)[1]
+    return _compute_all(seqs, params, **options)[:, keep]

@@ -60,7 +60,7 @@ import weakref
 
 import numpy as np
 
-from . import Descriptor
+from . import Descriptor, without_retired
 from .encode import by_length_blocks, kmer_index
 
 FAMILY = "bend"
@@ -124,7 +124,7 @@ def _layout():
     return out
 
 
-def descriptors(params=None, **options):
+def _all_descriptors(params=None, **options):
     """The 44 ``bend_*`` descriptors, in output order.
 
     Returns
@@ -135,6 +135,7 @@ def descriptors(params=None, **options):
     out = []
     for name, kind, arg in _layout():
         src = _SRC_CURV
+        caveat = ""
         if kind == "b_total":
             unit, src = "-", _SRC_BEND
             formula = f"Sum of {b_words} (the document's bending energy with kappa0 = 1; a scale, not kT)."
@@ -169,13 +170,16 @@ def descriptors(params=None, **options):
                        f"{_KAPPA_WORDS}.")
         elif kind == "wmax_global_max":
             unit = "deg/turn"
-            formula = (f"Largest window maximum over windows of {arg} consecutive values of {_KAPPA_WORDS} "
-                       "(the largest curvature covered by a full window; equal for every w once the "
-                       "sequence is long enough, as the document defines it).")
+            formula = (f"Largest window maximum over windows of {arg} consecutive values of {_KAPPA_WORDS}: "
+                       "the largest curvature of the sequence (the same for every window width, so only w5 "
+                       "is written).")
         elif kind == "wmax_fraction_at_global_max":
             unit = "fraction"
             formula = (f"Fraction of the windows of {arg} consecutive curvature values whose maximum equals "
                        f"the largest window maximum (within {TOL:g}) of {_KAPPA_WORDS}.")
+            caveat = (f"When the largest curvature is reached once, at least {arg - 1} positions from the ends, "
+                      f"this is {arg} / (number of windows): a function of the length alone, constant over "
+                      "sequences of one length.")
         elif kind == "hot_count":
             unit = "count"
             formula = (f"Number of positions where {_KAPPA_WORDS} exceeds the sequence's own mean curvature "
@@ -198,9 +202,8 @@ def descriptors(params=None, **options):
         else:
             unit, src = "-", _SRC_ATT
             formula = ("Minimum over the same pairs of exp(-(b_i + ... + b_j) / RT), reached at the longest "
-                       "N-free span; it underflows to 0 once that span's bendability sum exceeds ~459 "
-                       "(about 80 nt of average sequence), the constant the document reports.")
-        out.append(Descriptor(name, FAMILY, unit, formula, src))
+                       "N-free span (not written: see RETIRED).")
+        out.append(Descriptor(name, FAMILY, unit, formula, src, caveat))
     return out
 
 
@@ -590,7 +593,7 @@ def _attention_stats(b, boltz):
     return mean, mn
 
 
-def compute(seqs, params, **options):
+def _compute_all(seqs, params, **options):
     """``bend_*`` descriptors of ``seqs``.
 
     Parameters
@@ -629,3 +632,45 @@ def _compute_block(codes, tables, layout):
     for j, (_, kind, arg) in enumerate(layout):
         out[:, j] = res[(kind, arg)]
     return out
+
+
+#: Statistics computed on the way but not written, each another column under a second
+#: name (an identical or affine copy): name -> why.
+RETIRED = {
+    'bend_max_bend_w7_global_max':
+        'the largest curvature, as bend_max_bend_w5_global_max (every window width covers the same largest value)',
+    'bend_max_bend_w9_global_max':
+        'the largest curvature, as bend_max_bend_w5_global_max (every window width covers the same largest value)',
+    'bend_max_bend_w11_global_max':
+        'the largest curvature, as bend_max_bend_w5_global_max (every window width covers the same largest value)',
+    'bend_attention_bias_min':
+        'exp(-sum b / RT) over the longest N-free span: underflows to 0 beyond ~80 nt, and its logarithm is -bend_total_bending_energy / RT',
+}
+
+
+def descriptors(params=None, **options):
+    """The ``bend_*`` descriptors descfeat writes, in output order (those of
+    :data:`RETIRED` left out).
+
+    Returns
+    -------
+    list of toolkit.features.Descriptor
+    """
+    return without_retired(_all_descriptors(params, **options), RETIRED)[0]
+
+
+def compute(seqs, params=None, **options):
+    """``bend_*`` descriptors of ``seqs``, the columns of :func:`descriptors`.
+
+    Parameters
+    ----------
+    seqs : list of str, length n
+        Uppercase A/C/G/T/N sequences; lengths may differ.
+    params : toolkit.features.params.Params
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n, len(descriptors(params))); NaN where undefined.
+    """
+    keep = without_retired(_all_descriptors(params, **options), RETIRED)[1]
+    return _compute_all(seqs, params, **options)[:, keep]

@@ -37,7 +37,7 @@ from math import lgamma, log
 import numba
 import numpy as np
 
-from . import Descriptor
+from . import Descriptor, without_retired
 from .encode import by_length
 
 FAMILY = "entropy"
@@ -148,8 +148,8 @@ def _describe(kind, arg):
     raise ValueError(kind)
 
 
-def descriptors(params=None, **options):
-    """The 46 ``entropy_*`` descriptors, in output order.
+def _all_descriptors(params=None, **options):
+    """All 46 ``entropy_*`` statistics the kernel computes, in its order (RETIRED included).
 
     Returns
     -------
@@ -158,7 +158,11 @@ def descriptors(params=None, **options):
     out = []
     for name, kind, arg in _layout():
         unit, formula, source = _describe(kind, arg)
-        out.append(Descriptor(name, FAMILY, unit, formula, source))
+        caveat = ""
+        if kind == "renyi" and arg == 0:
+            caveat = ("log2 of the number of distinct bases: 2 for nearly every natural sequence over a few "
+                      "dozen bases.")
+        out.append(Descriptor(name, FAMILY, unit, formula, source, caveat))
     return out
 
 
@@ -864,7 +868,7 @@ def _entropy_kernel(codes, out, xlogx, log2n, lg_half, lg_two, log2w, gc_values,
 # --------------------------------------------------------------------------- compute
 
 
-def compute(seqs, params=None, **options):
+def _compute_all(seqs, params=None, **options):
     """Entropy and complexity descriptors of ``seqs``.
 
     Parameters
@@ -903,3 +907,39 @@ def compute(seqs, params=None, **options):
                             cols["mi"], cols["single"])
             out[idx[start:start + BLOCK_ROWS]] = block
     return out
+
+
+#: Statistics computed on the way but not written, each another column under a second
+#: name (an identical or affine copy): name -> why.
+RETIRED = {
+    'entropy_kmer_1mer':
+        'the entropy of the 1-mer frequencies is entropy_shannon_global',
+}
+
+
+def descriptors(params=None, **options):
+    """The ``entropy_*`` descriptors descfeat writes, in output order (those of
+    :data:`RETIRED` left out).
+
+    Returns
+    -------
+    list of toolkit.features.Descriptor
+    """
+    return without_retired(_all_descriptors(params, **options), RETIRED)[0]
+
+
+def compute(seqs, params=None, **options):
+    """``entropy_*`` descriptors of ``seqs``, the columns of :func:`descriptors`.
+
+    Parameters
+    ----------
+    seqs : list of str, length n
+        Uppercase A/C/G/T/N sequences; lengths may differ.
+    params : toolkit.features.params.Params
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n, len(descriptors(params))); NaN where undefined.
+    """
+    keep = without_retired(_all_descriptors(params, **options), RETIRED)[1]
+    return _compute_all(seqs, params, **options)[:, keep]

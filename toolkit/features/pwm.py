@@ -18,7 +18,9 @@ complement is the same, so every descriptor is strand-symmetric.
 
 Per motif (``pwm_<TF>_<metric>``), over the valid sites s_1..s_S:
 
-* ``max_score``, ``mean_score``, ``var_score`` (population variance), bits / bits^2.
+* ``max_score``, ``var_score`` (population variance), bits / bits^2. The mean score
+  over all sites is computed but not written (:data:`RETIRED_METRICS`): averaged over
+  every window of both strands it is a linear function of the G+C content.
 * ``num_high_affinity``: sites with p-value < 1e-4 under the background, the p-value
   being the upper tail of the exact null distribution of the score (dynamic
   programming over the matrix columns, Staden 1989; as FIMO, Grant, Bailey & Noble
@@ -76,6 +78,14 @@ from .encode import by_length
 FAMILY = "pwm"
 METRICS = ("max_score", "mean_score", "var_score", "num_high_affinity", "total_weight", "entropy", "delta_g",
            "top_k_mean")
+#: Metrics the scan computes but descfeat does not write, and why.
+RETIRED_METRICS = {
+    "mean_score": ("the mean log-odds over every window of both strands is a sum of per-base terms averaged over "
+                   "the sequence: a linear function of its base composition, and with both strands of its G+C "
+                   "content (|r| = 1.000 with G+C for every motif at a fixed length)"),
+}
+#: The metrics written per motif and per aggregate, in output order.
+WRITTEN_METRICS = tuple(m for m in METRICS if m not in RETIRED_METRICS)
 AGGREGATES = ("max", "min", "sum")
 PSEUDOCOUNT = 0.8            # total pseudocount, Nishida et al. 2009
 BACKGROUND = (0.25, 0.25, 0.25, 0.25)
@@ -298,9 +308,9 @@ def descriptors(params=None, motifs=None, background=None, pseudocount=PSEUDOCOU
     Returns
     -------
     list of Descriptor
-        8 per motif (``pwm_<TF>_<metric>``), then ``pwm_max_<metric>``,
-        ``pwm_min_<metric>``, ``pwm_sum_<metric>`` for each metric and ``pwm_best_tf``
-        (8 K + 25 in all; 297 for HepG2's 34 motifs).
+        7 per motif (``pwm_<TF>_<metric>``, the metrics of WRITTEN_METRICS), then
+        ``pwm_max_<metric>``, ``pwm_min_<metric>``, ``pwm_sum_<metric>`` for each metric
+        and ``pwm_best_tf`` (7 K + 22 in all; 260 for HepG2's 34 motifs).
     """
     motifs = _default_motifs(motifs)
     labels = column_labels(motifs)
@@ -312,12 +322,12 @@ def descriptors(params=None, motifs=None, background=None, pseudocount=PSEUDOCOU
         else:
             src = f"motif file {m.source}, matrix {m.matrix_id}; {method}"
         what = f"{m.name} ({m.matrix_id})"
-        for met in METRICS:
+        for met in WRITTEN_METRICS:
             out.append(Descriptor(f"{FAMILY}_{lab}_{met}", FAMILY, _UNITS[met], _formula(met, what, top_k, p_threshold), src))
     agg_src = f"the per-motif pwm descriptors above; {method}"
     words = {"max": "Maximum", "min": "Minimum", "sum": "Sum"}
     for agg in AGGREGATES:
-        for met in METRICS:
+        for met in WRITTEN_METRICS:
             out.append(Descriptor(f"{FAMILY}_{agg}_{met}", FAMILY, _UNITS[met],
                                   f"{words[agg]} of pwm_<TF>_{met} over the {len(motifs)} motifs; NaN if any is NaN.",
                                   agg_src))
@@ -664,7 +674,7 @@ def compute(seqs, params=None, motifs=None, background=None, pseudocount=PSEUDOC
 
     Returns
     -------
-    numpy.ndarray of float64, shape (n, 8 K + 25)
+    numpy.ndarray of float64, shape (n, 7 K + 22)
         Columns in the order of :func:`descriptors`.
     """
     motifs = _default_motifs(motifs)
@@ -685,4 +695,11 @@ def compute(seqs, params=None, motifs=None, background=None, pseudocount=PSEUDOC
         best = np.argmin(np.where(np.isnan(best_p), np.inf, best_p), axis=1).astype(np.float64)
         best[any_nan] = np.nan
         out[idx, -1] = best
-    return out
+    return out[:, _written_columns(K)]
+
+
+def _written_columns(K):
+    """Indices of the written columns among the scan's 8 K + 25 (RETIRED_METRICS left out)."""
+    nm = len(METRICS)
+    keep = [i for i in range(nm * (K + len(AGGREGATES))) if METRICS[i % nm] not in RETIRED_METRICS]
+    return np.asarray(keep + [nm * (K + len(AGGREGATES))], dtype=np.intp)

@@ -64,7 +64,7 @@ import weakref
 
 import numpy as np
 
-from . import Descriptor
+from . import Descriptor, without_retired
 from .encode import by_length_blocks, kmer_index
 
 FAMILY = "stiff"
@@ -133,7 +133,7 @@ _STAT_WORDS = {"total": "Sum", "mean": "Mean", "var": "Population variance (ddof
                "max": "Maximum", "min": "Minimum"}
 
 
-def descriptors(params=None, **options):
+def _all_descriptors(params=None, **options):
     """The 62 ``stiff_*`` descriptors, in output order.
 
     Returns
@@ -483,7 +483,7 @@ def _fourier(S, period):
     return _FOURIER[key]
 
 
-def compute(seqs, params, **options):
+def _compute_all(seqs, params, **options):
     """``stiff_*`` descriptors of ``seqs``.
 
     Parameters
@@ -502,3 +502,45 @@ def compute(seqs, params, **options):
     for idx, codes in by_length_blocks(seqs, BLOCK_ELEMENTS):
         out[idx] = _block(codes, tab, layout)
     return out
+
+
+#: Statistics computed on the way but not written, each another column under a second
+#: name (an identical or affine copy): name -> why.
+RETIRED = {
+    'stiff_pca_cumulative_var_1':
+        'the cumulative share of the first eigenvalue is stiff_pca_explained_var_1',
+    'stiff_mean_deformation_zscore':
+        '(stiff_mean_relative_energy - mu) / sigma with table constants mu, sigma: an affine copy',
+    'stiff_max_deformation_zscore':
+        '(stiff_max_relative_energy - mu) / sigma with table constants mu, sigma: an affine copy',
+    'stiff_energy_at_correlation':
+        'A+T = 1 - G+C, so it is minus stiff_energy_gc_correlation',
+}
+
+
+def descriptors(params=None, **options):
+    """The ``stiff_*`` descriptors descfeat writes, in output order (those of
+    :data:`RETIRED` left out).
+
+    Returns
+    -------
+    list of toolkit.features.Descriptor
+    """
+    return without_retired(_all_descriptors(params, **options), RETIRED)[0]
+
+
+def compute(seqs, params=None, **options):
+    """``stiff_*`` descriptors of ``seqs``, the columns of :func:`descriptors`.
+
+    Parameters
+    ----------
+    seqs : list of str, length n
+        Uppercase A/C/G/T/N sequences; lengths may differ.
+    params : toolkit.features.params.Params
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (n, len(descriptors(params))); NaN where undefined.
+    """
+    keep = without_retired(_all_descriptors(params, **options), RETIRED)[1]
+    return _compute_all(seqs, params, **options)[:, keep]

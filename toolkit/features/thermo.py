@@ -110,6 +110,7 @@ def descriptors(params, **options):
     high_steps = ", ".join(s for s, f in zip(steps, high) if f)
     out = []
     for name, kind, q, arg in _layout():
+        caveat = ""
         if q is not None and kind in _STAT_WORDS:
             unit, what = _QUANT[q]
             if kind == "var":
@@ -127,13 +128,17 @@ def descriptors(params, **options):
             src = _SOURCE
         elif kind == "wallace":
             unit = "degC"
-            formula = ("Wallace rule 2·(A+T) + 4·(G+C) over the A/C/G/T bases (calibrated for oligos "
-                       "under ~20 nt; reported as the document lists it).")
+            formula = "Wallace rule 2·(A+T) + 4·(G+C) over the A/C/G/T bases."
+            caveat = ("Valid only for oligonucleotides under ~20 nt (hybridisation probes, 1 M Na+); it grows "
+                      "by 2-4 degC per base, so longer sequences get impossible values (~600-800 at 230 nt): "
+                      "there it is a linear function of length and G+C count, not a melting temperature.")
             src = "Thein SL, Wallace RB (1986) in Human Genetic Diseases: A Practical Approach, IRL Press"
         elif kind == "gc_tm":
             unit = "degC"
             formula = ("81.5 + 16.6·log10([Na+] = 0.05 M) + 0.41·(%GC) - 675/N, with %GC and N over "
                        "the A/C/G/T bases.")
+            caveat = ("Empirical rule for duplexes of a few dozen bp at 50 mM Na+; it ignores sequence order "
+                      "(at one length a linear function of G+C content) and is meaningless below ~14 nt.")
             src = ("Schildkraut C, Lifson S (1965) Biopolymers 3:195-208; as Biopython "
                    "MeltingTemp.Tm_GC (Na = 50 mM)")
         elif kind in ("local_min", "local_max"):
@@ -149,7 +154,7 @@ def descriptors(params, **options):
             formula = (f"Number of maximal runs of at least {RUN_MIN_STEPS} consecutive steps from the "
                        f"{label} stable ΔG quartile of the 16-step table ({cls}).")
             src = _SOURCE
-        out.append(Descriptor(name, FAMILY, unit, formula, src))
+        out.append(Descriptor(name, FAMILY, unit, formula, src, caveat))
     return out
 
 
