@@ -216,6 +216,7 @@ def test_a_model_directory_being_written_is_locked(tmp_path, name):
 
     modeldir.lock(str(d))  # free again once the holder is gone (this would raise otherwise)
     modeldir.release_all()
+    assert not (d / ".lock").exists()  # a finished run leaves no lock file
 
 
 def test_a_failed_run_leaves_no_empty_model_directory(tmp_path):

@@ -312,9 +312,16 @@ def _refuse_read_only(target, path):
         mode = os.stat(target).st_mode
     except OSError:
         return
-    if not mode & 0o222 or not os.access(target, os.W_OK):
-        raise OutputError("the output file is read-only; it was left unchanged", file=path,
-                          hint="choose another path, or make it writable (chmod u+w) if it may be replaced")
+    if mode & 0o222 and os.access(target, os.W_OK):
+        return
+    if mode & 0o222:  # writable by someone, not by us: unless the whole file system is read-only (said later)
+        try:
+            if os.statvfs(os.path.dirname(target) or ".").f_flag & os.ST_RDONLY:
+                return
+        except OSError:
+            pass
+    raise OutputError("the output file is read-only; it was left unchanged", file=path,
+                      hint="choose another path, or make it writable (chmod u+w) if it may be replaced")
 
 
 class _GuardedFile(io.RawIOBase):

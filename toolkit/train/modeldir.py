@@ -186,8 +186,8 @@ def lock(out_dir):
     on NFS and is released by the kernel however the process ends, SIGKILL included.
     Raises ConfigError when another run holds it.
 
-    A directory this call created and that holds nothing but the lock file when it is
-    released (the run failed before writing anything) is removed again.
+    The lock file is removed on release (a run killed with SIGKILL leaves it, unlocked and
+    harmless); a directory this call created that is empty then is removed too.
     """
     import fcntl
 
@@ -197,19 +197,27 @@ def lock(out_dir):
     if key in _held:
         return
     created = not os.path.isdir(out_dir)
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-        fh = open(os.path.join(out_dir, LOCK), "a+")
-    except OSError as exc:
-        raise OutputError.from_os_error(exc, out_dir) from None
-    try:
-        fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        fh.seek(0)
-        holder = fh.read().strip()
+    path = os.path.join(out_dir, LOCK)
+    for _ in range(100):
+        try:
+            os.makedirs(out_dir, exist_ok=True)
+            fh = open(path, "a+")
+        except OSError as exc:
+            raise OutputError.from_os_error(exc, out_dir) from None
+        try:
+            fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip()
+            fh.close()
+            raise ConfigError(f"another run is writing this model directory{f' (process {holder})' if holder else ''}",
+                              file=out_dir, hint="wait for it to finish, or choose another -o DIR") from None
+        try:  # the file locked must still be the one at the path (not one a finishing run just removed)
+            if os.stat(path).st_ino == os.fstat(fh.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
         fh.close()
-        raise ConfigError(f"another run is writing this model directory{f' (process {holder})' if holder else ''}",
-                          file=out_dir, hint="wait for it to finish, or choose another -o DIR") from None
     fh.seek(0)
     fh.truncate()
     fh.write(f"{os.getpid()}\n")
@@ -224,8 +232,8 @@ def release_all():
     """Release every model-directory lock this process holds (called when a command ends)."""
     for out_dir, (fh, created) in list(_held.items()):
         try:
-            if created and os.listdir(out_dir) == [LOCK]:
-                os.unlink(os.path.join(out_dir, LOCK))
+            os.unlink(os.path.join(out_dir, LOCK))  # while still locked: see lock()
+            if created and not os.listdir(out_dir):
                 os.rmdir(out_dir)
         except OSError:
             pass
