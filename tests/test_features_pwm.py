@@ -172,6 +172,20 @@ def test_max_score_equals_pure_python_scan(real_seqs, hepg2):
         assert np.allclose(X[:, 7 * k], want, rtol=0, atol=1e-9), m.name
 
 
+def test_fit_cre_motif_prior_is_each_motifs_best_score(real_seqs, hepg2):
+    """fit-cre's motif prior (one column per motif) against the pure-Python scan: it picked
+    every 8th pwm column and broke when the pwm family's columns per motif changed."""
+    from toolkit.train.side import motif_prior
+
+    ms = _by_id(hepg2, "MA0139.2", "MA0099.4", "MA0114.5", "MA0079.5")
+    seqs = real_seqs[:10]
+    X = motif_prior(seqs, ms)
+    assert X.shape == (len(seqs), len(ms))
+    for k, m in enumerate(ms):
+        lod = _pure_lod(m.counts)
+        assert np.allclose(X[:, k], [_pure_max(s, lod) for s in seqs], rtol=0, atol=1e-5), m.name
+
+
 def test_planted_consensus_scores_the_maximum_at_its_position(hepg2):
     # synthetic: a random uniform background sequence with CTCF's consensus planted
     rng = np.random.default_rng(7)

@@ -25,9 +25,13 @@ from . import options as opt
 @click.option("--features", "features_h5", metavar="FILE.h5", default=None,
               help="descfeat HDF5 of these rows, for a model trained with --features FILE.h5.")
 @click.option("--explain", type=click.Choice(["saliency", "ig", "ism"]), default=None,
-              help="Also write attribution maps (n, tasks, 4, L) to -e FILE.h5.")
+              help="Also write attribution maps (n, tasks, 4, L) of the predictions written (strand-averaged "
+                   "where they are) to -e FILE.h5.")
 @click.option("-e", "--explain-output", metavar="FILE.h5", default=None, help="Where --explain writes.")
-@click.option("--ig-steps", type=click.IntRange(1), default=64, show_default=True, help="Integrated-gradients steps.")
+@click.option("--ig-steps", type=click.IntRange(1), default=64, show_default=True,
+              help="Integrated-gradients steps (midpoint rule). -e also gets ig_completeness_error [n, tasks]: "
+                   "|sum of the attributions - (f(x) - f(baseline))| / |f(x) - f(baseline)|; raise the steps where "
+                   "it is large.")
 @click.option("--ig-baseline", type=click.Choice(["zero", "shuffle"]), default="zero", show_default=True,
               help="Integrated-gradients baseline: all-zero, or the sequence's bases shuffled (--seed).")
 @click.option("--genome", metavar="FASTA", default=None,
@@ -51,8 +55,11 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
     Predictions are in the targets' original units (the train-split
     standardisation is inverted), 10 significant digits; for a PhysInformer
     model one pred_<descriptor> column per descriptor (--uncertainty adds
-    sd_<descriptor>). With --explain, attribution maps go to an
-    HDF5 file (datasets ids, targets, <method> float32 [n, tasks, 4, L]).
+    sd_<descriptor>). With --explain, attribution maps of the predictions
+    written (forward and reverse-complement averaged where they are; ism: each
+    single mutant predicted minus the sequence's prediction) go to an HDF5 file
+    (datasets ids, targets, <method> float32 [n, tasks, 4, L]; ig adds
+    ig_completeness_error float32 [n, tasks]).
 
     An enhancer-promoter model (fit-ep) reads a pair table (enhancer_seq and
     promoter_seq, or the TargetFinder coordinates with --genome, and cell)
@@ -87,6 +94,9 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
 
     if explain and not explain_output:
         raise click.UsageError("--explain needs -e/--explain-output FILE.h5")
+    if explain_output and not explain_output.endswith(".h5"):
+        raise click.BadParameter(f"'{explain_output}': attribution maps are written as HDF5, to a path ending "
+                                 "in .h5", param_hint="'-e' / '--explain-output'")
     opt.distinct_outputs(**{"-o": output, "-e": explain_output})
     opt.require_input(input)
     opt.check_shard(shard, input)
@@ -102,8 +112,12 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
             raise ConfigError("--shard does not apply to an enhancer-promoter model: its support sets are drawn "
                               "from the whole input", file=model_dir, hint="predict the pair table unsharded")
         return _predict_pairs(input, output, pred, genome, support_size, seed, batch_size, log, dev)
-    if explain_output and not explain_output.endswith(".h5"):
-        raise ConfigError("-e/--explain-output must end in .h5", file=explain_output)
+    if genome is not None:   # read only for the pair tables of enhancer-promoter models
+        length = getattr(pred, "length", None)
+        raise ConfigError("--genome is read only for enhancer-promoter models (pair tables of coordinates), and "
+                          "this model reads sequences", file=model_dir,
+                          hint="drop --genome; for BED regions, cut the windows with seqqc first: seqqc regions.bed "
+                               f"--genome genome.fa --length {length or 'L'} | predict -m {model_dir}")
     if uncertainty and not getattr(pred, "has_uncertainty", False):
         raise ConfigError("--uncertainty: this model predicts no uncertainty", file=model_dir,
                           hint="drop --uncertainty (PhysInformer models predict one)")
@@ -154,7 +168,8 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
             first = False
             if explain:
                 maps.append(frame["id"].to_numpy(dtype=object),
-                            pred.explain(seqs, side, explain, steps=ig_steps, baseline=ig_baseline, seed=seed))
+                            *pred.explain(seqs, side, explain, steps=ig_steps, baseline=ig_baseline, seed=seed,
+                                          rc_average=rc_average, ism_batch_size=batch_size))
             n += len(frame)
             del chunk, seqs, side, y, frame, vals  # not held while the next chunk is read
             log.status(f"predict: {n:,} sequences, {n / max(time.time() - t0, 1e-9):,.0f}/s")
@@ -233,11 +248,19 @@ class _MapWriter:
         self.h5.attrs["toolkit_version"] = __version__
         self.h5.attrs["layout"] = "[sequence, task, base A C G T, position]; positions of the model's input length"
 
-    def append(self, ids, maps):
-        """ids: str array (m,); maps: float32 (m, tasks, 4, L)."""
+    def append(self, ids, maps, extra=None):
+        """ids: str array (m,); maps: float32 (m, tasks, 4, L); extra: name -> float32 (m, tasks)
+        per-sequence datasets (ig_completeness_error)."""
         import numpy as np
 
         maps = np.asarray(maps, dtype=np.float32)
+        for name, v in (extra or {}).items():
+            v = np.asarray(v, dtype=np.float32)
+            if name not in self.h5:
+                self.h5.create_dataset(name, shape=(0, *v.shape[1:]), maxshape=(None, *v.shape[1:]), dtype="float32",
+                                       chunks=(4096, *v.shape[1:]))
+            self.h5[name].resize((self.n + len(v), *v.shape[1:]))
+            self.h5[name][self.n:self.n + len(v)] = v
         if self.method not in self.h5:
             self.h5.create_dataset(self.method, shape=(0, *maps.shape[1:]), maxshape=(None, *maps.shape[1:]),
                                    dtype="float32", chunks=(max(1, min(256, len(maps))), *maps.shape[1:]),

@@ -16,6 +16,9 @@ from ..models import KINDS
 from . import data as D
 from . import modeldir as MD
 
+# integrated-gradients steps (midpoint rule) by default: the completeness error on the bundled
+# lentiMPRA example stays under 5% (README, fit-cre and predict)
+IG_STEPS = 64
 
 
 def load_weights(model, model_dir, device):
@@ -79,8 +82,8 @@ class CREPredictor:
 
         path = os.path.join(self.dir, "baseline.pt")
         if not os.path.isfile(path):
-            raise InputError("this model directory has no k-mer baseline (trained with --no-baseline)", file=self.dir,
-                             hint="drop --baseline, or retrain without --no-baseline")
+            raise InputError("this model directory has no k-mer baseline (trained with fit-cre --no-baseline)",
+                             file=self.dir, hint="drop --baseline, or retrain with fit-cre without --no-baseline")
         if getattr(self, "_ridge", None) is None:
             self._ridge = KmerRidge.from_state({k: v.numpy() for k, v in MD.load_tensors(path).items()})
         z = self._ridge.predict(seqs)
@@ -143,20 +146,44 @@ class CREPredictor:
             out[:, t] = TT.to_output(z[:, t], kind, params)
         return out
 
-    def explain(self, seqs, side, method, batch_size=64, steps=64, baseline="zero", seed=0):
-        """Attribution maps (n, T, 4, L) per task, in original units for a z-scored
-        target (the default), otherwise in the transformed units (after log1p, asinh or
-        rank; logits of binary, log rates of count tasks).
+    def explain(self, seqs, side, method, batch_size=64, steps=IG_STEPS, baseline="zero", seed=0, rc_average=None,
+                ism_batch_size=512, path_rows=64):
+        """Attribution maps of the function :meth:`predict` computes, and IG's completeness error.
 
-        saliency: d output / d one-hot input. ig: integrated gradients from an all-zero
-        (or, with ``baseline='shuffle'``, a position-shuffled copy of the sequence)
-        baseline in ``steps`` steps, (x - x0) * mean gradient. ism: for every position
-        and base, prediction of the sequence with that base minus the reference
-        prediction (0 at the reference base).
+        The function explained is the model output per task, averaged over the forward and
+        reverse-complement strands when :meth:`predict` averages them (``rc_average``, default:
+        where the model was trained with reverse complements), in original units for a
+        z-scored target (the default), otherwise in the transformed units (after log1p, asinh
+        or rank; logits of binary, log rates of count tasks). Side inputs are held fixed in
+        saliency and IG.
+
+        saliency: d output / d one-hot input of the forward strand (the reverse-complement
+        branch's gradient is mapped back to forward coordinates by the chain rule).
+        ig: integrated gradients from an all-zero (or, with ``baseline='shuffle'``, a
+        position-shuffled copy of the sequence) baseline x0, (x - x0) * the mean gradient at
+        the ``steps`` midpoints (k + 0.5) / steps of the straight path. ism: for every position
+        and base, the prediction of that single mutant minus the reference prediction, both
+        computed as :meth:`predict` computes them (0 at the reference base and at N; a model
+        with a motif prior gets the mutant's own motif scores).
+
+        Gradients are taken ``batch_size`` sequences at a time, with up to ``path_rows`` rows
+        (sequences x IG path points) per forward pass.
+
+        Returns
+        -------
+        (maps, extra) : float32 array (n, T, 4, L), and a dict of per-sequence float32 arrays
+        (n, T): for ig ``ig_completeness_error``, |sum of the attributions - (f(x) - f(x0))| /
+        |f(x) - f(x0)| (NaN where f(x) = f(x0)); empty for saliency and ism.
         """
+        rc = self.rc_trained if rc_average is None else rc_average
         codes = D.encode(seqs, self.length)
         n, L, T = len(seqs), self.length, len(self.targets)
         out = np.zeros((n, T, 4, L), dtype=np.float32)
+        if method == "ism":
+            for i in range(n):
+                out[i] = self._ism(seqs[i], codes[i], None if side is None else side[i], rc, ism_batch_size)
+            return out, {}
+        err = np.zeros((n, T), dtype=np.float32)
         sd = torch.as_tensor(self._sd, dtype=torch.float32, device=self.device)
         gen = torch.Generator().manual_seed(seed)
         self.model.eval()
@@ -164,9 +191,6 @@ class CREPredictor:
             c = torch.as_tensor(codes[a:a + batch_size])
             s = None if side is None else torch.as_tensor(side[a:a + batch_size], dtype=torch.float32).to(self.device)
             x = D.onehot(c.to(self.device))
-            if method == "ism":
-                out[a:a + len(c)] = self._ism(c, s, sd)
-                continue
             if method == "saliency":
                 alphas, x0 = [1.0], torch.zeros_like(x)
             else:
@@ -175,37 +199,71 @@ class CREPredictor:
                     x0 = D.onehot(c.gather(1, perm).to(self.device))
                 else:
                     x0 = torch.zeros_like(x)
-                alphas = [(i + 1) / steps for i in range(steps)]
-            for t in range(T):
-                acc = torch.zeros_like(x)
-                for al in alphas:
-                    xi = (x0 + al * (x - x0)).detach().requires_grad_(True)
-                    y = self.model(xi, s)[:, t] * sd[t]
-                    (g,) = torch.autograd.grad(y.sum(), xi)
-                    acc += g
-                acc /= len(alphas)
-                res = acc if method == "saliency" else (x - x0) * acc
-                out[a:a + len(c), t] = res.detach().cpu().numpy()
-        return out
+                alphas = [(i + 0.5) / steps for i in range(steps)]
+            acc = torch.zeros((T, *x.shape), device=self.device)
+            per = max(1, path_rows // len(c))                       # path points per forward pass
+            for k in range(0, len(alphas), per):
+                al = torch.tensor(alphas[k:k + per], dtype=x.dtype, device=self.device).view(-1, 1, 1, 1)
+                xi = (x0 + al * (x - x0)).reshape(-1, 4, L).detach().requires_grad_(True)
+                si = None if s is None else s.repeat(len(al), 1)
+                y = self._f(xi, si, rc) * sd
+                for t in range(T):
+                    (g,) = torch.autograd.grad(y[:, t].sum(), xi, retain_graph=t < T - 1)
+                    acc[t] += g.reshape(len(al), len(c), 4, L).sum(dim=0)
+            acc /= len(alphas)
+            res = acc if method == "saliency" else (x - x0) * acc
+            out[a:a + len(c)] = res.transpose(0, 1).detach().cpu().numpy()
+            if method == "ig":
+                with torch.no_grad():
+                    delta = ((self._f(x, s, rc) - self._f(x0, s, rc)) * sd).double().cpu().numpy()
+                total = out[a:a + len(c)].sum(axis=(2, 3), dtype=np.float64)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    e = np.abs(total - delta) / np.abs(delta)
+                err[a:a + len(c)] = np.where(delta == 0, np.nan, e)
+        return out, ({"ig_completeness_error": err} if method == "ig" else {})
 
-    def _ism(self, c, s, sd):
-        B, L = c.shape
-        with torch.no_grad():
-            ref = self.model(D.onehot(c.to(self.device)), s) * sd
-            res = torch.zeros(B, ref.shape[1], 4, L)
-            for b in range(4):
-                for p0 in range(0, L, 32):
-                    p1 = min(L, p0 + 32)
-                    batch = c.unsqueeze(1).repeat(1, p1 - p0, 1)               # (B, P, L)
-                    idx = torch.arange(p0, p1)
-                    batch[:, torch.arange(p1 - p0), idx] = b
-                    flat = batch.reshape(-1, L).to(self.device)
-                    ss = None if s is None else s.repeat_interleave(p1 - p0, dim=0)
-                    y = (self.model(D.onehot(flat), ss) * sd).reshape(B, p1 - p0, -1)
-                    res[:, :, b, p0:p1] = (y - ref[:, None, :]).permute(0, 2, 1).cpu()
-            ref_base = torch.nn.functional.one_hot(c.long().clamp(max=3), 4).permute(0, 2, 1).bool()   # (B, 4, L)
-            res[(ref_base | (c == 4)[:, None, :])[:, None].expand_as(res)] = 0.0   # reference base and N: 0
-        return res.numpy()
+    def _f(self, x, s, rc):
+        """Model outputs (B, T) for one-hot x (B, 4, L), averaged with those of the reverse
+        complement (channels A C G T reversed is the complement; positions reversed) when rc."""
+        y = self.model(x, s)
+        return 0.5 * (y + self.model(x.flip(1, 2), s)) if rc else y
+
+    def _ism(self, seq, code, side, rc, batch_size):
+        """(T, 4, L) in-silico mutagenesis of one sequence: every single mutant and the
+        reference predicted in one call of the function predict uses."""
+        from .cre import predict_codes
+
+        L, T = self.length, len(self.targets)
+        res = np.zeros((T, 4, L), dtype=np.float32)
+        pos = np.flatnonzero(code < 4)
+        if not len(pos):
+            return res
+        alt = (code[pos][:, None] + np.arange(1, 4)[None, :]) % 4          # the three other bases
+        at = np.repeat(pos, 3)
+        mut = np.repeat(code[None], 1 + len(at), axis=0)
+        mut[1 + np.arange(len(at)), at] = alt.ravel()
+        ss = None
+        if side is not None:
+            ss = np.repeat(np.asarray(side, dtype=np.float32)[None], len(mut), axis=0)
+            if self.motifs is not None:  # the motif prior is a function of the sequence: the mutant's own
+                ss[:, :len(self.motifs)] = self._mutant_motif_prior(seq, at, alt.ravel())
+        z = predict_codes(self.model, mut, ss, self.device, batch_size, rc).astype(np.float64)
+        d = (z[1:] - z[0]) * self._sd                                      # (3P, T)
+        res[:, alt.ravel(), at] = d.T
+        return res
+
+    def _mutant_motif_prior(self, seq, at, alt):
+        """Standardised motif-prior block of the reference (row 0) and of each mutant (base
+        ``alt`` at model-input position ``at``), computed on the whole sequence as
+        :meth:`side_inputs` does."""
+        from . import side as S
+
+        off = (len(seq) - self.length) // 2 if len(seq) >= self.length else -((self.length - len(seq)) // 2)
+        seqs = [seq] + [seq[:q] + "ACGT"[b] + seq[q + 1:] for q, b in zip((at + off).tolist(), alt.tolist())]
+        K = len(self.motifs)
+        z, _ = S.apply_scaler(S.motif_prior(seqs, self.motifs), self.norm["side"]["mean"][:K],
+                              self.norm["side"]["sd"][:K])
+        return z
 
 
 class PhysInformerPredictor:
@@ -306,7 +364,7 @@ class PhysInformerPredictor:
         path = os.path.join(self.dir, AUX_WEIGHTS)
         if not os.path.isfile(path):
             raise InputError("no aux.pt: this model was trained before the auxiliary heads were saved with the "
-                             "best epoch", file=self.dir, hint="retrain with --activities")
+                             "best epoch", file=self.dir, hint="retrain with fit-physinformer --activities")
         state = MD.load_tensors(path)
         aux = model_lib.build_aux(self.config)
         try:

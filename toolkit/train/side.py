@@ -24,7 +24,9 @@ def motif_prior(seqs, motifs):
     from ..features import pwm
 
     K = len(motifs)
-    return pwm.compute(seqs, None, motifs=motifs)[:, 0:8 * K:8].astype(np.float32)
+    step = len(pwm.WRITTEN_METRICS)  # the written columns per motif; max_score is the first
+    assert pwm.WRITTEN_METRICS[0] == "max_score"
+    return pwm.compute(seqs, None, motifs=motifs)[:, 0:step * K:step].astype(np.float32)
 
 
 def select_columns(columns, spec, exclude=()):
