@@ -69,20 +69,14 @@ import torch
 from ..errors import ToolkitError
 from ..models import cre as model_lib
 from . import data as D
-from . import modeldir as MD
 from . import dist
+from . import loop as L
+from . import modeldir as MD
+from .loop import write_log  # a module attribute: tests intercept it
 from .signals import TermGuard
-from .signals import stop as stop_on_term
 from .step import guarded_step
 
-TRAIN_DEFAULTS = {
-    "batch_size": 256, "epochs": 80, "min_epochs": 20, "patience": 12, "min_delta": 0.002,
-    "lr": 3e-4, "betas": [0.9, 0.98], "eps": 1e-8, "weight_decay": 0.05, "warmup_epochs": 5, "clip": 1.0,
-    "huber_delta": 1.0, "se_cap": 25.0, "task_weight_warmup": 5, "task_weight_ema": 0.98, "task_weight_cap": 2.0,
-    "rc_prob": 0.5, "rc_lambda": 0.05, "shift": 3, "shift_prob": 0.5, "mask_prob": 0.02, "best_k": 3,
-    "tie_margin": 0.001, "kmer_folds": 5, "regression_loss": "huber", "collapse_sd": 0.2, "collapse_r": 0.1,
-    "collapse_epochs": 3, "steps_per_epoch": 0,
-}
+from .presets import CRE_TRAIN_DEFAULTS as TRAIN_DEFAULTS  # noqa: E402  (torch-free, for --help)
 KMER_MAX_ROWS = 10_000
 """The k-mer ridge (the cpu preset's branch and fit-cre's baseline) is fitted on at most this
 many train rows: all of them up to it, above it a seeded uniform sample (:func:`kmer_rows`).
@@ -208,20 +202,11 @@ def predict_split(model, split, device, batch_size=512, rc_average=True):
     return np.concatenate(out) if out else np.zeros((0, model.n_tasks), dtype=np.float32)
 
 
-def lr_at(step, total, warmup, lr):
-    """Linear warm-up from lr/100 to lr over ``warmup`` steps, cosine down to lr/100 at ``total``."""
-    low = lr / 100.0
-    if step < warmup:
-        return low + (lr - low) * step / max(warmup, 1)
-    frac = min(1.0, (step - warmup) / max(total - warmup, 1))
-    return low + 0.5 * (lr - low) * (1 + math.cos(math.pi * frac))
+lr_at = L.warmup_cosine
 
 
 def _param_groups(model, weight_decay):
-    decay, keep = [], []
-    for name, p in model.named_parameters():
-        (keep if model_lib.no_decay(name, p) else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
+    return L.param_groups(model, weight_decay, model_lib.no_decay)
 
 
 def _task_weights(ema, cfg, epoch):
@@ -369,17 +354,14 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
     n = len(train_split)
     bs = int(cfg["batch_size"])
     G = dist.group()
-    # a last partial batch must give every rank at least 2 rows (BatchNorm); else it is left out
-    steps_per_epoch = max(1, n // bs + (1 if n % bs >= 2 * G.world else 0))
-    if cfg.get("steps_per_epoch"):      # --steps-per-epoch: the first N batches of each epoch's order
-        steps_per_epoch = min(steps_per_epoch, int(cfg["steps_per_epoch"]))
+    steps_per_epoch = L.steps_per_epoch(n, bs, cfg.get("steps_per_epoch") or 0)
     total = steps_per_epoch * cfg["epochs"]
     warmup = steps_per_epoch * cfg["warmup_epochs"]
     state = {"epoch": 0, "step": 0, "ema": torch.ones(T), "best": None, "es_best": -math.inf, "bad_epochs": 0,
              "best_k": [], "log": [], "stopped": "", "collapsed": 0}
-    last = os.path.join(out_dir, MD.LAST)
+    ckpt = L.Checkpoints(out_dir, model, opt)
     if resume:
-        ck = MD.load_tensors(last)
+        ck = ckpt.load_last()
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         state = ck["state"]
@@ -390,19 +372,18 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
     with TermGuard() as guard:
         return _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, device,
                        log if G.main else None, guard, (kinds, kind_t, pos_weight, all_regression, steps_per_epoch, total, warmup, bs, n, amp, rc_avg,
-                        val_truth, last, seed, targets, T))
+                        val_truth, ckpt, seed, targets, T))
 
 
 def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, device, log, guard, fixed):
     (kinds, kind_t, pos_weight, all_regression, steps_per_epoch, total, warmup, bs, n, amp, rc_avg, val_truth,
-     last, seed, targets, T) = fixed
+     ckpt, seed, targets, T) = fixed
     G = dist.group()
     net = G.wrap(model, device)                 # DistributedDataParallel under torchrun
     while state["epoch"] < cfg["epochs"] and not state["stopped"]:
         epoch = state["epoch"]
         t0 = time.time()
-        torch.manual_seed(seed * 7919 + epoch)                    # dropout
-        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)  # order and augmentation
+        gen = L.epoch_generator(seed, epoch)                      # order and augmentation; dropout seeded
         perm = torch.randperm(n, generator=gen)
         model.train()
         task_w = _task_weights(state["ema"], cfg, epoch)
@@ -465,13 +446,10 @@ def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, dev
             total_loss += float(G.mean(loss.detach().cpu())) / preds.shape[0]
             state["step"] += 1
             if G.any(guard.requested) and b + 1 < steps_per_epoch:
-                state["mid"] = {"batch": b + 1, "task_w": task_w, "sums": sums, "counts": counts,
-                                "total_loss": total_loss, "gen": gen.get_state(), "rng": torch.get_rng_state(),
-                                "seconds": time.time() - t0}
-                if G.main:
-                    MD.save_tensors(last, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                           "state": state, "rng": torch.get_rng_state()})
-                raise stop_on_term(last, epoch, b)
+                raise ckpt.stop_mid_epoch(state, {"batch": b + 1, "task_w": task_w, "sums": sums, "counts": counts,
+                                                  "total_loss": total_loss, "gen": gen.get_state(),
+                                                  "rng": torch.get_rng_state(), "seconds": time.time() - t0},
+                                          epoch, b)
         train_secs = time.time() - t0
         G.broadcast_buffers(model)          # every rank validates rank 0's model: the same decisions
         vp = predict_split(model, val_split, device, rc_average=rc_avg)
@@ -512,29 +490,12 @@ def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, dev
         note = ""
         if _better(rec, state["best"], cfg["tie_margin"]):
             state["best"] = rec
-            if G.main:
-                MD.save_tensors(os.path.join(out_dir, MD.WEIGHTS), model.state_dict())
+            ckpt.save(ckpt.path(MD.WEIGHTS), model.state_dict())
             note = " *"
-        # best-k checkpoints (weights), worst dropped
-        kept = state["best_k"] + [rec]
-        kept.sort(key=lambda x: (-x["score"], -(x["tie"] if x["tie"] == x["tie"] else -np.inf), x["epoch"]))
-        if rec in kept[:cfg["best_k"]]:
-            if G.main:
-                MD.save_tensors(os.path.join(out_dir, f"checkpoint-best-{epoch + 1}.pt"), model.state_dict())
-        for old in kept[cfg["best_k"]:]:
-            try:
-                if G.main:
-                    os.unlink(os.path.join(out_dir, f"checkpoint-best-{old['epoch']}.pt"))
-            except FileNotFoundError:
-                pass
-        state["best_k"] = kept[:cfg["best_k"]]
-        if rec["score"] > state["es_best"] + cfg["min_delta"]:
-            state["es_best"] = rec["score"]
-            state["bad_epochs"] = 0
-        else:
-            state["bad_epochs"] += 1
+        ckpt.keep_best(state, rec, cfg["best_k"],
+                       lambda x: (-x["score"], -(x["tie"] if x["tie"] == x["tie"] else -np.inf), x["epoch"]))
         state["epoch"] = epoch + 1
-        if state["epoch"] >= cfg["min_epochs"] and state["bad_epochs"] >= cfg["patience"]:
+        if L.early_stop(state, rec["score"], cfg["min_delta"], cfg["patience"], cfg["min_epochs"]):
             state["stopped"] = f"early stop: no gain of {cfg['min_delta']} in {cfg['patience']} epochs"
         flat = [targets[t] for t in range(T) if vx["sd_ratio"][t] < cfg["collapse_sd"]
                 and not abs(r[t]) >= cfg["collapse_r"]]
@@ -542,8 +503,7 @@ def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, dev
         state["collapsed"] = state["collapsed"] + 1 if flat and epoch + 1 > cfg["warmup_epochs"] else 0
         if G.main:
             write_log(os.path.join(out_dir, MD.LOG), state["log"])
-            MD.save_tensors(last, {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
-                                   "rng": torch.get_rng_state()})
+        ckpt.save_last(state)
         if log is not None:
             per = " ".join(f"{name}={r[t]:.3f}" for t, name in enumerate(targets))
             log(f"epoch {epoch + 1}/{cfg['epochs']}: loss {row['train_loss']:.4f} val {'r' if all_regression else 'score'}"
@@ -562,8 +522,3 @@ def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, dev
                      "signal; --collapse-sd 0 turns this guard off")
     return {"best": state["best"], "epochs": state["epoch"], "stopped": state["stopped"] or "max epochs",
             "log": state["log"]}
-
-
-def write_log(path, rows):
-    """train_log.tsv (see modeldir.write_log); a module attribute so tests can intercept it."""
-    MD.write_log(path, rows)

@@ -105,11 +105,12 @@ from torch.nn import functional as F
 
 from ..models import ep as model_lib
 from . import data as D
-from . import modeldir as MD
 from . import dist
-from .cre import lr_at
+from . import loop as L
+from . import modeldir as MD
+from .loop import warmup_cosine as lr_at
+from .loop import write_log  # a module attribute: tests intercept it
 from .signals import TermGuard
-from .signals import stop as stop_on_term
 from .step import guarded_step
 
 TRAIN_DEFAULTS = {
@@ -475,15 +476,15 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
     # the learning-rate schedule counts sampler batches (state["step"]), whatever the number of ranks
     n_batches = len(CellBatchSampler(train_split.cell_idx, bs, sup, torch.Generator().manual_seed(0))._batches())
     state = {"epoch": 0, "step": 0, "best": None, "bad_epochs": 0, "log": [], "stopped": ""}
-    last = os.path.join(out_dir, MD.LAST)
+    ckpt = L.Checkpoints(out_dir, model, opt)
     if resume:
-        ck = MD.load_tensors(last)
+        ck = ckpt.load_last()
         model.load_state_dict(ck["model"])
         set_curriculum(model, ck["state"]["epoch"], cfg)
         opt.load_state_dict(ck["optimizer"])
         state = ck["state"]
         torch.set_rng_state(ck["rng"])
-    fixed = {"cfg": cfg, "seed": seed, "margins": margins, "last": last, "cells": list(config["cells"]),
+    fixed = {"cfg": cfg, "seed": seed, "margins": margins, "ckpt": ckpt, "cells": list(config["cells"]),
              "total": n_batches * cfg["epochs"], "warmup": n_batches * cfg["warmup_epochs"],
              "val_groups": support_sets(val_split.cell_names, sup, seed),
              "others": {c: np.flatnonzero(train_split.cell_idx != c) for c in np.unique(train_split.cell_idx)}}
@@ -509,8 +510,7 @@ def _train_epoch(model, net, opt, state, train_split, device, guard, fixed):
     env = set_curriculum(model, epoch, cfg)
     w = loss_weights(epoch, cfg)
     amp = device.type == "cuda"
-    torch.manual_seed(seed * 7919 + epoch)                          # dropout
-    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)   # batches, support sets, augmentation
+    gen = L.epoch_generator(seed, epoch)            # batches, support sets, augmentation; dropout seeded
     batches = CellBatchSampler(train_split.cell_idx, int(cfg["batch_size"]), int(cfg["support"]), gen)._batches()
     net.train()
     tally, start = _new_tally(), 0
@@ -589,18 +589,10 @@ def _train_epoch(model, net, opt, state, train_split, device, guard, fixed):
             state["step"] += 1
         done = first + len(group)
         if G.any(guard.requested) and done < len(batches):
-            state["mid"] = {"batch": done, "tally": _tally_to_save(tally), "gen": gen.get_state(),
-                            "rng": torch.get_rng_state(), "seconds": time.time() - t0}
-            _save(fixed["last"], {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
-                                  "rng": torch.get_rng_state()})
-            raise stop_on_term(fixed["last"], epoch, done - 1)
+            raise fixed["ckpt"].stop_mid_epoch(state, {"batch": done, "tally": _tally_to_save(tally),
+                                                       "gen": gen.get_state(), "rng": torch.get_rng_state(),
+                                                       "seconds": time.time() - t0}, epoch, done - 1)
     return t0, tally, env, w
-
-
-def _save(path, obj):
-    """Rank 0 writes (MD.save_tensors looked up per call: tests intercept it)."""
-    if dist.group().main:
-        MD.save_tensors(path, obj)
 
 
 def _end_epoch(model, opt, state, val_split, out_dir, device, log, fixed, epoch_info):
@@ -651,7 +643,7 @@ def _end_epoch(model, opt, state, val_split, out_dir, device, log, fixed, epoch_
         state["best"] = {"epoch": epoch + 1, "val_aupr": score, "val_auroc": vm["auroc"], "threshold": thr,
                          "val_f1": vf1, "env": bool(env)}
         state["bad_epochs"] = 0
-        _save(os.path.join(out_dir, MD.WEIGHTS), model.state_dict())
+        fixed["ckpt"].save(os.path.join(out_dir, MD.WEIGHTS), model.state_dict())
         if G.main:
             MD.write_json(os.path.join(out_dir, CALIBRATION), calibration_record(state["best"], val_y))
         note = " *"
@@ -663,8 +655,7 @@ def _end_epoch(model, opt, state, val_split, out_dir, device, log, fixed, epoch_
         state["stopped"] = f"early stop: no gain in validation AUPR in {cfg['patience']} epochs"
     if G.main:
         write_log(os.path.join(out_dir, MD.LOG), state["log"])
-    _save(fixed["last"], {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
-                          "rng": torch.get_rng_state()})
+    fixed["ckpt"].save_last(state)
     if log is not None:
         log(f"epoch {epoch + 1}/{cfg['epochs']} ({row['phase']}): loss {row['train_loss']:.4f} "
             f"train AUPR {tm['aupr']:.3f} val AUPR {vm['aupr']:.3f} AUROC {vm['auroc']:.3f} "
@@ -683,8 +674,3 @@ def calibration_record(best, val_y):
            "val_auroc": best["val_auroc"], "val_prior": float(np.mean(val_y)) if len(val_y) else None,
            "environment": best["env"]}
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in rec.items()}
-
-
-def write_log(path, rows):
-    """train_log.tsv (see modeldir.write_log); a module attribute so tests can intercept it."""
-    MD.write_log(path, rows)

@@ -58,9 +58,10 @@ from ..evaluate.descriptors import descriptor_metrics, summary  # noqa: F401  (m
 from ..models import physinformer as model_lib
 from . import data as D
 from . import dist
+from . import loop as L
 from . import modeldir as MD
+from .loop import write_log  # a module attribute: tests intercept it
 from .signals import TermGuard
-from .signals import stop as stop_on_term
 from .step import guarded_step
 
 TRAIN_DEFAULTS = {
@@ -107,19 +108,7 @@ class Split:
         return None if v is None else v.numpy()
 
 
-def onecycle_lr(step, total, max_lr, pct_start=0.1, div_factor=25.0, final_div_factor=1e4):
-    """Learning rate at ``step`` (0-based) of torch's OneCycleLR (cosine, two phases)."""
-    initial = max_lr / div_factor
-    final = initial / final_div_factor
-    up_end = float(pct_start * total) - 1
-    down_end = float(total - 1)
-
-    def cos(start, end, pct):
-        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
-
-    if step <= up_end:
-        return cos(initial, max_lr, step / up_end if up_end > 0 else 1.0)
-    return cos(max_lr, final, min(1.0, (step - up_end) / max(down_end - up_end, 1e-12)))
+onecycle_lr = L.one_cycle
 
 
 def predict_codes(model, codes, device, batch_size=512, rc_average=False):
@@ -164,11 +153,8 @@ def predict_split(model, split, device, batch_size=512, rc_average=False):
 
 
 def _param_groups(model, weight_decay):
-    decay, keep = [], []
-    for name, p in model.named_parameters():
-        if p.requires_grad:                     # a frozen TileFormer inside PhysInformer is not optimised
-            (keep if model_lib.no_decay(name, p) else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
+    # a frozen TileFormer inside PhysInformer is not optimised
+    return L.param_groups(model, weight_decay, model_lib.no_decay, trainable_only=True)
 
 
 def _masked_mse(pred, y):
@@ -233,15 +219,15 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
                                     betas=tuple(cfg["betas"]))
     n = len(train_split)
     bs = int(cfg["batch_size"])
-    steps_per_epoch = max(1, n // bs + (1 if n % bs >= 2 * dist.group().world else 0))
-    if cfg.get("steps_per_epoch"):      # --steps-per-epoch: the first N batches of each epoch's order
-        steps_per_epoch = min(steps_per_epoch, int(cfg["steps_per_epoch"]))
+    steps_per_epoch = L.steps_per_epoch(n, bs, cfg.get("steps_per_epoch") or 0)
     total = steps_per_epoch * int(cfg["epochs"])
     max_lr = cfg["lr"] * cfg["lr_mult"]
     state = {"epoch": 0, "step": 0, "best": None, "best_k": [], "log": []}
-    last = os.path.join(out_dir, MD.LAST)
+    ckpt = L.Checkpoints(out_dir, model, opt,
+                         extra=lambda: {} if aux is None else {"aux": aux.state_dict(),
+                                                               "aux_optimizer": aux_opt.state_dict()})
     if resume:
-        ck = MD.load_tensors(last)
+        ck = ckpt.load_last()
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         if aux is not None:
@@ -254,16 +240,13 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
     G = dist.group()
     net = G.wrap(model, device)                 # DistributedDataParallel under torchrun
 
-    def save(path, obj):                        # only rank 0 writes (looked up per call: tests intercept it)
-        if G.main:
-            MD.save_tensors(path, obj)
+    save = ckpt.save                            # only rank 0 writes
 
     with TermGuard() as guard:
         while state["epoch"] < cfg["epochs"]:
             epoch = state["epoch"]
             t0 = time.time()
-            torch.manual_seed(seed * 7919 + epoch)                          # dropout
-            gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)    # order
+            gen = L.epoch_generator(seed, epoch)                            # order; dropout seeded
             perm = torch.randperm(n, generator=gen)
             model.train()
             if aux is not None:
@@ -308,15 +291,9 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
                 cnt += 1
                 state["step"] += 1
                 if G.any(guard.requested) and b + 1 < steps_per_epoch:
-                    state["mid"] = {"batch": b + 1, "sums": dict(sums), "cnt": cnt, "gen": gen.get_state(),
-                                    "rng": torch.get_rng_state(), "seconds": time.time() - t0}
-                    ck = {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
-                          "rng": torch.get_rng_state()}
-                    if aux is not None:
-                        ck["aux"] = aux.state_dict()
-                        ck["aux_optimizer"] = aux_opt.state_dict()
-                    save(last, ck)
-                    raise stop_on_term(last, epoch, b)
+                    raise ckpt.stop_mid_epoch(state, {"batch": b + 1, "sums": dict(sums), "cnt": cnt,
+                                                      "gen": gen.get_state(), "rng": torch.get_rng_state(),
+                                                      "seconds": time.time() - t0}, epoch, b)
             train_secs = time.time() - t0
             G.broadcast_buffers(model)          # every rank validates rank 0's model: the same decisions
             vmu, vlv = predict_split(model, val_split, device)
@@ -367,24 +344,11 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
                 if G.main:
                     _write_descriptor_metrics(os.path.join(out_dir, "val_descriptors.tsv"), names, fams, met)
                 note = " *"
-            kept = sorted(state["best_k"] + [rec], key=lambda x: (x["score"], x["epoch"]))
-            if rec in kept[:cfg["best_k"]]:
-                save(os.path.join(out_dir, f"checkpoint-best-{epoch + 1}.pt"), model.state_dict())
-            for old in kept[cfg["best_k"]:] if G.main else []:
-                try:
-                    os.unlink(os.path.join(out_dir, f"checkpoint-best-{old['epoch']}.pt"))
-                except FileNotFoundError:
-                    pass
-            state["best_k"] = kept[:cfg["best_k"]]
+            ckpt.keep_best(state, rec, cfg["best_k"], lambda x: (x["score"], x["epoch"]))
             state["epoch"] = epoch + 1
             if G.main:
                 write_log(os.path.join(out_dir, MD.LOG), state["log"])
-            ck = {"model": model.state_dict(), "optimizer": opt.state_dict(), "state": state,
-                  "rng": torch.get_rng_state()}
-            if aux is not None:
-                ck["aux"] = aux.state_dict()
-                ck["aux_optimizer"] = aux_opt.state_dict()
-            save(last, ck)
+            ckpt.save_last(state)
             if log is not None and G.main:
                 fam = " ".join(f"{f} {row[f'val_pearson_{f}_median']:.3f}" for f in model_lib.FAMILIES
                                if f"val_pearson_{f}_median" in row)
@@ -444,8 +408,3 @@ def _write_descriptor_metrics(path, names, fams, met):
     for j, n in enumerate(names):
         lines.append("\t".join([n, fams[j]] + [MD.fmt_value(float(met[k][j])) for k in METRICS]))
     MD.atomic_write(path, lambda fh: fh.write(("\n".join(lines) + "\n").encode()))
-
-
-def write_log(path, rows):
-    """train_log.tsv (see modeldir.write_log); a module attribute so tests can intercept it."""
-    MD.write_log(path, rows)

@@ -1,0 +1,141 @@
+"""What every training loop shares: the epoch's random generators, the number of steps,
+AdamW's parameter groups, the learning-rate schedules, the checkpoints (rank 0 writes;
+resume; a mid-epoch checkpoint on SIGTERM; the best-k checkpoints) and the log.
+
+Each model family's trainer (toolkit.train.cre, physinformer, ep) drives its own epochs
+with these pieces: its batches, losses, validation score and log rows are its own.
+
+Determinism. :func:`epoch_generator` seeds the epoch's dropout and returns the
+generator of its order and augmentation, both from the seed and the epoch number, so
+a run resumed from checkpoint-last.pt makes exactly the steps of one never interrupted.
+"""
+
+import math
+import os
+
+import torch
+
+from . import dist
+from . import modeldir as MD
+from .signals import stop as stop_on_term
+
+
+def epoch_generator(seed, epoch):
+    """Seed the global generator for the epoch's dropout and return a generator for its
+    order, batches and augmentation (the same numbers in every family and on every rank)."""
+    torch.manual_seed(seed * 7919 + epoch)
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+def steps_per_epoch(n, batch_size, cap=0):
+    """Optimiser steps in an epoch of ``n`` rows: full batches, plus the last partial one
+    when it gives every rank at least 2 rows (BatchNorm); ``cap`` > 0 (--steps-per-epoch)
+    takes at most that many batches of each epoch's order."""
+    steps = max(1, n // batch_size + (1 if n % batch_size >= 2 * dist.group().world else 0))
+    return min(steps, int(cap)) if cap else steps
+
+
+def param_groups(model, weight_decay, no_decay, trainable_only=False):
+    """AdamW's two groups: decayed weights and not decayed ones (``no_decay(name, p)``:
+    biases, norms, gains). ``trainable_only`` leaves out parameters that do not require a
+    gradient (a frozen sub-model)."""
+    decay, keep = [], []
+    for name, p in model.named_parameters():
+        if trainable_only and not p.requires_grad:
+            continue
+        (keep if no_decay(name, p) else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
+
+
+def warmup_cosine(step, total, warmup, lr):
+    """Linear warm-up from lr/100 to lr over ``warmup`` steps, cosine down to lr/100 at ``total``."""
+    low = lr / 100.0
+    if step < warmup:
+        return low + (lr - low) * step / max(warmup, 1)
+    frac = min(1.0, (step - warmup) / max(total - warmup, 1))
+    return low + 0.5 * (lr - low) * (1 + math.cos(math.pi * frac))
+
+
+def one_cycle(step, total, max_lr, pct_start=0.1, div_factor=25.0, final_div_factor=1e4):
+    """Learning rate at ``step`` (0-based) of torch's OneCycleLR (cosine, two phases)."""
+    initial = max_lr / div_factor
+    final = initial / final_div_factor
+    up_end = float(pct_start * total) - 1
+    down_end = float(total - 1)
+
+    def cos(start, end, pct):
+        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+
+    if step <= up_end:
+        return cos(initial, max_lr, step / up_end if up_end > 0 else 1.0)
+    return cos(max_lr, final, min(1.0, (step - up_end) / max(down_end - up_end, 1e-12)))
+
+
+def write_log(path, rows):
+    """train_log.tsv (see modeldir.write_log)."""
+    MD.write_log(path, rows)
+
+
+class Checkpoints:
+    """The files of a run in ``out_dir``: only rank 0 writes (MD.save_tensors is looked up
+    per call: tests intercept it).
+
+    A checkpoint is ``{"model", "optimizer", "state", "rng"}`` plus a family's extras
+    (``extra()``: e.g. auxiliary heads and their optimiser).
+    """
+
+    def __init__(self, out_dir, model, optimizer, extra=None):
+        self.out_dir = out_dir
+        self.last = os.path.join(out_dir, MD.LAST)
+        self.model, self.optimizer = model, optimizer
+        self.extra = extra or (lambda: {})
+
+    def save(self, path, obj):
+        if dist.group().main:
+            MD.save_tensors(path, obj)
+
+    def path(self, name):
+        return os.path.join(self.out_dir, name)
+
+    def save_last(self, state):
+        ck = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "state": state,
+              "rng": torch.get_rng_state()}
+        ck.update(self.extra())
+        self.save(self.last, ck)
+
+    def load_last(self):
+        """checkpoint-last.pt as saved (tensors only)."""
+        return MD.load_tensors(self.last)
+
+    def stop_mid_epoch(self, state, mid, epoch, batch):
+        """SIGTERM inside an epoch: keep ``mid`` (the epoch's position, its tallies, the
+        generator's and the global RNG's states) in the state, write checkpoint-last.pt and
+        return the exception that stops the run (0-based ``epoch``, ``batch``)."""
+        state["mid"] = mid
+        self.save_last(state)
+        return stop_on_term(self.last, epoch, batch)
+
+    def keep_best(self, state, rec, k, sort_key):
+        """Keep the ``k`` best epochs' weights as checkpoint-best-<epoch>.pt: ``rec`` (this
+        epoch's record, with "epoch") joins ``state["best_k"]``, which is sorted by
+        ``sort_key`` (best first); the checkpoints of epochs that fall out are removed."""
+        kept = sorted(state["best_k"] + [rec], key=sort_key)
+        if rec in kept[:k]:
+            self.save(self.path(f"checkpoint-best-{rec['epoch']}.pt"), self.model.state_dict())
+        for old in kept[k:] if dist.group().main else []:
+            try:
+                os.unlink(self.path(f"checkpoint-best-{old['epoch']}.pt"))
+            except FileNotFoundError:
+                pass
+        state["best_k"] = kept[:k]
+
+
+def early_stop(state, score, min_delta, patience, min_epochs):
+    """Count epochs without a gain of ``min_delta`` over the best score so far (``state``:
+    "es_best", "bad_epochs", "epoch" = epochs done); True when training should stop."""
+    if score > state["es_best"] + min_delta:
+        state["es_best"] = score
+        state["bad_epochs"] = 0
+    else:
+        state["bad_epochs"] += 1
+    return state["epoch"] >= min_epochs and state["bad_epochs"] >= patience
