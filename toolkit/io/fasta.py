@@ -30,6 +30,9 @@ def read_fasta(stream, name):
             if not header:
                 raise InputError("FASTA header without a name", file=name, line=lineno, hint="give every record a name after '>'")
             parts = header.split(None, 1)
+            if len(parts) > 1 and "\t" in parts[1]:
+                raise InputError("FASTA header has a tab inside its description", file=name, line=lineno,
+                                 hint="replace it with a space: every output is TSV, which cannot hold tabs in a field")
             ids.append(parts[0])
             descs.append(parts[1] if len(parts) > 1 else "")
             lines.append(lineno)

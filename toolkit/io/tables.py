@@ -27,6 +27,9 @@ TARGET_PATTERNS = (
 SE_SUFFIX = "_lfcSE"
 MISSING_TOKENS = frozenset(["", "NA", "NaN", "nan", "NAN", "N/A", "na", "null", "NULL", "None", "."])
 _DNA_LIKE = re.compile(r"^[ACGTNacgtn]{8,}$")
+# names that are not a sequence column although they start with 'seq': ids and names
+# (seq_id, sequence_name), and a whole header read as one column (seq_id;seq;value)
+_NOT_SEQ_NAME = re.compile(r"([_ ](ids?|names?)$)|[,;|\t\"]", re.IGNORECASE)
 
 
 class SeqTable:
@@ -175,8 +178,9 @@ def iter_table(path, fmt="auto", seq_col=None, id_col=None, genome=None, chunk_r
             whole = read_fasta(stream, name)
         else:
             if genome is None:
-                raise ConfigError("BED input needs a genome", file=name,
-                                  hint="add --genome genome.fa (plain, bgzip or gzip FASTA with a .fai index)")
+                raise ConfigError("BED input needs a genome to read its sequences", file=name,
+                                  hint="cut the windows with seqqc first (seqqc regions.bed --genome genome.fa "
+                                       "--length L > windows.tsv; plain, bgzip or gzip FASTA), then give that table")
             from .genome import bed_windows, read_bed
 
             whole = bed_windows(read_bed(stream, name), genome, name=name, **bed_options)
@@ -300,37 +304,40 @@ def _iter_delimited(stream, name, sep, chunk_rows, parse=None):
     it = lines()
     header = None
     pending = None
+    pending_num = header_num = None
     for num, line in it:
         if not line.strip():
             continue
         if line.startswith("#"):
-            pending = line
+            pending, pending_num = line, num
             continue
-        header = line
+        header, header_num = line, num
         break
     if header is None:
         if pending is not None:  # only '#' lines: the last one is the header
-            header = pending[1:]
+            header, header_num = pending[1:], pending_num
         else:
             raise InputError("the input has no header and no rows", file=name, hint="check the file")
     elif pending is not None and header is not None and _looks_like_header_comment(pending, header, sep):
         # '#col1<TAB>col2' then data: the commented line was the header
         block, nums = [header], [lineno]
         header = pending[1:]
-        yield from _blocks(it, block, nums, header, name, sep, chunk_rows, parse)
+        yield from _blocks(it, block, nums, header, name, sep, chunk_rows, parse, header_line=pending_num)
         return
-    yield from _blocks(it, [], [], header, name, sep, chunk_rows, parse)
+    yield from _blocks(it, [], [], header, name, sep, chunk_rows, parse, header_line=header_num)
 
 
 def _looks_like_header_comment(comment, first, sep):
-    return comment.count(sep) > 0 and comment.count(sep) == first.count(sep)
+    c, f = comment.count(sep), first.count(sep)
+    # the first data row may end with one trailing delimiter more than the header
+    return c > 0 and (c == f or (c + 1 == f and first.rstrip("\r\n").endswith(sep)))
 
 
-def _blocks(it, block, nums, header, name, sep, chunk_rows, parse=None):
+def _blocks(it, block, nums, header, name, sep, chunk_rows, parse=None, header_line=1):
     """Group lines into blocks of ``chunk_rows`` non-blank lines and parse each
     (or, where ``parse(rows_before, rows)`` is false, yield (None, lines))."""
-    if not header.endswith("\n"):
-        header += "\n"
+    names, quoted = _parse_header(header, name, sep, header_line)
+    state = {}  # "trail": data rows end with one trailing delimiter (decided on the first row)
     before = 0
     while True:
         batch = list(itertools.islice(it, chunk_rows - len(block)))
@@ -347,7 +354,7 @@ def _blocks(it, block, nums, header, name, sep, chunk_rows, parse=None):
             if parse is None or parse(before, len(block)):
                 if not block[-1].endswith("\n"):
                     block[-1] += "\n"
-                parsed = _parse_block(header, block, nums, name, sep)
+                parsed = _parse_block(names, quoted, block, nums, name, sep, state)
             else:
                 parsed = (None, np.asarray(nums, dtype=np.int64))
             before += len(block)
@@ -358,34 +365,139 @@ def _blocks(it, block, nums, header, name, sep, chunk_rows, parse=None):
             return
 
 
-def _parse_block(header, block, nums, name, sep):
+_NO_TABS_HINT = "remove tabs and line breaks from fields: every output is TSV, which cannot hold them"
+
+
+def _parse_header(header, name, sep, line):
+    """The column names of a header line, and whether fields are read with CSV quoting.
+
+    CSV fields may be double-quoted. A TSV is read without quoting (a quote is an ordinary
+    character) unless a header field is enclosed in double quotes, as R's write.table
+    writes it: then the whole file is read with CSV quoting. Names are stripped; an empty
+    name becomes ``Unnamed: <i>``. A name given twice, or holding a tab, is an InputError
+    naming the header line (columns pass through by name, unchanged).
+    """
+    text = header.rstrip("\r\n")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    quoted = sep != "\t" or any(len(f) >= 2 and f[0] == f[-1] == '"' for f in (g.strip() for g in text.split("\t")))
+    if quoted:
+        raw = next(csv.reader([text + "\n"], delimiter=sep), [])
+        if any("\n" in f for f in raw):  # a quote left open: the name runs into the next line
+            raise InputError("a quoted column name spans several lines, which is not supported", file=name,
+                             line=line, hint="remove line breaks inside fields")
+    else:
+        raw = text.split(sep)
+    names = []
+    for i, f in enumerate(raw):
+        f = f.strip()
+        if "\t" in f:
+            raise InputError(f"column name {f!r} contains a tab", file=name, line=line, hint=_NO_TABS_HINT)
+        names.append(f or f"Unnamed: {i}")
+    seen = set()
+    for f in names:
+        if f in seen:
+            raise InputError("the header names this column twice", file=name, line=line, column=f,
+                             hint="rename one of them: columns pass through unchanged, so names must be unique")
+        seen.add(f)
+    return names, quoted
+
+
+def _field_counts(block, nums, name, sep, quoted, names):
+    """Fields of each line of a block, and whether its last field is empty.
+
+    Quoted input is split by the csv module: a quoted field running over a line break,
+    or a field holding a tab (which no TSV output could hold), is an InputError naming
+    the line and column.
+    """
+    n = len(block)
+    if not quoted or not any('"' in line for line in block):  # no quoting: fields are split at every sep
+        if sep != "\t" and any("\t" in line for line in block):
+            k = next(k for k, line in enumerate(block) if "\t" in line)
+            j = next(j for j, f in enumerate(block[k].split(sep)) if "\t" in f)
+            raise InputError("the field contains a tab", file=name, line=nums[k],
+                             column=names[j] if j < len(names) else None, hint=_NO_TABS_HINT)
+        counts = np.fromiter((line.count(sep) for line in block), dtype=np.int64, count=n) + 1
+        last_empty = np.fromiter((line.rstrip("\r\n").endswith(sep) for line in block), dtype=bool, count=n)
+        return counts, last_empty
+    if csv.field_size_limit() < 2**31 - 1:
+        csv.field_size_limit(2**31 - 1)  # whole chromosomes or long sequences in one field
+    counts = np.zeros(n, dtype=np.int64)
+    last_empty = np.zeros(n, dtype=bool)
+    reader = csv.reader(block, delimiter=sep)
+    k = 0
+    try:
+        for k, rec in enumerate(reader):
+            if reader.line_num != k + 1:
+                raise InputError("a quoted field spans several lines, which is not supported", file=name,
+                                 line=nums[k], hint="remove line breaks inside fields")
+            line = block[k]
+            if "\t" in line and (sep != "\t" or line.count("\t") + 1 != len(rec)):
+                j = next((j for j, f in enumerate(rec) if "\t" in f), None)
+                raise InputError("the field contains a tab", file=name, line=nums[k],
+                                 column=names[j] if j is not None and j < len(names) else None, hint=_NO_TABS_HINT)
+            counts[k] = len(rec)
+            last_empty[k] = not rec or rec[-1] == ""
+    except csv.Error as exc:
+        raise InputError(f"cannot parse the row ({exc})", file=name, line=nums[min(k, n - 1)],
+                         hint="check the delimiter and quoting (use --format tsv or --format csv)") from None
+    return counts, last_empty
+
+
+def _parse_block(names, quoted, block, nums, name, sep, state):
+    """Parse a block of data lines under the header's ``names``.
+
+    Rows may have fewer fields than the header (the missing ones are empty). One more
+    field than the header is accepted only as an empty field after a trailing delimiter
+    on every data row (as spreadsheet and R exports write them); any other surplus is
+    an InputError naming the line, so that no column is ever shifted.
+    """
     text = "".join(block)
     if "\x00" in text:
         k = next(k for k, line in enumerate(block) if "\x00" in line)
         raise InputError("binary data (NUL byte)", file=name, line=nums[k], hint="this is not a text table")
-    data = (header + text).encode("utf-8")  # bytes: a StringIO would hold 4 bytes per character
+    h = len(names)
+    counts, last_empty = _field_counts(block, nums, name, sep, quoted, names)
+    trailing = (counts == h + 1) & last_empty
+    if "trail" not in state:
+        state["trail"] = bool(trailing[0])
+    if state["trail"]:
+        bad = np.flatnonzero(~trailing)
+        if len(bad):
+            k = int(bad[0])
+            raise InputError(f"row has {counts[k]} fields where the rows above have {h + 1} (the header's {h} "
+                             "and an empty one after a trailing delimiter)", file=name, line=nums[k],
+                             hint="end every data row the same way: all with one trailing delimiter or none")
+    else:
+        bad = np.flatnonzero(counts > h)
+        if len(bad):
+            k = int(bad[0])
+            raise InputError(f"row has {counts[k]} fields but the header has {h}", file=name, line=nums[k],
+                             hint="check the delimiter and quoting (use --format tsv or --format csv); a trailing "
+                                  "delimiter must end every data row or none")
+    extra = "\x00trailing"
+    data = text.encode("utf-8")  # bytes: a StringIO would hold 4 bytes per character
     del text
     try:
         df = pd.read_csv(
-            io.BytesIO(data), sep=sep, dtype=str, keep_default_na=False, na_filter=False,
-            quoting=csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL, engine="c", skip_blank_lines=False,
+            io.BytesIO(data), sep=sep, header=None, names=names + [extra] if state["trail"] else names,
+            index_col=False, dtype=str, keep_default_na=False, na_filter=False,
+            quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE, engine="c", skip_blank_lines=False,
         )
     except pd.errors.ParserError as exc:
         msg = str(exc)
         m = re.search(r"line (\d+), saw (\d+)", msg)
-        exp = re.search(r"Expected (\d+) fields", msg)
         if m:
-            k = int(m.group(1)) - 2
+            k = int(m.group(1)) - 1
             line = nums[k] if 0 <= k < len(nums) else None
-            raise InputError(
-                f"row has {m.group(2)} fields but the header has {exp.group(1) if exp else '?'}",
-                file=name, line=line, hint="check the delimiter and quoting (use --format tsv or --format csv)",
-            ) from None
+            raise InputError(f"row has {m.group(2)} fields but the header has {h}", file=name, line=line,
+                             hint="check the delimiter and quoting (use --format tsv or --format csv)") from None
         raise InputError(f"cannot parse the table ({msg.strip()})", file=name, hint="check the delimiter") from None
     if len(df) != len(block):
         raise InputError("a quoted field spans several lines, which is not supported", file=name,
                          line=nums[0], hint="remove line breaks inside fields")
-    df.columns = [str(c).strip() for c in df.columns]
+    if state["trail"]:
+        df = df.drop(columns=extra)
     for col in df.columns:
         if df[col].isna().any():  # fields missing at the end of a short row
             df[col] = df[col].fillna("")
@@ -425,8 +537,14 @@ def no_sequence_column(cols, name, also=""):
     """The InputError for a table without a sequence column (``also``: what else would do)."""
     hint = "name the sequence column with --seq-col" + also
     if len(cols) == 1:
-        hint = ("the header has a single column, so the delimiter may be wrong "
-                "(tables are TSV or CSV; try --format tsv or --format csv) or " + hint)
+        seps = [s for s in (";", "|") if s in cols[0]]
+        if seps:
+            hint = (f"the header is a single column holding '{seps[0]}', so the delimiter looks like "
+                    f"'{seps[0]}', which is not read: convert the file to TSV or CSV (comma-separated), "
+                    "with --format tsv or --format csv if needed")
+        else:
+            hint = ("the header has a single column, so the delimiter may be wrong "
+                    "(tables are TSV or CSV; try --format tsv or --format csv) or " + hint)
     return InputError(f"no sequence column found among the columns: {', '.join(repr(c) for c in cols[:12])}",
                       file=name, line=1, hint=hint)
 
@@ -473,7 +591,8 @@ def find_seq_column(df):
     for alias in SEQ_ALIASES:
         if alias in cols:
             return alias
-    loose = [c for c in cols if re.match(r"^seq(uence)?([_ ].*)?$", c, re.IGNORECASE)]
+    loose = [c for c in cols if re.match(r"^seq(uence)?([_ ].*)?$", c, re.IGNORECASE) and not _NOT_SEQ_NAME.search(c)
+             and c not in ID_ALIASES]
     if len(loose) == 1:
         return loose[0]
     sample = df.head(50)
@@ -663,24 +782,43 @@ def read_split_rows(path, fmt="auto", seq_col=None, id_col=None, hint="run dgspl
 def write_tsv(df, fh, header=True, chunk_rows=200_000):
     """Write ``df`` as TSV with one header line.
 
-    Values are written as text, unquoted (as TSV input is read); a chunk with a value
-    containing a tab or newline falls back to csv quoting (QUOTE_MINIMAL).
+    Values are written as text, unquoted (as TSV input is read). A name or value holding
+    a tab, a line feed or a carriage return cannot be written so that it reads back as
+    one field: that is an InputError naming the column (and the row id where there is
+    one), raised before the chunk that holds it is written. The readers refuse such fields
+    already, so this guards the commands' own values.
     """
-    ncols = len(df.columns)
+    names = [str(c) for c in df.columns]
+    ncols = len(names)
+    bad = next((c for c in names if _BREAKS.search(c)), None)
+    if bad is not None:
+        raise InputError(f"column name {bad!r} contains a tab or line break", hint=_NO_TABS_HINT)
     if header:
-        fh.write("\t".join(map(str, df.columns)) + "\n")
+        fh.write("\t".join(names) + "\n")
     for start in range(0, len(df), chunk_rows):
         part = df.iloc[start:start + chunk_rows]
         cols = [part[c].to_numpy(dtype=object) for c in part.columns]
         cols = [c if _all_str(c) else c.astype(str) for c in cols]
         text = "\n".join(map("\t".join, zip(*cols)))
         rows = len(part)
-        if text.count("\t") != rows * (ncols - 1) or text.count("\n") != rows - 1:
-            part.to_csv(fh, sep="\t", index=False, header=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-            continue
+        if text.count("\t") != rows * (ncols - 1) or text.count("\n") != rows - 1 or "\r" in text:
+            _refuse_breaks(names, cols, part)
         if rows:
             fh.write(text)
             fh.write("\n")
+
+
+_BREAKS = re.compile(r"[\t\n\r]")
+
+
+def _refuse_breaks(names, cols, part):
+    """The InputError for the first value of ``cols`` with a tab or line break."""
+    for name, values in zip(names, cols):
+        hits = [i for i, v in enumerate(values) if _BREAKS.search(v)]
+        if hits:
+            i = hits[0]
+            row = f" (row id {part['id'].iloc[i]!r})" if "id" in part.columns and name != "id" else ""
+            raise InputError(f"a value contains a tab or line break{row}", column=name, hint=_NO_TABS_HINT)
 
 
 def _all_str(values):
