@@ -299,6 +299,7 @@ def test_semicolon_delimiter(name, tmp_path):
     path = write(tmp_path / "semicolon.csv", table_text(rows, sep=";", name=name))
     line = assert_error(invoke(name, [path]), path, READS[name].needs, "delimiter")
     assert "line 1" in line, line
+    assert "delimiter" in line.replace(str(path), ""), line  # the folder's name has the word too
 
 
 # ----------------------------------------------------------------------------- 5. missing sequence column
