@@ -77,7 +77,7 @@ def main(argv=None):
     ap.add_argument("--val-chroms", default="chr2,chr3")
     ap.add_argument("--test-chroms", default="chr1,chr5,chr9")
     ap.add_argument("--window", type=int, default=320, help="enhancer and promoter window (bp)")
-    ap.add_argument("--fit-args", default="", help="extra fit-ep arguments, e.g. '--energy linear'")
+    ap.add_argument("--fit-args", default="", help="extra fit-ep arguments, e.g. '--config settings.toml'")
     ap.add_argument("--workdir", default=None, help="keep the data and models here (resumes a killed run)")
     ap.add_argument("--resamples", type=int, default=1000)
     ap.add_argument("--json", default=None)

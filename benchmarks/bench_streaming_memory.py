@@ -14,7 +14,7 @@ from os.wait4 in a small launcher process, see bench_seqqc_dgsplit.py), wall tim
   predict   input.tsv -q -m MODEL --no-rc-average -o out.tsv
 
 The predict model is trained here first (not measured): fit-cre --preset cpu --epochs 1
---ensemble 1 --no-kmer-prior --length 64 on 2,000 rows of the table, a small network that
+--ensemble 1 --length 64 (model.kmer_prior false) on 2,000 rows of the table, a small network that
 reads the 230-nt rows centre-cropped to 64 nt, so a million rows take minutes on a CPU.
 
 For each command the table gives the growth from the small to the large input, in MB and
@@ -132,8 +132,11 @@ def main(argv=None):
             qc = subprocess.run([py, "bin/seqqc", train, "-q"], cwd=base.RUN["repo"], capture_output=True, check=True)
             sp = subprocess.run([py, "bin/dgsplit", "-q"], input=qc.stdout, cwd=base.RUN["repo"],
                                 capture_output=True, check=True)
+            settings = f("no_kmer_prior.toml")
+            with open(settings, "w") as fh:
+                fh.write("[model]\nkmer_prior = false\n")
             subprocess.run([py, "bin/fit-cre", "-o", model, "--preset", "cpu", "--epochs", "1", "--ensemble", "1",
-                            "--no-kmer-prior", "--length", "64", "--no-baseline", "--targets", "mean_value", "-q",
+                            "--config", settings, "--length", "64", "--no-baseline", "--targets", "mean_value", "-q",
                             "--device", "cpu", *j], input=sp.stdout, cwd=base.RUN["repo"], check=True)
         for n in pred_sizes:
             bench("predict", ["bin/predict", table(n), "-q", "-m", model, "--no-rc-average", "--device", "cpu", *j,

@@ -8,12 +8,15 @@ its first rows for the smaller sizes, with a split column: the first --val-rows 
 2,000) are val, the next --test-rows (1,000) test (never read), the rest train, so validation
 costs the same at every size. Each size is trained as a subprocess:
 
-  fit-cre input_N.tsv -o model_N --preset cpu --targets mean_value --epochs E --steps-per-epoch S
+  fit-cre input_N.tsv -o model_N --preset cpu --targets mean_value --epochs E --config steps.toml
           --no-baseline --stream-data --device cpu -j J
+
+where steps.toml holds "[train] steps_per_epoch = S" (and "[model] kmer_prior = false" with
+--no-kmer-prior)
 
 (--mode memory: --data-in-memory instead; --mode both: each). The cpu preset is used as it comes
 (its k-mer ridge branch included, fitted on at most 10,000 train rows), so the steps are the same
-work at every size; --steps-per-epoch S caps each epoch at S batches of the epoch's shuffled order
+work at every size; steps_per_epoch S caps each epoch at S batches of the epoch's shuffled order
 over all train rows, so a million-row epoch takes a minute.
 
 Reported per size: training throughput (sequences/s over the optimisation steps only: the
@@ -24,7 +27,7 @@ fit-cre's log line), its size, the total wall time and the command's peak RSS (r
 benchlib.run_measured's launcher), and the ratios of the largest size to the smallest.
 
     python3 benchmarks/bench_train_scaling.py --mode both          # 10k, 100k, 1M: about 40 min on 2 cores
-    python3 benchmarks/bench_train_scaling.py --extra "--no-kmer-prior --ensemble 1" --repeat 3
+    python3 benchmarks/bench_train_scaling.py --no-kmer-prior --extra "--ensemble 1" --repeat 3
                                                                    # one network: the data path alone, 3 rounds
     python3 benchmarks/bench_train_scaling.py --sizes 10000,100000 --steps 50
 
@@ -67,7 +70,8 @@ def read_log(path):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="10000,100000,1000000", help="rows of the tables (comma-separated)")
-    ap.add_argument("--steps", type=int, default=100, help="--steps-per-epoch (default 100)")
+    ap.add_argument("--steps", type=int, default=100, help="fit-cre's train.steps_per_epoch (default 100)")
+    ap.add_argument("--no-kmer-prior", action="store_true", help="fit-cre's model.kmer_prior = false")
     ap.add_argument("--epochs", type=int, default=3, help="--epochs (default 3: the first warms up)")
     ap.add_argument("--batch-size", type=int, default=None, help="--batch-size (default: the cpu preset's)")
     ap.add_argument("--mode", choices=["stream", "memory", "both"], default="stream",
@@ -78,7 +82,7 @@ def main(argv=None):
     ap.add_argument("--val-rows", type=int, default=2000)
     ap.add_argument("--test-rows", type=int, default=1000)
     ap.add_argument("-j", "--threads", type=int, default=1, help="fit-cre -j (default 1)")
-    ap.add_argument("--extra", default="", help="more fit-cre arguments, e.g. '--no-kmer-prior --ensemble 1'")
+    ap.add_argument("--extra", default="", help="more fit-cre arguments, e.g. '--ensemble 1'")
     ap.add_argument("--workdir", default=None, help="folder for the generated files (default: a temp dir, removed)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     ap.add_argument("--repo", default=REPO, help="checkout whose bin/ is measured (default: this one)")
@@ -95,7 +99,8 @@ def main(argv=None):
     rev = f"{args.label} ({repo})" if args.label else benchlib.revision(repo)
     info = {"machine": {"revision": rev, **benchlib.machine(("numpy", "torch", "h5py"))}, "workdir": work,
             "settings": {k: getattr(args, k) for k in ("steps", "epochs", "batch_size", "mode", "val_rows",
-                                                        "test_rows", "threads", "extra", "seed", "repeat")},
+                                                        "test_rows", "threads", "extra", "seed", "repeat",
+                                                        "no_kmer_prior")},
             "results": []}
     raw = os.path.join(work, f"raw_{sizes[-1]}.tsv")
     if not os.path.exists(raw):
@@ -112,8 +117,12 @@ def main(argv=None):
         model = os.path.join(work, f"model_{n}_{mode}")
         shutil.rmtree(model, ignore_errors=True)
         errlog = os.path.join(work, f"fit_{n}_{mode}.log")
+        settings = os.path.join(work, "steps.toml")
+        with open(settings, "w") as fh:
+            fh.write(f"[train]\nsteps_per_epoch = {args.steps}\n"
+                     + ("\n[model]\nkmer_prior = false\n" if args.no_kmer_prior else ""))
         cmd = ["bin/fit-cre", table, "-o", model, "--preset", "cpu", "--targets", "mean_value",
-               "--epochs", str(args.epochs), "--steps-per-epoch", str(args.steps), "--no-baseline",
+               "--epochs", str(args.epochs), "--config", settings, "--no-baseline",
                "--stream-data" if mode == "stream" else "--data-in-memory", "--device", "cpu",
                "-j", str(args.threads), "--seed", str(args.seed)]
         if args.batch_size:
@@ -178,7 +187,8 @@ def render(info):
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, {m['os']}, Python {m['python']}, "
         f"numpy {m['numpy']}, torch {m['torch']}, h5py {m['h5py']}",
         f"Code: {m['revision']}",
-        f"Settings: fit-cre --preset cpu --targets mean_value --epochs {s['epochs']} --steps-per-epoch {s['steps']}"
+        f"Settings: fit-cre --preset cpu --targets mean_value --epochs {s['epochs']} (train.steps_per_epoch "
+        f"{s['steps']}{', model.kmer_prior false' if s.get('no_kmer_prior') else ''})"
         f"{' --batch-size ' + str(s['batch_size']) if s['batch_size'] else ''} --no-baseline --device cpu "
         f"-j {s['threads']} --seed {s['seed']} {s['extra']}; val {s['val_rows']:,} rows, test {s['test_rows']:,} "
         f"(not read); {s['repeat']} round(s), the median shown",

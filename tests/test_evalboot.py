@@ -493,7 +493,7 @@ def test_usage_errors_exit_2(lenti):
     assert run_cli("evalboot", [path, "--truth", "mean_value", "--pred", "a,b"]).exit_code == 2
     assert run_cli("evalboot", [path, "--compare", "a,b"]).exit_code == 2
     assert run_cli("evalboot", [path, "--task-type", "mean_value=ordinal"]).exit_code == 2
-    assert run_cli("evalboot", [path, "--winsor", "60,40"]).exit_code == 2
+    assert run_cli("evalboot", [path, "--winsorize", "60,40"]).exit_code == 2
     assert run_cli("evalboot", [path, "--pred", "flat"]).exit_code == 2  # not pred_<truth>: needs --truth
 
 

@@ -209,9 +209,11 @@ def test_ism_of_a_motif_prior_model_gives_each_mutant_its_own_motif_scores(rows,
     from toolkit.cli.fit_cre import cli as fit_cli
 
     out = tmp_path / "mp"
+    settings = tmp_path / "no_kmer_prior.toml"
+    settings.write_text("[model]\nkmer_prior = false\n")
     res = invoke(fit_cli, ["-o", out, "--targets", ",".join(TARGETS), "--preset", "cpu", "--epochs", "1",
                            "--ensemble", "1", "--batch-size", "32", "--length", str(L), "--no-baseline",
-                           "--no-kmer-prior", "--motif-prior", "HepG2", "-q"],
+                           "--config", settings, "--motif-prior", "HepG2", "-q"],
                  input=rows.to_csv(sep="\t", index=False))
     assert res.exit_code == 0, res.output
     seqs = _central(rows, 0, 1)

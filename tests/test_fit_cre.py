@@ -18,7 +18,7 @@ from toolkit.train import cre as trainer
 from toolkit.train import data as D
 
 TARGETS = "HepG2_l2fc,K562_l2fc,WTC11_l2fc"
-FAST = ["--preset", "cpu", "--epochs", "2", "--batch-size", "32", "--warmup-epochs", "1", "-q"]
+FAST = ["--preset", "cpu", "--epochs", "2", "--batch-size", "32", "-q"]          # the cpu preset warms up 1 epoch
 
 
 def invoke(cli, args, input=None):
@@ -129,8 +129,7 @@ def test_test_rows_are_never_read(split_table, tmp_path):
 
 
 def test_resume_after_a_kill_gives_the_same_weights(split_table, tmp_path, monkeypatch):
-    args = ["--targets", TARGETS, "--preset", "cpu", "--epochs", "3", "--batch-size", "48", "--warmup-epochs", "1",
-            "-q"]
+    args = ["--targets", TARGETS, "--preset", "cpu", "--epochs", "3", "--batch-size", "48", "-q"]
     whole = tmp_path / "whole"
     assert invoke(fit_cli, [split_table, "-o", whole, *args]).exit_code == 0
     part = tmp_path / "part"
@@ -156,8 +155,7 @@ def test_sigterm_mid_epoch_writes_a_checkpoint_and_resume_is_exact(split_table, 
     import os
     import signal
 
-    args = ["--targets", TARGETS, "--preset", "cpu", "--ensemble", "1", "--epochs", "2", "--batch-size", "48",
-            "--warmup-epochs", "1", "-q"]
+    args = ["--targets", TARGETS, "--preset", "cpu", "--ensemble", "1", "--epochs", "2", "--batch-size", "48", "-q"]
     whole = tmp_path / "whole"
     assert invoke(fit_cli, [split_table, "-o", whole, *args]).exit_code == 0
     real = trainer.D.augment
@@ -357,7 +355,7 @@ def test_non_finite_loss_stops_before_any_weight_changes():
     loss = model(torch.tensor([[float("inf"), 1.0]])).sum()
     with pytest.raises(ToolkitError) as err:
         guarded_step(loss, model, opt, 1.0, 2, 1, "the targets")
-    assert "epoch 3, batch 2" in str(err.value.message()) and "lower --lr" in err.value.message()
+    assert "epoch 3, batch 2" in str(err.value.message()) and "lower the learning rate (lr in the [train] table" in err.value.message()
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 

@@ -19,7 +19,7 @@ from toolkit.cli.predict import cli as predict_cli
 from toolkit.errors import InputError
 from toolkit.train import targets as TT
 
-FAST = ["--preset", "cpu", "--ensemble", "1", "--batch-size", "32", "--warmup-epochs", "1", "--no-baseline"]
+FAST = ["--preset", "cpu", "--ensemble", "1", "--batch-size", "32", "--no-baseline"]   # cpu: 1 warm-up epoch
 
 
 def invoke(args, cli=fit_cli, input=None):
@@ -132,14 +132,18 @@ def test_mixed_task_types(table, tmp_path):
 def test_collapse_guard_stops_a_model_that_collapses(table, tmp_path):
     """Noise targets and a crushing weight decay: the network's output goes flat."""
     out = tmp_path / "flat"
-    res = CliRunner().invoke(fit_cli, [str(table), "-o", str(out), "--targets", "noise", "--no-kmer-prior",
-                                       "--weight-decay", "100", "--epochs", "8", *FAST])
+    crush = tmp_path / "crush.toml"
+    crush.write_text("[train]\nweight_decay = 100\n\n[model]\nkmer_prior = false\n")
+    res = CliRunner().invoke(fit_cli, [str(table), "-o", str(out), "--targets", "noise", "--config", str(crush),
+                                       "--epochs", "8", *FAST])
     assert res.exit_code == 1
     assert "predictions have collapsed" in res.output and "--target-transform" in res.output
     log = read_tsv(out / "train_log.tsv")
     assert len(log) < 8 and float(log["val_sd_ratio_noise"].iloc[-1]) < 0.2
     assert (out / "model.pt").exists() and (out / "checkpoint-last.pt").exists()
     # the same run without the guard trains to the end
-    res = invoke([table, "-o", tmp_path / "noguard", "--targets", "noise", "--no-kmer-prior", "--weight-decay", "100",
-                  "--epochs", "5", "--collapse-sd", "0", *FAST])
+    no_guard = tmp_path / "no_guard.json"
+    no_guard.write_text('{"train": {"weight_decay": 100, "collapse_sd": 0}, "model": {"kmer_prior": false}}')
+    res = invoke([table, "-o", tmp_path / "noguard", "--targets", "noise", "--config", no_guard,
+                  "--epochs", "5", *FAST])
     assert res.exit_code == 0, res.output

@@ -352,8 +352,9 @@ def test_curriculum_freezes_the_environment_stream(tiny, tmp_path, monkeypatch, 
 
     monkeypatch.setattr(trainer.MD, "save_tensors", record)
     out = tmp_path / "m"
-    res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", out, *FAST, "--min-epochs", "3",
-                           "--energy", energy])
+    settings = tmp_path / "settings.toml"
+    settings.write_text(f'[train]\nmin_epochs = 3\n\n[model]\nenergy = "{energy}"\n')
+    res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", out, *FAST, "--config", settings])
     assert res.exit_code == 0, res.output
     assert len(snapshots) == 3
     torch.manual_seed(2025)                                   # the trainer builds the model right after this
@@ -410,10 +411,10 @@ def test_environment_learning_rate_scale_groups():
 
 def test_env_filters_option_is_saved_and_served(tiny, tmp_path):
     out = tmp_path / "m"
-    res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", out, *FAST, "--env-filters", "4",
-                           "--energy", "linear", "--modules", "16", "--channels", "12",
-                           "--loss-weights", "0.1,0.1,1,0.01,0.05",
-                           "--env-lr-scale", "0.1"])
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"model": {"env_filters": 4, "energy": "linear", "modules": 16, "channels": 12},
+                                    "train": {"loss_weights": [0.1, 0.1, 1, 0.01, 0.05], "env_lr_scale": 0.1}}))
+    res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", out, *FAST, "--config", settings])
     assert res.exit_code == 0, res.output
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["model"]["env_filters"] == 4 and cfg["model"]["modules"] == 16 and cfg["train"]["gamma"] == 1.0
@@ -433,7 +434,9 @@ def test_env_filters_option_is_saved_and_served(tiny, tmp_path):
 # ---------------------------------------------------------------------------- resume, determinism
 
 def test_resume_after_a_kill_gives_the_same_weights(tiny, tmp_path, monkeypatch):
-    args = ["--genome", tiny["genome"], *FAST, "--epochs", "4", "--patience", "10", "--min-epochs", "4"]
+    settings = tmp_path / "settings.toml"
+    settings.write_text("[train]\npatience = 10\nmin_epochs = 4\n")
+    args = ["--genome", tiny["genome"], *FAST, "--epochs", "4", "--config", settings]
     whole = tmp_path / "whole"
     assert invoke(fit_cli, [tiny["split"], "-o", whole, *args]).exit_code == 0
     part = tmp_path / "part"

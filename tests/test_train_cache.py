@@ -20,7 +20,7 @@ from toolkit.train import data as D
 
 TARGETS = "HepG2_l2fc,K562_l2fc,WTC11_l2fc"
 FAST = ["--targets", TARGETS, "--preset", "cpu", "--ensemble", "1", "--epochs", "2", "--batch-size", "32",
-        "--warmup-epochs", "1", "--no-baseline", "-q"]
+        "--no-baseline", "-q"]                      # the cpu preset warms up 1 epoch
 
 
 def invoke(cli, args, input=None):
@@ -195,7 +195,9 @@ def test_streamed_and_in_memory_training_are_identical(table, tmp_path):
 
 def test_steps_per_epoch_caps_the_steps(table, tmp_path):
     path, _, _ = table
-    res = invoke(fit_cli, [path, "-o", tmp_path / "m", *FAST, "--steps-per-epoch", "2", "--stream-data"])
+    settings = tmp_path / "steps.toml"
+    settings.write_text("[train]\nsteps_per_epoch = 2\n")
+    res = invoke(fit_cli, [path, "-o", tmp_path / "m", *FAST, "--config", settings, "--stream-data"])
     assert res.exit_code == 0, res.output
     ck = torch.load(tmp_path / "m" / "checkpoint-last.pt", weights_only=True)
     assert ck["state"]["step"] == 4 and json.loads((tmp_path / "m" / "config.json").read_text())["train"][

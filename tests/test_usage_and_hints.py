@@ -90,7 +90,6 @@ USAGE = [
     ("fit-cre", ["-o", "{d}/m", "--task-type", "X"], "--task-type"),
     ("fit-cre", ["-o", "{d}/m", "--target-transform", "X=log1p,bogus"], "--target-transform"),
     ("fit-cre", ["-o", "{d}/m", "--modality", "nothing"], "--modality"),
-    ("fit-cre", ["-o", "{d}/m", "--head-dropout", "2,3"], "--head-dropout"),
     ("fit-cre", ["-o", "{d}/m", "--motif-prior", "{d}/no_such_motifs.meme"], "--motif-prior"),
     ("dgsplit", ["--holdout-chrom", "--val-chroms", "chr7", "--test-chroms", "7,13"], "--test-chroms"),
     ("dgsplit", ["--holdout", "target_cell=HepG2", "--fractions", "0,0,1"], "--fractions"),

@@ -26,9 +26,9 @@ def _winsor(text):
     try:
         low, high = (float(x) for x in text.split(","))
     except ValueError:
-        raise click.BadParameter("expected two percentiles LOW,HIGH, e.g. 5,95", param_hint="'--winsor'") from None
+        raise click.BadParameter("expected two percentiles LOW,HIGH, e.g. 5,95", param_hint="'--winsorize'") from None
     if not (0 <= low < 50 < high <= 100):
-        raise click.BadParameter("expected 0 <= LOW < 50 < HIGH <= 100", param_hint="'--winsor'")
+        raise click.BadParameter("expected 0 <= LOW < 50 < HIGH <= 100", param_hint="'--winsorize'")
     return low / 100.0, (100.0 - high) / 100.0
 
 
@@ -44,7 +44,7 @@ def _task_types(entries):
     return out
 
 
-@opt.command("evalboot")
+@opt.command("evalboot", moved_options={"winsor": "it is now --winsorize LOW,HIGH (the same percentiles)"})
 @opt.input_argument
 @opt.output_option
 @click.option("--truth", metavar="COLS", default=None,
@@ -69,8 +69,9 @@ def _task_types(entries):
                    "are only 0 and 1).")
 @click.option("--threshold", type=float, default=0.5, show_default=True,
               help="Binary tasks: a row is called positive when its prediction >= this (F1, precision, recall).")
-@click.option("--winsor", metavar="LOW,HIGH", default="5,95", show_default=True,
-              help="Percentiles at which truth and prediction are clipped for winsor_pearson.")
+@click.option("--winsorize", "winsor", metavar="LOW,HIGH", default="5,95", show_default=True,
+              help="Winsorize at these percentiles: truth and prediction, each clipped to its LOW and HIGH "
+                   "percentile, for winsor_pearson.")
 @click.option("--bootstrap", "n_boot", type=click.IntRange(0, 100_000), default=1000, show_default=True,
               help="Bootstrap resamples for the 95% percentile intervals (0: point estimates only).")
 @opt.seed_option

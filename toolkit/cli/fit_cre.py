@@ -2,48 +2,43 @@
 
 import click
 
-from ..train.cre import TRAIN_DEFAULTS as _DEFAULTS
+from ..train.presets import CRE_MM_SIZES
+from ..train.presets import CRE_TRAIN_DEFAULTS as _DEFAULTS
+from ..train.presets import config_epilog
 from . import options as opt
 
 BASELINE_WEIGHTS = "baseline.pt"
 """The k-mer ridge baseline's parameters in a model directory (``predict --baseline``)."""
 
 _TRAIN_FLAGS = {
-    # flag name -> (config key, type, help)
+    # flag name -> (config key, type, help); every other setting is a --config key
     "epochs": ("epochs", click.IntRange(1), "Maximum epochs."),
     "batch-size": ("batch_size", click.IntRange(2), "Sequences per step."),
-    "lr": ("lr", click.FloatRange(0, min_open=True), "Peak learning rate (AdamW)."),
-    "weight-decay": ("weight_decay", click.FloatRange(0), "AdamW weight decay (not on biases, norms, weight-norm gains)."),
-    "warmup-epochs": ("warmup_epochs", click.IntRange(0), "Linear warm-up from lr/100, then cosine to lr/100."),
-    "min-epochs": ("min_epochs", click.IntRange(1), "Never stop early before this epoch."),
-    "patience": ("patience", click.IntRange(1), "Stop after this many epochs without a gain of --min-delta."),
-    "min-delta": ("min_delta", click.FloatRange(0), "Smallest gain of mean validation Pearson that counts."),
-    "huber-delta": ("huber_delta", click.FloatRange(0, min_open=True), "Huber delta, in train-SD units."),
-    "se-cap": ("se_cap", click.FloatRange(0, min_open=True), "Cap of the SE weights 1/(SE^2 + 1e-6)."),
-    "task-weight-warmup": ("task_weight_warmup", click.IntRange(0),
-                           "Epochs of equal task weights before the inverse-variance EMA weights."),
-    "rc-prob": ("rc_prob", click.FloatRange(0, 1), "Reverse-complement augmentation probability (0: off)."),
-    "rc-lambda": ("rc_lambda", click.FloatRange(0), "RC-consistency penalty weight (0: off)."),
-    "shift": ("shift", click.IntRange(0), "Largest random shift (bp), vacated positions N."),
-    "mask-prob": ("mask_prob", click.FloatRange(0, 1), "Per-base input masking probability."),
-    "clip": ("clip", click.FloatRange(0, min_open=True), "Gradient norm clipping."),
-    "best-k": ("best_k", click.IntRange(1), "Best checkpoints kept."),
-    "regression-loss": ("regression_loss", click.Choice(["huber", "mse"]), "Loss of regression tasks."),
-    "collapse-sd": ("collapse_sd", click.FloatRange(0, 1),
-                    "Collapse guard: a task whose validation predictions vary less than this x its targets' SD "
-                    "(and correlate below --collapse-r) has collapsed (0: guard off)."),
-    "collapse-r": ("collapse_r", click.FloatRange(0, 1), "Collapse guard: correlation below which a flat task counts."),
-    "collapse-epochs": ("collapse_epochs", click.IntRange(1), "Collapse guard: collapsed epochs in a row before stopping."),
-    "steps-per-epoch": ("steps_per_epoch", click.IntRange(0),
-                        "Optimisation steps per epoch: the first N batches of each epoch's shuffled order, all rows "
-                        "when the split has fewer (0: every batch). For benchmarks and very large tables."),
+    "precision": ("precision", click.Choice(("auto", "fp32", "bf16", "fp16")),
+                  "Arithmetic: auto (bf16 on a CUDA GPU that supports it, else fp32), fp32, bf16, or fp16 "
+                  "(CUDA only)."),
 }
 
+MOVED = opt.moved_to_config({
+    # flags of earlier versions -> (config section, key, example value)
+    "lr": ("train", "lr", "0.0003"), "weight-decay": ("train", "weight_decay", "0.05"),
+    "warmup-epochs": ("train", "warmup_epochs", "5"), "min-epochs": ("train", "min_epochs", "20"),
+    "patience": ("train", "patience", "12"), "min-delta": ("train", "min_delta", "0.002"),
+    "huber-delta": ("train", "huber_delta", "1.0"), "se-cap": ("train", "se_cap", "25.0"),
+    "task-weight-warmup": ("train", "task_weight_warmup", "5"), "rc-prob": ("train", "rc_prob", "0.5"),
+    "rc-lambda": ("train", "rc_lambda", "0.05"), "shift": ("train", "shift", "3"),
+    "mask-prob": ("train", "mask_prob", "0.02"), "clip": ("train", "clip", "1.0"),
+    "best-k": ("train", "best_k", "3"), "regression-loss": ("train", "regression_loss", '"mse"'),
+    "collapse-sd": ("train", "collapse_sd", "0"), "collapse-r": ("train", "collapse_r", "0.1"),
+    "collapse-epochs": ("train", "collapse_epochs", "3"), "steps-per-epoch": ("train", "steps_per_epoch", "100"),
+    "norm": ("model", "norm", '"batch"'), "head-dropout": ("model", "head_dropout", "[0.3, 0.2]"),
+    "kmer-prior": ("model", "kmer_prior", "true"), "no-kmer-prior": ("model", "kmer_prior", "false"),
+})
 
-@opt.command("fit-cre")
+
+@opt.command("fit-cre", epilog=config_epilog("fit-cre"), moved_options=MOVED)
 @opt.input_argument
-@click.option("-o", "--output", "out_dir", required=True, metavar="DIR",
-              help="Model directory to write (config.json, model.pt, normalization.json, train_log.tsv, checkpoints).")
+@opt.model_dir_option("config.json, model.pt, normalization.json, train_log.tsv, checkpoints")
 @opt.table_options
 @click.option("--targets", metavar="COLS", default=None,
               help="Comma-separated target columns (default: the recognised ones, e.g. <CELL>_l2fc).")
@@ -61,20 +56,12 @@ _TRAIN_FLAGS = {
 @click.option("--arch", type=click.Choice(["malinois", "resnet", "mm-transformer"]), default=None,
               help="Network: malinois (weight-normalised multi-scale CNN, design 001 MODEL DESIGN), resnet "
                    "(BatchNorm ResNet + dilated stack, METHOD) or mm-transformer (design 004: k-mer patch transformer, "
-                   "a branch per --modality, cross-modal fusion; no k-mer ridge branch, lr 5e-4 unless given). "
-                   "Default: the preset's.")
-@click.option("--norm", "conv_norm", type=click.Choice(["weight", "batch"]), default=None,
-              help="malinois backbone: weight-normalised convs (the design) or convs followed by BatchNorm. "
-                   "Default: the preset's.")
-@click.option("--head-dropout", metavar="P1,P2", default=None,
-              help="Dropout after the first and second layer of each head (design: 0.3,0.2). Default: the preset's.")
-@click.option("--kmer-prior/--no-kmer-prior", default=None,
-              help="Average the network's output with a k-mer (k = 1-6, both strands) ridge regression fitted "
-                   "on the train rows (penalty by cross-validation over train folds; val is not used). "
-                   "Default: the preset's (cpu: on, malinois: off).")
+                   "a branch per --modality, cross-modal fusion; no k-mer ridge branch, lr 5e-4 unless set). "
+                   "Default: the preset's (config key model.arch).")
 @click.option("--ensemble", "members", type=click.IntRange(1, 32), default=None, metavar="N",
               help="Train N networks from different initialisations together (each on its own loss, "
-                   "gradients clipped per network) and average them. Default: the preset's.")
+                   "gradients clipped per network) and average them. Default: the preset's (config key "
+                   "model.members).")
 @click.option("--length", type=click.IntRange(1), default=None,
               help="Input length; shorter sequences are N-padded, longer ones centre-cropped "
                    "(default: the longest training sequence).")
@@ -91,18 +78,18 @@ _TRAIN_FLAGS = {
                    "Repeatable.")
 @click.option("--cell-col", metavar="COL", default=None,
               help="Cell metadata: this column's train categories, one-hot (unseen ones all zero), as a modality.")
+@opt.config_option
 @opt.training_options(_TRAIN_FLAGS, _DEFAULTS)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@opt.device_option
 @opt.seed_option
 @opt.threads_option
 @opt.resume_option
 @opt.data_mode_option("about a million 230-nt rows with one target")
 @click.option("--no-baseline", is_flag=True,
               help="Skip the k-mer (k = 1-6) ridge baseline fitted on the same train/val rows (baseline.json).")
-def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target_transforms, preset, arch, conv_norm, head_dropout, kmer_prior,
-        members,
-        length, motif_prior, features, modalities, cell_col, device, seed, jobs, resume, data_in_memory, no_baseline, quiet,
-        verbose, **train_flags):
+def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target_transforms, preset, arch, members,
+        length, motif_prior, features, modalities, cell_col, config_file, device, seed, jobs, resume, data_in_memory,
+        no_baseline, quiet, verbose, **train_flags):
     """Train the cross-cell-type CRE activity model on a split table.
 
     Reads a table with a sequence column, target columns and dgsplit's
@@ -110,8 +97,9 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
     `test` rows. Targets are standardised on the train split; SE columns
     (<CELL>_lfcSE) weight the loss; missing labels are masked. Writes the
     model directory of SPEC.md; one summary line per epoch on standard
-    error. Every training option defaults to the design's value (or the
-    preset's) and is recorded in config.json.
+    error. Every setting defaults to the preset's value (or the design's),
+    can be changed in a --config file (keys below), and is recorded in
+    config.json.
 
     The input is read once, chunk by chunk, into the training cache
     DIR/train_cache.h5 (HDF5: uint8 sequence codes and the raw targets, SE
@@ -137,8 +125,9 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
     from ..train import dist
     from ..train import modeldir as MD
 
-    _check_options(task_types, target_transforms, modalities, head_dropout, motif_prior)
-    group, log, dev = opt.start_training("fit-cre", device, jobs, quiet, verbose)
+    _check_options(task_types, target_transforms, modalities, motif_prior)
+    settings = opt.read_settings(config_file, "fit-cre", resume, opt.Log("fit-cre", quiet))
+    group, log, dev = opt.start_training("fit-cre", device, jobs, quiet, verbose, train_flags.get("precision"))
     if not resume:
         opt.require_input(input)
     config, norm = MD.open_run(out_dir, "cre", resume, lock=group.main)
@@ -147,12 +136,11 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
         "fit-cre", "cre", group, log, out_dir, input, resume,
         lambda path: _load(input, fmt, seq_col, id_col, targets, no_se, length, motif_prior, features, config, norm,
                            log, task_types, target_transforms, modalities, cell_col, cache=path,
-                           se_cap=train_flags.get("se_cap")))
+                           se_cap=settings["train"].get("se_cap")))
     data = _open_data(cache, data_in_memory, log)
     if config is None:
         config = _config(data, preset, arch, dev, seed, train_flags, input, motif_prior, features,
-                         {"norm": conv_norm, "head_dropout": _dropouts(head_dropout), "kmer_prior": kmer_prior,
-                          "members": members})
+                         {"members": members}, settings)
         if group.main:
             os.makedirs(out_dir, exist_ok=True)
             if motif_prior and os.path.isfile(motif_prior):
@@ -423,8 +411,6 @@ def _finish(writer, plan, first, config, norm, length, log, n_test, se_cap):
     from ..io import traincache as TC
     from ..train import data as D
     from ..train import targets as TT
-    from ..train.cre import TRAIN_DEFAULTS
-
     tnames, se = plan.tnames, plan.se
     for (split, t), n in sorted(plan.infinite.items()):
         log.warn(f"target '{t}': {n} {split} value(s) beyond the floating-point range (such as 1e400 or inf) "
@@ -438,7 +424,7 @@ def _finish(writer, plan, first, config, norm, length, log, n_test, se_cap):
         ds = writer.dataset(split, name)
         return np.concatenate([ds[a:a + TC.BLOCK_ROWS, j] for a in range(0, rows[split], TC.BLOCK_ROWS)])
 
-    cap = (se_cap or TRAIN_DEFAULTS["se_cap"]) if config is None else config["train"]["se_cap"]
+    cap = (se_cap or _DEFAULTS["se_cap"]) if config is None else config["train"]["se_cap"]
     if config is None:
         norm = {"targets": {}, "se_weight_mean": {}}
         for j, t in enumerate(tnames):
@@ -656,10 +642,10 @@ def _baseline_rows(data, seed):
     return out
 
 
-def _check_options(task_types, target_transforms, modalities, head_dropout, motif_prior):
+def _check_options(task_types, target_transforms, modalities, motif_prior):
     """Usage errors (exit 2) of the options whose values click does not check, before any input is read:
     the syntax and values of --task-type and --target-transform (whether each names a target is
-    known only from the input), --modality, --head-dropout and --motif-prior."""
+    known only from the input), --modality and --motif-prior."""
     import os
 
     from ..errors import ConfigError
@@ -682,10 +668,6 @@ def _check_options(task_types, target_transforms, modalities, head_dropout, moti
             _modality(m)
     except ConfigError as exc:
         raise click.BadParameter(f"{exc.what}; {exc.hint}", param_hint="'--modality'") from None
-    try:
-        _dropouts(head_dropout)
-    except ConfigError as exc:
-        raise click.BadParameter(f"{exc.what}; {exc.hint}", param_hint="'--head-dropout'") from None
     if motif_prior and not os.path.isfile(motif_prior) and motif_prior not in MOTIF_CELLS:
         raise click.BadParameter(f"'{motif_prior}' is neither a file nor a cell type; use one of "
                                  f"{', '.join(MOTIF_CELLS)} or a MEME/JASPAR motif file", param_hint="'--motif-prior'")
@@ -727,47 +709,44 @@ def _motifs(source):
     return M.cell_type_motifs(source)
 
 
-def _dropouts(text):
-    """--head-dropout 'P1,P2' -> [p1, p2] (None stays None)."""
-    if text is None:
-        return None
-    from ..errors import ConfigError
-
-    try:
-        p = [float(v) for v in text.split(",")]
-    except ValueError:
-        p = []
-    if len(p) != 2 or not all(0 <= v < 1 for v in p):
-        raise ConfigError(f"--head-dropout '{text}' is not two probabilities", hint="e.g. --head-dropout 0.3,0.2")
-    return p
-
-
-def _config(data, preset, arch, dev, seed, flags, input, motif_prior, features, model_flags=None):
+def _config(data, preset, arch, dev, seed, flags, input, motif_prior, features, model_flags=None, settings=None):
+    """The resolved configuration: defaults < preset < the --config file's ``settings`` < the flags
+    (``flags``: training flags, ``arch`` and ``model_flags``; None = not given)."""
     from .. import __version__
+    from ..errors import ConfigError
     from ..models.cre import PRESETS
-    from ..train.cre import TRAIN_DEFAULTS
 
+    settings = settings or {"train": {}, "model": {}}
+    file_train, file_model = settings["train"], dict(settings["model"])
+    file_mm = file_model.pop("mm", None)
+    given_model = {**file_model, **{k: v for k, v in (model_flags or {}).items() if v is not None}}
+    if arch is not None:
+        given_model["arch"] = arch
     if preset == "auto":
         preset = "malinois" if dev.type == "cuda" else "cpu"
     p = PRESETS[preset]
-    train = dict(TRAIN_DEFAULTS)
+    train = dict(_DEFAULTS)
     for key in ("batch_size", "epochs", "min_epochs", "patience", "warmup_epochs", "lr", "mask_prob"):
         train[key] = p[key]
+    train.update(file_train)
     train.update({k: v for k, v in flags.items() if v is not None})
-    model = {"arch": arch or p["arch"], "stem": p["stem"], "width": p["width"], "wide": p["wide"],
+    model = {"arch": p["arch"], "stem": p["stem"], "width": p["width"], "wide": p["wide"],
              "res_blocks": p["res_blocks"], "head_hidden": list(p["head_hidden"]), "n_side": data["n_side"],
              "side_dropout": 0.3}
     for key in ("norm", "head_dropout", "kmer_prior", "members"):
-        given = (model_flags or {}).get(key)
-        model[key] = p[key] if given is None else given
+        model[key] = p[key]
+    model.update(given_model)
     if model["arch"] == "mm-transformer":
         # design 004's sizes; its own defaults where the CNN presets' do not fit a transformer
-        model["mm"] = dict(MM_SIZES)
+        model["mm"] = {**MM_SIZES, **(file_mm or {})}
         for key, value in (("kmer_prior", False), ("members", 1)):
-            if (model_flags or {}).get(key) is None:
+            if key not in given_model:
                 model[key] = value
-        if flags.get("lr") is None:
+        if "lr" not in file_train and flags.get("lr") is None:
             train["lr"] = 5e-4
+    elif file_mm:
+        raise ConfigError(f"[model.mm] sets the mm-transformer's sizes, but the network is {model['arch']}",
+                          file=settings.get("file"), hint="add --arch mm-transformer, or drop [model.mm]")
     return {"kind": "cre", "toolkit_version": __version__, "targets": data["targets"], "se_columns": data["se"],
             "task_types": data["task_types"],
             "length": data["length"], "preset": preset, "seed": seed, "model": model, "train": train,
@@ -775,8 +754,7 @@ def _config(data, preset, arch, dev, seed, flags, input, motif_prior, features, 
             "rows": {"train": data["n_train"], "val": data["n_val"], "test_not_read": data["n_test"]}}
 
 
-MM_SIZES = {"d_model": 128, "patch": 6, "seq_layers": 4, "seq_heads": 4, "fusion_layers": 6, "fusion_heads": 8,
-            "dropout": 0.1, "mlp_hidden": 128, "cnn_filters": 64, "head_hidden": 64}
+MM_SIZES = CRE_MM_SIZES
 """The mm-transformer's sizes (design 004, "Model")."""
 
 

@@ -2,31 +2,34 @@
 
 import click
 
-from ..train.ep import TRAIN_DEFAULTS as _DEFAULTS
+from ..train.presets import EP_LOSS_WEIGHTS
+from ..train.presets import EP_TRAIN_DEFAULTS as _DEFAULTS
+from ..train.presets import config_epilog
 from . import options as opt
 
 _TRAIN_FLAGS = {
-    # flag name -> (config key, type, help)
+    # flag name -> (config key, type, help); every other setting is a --config key
     "epochs": ("epochs", click.IntRange(1), "Maximum epochs."),
     "batch-size": ("batch_size", click.IntRange(2), "Query pairs per batch (every batch holds one cell line)."),
     "support-size": ("support", click.IntRange(1),
                      "Pairs per support set: the unlabeled pairs whose mean environment feature is a cell "
                      "line's z_E (training batches, validation, --leave-one-cell-out test, predict's default)."),
-    "lr": ("lr", click.FloatRange(0, min_open=True), "Peak learning rate (AdamW)."),
-    "weight-decay": ("weight_decay", click.FloatRange(0), "AdamW weight decay (not on biases and energy scalars)."),
-    "env-lr-scale": ("env_lr_scale", click.FloatRange(0, min_open=True),
-                     "Learning rate of the environment stream (f_E', g_E and --env-filters' stem) relative to "
-                     "the rest."),
-    "warmup-epochs": ("warmup_epochs", click.IntRange(0), "Linear warm-up from lr/100, then cosine to lr/100."),
-    "min-epochs": ("min_epochs", click.IntRange(1), "Never stop early before this epoch."),
-    "patience": ("patience", click.IntRange(1), "Stop after this many epochs without a higher validation AUPR."),
-    "curriculum-epochs": ("curriculum_epochs", click.IntRange(0),
-                          "First epochs with f_E' and g_E frozen, R_E = 0 and lambda = 0."),
-    "rc-prob": ("rc_prob", click.FloatRange(0, 1),
-                "Probability of reverse-complementing each enhancer and each promoter in training."),
-    "margin": ("margin", click.FloatRange(0), "IMMAX margin of the interacting class (the other class gets "
-                                               "margin * (n+/n-)^(1/4))."),
+    "precision": ("precision", click.Choice(("auto", "fp32", "bf16", "fp16")),
+                  "Arithmetic: auto (bf16 on a CUDA GPU that supports it, else fp32), fp32, bf16, or fp16 "
+                  "(CUDA only)."),
 }
+
+MOVED = opt.moved_to_config({
+    # flags of earlier versions -> (config section, key, example value)
+    "energy": ("model", "energy", '"interaction"'), "modules": ("model", "modules", "32"),
+    "channels": ("model", "channels", "32"), "env-filters": ("model", "env_filters", "32"),
+    "clamp-temperature": ("model", "clamp_temperature", "true"), "task-loss": ("train", "task_loss", '"bce"'),
+    "loss-weights": ("train", "loss_weights", "[0.1, 0.1, 1, 0.01, 0.05]"), "lr": ("train", "lr", "0.001"),
+    "weight-decay": ("train", "weight_decay", "0.01"), "env-lr-scale": ("train", "env_lr_scale", "0.1"),
+    "warmup-epochs": ("train", "warmup_epochs", "1"), "min-epochs": ("train", "min_epochs", "6"),
+    "patience": ("train", "patience", "3"), "curriculum-epochs": ("train", "curriculum_epochs", "2"),
+    "rc-prob": ("train", "rc_prob", "0.5"), "margin": ("train", "margin", "1.0"),
+})
 
 
 def _layout_options(fn):
@@ -58,11 +61,10 @@ def _layout_options(fn):
     return fn
 
 
-@opt.command("fit-ep")
+@opt.command("fit-ep", epilog=config_epilog("fit-ep"), moved_options=MOVED)
 @opt.input_argument
-@click.option("-o", "--output", "out_dir", required=True, metavar="DIR",
-              help="Model directory to write (config.json, model.pt, normalization.json, calibration.json, "
-                   "train_log.tsv, checkpoints); with --leave-one-cell-out a folder of them plus loco.tsv.")
+@opt.model_dir_option("config.json, model.pt, normalization.json, calibration.json, train_log.tsv, checkpoints; "
+                      "with --leave-one-cell-out a folder of them plus loco.tsv")
 @_layout_options
 @click.option("--leave-one-cell-out", "loco", is_flag=True,
               help="Ignore the split column: for each cell line, train on the other cell lines' pairs off the "
@@ -77,37 +79,18 @@ def _layout_options(fn):
 @click.option("--preset", type=click.Choice(["auto", "cpu", "full"]), default="auto", show_default=True,
               help="Model sizes: full (the design's sizes, for a GPU) or cpu (minutes on a CPU for a few thousand "
                    "pairs); auto: full on CUDA, cpu otherwise.")
-@click.option("--energy", type=click.Choice(["interaction", "linear"]), default=None,
-              help="interaction: the design's sigma(sum_k (U_k - R_k + lambda U_k R_k) / T); linear: its "
-                   "fallback sigma((U + U Lambda_U z_E + lambda_R z_E) / T). [default: the preset's, linear]")
-@click.option("--modules", type=click.IntRange(1), default=None,
-              help="Energy channels K (U_I and R_E are K-vectors; 1 is the design's scalar formula). "
-                   "[default: the preset's, 32 / 64]")
-@click.option("--channels", type=click.IntRange(1), default=None,
-              help="Filters of the shared sequence tower's stem (and of its blocks). "
-                   "[default: the preset's, 32 / 128]")
-@click.option("--env-filters", type=click.IntRange(0), default=None,
-              help="0: f_E' reads the shared stem's features (the design); N: f_E' reads a stem of N filters of "
-                   "its own, trained by the environment's losses only. [default: the preset's, 32 / 64]")
-@click.option("--clamp-temperature", is_flag=True, help="Clamp T = softplus(t) to [0.5, 2].")
-@click.option("--task-loss", type=click.Choice(["immax", "bce"]), default="immax", show_default=True,
-              help="immax: logistic loss with class-dependent margins (AdaptiveIMMAX); bce: cross-entropy.")
-@click.option("--loss-weights", metavar="A,B,G,D,E", default=None,
-              help="Initial weights of the correlation, invariance, contrastive, sparsity and prototype "
-                   "losses; each grows by 0.01 per epoch after the curriculum up to twice its initial value. "
-                   "[default: the preset's, 0.1,0.1,1,0.01,0.05; the design's is 0.1,0.1,0.05,0.01,0.05]")
+@opt.config_option
 @opt.training_options(_TRAIN_FLAGS, _DEFAULTS)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@opt.device_option
 @opt.seed_option
 @opt.threads_option
-@click.option("--resume", is_flag=True, help="Continue the run in DIR from its checkpoints, exactly.")
+@opt.resume_option
 @click.option("--no-baseline", is_flag=True,
               help="Skip the distance and region-propensity baselines fitted on the same train rows "
                    "(baseline.json).")
 def cli(input, out_dir, genome, enhancer_length, promoter_length, clip, enhancer_col, promoter_col, cell_col,
-        label_col, distance_col, loco, held_cells, val_chroms, test_chroms, preset, energy, modules,
-        channels, env_filters, clamp_temperature, task_loss, loss_weights, device, seed, jobs, resume, no_baseline,
-        quiet, verbose, **train_flags):
+        label_col, distance_col, loco, held_cells, val_chroms, test_chroms, preset, config_file, device, seed, jobs,
+        resume, no_baseline, quiet, verbose, **train_flags):
     """Train the enhancer-promoter interaction model on a table of pairs.
 
     Reads enhancer-promoter pairs with a cell line (cell) and a 0/1 label:
@@ -140,17 +123,14 @@ def cli(input, out_dir, genome, enhancer_length, promoter_length, clip, enhancer
     """
     from ..train import dist
 
-    group, log, dev = opt.start_training("fit-ep", device, jobs, quiet, verbose)
+    file_settings = opt.read_settings(config_file, "fit-ep", resume, opt.Log("fit-ep", quiet))
+    group, log, dev = opt.start_training("fit-ep", device, jobs, quiet, verbose, train_flags.get("precision"))
     if not resume:
         opt.require_input(input)
-    weights = _loss_weights(loss_weights)
     settings = {"genome": genome, "lengths": {"enhancer": enhancer_length, "promoter": promoter_length},
                 "clip": clip, "columns": {"enhancer": enhancer_col, "promoter": promoter_col, "cell": cell_col,
                                           "label": label_col, "distance": distance_col},
-                "preset": preset, "energy": energy, "modules": modules, "channels": channels,
-                "env_filters": env_filters,
-                "clamp_temperature": clamp_temperature,
-                "task_loss": task_loss, "weights": weights, "seed": seed, "flags": train_flags}
+                "preset": preset, "file": file_settings, "seed": seed, "flags": train_flags}
     if loco:
         _leave_one_cell_out(input, out_dir, settings, held_cells, val_chroms, test_chroms, dev, resume,
                             no_baseline, log)
@@ -337,29 +317,28 @@ def _settle_lengths(lengths, train_seqs):
 
 
 def _config(data, settings, dev, extra=None):
+    """The resolved configuration: defaults < preset < the --config file < the flags."""
     import os
 
     from .. import __version__
     from ..models.ep import PRESETS
-    from ..train.ep import TRAIN_DEFAULTS, WEIGHTS
 
     preset = settings["preset"]
     if preset == "auto":
         preset = "full" if dev.type == "cuda" else "cpu"
     p = PRESETS[preset]
-    train = dict(TRAIN_DEFAULTS)
+    file_train = dict(settings["file"]["train"])
+    train = dict(_DEFAULTS)
     for key in ("batch_size", "support", "epochs", "lr", "env_lr_scale"):
         train[key] = p[key]
-    train.update({k: v for k, v in settings["flags"].items() if v is not None})
-    train["task_loss"] = settings["task_loss"]
-    weights = p["loss_weights"] if settings["weights"] is None else settings["weights"]
-    for k, v in zip(WEIGHTS, weights):
+    for k, v in zip(EP_LOSS_WEIGHTS, file_train.pop("loss_weights", p["loss_weights"])):
         train[k], train[k + "_max"] = v, 2 * v
+    train.update(file_train)
+    train.update({k: v for k, v in settings["flags"].items() if v is not None})
     model = {k: p[k] for k in ("channels", "kernel", "blocks", "pool", "d", "env_hidden", "modules",
-                               "dropout", "strands", "env_input", "env_filters")}
-    for key in ("channels", "modules", "env_filters", "energy"):
-        model[key] = p[key] if settings[key] is None else settings[key]
-    model["clamp_temperature"] = bool(settings["clamp_temperature"])
+                               "dropout", "strands", "env_input", "env_filters", "energy")}
+    model["clamp_temperature"] = False
+    model.update(settings["file"]["model"])
     layout = data["layout"]
     cols = {"enhancer": layout.seq.get("enhancer"), "promoter": layout.seq.get("promoter"), "cell": layout.cell,
             "label": layout.label, "distance": layout.distance}
@@ -383,19 +362,6 @@ def _check_same_data(config, data):
     if data["data_sha1"] != config["data_sha1"]:
         raise InputError("the train/val rows differ from those the run started with", file=data["input"],
                          hint="resume with the same input table (and genome)")
-
-
-def _loss_weights(text):
-    if text is None:
-        return None
-    try:
-        w = [float(v) for v in text.split(",")]
-    except ValueError:
-        w = []
-    if len(w) != 5 or not all(v >= 0 for v in w):
-        raise click.BadParameter("expected five non-negative numbers, e.g. 0.1,0.1,0.05,0.01,0.05",
-                                 param_hint="'--loss-weights'")
-    return w
 
 
 # ---------------------------------------------------------------------------- baselines

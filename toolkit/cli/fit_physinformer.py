@@ -2,7 +2,8 @@
 
 import click
 
-from ..train.physinformer import TRAIN_DEFAULTS as _DEFAULTS
+from ..train.presets import PHYSINFORMER_TRAIN_DEFAULTS as _DEFAULTS
+from ..train.presets import config_epilog
 from . import options as opt
 
 CATEGORICAL = ("pwm_best_tf",)
@@ -11,27 +12,26 @@ CATEGORICAL = ("pwm_best_tf",)
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 _TRAIN_FLAGS = {
-    # flag name -> (config key, type, help)
+    # flag name -> (config key, type, help); every other setting is a --config key
     "epochs": ("epochs", click.IntRange(1), "Epochs (the one-cycle schedule spans all of them)."),
     "batch-size": ("batch_size", click.IntRange(2), "Sequences per step."),
-    "lr": ("lr", click.FloatRange(0, min_open=True), "Base learning rate; the one-cycle peak is --lr-mult x this."),
-    "lr-mult": ("lr_mult", click.FloatRange(0, min_open=True), "Peak learning rate as a multiple of --lr."),
-    "weight-decay": ("weight_decay", click.FloatRange(0), "AdamW weight decay (not on biases, norms, log-variances)."),
-    "clip": ("clip", click.FloatRange(0, min_open=True), "Gradient norm clipping."),
-    "aux-lr-mult": ("aux_lr_mult", click.FloatRange(0, min_open=True),
-                    "Auxiliary heads' learning rate as a multiple of the main schedule's."),
-    "best-k": ("best_k", click.IntRange(1), "Best checkpoints kept."),
-    "steps-per-epoch": ("steps_per_epoch", click.IntRange(0),
-                        "Optimisation steps per epoch: the first N batches of each epoch's shuffled order (0: every "
-                        "batch). For benchmarks and very large tables."),
+    "precision": ("precision", click.Choice(("auto", "fp32", "bf16", "fp16")),
+                  "Arithmetic: auto (bf16 on a CUDA GPU that supports it, else fp32), fp32, bf16, or fp16 "
+                  "(CUDA only)."),
 }
 
+MOVED = opt.moved_to_config({
+    # flags of earlier versions -> (config section, key, example value)
+    "lr": ("train", "lr", "0.0001"), "lr-mult": ("train", "lr_mult", "10"),
+    "weight-decay": ("train", "weight_decay", "0.01"), "clip": ("train", "clip", "1.0"),
+    "aux-lr-mult": ("train", "aux_lr_mult", "0.1"), "best-k": ("train", "best_k", "3"),
+    "steps-per-epoch": ("train", "steps_per_epoch", "100"),
+})
 
-@opt.command("fit-physinformer")
+
+@opt.command("fit-physinformer", epilog=config_epilog("fit-physinformer"), moved_options=MOVED)
 @opt.input_argument
-@click.option("-o", "--output", "out_dir", required=True, metavar="DIR",
-              help="Model directory to write (config.json, model.pt, normalization.json, train_log.tsv, "
-                   "val_descriptors.tsv, checkpoints).")
+@opt.model_dir_option("config.json, model.pt, normalization.json, train_log.tsv, val_descriptors.tsv, checkpoints")
 @opt.table_options
 @click.option("--descriptors", "desc_spec", metavar="PATTERNS", default=None,
               help="Descriptors to learn: names or shell patterns, comma-separated (default: every descriptor "
@@ -52,15 +52,17 @@ _TRAIN_FLAGS = {
 @click.option("--length", type=click.IntRange(1), default=None,
               help="Input length; shorter sequences are N-padded, longer ones centre-cropped "
                    "(default: the longest training sequence).")
+@opt.config_option
 @opt.training_options(_TRAIN_FLAGS, _DEFAULTS)
-@click.option("--grad-checkpoint", is_flag=True, help="Gradient checkpointing of the stem and SSM layers (less memory).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--grad-checkpoint", is_flag=True,
+              help="Gradient checkpointing of the stem and SSM layers (less memory; config key model.grad_checkpoint).")
+@opt.device_option
 @opt.seed_option
 @opt.threads_option
 @opt.resume_option
 @opt.data_mode_option("sequence codes plus 8 bytes per descriptor and row")
 def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tileformer_dir, preset, length,
-        grad_checkpoint, device, seed, jobs, resume, data_in_memory, quiet, verbose, **train_flags):
+        config_file, grad_checkpoint, device, seed, jobs, resume, data_in_memory, quiet, verbose, **train_flags):
     """Train PhysInformer: predict every descfeat descriptor from the sequence.
 
     Reads descfeat's HDF5 file (or a TSV with descriptor columns) with
@@ -98,7 +100,10 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tilef
     from ..train import modeldir as MD
     from ..train import physinformer as trainer
 
-    group, log, dev = opt.start_training("fit-physinformer", device, jobs, quiet, verbose)
+    settings = opt.read_settings(config_file, "fit-physinformer", resume, opt.Log("fit-physinformer", quiet))
+    if not resume:
+        _check_model_keys(settings, arch)
+    group, log, dev = opt.start_training("fit-physinformer", device, jobs, quiet, verbose, train_flags.get("precision"))
     if not resume:
         opt.require_input(input)
     config, norm = MD.open_run(out_dir, "physinformer", resume, lock=group.main)
@@ -112,7 +117,7 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tilef
                            activities, length, config, norm, log, cache=path))
     data = _open_data(cache, data_in_memory)
     if config is None:
-        config = _config(data, preset, dev, seed, train_flags, grad_checkpoint, arch, tile)
+        config = _config(data, preset, dev, seed, train_flags, grad_checkpoint, arch, tile, settings)
         if group.main:
             os.makedirs(out_dir, exist_ok=True)
             MD.write_json(os.path.join(out_dir, MD.CONFIG), config)
@@ -567,19 +572,34 @@ def _tileformer(path, arch):
             "config": {"model": cfg["model"], "descriptors": cfg["descriptors"]}}
 
 
-def _config(data, preset, dev, seed, flags, grad_checkpoint, arch="physinformer", tile=None):
+def _check_model_keys(settings, arch):
+    """A --config [model] key of the other architecture is refused (ConfigError), before any input is read."""
+    from ..errors import ConfigError
+    from ..train.presets import PHYSINFORMER_ONLY, TILEFORMER_ONLY
+
+    other = PHYSINFORMER_ONLY if arch == "tileformer" else TILEFORMER_ONLY
+    for key in settings["model"]:
+        if key in other:
+            raise ConfigError(f"model key '{key}' is a setting of --arch "
+                              f"{'physinformer' if arch == 'tileformer' else 'tileformer'}, not of {arch}",
+                              file=settings["file"], hint="drop it, or choose that --arch")
+
+
+def _config(data, preset, dev, seed, flags, grad_checkpoint, arch="physinformer", tile=None, settings=None):
+    """The resolved configuration: defaults < preset < the --config file's ``settings`` < the flags."""
     from .. import __version__
     from ..models import tileformer as TF
     from ..models.physinformer import ENTROPY_FACTOR, PRESETS, TEMPERATURE_K
-    from ..train.physinformer import TRAIN_DEFAULTS
 
+    settings = settings or {"train": {}, "model": {}}
     if preset == "auto":
         preset = "full" if dev.type == "cuda" else "cpu"
     p = PRESETS[preset]
     sizes = TF.PRESETS[preset] if arch == "tileformer" else p
-    train = dict(TRAIN_DEFAULTS)
+    train = dict(_DEFAULTS)
     for key in ("batch_size", "epochs", "lr"):
         train[key] = sizes[key]
+    train.update(settings["train"])
     train.update({k: v for k, v in flags.items() if v is not None})
     if arch == "tileformer":
         model = {k: sizes[k] for k in ("d_model", "n_heads", "n_layers", "d_ff", "dropout")}
@@ -587,6 +607,9 @@ def _config(data, preset, dev, seed, flags, grad_checkpoint, arch="physinformer"
     else:
         model = {k: p[k] for k in ("embed", "channels", "kernels", "d_state", "ssm_layers", "pyramid_hidden",
                                    "attn_heads", "head_hidden", "dropout", "aux_embed", "aux_channels", "aux_hidden")}
+    file_model = dict(settings["model"])
+    grad_checkpoint = bool(grad_checkpoint or file_model.pop("grad_checkpoint", False))
+    model.update(file_model)
     model.update({"arch": arch, "temperature_k": TEMPERATURE_K, "entropy_factor": ENTROPY_FACTOR,
                   "grad_checkpoint": grad_checkpoint})
     names = data["names"]

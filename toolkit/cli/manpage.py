@@ -101,6 +101,16 @@ def render(name):
         out.append(".SH DESCRIPTORS")
         for term, text in extra():
             out += [".TP", f"\\fB{_esc(term)}\\fR", _esc(text)]
+    from ..train.presets import KEYS, describe_keys
+
+    if name in KEYS:
+        out += [".SH CONFIGURATION KEYS", ".PP", _esc(
+            "The settings --config FILE may hold: a TOML file with [train] and [model] tables (and [model.mm] for "
+            "fit-cre's mm-transformer), or a JSON file with the same objects. Each value overrides the preset's and "
+            "is overridden by an option given on the command line; an unknown key or a value out of range is "
+            "refused (exit 1). The resolved values are written to DIR/config.json under the same names.")]
+        for term, text in describe_keys(name):
+            out += [".TP", f"\\fB{_esc(term)}\\fR", _esc(text)]
     if examples:
         out.append(".SH EXAMPLES")
         for ex in examples:

@@ -23,6 +23,20 @@ class ToolkitCommand(click.Command):
     - usage errors stay click's: exit 2.
     """
 
+    def __init__(self, *args, moved_options=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.moved_options = dict(moved_options or {})
+
+    def parse_args(self, ctx, args):
+        """A flag that became a config key (or was renamed) is a usage error that says where it went."""
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            where = self.moved_options.get(exc.option_name.lstrip("-"))
+            if where is None:
+                raise
+            raise click.UsageError(f"{exc.option_name} is no longer an option: {where}", ctx=ctx) from None
+
     def invoke(self, ctx):
         verbose = ctx.params.get("verbose", False)
         try:
@@ -183,7 +197,10 @@ def _silence_stdout():
 
 
 def command(name, **kwargs):
-    """Decorator: a toolkit command with ``--version``, ``-q`` and ``-v``."""
+    """Decorator: a toolkit command with ``--version``, ``-q`` and ``-v``.
+
+    ``moved_options`` (optional): retired flag name (without dashes) -> where its setting went,
+    said in the usage error a user of the old flag gets."""
 
     def deco(fn):
         fn = click.option("-v", "--verbose", is_flag=True, help="More detail on standard error, and tracebacks.")(fn)
@@ -293,11 +310,56 @@ def training_options(flags, defaults):
 
 
 def resume_option(fn):
-    """--resume of fit-cre and fit-physinformer (rows from the training cache when it is there)."""
+    """``--resume`` of every fit-* command."""
     return click.option("--resume", is_flag=True,
-                        help="Continue the run in DIR from checkpoint-last.pt, exactly; the rows come from DIR's "
-                             "training cache when it is there (INPUT, if a file, must be the one it was built from; "
-                             "else the cache is rebuilt from INPUT and the rows compared).")(fn)
+                        help="Continue the run in DIR from its last checkpoint, exactly, with the settings of "
+                             "DIR/config.json (--config and the training options given now are not read). The rows "
+                             "come from DIR's training cache when it is there (INPUT, if a file, must be the one it "
+                             "was built from); else INPUT is read again and must give the same rows.")(fn)
+
+
+def device_option(fn):
+    """``--device``: where a model trains or predicts."""
+    return click.option("--device", default="auto", show_default=True,
+                        help="auto (cuda when available, else cpu), cpu, cuda or cuda:N.")(fn)
+
+
+def model_dir_option(files):
+    """``-o/--output DIR`` of a fit-* command: the model directory; ``files`` lists what it holds."""
+    return click.option("-o", "--output", "out_dir", required=True, metavar="DIR",
+                        help=f"Model directory to write ({files}).")
+
+
+CONFIG_CHANGE = "set it in a --config file (TOML: [{section}] then {key} = {value}) or see --help"
+
+
+def moved_to_config(flags):
+    """``moved_options`` for flags that became config keys: {flag: (section, key, example value)}."""
+    return {flag: CONFIG_CHANGE.format(section=section, key=key, value=value)
+            for flag, (section, key, value) in flags.items()}
+
+
+def config_option(fn):
+    """``--config FILE``: the settings (model internals, schedule) of a fit-* command; the command's
+    --help epilog lists the keys (toolkit.train.presets.config_epilog)."""
+    return click.option(
+        "--config", "config_file", metavar="FILE", default=None,
+        help="Settings file, TOML or JSON: [train] and [model] tables with the keys of config.json (listed "
+             "below; meanings in the man page). Precedence: built-in defaults < --preset < --config < "
+             "options given. Unknown keys are refused.")(fn)
+
+
+def read_settings(path, name, resume, log=None):
+    """The checked contents of a --config file (empty tables without one). On --resume the file is
+    still checked, and a warning says that the run keeps DIR/config.json."""
+    from ..train.presets import read_config_file
+
+    if path is None:
+        return {"train": {}, "model": {}, "file": None}
+    settings = {**read_config_file(path, name), "file": path}
+    if resume and log is not None and os.environ.get("RANK", "0") == "0":   # once under torchrun
+        log.warn(f"--config {path} is not read on --resume: the run continues with the settings in its config.json")
+    return settings
 
 
 def data_mode_option(default_rule):
@@ -311,14 +373,16 @@ def data_mode_option(default_rule):
              "the same training.")
 
 
-def start_training(name, device, jobs, quiet, verbose):
+def start_training(name, device, jobs, quiet, verbose, precision=None):
     """The start of every fit-* command: join the torchrun group if there is one, the log
     (quiet on ranks other than 0), torch's CPU threads, and the device (each rank's own GPU
-    under torchrun). Returns (group, log, device)."""
+    under torchrun); ``precision`` (--precision, if given) is checked against the device
+    before any input is read. Returns (group, log, device)."""
     import torch
 
     from ..train import dist
     from ..train.cre import resolve_device
+    from ..train.loop import precision_dtype
 
     group = dist.setup(device)          # torchrun: one rank of a DistributedDataParallel run
     log = Log(name, quiet or not group.main, verbose)
@@ -326,6 +390,8 @@ def start_training(name, device, jobs, quiet, verbose):
     dev = resolve_device(device)
     if group.active and dev.type == "cuda":
         dev = torch.device("cuda", group.local_rank)
+    if precision is not None:
+        precision_dtype(precision, dev)
     return group, log, dev
 
 

@@ -40,7 +40,7 @@ from . import options as opt
 @click.option("--support-size", type=click.IntRange(1), default=None,
               help="Enhancer-promoter models: pairs per cell line whose mean environment feature is its z_E, "
                    "drawn with --seed from that cell line's input rows (labels unused). [default: the model's, 32]")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@opt.device_option
 @opt.seed_option
 @opt.threads_option
 @opt.shard_option

@@ -51,8 +51,9 @@ fitted on the train rows (penalty by cross-validation within them,
 toolkit.train.side.crossfit_kmer_ridge), whose predictions are averaged with the
 network's; the network trains on its own output and validation scores the mean. The
 two make different errors (their validation predictions correlate 0.3-0.85), so the mean
-beats both. The ``malinois`` preset keeps the design; ``--norm``, ``--head-dropout``,
-``--kmer-prior``, ``--ensemble``, ``--lr`` and ``--mask-prob`` give either choice to any preset.
+beats both. The ``malinois`` preset keeps the design; the config keys ``norm``,
+``head_dropout`` and ``kmer_prior`` (model), ``lr`` and ``mask_prob`` (train) and the
+``--ensemble`` flag give either choice to any preset.
 
 Input: one-hot float tensor (B, 4, L); an N base is an all-zero column. Any L works
 (pooling is global), so a model trained on 230 nt can score 200 nt.

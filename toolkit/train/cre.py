@@ -30,7 +30,8 @@ reads only its rows of a global batch; validation is predicted block by block.
 
 Optimisation. AdamW (no decay on biases, norms and weight-norm gains), linear
 warm-up from lr/100 over ``warmup_epochs`` then cosine to lr/100 at the last
-epoch; gradient norm clipped at ``clip``; bf16 autocast on CUDA.
+epoch; gradient norm clipped at ``clip``; autocast as the ``precision`` setting says
+(toolkit.train.loop.precision_dtype: by default bf16 on a CUDA device that supports it).
 
 Task types (toolkit.train.targets): regression targets take the loss above on their
 transformed values (default z-scores); binary targets binary cross-entropy on logits
@@ -181,12 +182,12 @@ def predict_codes(model, codes, side, device, batch_size=512, rc_average=True):
     """Model outputs (standardised units) for code arrays, in batches; eval mode."""
     model.eval()
     out = []
-    amp = device.type == "cuda"
+    amp = L.precision_dtype("auto", device)         # bf16 on a GPU that supports it
     with torch.no_grad():
         for a in range(0, codes.shape[0], batch_size):
             c = torch.as_tensor(codes[a:a + batch_size]).to(device)
             s = None if side is None else torch.as_tensor(side[a:a + batch_size], dtype=torch.float32).to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            with L.autocast(device, amp):
                 y = model(D.onehot(c), s).float()
                 if rc_average:
                     y = 0.5 * (y + model(D.onehot(D.reverse_complement(c)), s).float())
@@ -359,25 +360,28 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
     warmup = steps_per_epoch * cfg["warmup_epochs"]
     state = {"epoch": 0, "step": 0, "ema": torch.ones(T), "best": None, "es_best": -math.inf, "bad_epochs": 0,
              "best_k": [], "log": [], "stopped": "", "collapsed": 0}
-    ckpt = L.Checkpoints(out_dir, model, opt)
+    amp = L.precision_dtype(cfg.get("precision", "auto"), device)
+    scaler = L.grad_scaler(device, amp)
+    ckpt = L.Checkpoints(out_dir, model, opt, extra=lambda: {"scaler": scaler.state_dict()} if scaler else {})
     if resume:
         ck = ckpt.load_last()
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
+        if scaler is not None and "scaler" in ck:
+            scaler.load_state_dict(ck["scaler"])
         state = ck["state"]
         torch.set_rng_state(ck["rng"])
-    amp = device.type == "cuda"
     rc_avg = cfg["rc_prob"] > 0
     val_truth = val_split.array("y")
     with TermGuard() as guard:
         return _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, device,
                        log if G.main else None, guard, (kinds, kind_t, pos_weight, all_regression, steps_per_epoch, total, warmup, bs, n, amp, rc_avg,
-                        val_truth, ckpt, seed, targets, T))
+                        val_truth, ckpt, seed, targets, T, scaler))
 
 
 def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, device, log, guard, fixed):
     (kinds, kind_t, pos_weight, all_regression, steps_per_epoch, total, warmup, bs, n, amp, rc_avg, val_truth,
-     ckpt, seed, targets, T) = fixed
+     ckpt, seed, targets, T, scaler) = fixed
     G = dist.group()
     net = G.wrap(model, device)                 # DistributedDataParallel under torchrun
     while state["epoch"] < cfg["epochs"] and not state["stopped"]:
@@ -417,7 +421,7 @@ def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, dev
             for g in opt.param_groups:
                 g["lr"] = lr_at(state["step"], total, warmup, cfg["lr"])
             x = D.onehot(codes)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            with L.autocast(device, amp):
                 if cfg["rc_lambda"] > 0:
                     both = net(torch.cat([x, D.onehot(D.reverse_complement(codes))]),
                                None if side is None else torch.cat([side, side]), each=True)
@@ -434,7 +438,8 @@ def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, dev
                 loss, per_task, mse = loss + lm, per_task + pt / preds.shape[0], mse + ms / preds.shape[0]
             if G.active and G.any(not bool(torch.isfinite(loss))):
                 loss = loss * float("nan")          # every rank stops at the same step
-            guarded_step(loss, model, opt, cfg["clip"], epoch, b, "the targets", groups=model.member_parameters())
+            guarded_step(loss, model, opt, cfg["clip"], epoch, b, "the targets", groups=model.member_parameters(),
+                         scaler=scaler)
             d = cfg["task_weight_ema"]
             if G.active:                            # the same task weights and logs on every rank
                 mse, per_task = G.mean(mse.cpu()), G.mean(per_task.cpu())
@@ -518,7 +523,8 @@ def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, dev
                 f"and tracked them no better than r = {cfg['collapse_r']:g}; "
                 f"training stopped at epoch {epoch + 1}, the best epoch's model.pt and checkpoint-last.pt are kept",
                 hint="check the targets' scale (--target-transform COL=log1p,zscore), a binary target trained as a "
-                     "regression (--task-type COL=binary), lower --lr or --weight-decay, or inputs that carry no "
-                     "signal; --collapse-sd 0 turns this guard off")
+                     "regression (--task-type COL=binary), a lower learning rate or weight decay (lr, weight_decay "
+                     "under [train] in a --config file), or inputs that carry no signal; collapse_sd = 0 under "
+                     "[train] turns this guard off")
     return {"best": state["best"], "epochs": state["epoch"], "stopped": state["stopped"] or "max epochs",
             "log": state["log"]}

@@ -70,8 +70,8 @@ the one that maximises F1 on the best epoch's validation predictions (calibratio
 Optimisation: AdamW (no decay on biases and the energy's scalars; the environment
 stream's learning rate times ``env_lr_scale``: the presets' 0.1, since at the full rate
 its own stem left its random start under the L1 and prototype terms and e collapsed),
-linear warm-up and cosine decay of the learning rate, gradient-norm clipping, bf16
-autocast on CUDA; a non-finite loss stops training (guarded_step). Each epoch seeds its
+linear warm-up and cosine decay of the learning rate, gradient-norm clipping, autocast
+as the ``precision`` setting says (by default bf16 on a CUDA device that supports it); a non-finite loss stops training (guarded_step). Each epoch seeds its
 own generators from the seed and the epoch, so a run resumed from checkpoint-last.pt
 makes exactly the steps of one that was never interrupted. SIGTERM
 (toolkit.train.signals) lets the step finish, writes a mid-epoch checkpoint-last.pt
@@ -113,15 +113,7 @@ from .loop import write_log  # a module attribute: tests intercept it
 from .signals import TermGuard
 from .step import guarded_step
 
-TRAIN_DEFAULTS = {
-    "batch_size": 64, "support": 32, "epochs": 15, "min_epochs": 6, "patience": 3, "lr": 2e-3,
-    "betas": [0.9, 0.999], "weight_decay": 0.01, "warmup_epochs": 1, "clip": 1.0, "curriculum_epochs": 2,
-    "alpha": 0.1, "beta": 0.1, "gamma": 0.05, "delta": 0.01, "eta": 0.05, "weight_step": 0.01,
-    "alpha_max": 0.2, "beta_max": 0.2, "gamma_max": 0.1, "delta_max": 0.02, "eta_max": 0.1,
-    "tau": 0.1, "mu": 0.9, "contrast": 32, "grl_coeff": 1.0, "corr_eps": 1e-8,
-    "task_loss": "immax", "margin": 1.0, "margin_power": 0.25, "rc_prob": 0.5,
-    "env_lr_scale": 1.0,
-}
+from .presets import EP_TRAIN_DEFAULTS as TRAIN_DEFAULTS  # noqa: E402  (torch-free, for --help)
 WEIGHTS = ("alpha", "beta", "gamma", "delta", "eta")
 ACTIVE = 0.01   # a component of z_I or z_E counts as active (the L0 sparsity) above this magnitude
 
@@ -349,9 +341,9 @@ def score_pairs(model, split, groups, device, env=True, batch_size=256):
     n = len(split)
     logits = np.zeros(n)
     dom = np.zeros(n, dtype=np.int64)
-    amp = device.type == "cuda"
+    amp = L.precision_dtype("auto", device)         # bf16 on a GPU that supports it
     act_I, act_E, cnt = 0.0, 0.0, 0
-    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+    with torch.no_grad(), L.autocast(device, amp):
         for c, (rows, sup) in groups.items():
             s = torch.as_tensor(sup)
             z_E = model.environment(D.onehot(split.e[s].to(device)), D.onehot(split.p[s].to(device))).float()
@@ -476,15 +468,20 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
     # the learning-rate schedule counts sampler batches (state["step"]), whatever the number of ranks
     n_batches = len(CellBatchSampler(train_split.cell_idx, bs, sup, torch.Generator().manual_seed(0))._batches())
     state = {"epoch": 0, "step": 0, "best": None, "bad_epochs": 0, "log": [], "stopped": ""}
-    ckpt = L.Checkpoints(out_dir, model, opt)
+    amp = L.precision_dtype(cfg.get("precision", "auto"), device)
+    scaler = L.grad_scaler(device, amp)
+    ckpt = L.Checkpoints(out_dir, model, opt, extra=lambda: {"scaler": scaler.state_dict()} if scaler else {})
     if resume:
         ck = ckpt.load_last()
         model.load_state_dict(ck["model"])
         set_curriculum(model, ck["state"]["epoch"], cfg)
         opt.load_state_dict(ck["optimizer"])
+        if scaler is not None and "scaler" in ck:
+            scaler.load_state_dict(ck["scaler"])
         state = ck["state"]
         torch.set_rng_state(ck["rng"])
     fixed = {"cfg": cfg, "seed": seed, "margins": margins, "ckpt": ckpt, "cells": list(config["cells"]),
+             "amp": amp, "scaler": scaler,
              "total": n_batches * cfg["epochs"], "warmup": n_batches * cfg["warmup_epochs"],
              "val_groups": support_sets(val_split.cell_names, sup, seed),
              "others": {c: np.flatnonzero(train_split.cell_idx != c) for c in np.unique(train_split.cell_idx)}}
@@ -509,7 +506,7 @@ def _train_epoch(model, net, opt, state, train_split, device, guard, fixed):
     t0 = time.time()
     env = set_curriculum(model, epoch, cfg)
     w = loss_weights(epoch, cfg)
-    amp = device.type == "cuda"
+    amp = fixed["amp"]
     gen = L.epoch_generator(seed, epoch)            # batches, support sets, augmentation; dropout seeded
     batches = CellBatchSampler(train_split.cell_idx, int(cfg["batch_size"]), int(cfg["support"]), gen)._batches()
     net.train()
@@ -539,7 +536,7 @@ def _train_epoch(model, net, opt, state, train_split, device, guard, fixed):
         B, S = len(q), len(s)
         for g in opt.param_groups:
             g["lr"] = g.get("lr_scale", 1.0) * lr_at(state["step"], fixed["total"], fixed["warmup"], cfg["lr"])
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        with L.autocast(device, amp):
             z_all, e_all, z_I, z_E, logits, dlog = net(D.onehot(ec.to(device)), D.onehot(pc.to(device)), B, S, env,
                                                        cfg["grl_coeff"])
         cell_t = torch.as_tensor(train_split.cell_idx[idx.numpy()], dtype=torch.long, device=device)
@@ -563,7 +560,8 @@ def _train_epoch(model, net, opt, state, train_split, device, guard, fixed):
             step_loss = loss * (G.world / len(group) if real else 0.0)
             if G.any(real and not bool(torch.isfinite(loss))):
                 step_loss = step_loss * float("nan")      # every rank stops at the same step
-        guarded_step(step_loss, model, opt, cfg["clip"], epoch, b, "the labels and sequences")
+        guarded_step(step_loss, model, opt, cfg["clip"], epoch, b, "the labels and sequences",
+                     scaler=fixed["scaler"])
         rec = None
         if real:
             rec = {"c": c, "terms": [float(v.detach()) for v in (loss, l_task, l_corr, l_inv, l_hcont, l_sparse,

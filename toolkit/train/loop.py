@@ -139,3 +139,35 @@ def early_stop(state, score, min_delta, patience, min_epochs):
     else:
         state["bad_epochs"] += 1
     return state["epoch"] >= min_epochs and state["bad_epochs"] >= patience
+
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def precision_dtype(name, device):
+    """The autocast dtype of a training precision on ``device`` (None: plain fp32).
+
+    ``auto``: bf16 on a CUDA device that supports it, else fp32 (CPUs gain nothing from
+    bf16 autocast); ``bf16`` anywhere; ``fp16`` only on CUDA (with a gradient scaler).
+    Raises ConfigError for fp16 off CUDA and for an unknown name.
+    """
+    from ..errors import ConfigError
+
+    name = name or "auto"
+    if name not in PRECISIONS:
+        raise ConfigError(f"unknown precision '{name}'", hint=f"choose one of {', '.join(PRECISIONS)}")
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+    if name == "fp16" and device.type != "cuda":
+        raise ConfigError("fp16 training needs a CUDA device", hint="use --precision bf16 or fp32 on a CPU")
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
+
+
+def autocast(device, dtype):
+    """torch.autocast for ``dtype`` from :func:`precision_dtype` (off for None)."""
+    return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)
+
+
+def grad_scaler(device, dtype):
+    """A gradient scaler for fp16 (small gradients would underflow), else None."""
+    return torch.amp.GradScaler(device.type) if dtype == torch.float16 else None

@@ -9,8 +9,8 @@ Optimisation. AdamW (weight decay 0.01; none on biases, norms and the per-descri
 log-variances) under the one-cycle schedule of torch's OneCycleLR, computed per step
 by :func:`onecycle_lr` so that it resumes exactly: peak ``lr_mult`` (10) x the base
 rate, ``pct_start`` (10%) warm-up from peak/``div_factor`` (25), cosine annealing to
-peak/25/``final_div_factor`` (1e4); gradient norm clipped at ``clip`` (1.0); bf16
-autocast on CUDA.
+peak/25/``final_div_factor`` (1e4); gradient norm clipped at ``clip`` (1.0); autocast
+as the ``precision`` setting says (by default bf16 on a CUDA device that supports it).
 
 Auxiliary heads (section 7). With activities, heads A and B are trained on the real,
 standardised descriptors (and, for A, the sequence), inputs the main model never sees
@@ -64,11 +64,7 @@ from .loop import write_log  # a module attribute: tests intercept it
 from .signals import TermGuard
 from .step import guarded_step
 
-TRAIN_DEFAULTS = {
-    "batch_size": 32, "epochs": 50, "lr": 1e-4, "lr_mult": 10.0, "pct_start": 0.1, "div_factor": 25.0,
-    "final_div_factor": 1e4, "weight_decay": 0.01, "betas": [0.9, 0.999], "clip": 1.0, "aux_lr_mult": 0.1,
-    "best_k": 3, "steps_per_epoch": 0,
-}
+from .presets import PHYSINFORMER_TRAIN_DEFAULTS as TRAIN_DEFAULTS  # noqa: E402  (torch-free, for --help)
 METRICS = ("pearson", "spearman", "r2", "mse", "mae")
 AUX_WEIGHTS = "aux.pt"
 """The auxiliary heads' weights (a state dict of tensors) of the epoch model.pt holds."""
@@ -121,11 +117,11 @@ def predict_codes(model, codes, device, batch_size=512, rc_average=False):
     was = model.training
     model.eval()
     mus, lvs = [], []
-    amp = device.type == "cuda"
+    amp = L.precision_dtype("auto", device)         # bf16 on a GPU that supports it
     with torch.no_grad():
         for a in range(0, codes.shape[0], batch_size):
             c = torch.as_tensor(codes[a:a + batch_size]).to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            with L.autocast(device, amp):
                 mu, lv = model(c)
                 if rc_average:
                     mu2, lv2 = model(D.reverse_complement(c))
@@ -223,9 +219,15 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
     total = steps_per_epoch * int(cfg["epochs"])
     max_lr = cfg["lr"] * cfg["lr_mult"]
     state = {"epoch": 0, "step": 0, "best": None, "best_k": [], "log": []}
-    ckpt = L.Checkpoints(out_dir, model, opt,
-                         extra=lambda: {} if aux is None else {"aux": aux.state_dict(),
-                                                               "aux_optimizer": aux_opt.state_dict()})
+    amp = L.precision_dtype(cfg.get("precision", "auto"), device)
+    scaler, aux_scaler = L.grad_scaler(device, amp), L.grad_scaler(device, amp) if aux is not None else None
+
+    def extra():
+        ex = {} if aux is None else {"aux": aux.state_dict(), "aux_optimizer": aux_opt.state_dict()}
+        ex.update({k: v.state_dict() for k, v in (("scaler", scaler), ("aux_scaler", aux_scaler)) if v is not None})
+        return ex
+
+    ckpt = L.Checkpoints(out_dir, model, opt, extra=extra)
     if resume:
         ck = ckpt.load_last()
         model.load_state_dict(ck["model"])
@@ -233,9 +235,11 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
         if aux is not None:
             aux.load_state_dict(ck["aux"])
             aux_opt.load_state_dict(ck["aux_optimizer"])
+        for k, v in (("scaler", scaler), ("aux_scaler", aux_scaler)):
+            if v is not None and k in ck:
+                v.load_state_dict(ck[k])
         state = ck["state"]
         torch.set_rng_state(ck["rng"])
-    amp = device.type == "cuda"
     val_y = val_split.array("y")
     G = dist.group()
     net = G.wrap(model, device)                 # DistributedDataParallel under torchrun
@@ -275,17 +279,17 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
                                  cfg["final_div_factor"])
                 for g in opt.param_groups:
                     g["lr"] = lr
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                with L.autocast(device, amp):
                     mu, lv = net(codes)
                 loss, _, c, se = model_lib.gaussian_nll(mu.float(), lv.float(), y)
                 if G.active and G.any(not bool(torch.isfinite(loss))):
                     loss = loss * float("nan")          # every rank stops at the same step
-                guarded_step(loss, model, opt, cfg["clip"], epoch, b, "the descriptors")
+                guarded_step(loss, model, opt, cfg["clip"], epoch, b, "the descriptors", scaler=scaler)
                 sums["nll"] += float(G.mean(loss.detach().cpu()))
                 sums["mse"] += float(G.mean((se.sum() / c.sum().clamp(min=1)).detach().cpu()))
                 if aux is not None:
                     la, lb = _aux_step(aux, aux_opt, batch, device, lr * cfg["aux_lr_mult"], cfg["clip"],
-                                       _aux_seed(seed, epoch, state["step"]), amp)
+                                       _aux_seed(seed, epoch, state["step"]), amp, aux_scaler)
                     sums["aux_a"] += la
                     sums["aux_b"] += lb
                 cnt += 1
@@ -367,7 +371,7 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
     return {"best": state["best"], "epochs": state["epoch"], "log": state["log"]}
 
 
-def _aux_step(aux, aux_opt, batch, device, lr, clip, seed, amp):
+def _aux_step(aux, aux_opt, batch, device, lr, clip, seed, amp, scaler=None):
     """One step of the auxiliary heads on detached inputs (``batch``: the global batch's
     codes, feats and act tensors), in a forked RNG."""
     codes = batch["codes"].to(device)
@@ -377,14 +381,21 @@ def _aux_step(aux, aux_opt, batch, device, lr, clip, seed, amp):
         g["lr"] = lr
     with _forked(device):
         torch.manual_seed(seed)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+        with L.autocast(device, amp):
             pa, pb = aux(codes, feats)
         la = _masked_mse(pa.float(), act)
         lb = _masked_mse(pb.float(), act)
         aux_opt.zero_grad(set_to_none=True)
-        (la + lb).backward()
-        torch.nn.utils.clip_grad_norm_(aux.parameters(), clip)
-        aux_opt.step()
+        if scaler is None:
+            (la + lb).backward()
+            torch.nn.utils.clip_grad_norm_(aux.parameters(), clip)
+            aux_opt.step()
+        else:                                   # fp16
+            scaler.scale(la + lb).backward()
+            scaler.unscale_(aux_opt)
+            torch.nn.utils.clip_grad_norm_(aux.parameters(), clip)
+            scaler.step(aux_opt)
+            scaler.update()
     return la.item(), lb.item()
 
 

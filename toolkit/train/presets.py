@@ -22,7 +22,7 @@ CRE_TRAIN_DEFAULTS = {
     "huber_delta": 1.0, "se_cap": 25.0, "task_weight_warmup": 5, "task_weight_ema": 0.98, "task_weight_cap": 2.0,
     "rc_prob": 0.5, "rc_lambda": 0.05, "shift": 3, "shift_prob": 0.5, "mask_prob": 0.02, "best_k": 3,
     "tie_margin": 0.001, "kmer_folds": 5, "regression_loss": "huber", "collapse_sd": 0.2, "collapse_r": 0.1,
-    "collapse_epochs": 3, "steps_per_epoch": 0,
+    "collapse_epochs": 3, "steps_per_epoch": 0, "precision": "auto",
 }
 """fit-cre's training settings (config.json ``train``) where neither the preset nor the user sets them."""
 
@@ -34,6 +34,7 @@ EP_TRAIN_DEFAULTS = {
     "tau": 0.1, "mu": 0.9, "contrast": 32, "grl_coeff": 1.0, "corr_eps": 1e-8,
     "task_loss": "immax", "margin": 1.0, "margin_power": 0.25, "rc_prob": 0.5,
     "env_lr_scale": 1.0,
+    "precision": "auto",
 }
 """fit-ep's training settings (config.json ``train``)."""
 
@@ -43,7 +44,7 @@ EP_LOSS_WEIGHTS = ("alpha", "beta", "gamma", "delta", "eta")
 PHYSINFORMER_TRAIN_DEFAULTS = {
     "batch_size": 32, "epochs": 50, "lr": 1e-4, "lr_mult": 10.0, "pct_start": 0.1, "div_factor": 25.0,
     "final_div_factor": 1e4, "weight_decay": 0.01, "betas": [0.9, 0.999], "clip": 1.0, "aux_lr_mult": 0.1,
-    "best_k": 3, "steps_per_epoch": 0,
+    "best_k": 3, "steps_per_epoch": 0, "precision": "auto",
 }
 """fit-physinformer's training settings (config.json ``train``)."""
 
@@ -139,6 +140,10 @@ def _prob(doc, **kw):
 
 _BETAS = Key("floats", "AdamW's betas (the two moment decays).", lo=0, hi=1, hi_open=True, length=2)
 
+PRECISION_KEY = Key("str", "Arithmetic of training (also --precision): auto (bf16 on a CUDA device that supports "
+                    "it, else fp32), fp32, bf16, or fp16 (CUDA only, with a gradient scaler).",
+                    choices=("auto", "fp32", "bf16", "fp16"))
+
 CRE_KEYS = {
     "train": {
         "batch_size": _int("Sequences per step (also --batch-size).", 2, preset=True),
@@ -173,6 +178,7 @@ CRE_KEYS = {
         "steps_per_epoch": _int("Optimisation steps per epoch: the first N batches of each epoch's shuffled order, "
                                 "all rows when the split has fewer (0: every batch). For benchmarks and very large "
                                 "tables.", 0),
+        "precision": PRECISION_KEY,
     },
     "model": {
         "arch": Key("str", "Network (also --arch).", choices=("malinois", "resnet", "mm-transformer"), preset=True),
@@ -244,6 +250,7 @@ EP_KEYS = {
                           "margin * (n+/n-)^margin_power)."),
         "margin_power": _nonneg("Exponent of the class-count ratio in the IMMAX margins."),
         "rc_prob": _prob("Probability of reverse-complementing each enhancer and each promoter in training."),
+        "precision": PRECISION_KEY,
     },
     "model": {
         "channels": _int("Filters of the shared sequence tower's stem (and of its blocks).", 1, preset=True),
@@ -300,6 +307,7 @@ PHYSINFORMER_KEYS = {
         "best_k": _int("Best checkpoints kept.", 1),
         "steps_per_epoch": _int("Optimisation steps per epoch: the first N batches of each epoch's shuffled order "
                                 "(0: every batch). For benchmarks and very large tables.", 0),
+        "precision": PRECISION_KEY,
     },
     "model": {
         **_PI_MODEL,
