@@ -51,6 +51,28 @@ class Descriptor:
     caveat: str = ""
 
 
+def written_columns(all_descriptors, compute_all, retired, family):
+    """A family's public ``descriptors(params, **options)`` and ``compute(seqs, params, **options)``:
+    everything ``all_descriptors``/``compute_all`` give except the columns named in ``retired``
+    (computed on the way but not written, see :func:`without_retired`).
+
+    ``compute`` returns float64 (n, len(descriptors(params))), NaN where undefined.
+    """
+
+    def descriptors(params=None, **options):
+        return without_retired(all_descriptors(params, **options), retired)[0]
+
+    def compute(seqs, params=None, **options):
+        keep = without_retired(all_descriptors(params, **options), retired)[1]
+        return compute_all(seqs, params, **options)[:, keep]
+
+    descriptors.__doc__ = (f"The ``{family}_*`` descriptors descfeat writes, in output order (RETIRED left out): "
+                           "a list of toolkit.features.Descriptor.")
+    compute.__doc__ = (f"``{family}_*`` descriptors of ``seqs`` (uppercase A/C/G/T/N, any lengths), the columns "
+                       "of descriptors(): float64 (n, len(descriptors(params))), NaN where undefined.")
+    return descriptors, compute
+
+
 def without_retired(descriptors, retired):
     """``descriptors`` less the names in ``retired``; and the column indices kept.
 

@@ -37,7 +37,7 @@ from math import lgamma, log
 import numba
 import numpy as np
 
-from . import Descriptor, without_retired
+from . import Descriptor, written_columns
 from .encode import by_length
 
 FAMILY = "entropy"
@@ -917,29 +917,4 @@ RETIRED = {
 }
 
 
-def descriptors(params=None, **options):
-    """The ``entropy_*`` descriptors descfeat writes, in output order (those of
-    :data:`RETIRED` left out).
-
-    Returns
-    -------
-    list of toolkit.features.Descriptor
-    """
-    return without_retired(_all_descriptors(params, **options), RETIRED)[0]
-
-
-def compute(seqs, params=None, **options):
-    """``entropy_*`` descriptors of ``seqs``, the columns of :func:`descriptors`.
-
-    Parameters
-    ----------
-    seqs : list of str, length n
-        Uppercase A/C/G/T/N sequences; lengths may differ.
-    params : toolkit.features.params.Params
-
-    Returns
-    -------
-    numpy.ndarray of float64, shape (n, len(descriptors(params))); NaN where undefined.
-    """
-    keep = without_retired(_all_descriptors(params, **options), RETIRED)[1]
-    return _compute_all(seqs, params, **options)[:, keep]
+descriptors, compute = written_columns(_all_descriptors, _compute_all, RETIRED, "entropy")
