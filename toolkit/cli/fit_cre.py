@@ -14,9 +14,7 @@ _TRAIN_FLAGS = {
     # flag name -> (config key, type, help); every other setting is a --config key
     "epochs": ("epochs", click.IntRange(1), "Maximum epochs."),
     "batch-size": ("batch_size", click.IntRange(2), "Sequences per step."),
-    "precision": ("precision", click.Choice(("auto", "fp32", "bf16", "fp16")),
-                  "Arithmetic: auto (bf16 on a CUDA GPU that supports it, else fp32), fp32, bf16, or fp16 "
-                  "(CUDA only)."),
+    **opt.PRECISION_FLAG,
 }
 
 MOVED = opt.moved_to_config({

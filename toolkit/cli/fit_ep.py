@@ -14,9 +14,7 @@ _TRAIN_FLAGS = {
     "support-size": ("support", click.IntRange(1),
                      "Pairs per support set: the unlabeled pairs whose mean environment feature is a cell "
                      "line's z_E (training batches, validation, --leave-one-cell-out test, predict's default)."),
-    "precision": ("precision", click.Choice(("auto", "fp32", "bf16", "fp16")),
-                  "Arithmetic: auto (bf16 on a CUDA GPU that supports it, else fp32), fp32, bf16, or fp16 "
-                  "(CUDA only)."),
+    **opt.PRECISION_FLAG,
 }
 
 MOVED = opt.moved_to_config({

@@ -309,6 +309,14 @@ def training_options(flags, defaults):
     return deco
 
 
+PRECISION_FLAG = {
+    # a training flag (see training_options): the arithmetic of every fit-* command
+    "precision": ("precision", click.Choice(("auto", "fp32", "bf16", "fp16")),
+                  "Arithmetic: auto (bf16 on a CUDA GPU that supports it, else fp32), fp32, bf16, or fp16 "
+                  "(CUDA only)."),
+}
+
+
 def resume_option(fn):
     """``--resume`` of every fit-* command."""
     return click.option("--resume", is_flag=True,
