@@ -36,7 +36,25 @@ def load_weights(model, model_dir, device):
     model.to(device).eval()
     return model
 
-class CREPredictor:
+class Predictor:
+    """What ``predict`` asks of a model directory's predictor, whatever the family (the
+    serving protocol; each family's class below implements it).
+
+    Attributes: ``config`` (config.json), ``targets`` (output names, in order), ``length``
+    (input length), ``rc_trained`` (predictions average both strands by default),
+    ``side_names`` (side inputs the model reads; empty for none).
+
+    Methods:
+    - ``side_inputs(seqs, table=None, h5=None)``: the side-input matrix for these rows, or None;
+    - ``predict(seqs, side=None, batch_size=512, rc_average=None)``: float64 (n, len(targets)) in
+      the targets' units;
+    - ``explain(seqs, side, method, ...)``: attribution maps (or an InputError saying the family
+      has none).
+    Families may add their own (``baseline``, ``uncertainty``, ``score`` for pairs).
+    """
+
+
+class CREPredictor(Predictor):
     """A trained CRE model ready to predict.
 
     Attributes: config, targets, length, rc_trained (bool), side_names.
@@ -266,7 +284,7 @@ class CREPredictor:
         return z
 
 
-class PhysInformerPredictor:
+class PhysInformerPredictor(Predictor):
     """A trained PhysInformer ready to predict every descriptor from sequences.
 
     Attributes: config, names and targets (the descriptor names, output order),
@@ -407,7 +425,7 @@ class PhysInformerPredictor:
         raise ConfigError("--explain is not available for PhysInformer models", hint="predict without --explain")
 
 
-class EPPredictor:
+class EPPredictor(Predictor):
     """A trained enhancer-promoter model ready to score pairs.
 
     Attributes: config, targets ([the label column]), cells (training cell lines),
@@ -483,13 +501,14 @@ class EPPredictor:
         return sigmoid(logits), support
 
 
+PREDICTORS = {"cre": "CREPredictor", "physinformer": "PhysInformerPredictor", "ep": "EPPredictor"}
+"""config.json's ``kind`` -> the class in this module that serves it (a new family adds one line)."""
+
+
 def load(model_dir, device):
-    """The predictor of a model directory, whatever its kind."""
+    """The predictor of a model directory, whatever its kind (see :class:`Predictor`)."""
     config = MD.read_config(model_dir, kinds=KINDS)
-    if config["kind"] == "ep":
-        return EPPredictor(model_dir, device)
-    if config["kind"] == "cre":
-        return CREPredictor(model_dir, device)
-    if config["kind"] == "physinformer":
-        return PhysInformerPredictor(model_dir, device)
-    raise InputError(f"model kind '{config['kind']}' cannot be served yet", file=model_dir)
+    name = PREDICTORS.get(config["kind"])
+    if name is None:
+        raise InputError(f"model kind '{config['kind']}' cannot be served yet", file=model_dir)
+    return globals()[name](model_dir, device)
