@@ -1,6 +1,7 @@
 """fit-cre and predict on the real lentiMPRA 3-cell example: the model directory,
-never reading test rows, predict reproducing the logged validation metrics, exact
-resume, batch-size invariance, attribution maps, and refusal of bad model files."""
+never reading test rows, predict reproducing the logged validation metrics,
+batch-size invariance, attribution maps, and refusal of bad model files. Resume,
+determinism, torchrun and the model directory refusals: test_training_shared.py."""
 
 import json
 import math
@@ -11,7 +12,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from conftest import EXAMPLES, kill_after_epoch, read_tsv
+from conftest import EXAMPLES, read_tsv
 from toolkit.cli.fit_cre import cli as fit_cli
 from toolkit.cli.predict import cli as predict_cli
 from toolkit.train import cre as trainer
@@ -126,63 +127,6 @@ def test_test_rows_are_never_read(split_table, tmp_path):
     df.to_csv(bad, sep="\t", index=False)
     res = invoke(fit_cli, [bad, "-o", tmp_path / "m", "--targets", TARGETS, *FAST])
     assert res.exit_code == 1 and "Error:" in res.output and "K562_l2fc" in res.output and "line 2" in res.output
-
-
-def test_resume_after_a_kill_gives_the_same_weights(split_table, tmp_path, monkeypatch):
-    args = ["--targets", TARGETS, "--preset", "cpu", "--epochs", "3", "--batch-size", "48", "-q"]
-    whole = tmp_path / "whole"
-    assert invoke(fit_cli, [split_table, "-o", whole, *args]).exit_code == 0
-    part = tmp_path / "part"
-    restore = kill_after_epoch(monkeypatch, trainer, 2)
-    res = invoke(fit_cli, [split_table, "-o", part, *args])
-    assert res.exit_code != 0
-    assert len(read_tsv(part / "train_log.tsv")) == 2
-    restore()
-    res = invoke(fit_cli, [split_table, "-o", part, "--resume", "-q"])
-    assert res.exit_code == 0, res.output
-    a = torch.load(whole / "model.pt", weights_only=True)
-    b = torch.load(part / "model.pt", weights_only=True)
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert (whole / "train_log.tsv").read_text().split("\n")[0] == (part / "train_log.tsv").read_text().split("\n")[0]
-    la, lb = read_tsv(whole / "train_log.tsv"), read_tsv(part / "train_log.tsv")
-    assert list(la["val_mean_pearson"]) == list(lb["val_mean_pearson"])
-
-
-def test_sigterm_mid_epoch_writes_a_checkpoint_and_resume_is_exact(split_table, tmp_path, monkeypatch):
-    """A real SIGTERM (what Slurm sends before SIGKILL) in the middle of epoch 2: the step
-    finishes, checkpoint-last.pt gets that step, the command fails with an Error: line,
-    and --resume reaches the weights of an uninterrupted run."""
-    import os
-    import signal
-
-    args = ["--targets", TARGETS, "--preset", "cpu", "--ensemble", "1", "--epochs", "2", "--batch-size", "48", "-q"]
-    whole = tmp_path / "whole"
-    assert invoke(fit_cli, [split_table, "-o", whole, *args]).exit_code == 0
-    real = trainer.D.augment
-    calls = {"n": 0}
-
-    def augment_then_term(*a, **k):
-        calls["n"] += 1
-        if calls["n"] == 7:                       # epoch 2 (5 steps per epoch), its second batch
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real(*a, **k)
-
-    monkeypatch.setattr(trainer.D, "augment", augment_then_term)
-    part = tmp_path / "part"
-    res = CliRunner().invoke(fit_cli, [str(split_table), "-o", str(part), *args])
-    assert res.exit_code == 1 and "stopped by SIGTERM at epoch 2, batch 2" in res.output
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL      # the handler is removed again
-    ck = torch.load(part / "checkpoint-last.pt", weights_only=True)
-    assert ck["state"]["mid"]["batch"] == 2 and ck["state"]["epoch"] == 1
-    monkeypatch.setattr(trainer.D, "augment", real)
-    res = invoke(fit_cli, [split_table, "-o", part, "--resume", "-q"])
-    assert res.exit_code == 0, res.output
-    a = torch.load(whole / "model.pt", weights_only=True)
-    b = torch.load(part / "model.pt", weights_only=True)
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    la, lb = read_tsv(whole / "train_log.tsv"), read_tsv(part / "train_log.tsv")
-    assert list(la["val_mean_pearson"]) == list(lb["val_mean_pearson"])
-    assert list(la["train_loss"]) == list(lb["train_loss"])
 
 
 def test_explain_maps(model_dir, split_table, tmp_path):

@@ -1,8 +1,9 @@
 """fit-ep, the enhancer-promoter model (design 002): the pieces against their formulas
 (gradient reversal, energy, correlation loss, IMMAX margins, weight schedule, threshold),
-the cell-line batch sampler, the curriculum, the coordinate path on a FASTA, exact resume,
-determinism, predict on a cell line never seen in training, and (slow) recovery of a
-planted, cell-line-specific grammar above the distance and propensity baselines.
+the cell-line batch sampler, the curriculum, the coordinate path on a FASTA, predict on a
+cell line never seen in training, and (slow) recovery of a planted, cell-line-specific
+grammar above the distance and propensity baselines. Resume, determinism, torchrun and the
+model directory refusals: test_training_shared.py, for every family.
 
 The data are synthetic on purpose (no hg19 FASTA here): the genome and the pairs of
 share/examples/ep/make_synthetic_ep.py, a known answer, shrunk to a few hundred pairs."""
@@ -17,7 +18,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from conftest import EXAMPLES, kill_after_epoch, read_tsv
+from conftest import EXAMPLES, read_tsv
 from toolkit.cli.evalboot import cli as evalboot_cli
 from toolkit.cli.fit_ep import cli as fit_cli
 from toolkit.cli.predict import cli as predict_cli
@@ -30,15 +31,6 @@ FAST = ["--epochs", "3", "--batch-size", "32", "--support-size", "16", "-q", *WI
 
 def invoke(cli, args, input=None):
     return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
-
-
-def assert_same_weights(one, two):
-    """model.pt and the checkpoint's weights of two model directories are equal, bit for bit."""
-    for name in ("model.pt", "checkpoint-last.pt"):
-        a = torch.load(one / name, weights_only=True)
-        b = torch.load(two / name, weights_only=True)
-        a, b = (a["model"], b["model"]) if name == "checkpoint-last.pt" else (a, b)
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
 
 
 def _generator():
@@ -429,74 +421,6 @@ def test_env_filters_option_is_saved_and_served(tiny, tmp_path):
     assert res.exit_code == 0, res.output
     p = read_tsv(res.stdout)["pred_label"].astype(float).to_numpy()
     assert len(p) == 60 and ((p > 0) & (p < 1)).all()
-
-
-# ---------------------------------------------------------------------------- resume, determinism
-
-def test_resume_after_a_kill_gives_the_same_weights(tiny, tmp_path, monkeypatch):
-    settings = tmp_path / "settings.toml"
-    settings.write_text("[train]\npatience = 10\nmin_epochs = 4\n")
-    args = ["--genome", tiny["genome"], *FAST, "--epochs", "4", "--config", settings]
-    whole = tmp_path / "whole"
-    assert invoke(fit_cli, [tiny["split"], "-o", whole, *args]).exit_code == 0
-    part = tmp_path / "part"
-    restore = kill_after_epoch(monkeypatch, trainer, 3)
-    res = invoke(fit_cli, [tiny["split"], "-o", part, *args])
-    assert res.exit_code != 0
-    assert len(read_tsv(part / "train_log.tsv")) == 3
-    restore()
-    res = invoke(fit_cli, [tiny["split"], "-o", part, "--resume", "-q"])
-    assert res.exit_code == 0, res.output
-    assert_same_weights(whole, part)
-    la, lb = read_tsv(whole / "train_log.tsv"), read_tsv(part / "train_log.tsv")
-    assert list(la["val_aupr"]) == list(lb["val_aupr"]) and list(la["train_loss"]) == list(lb["train_loss"])
-
-
-def test_sigterm_mid_epoch_writes_a_checkpoint_and_resume_is_exact(model_dir, tiny, tmp_path, monkeypatch):
-    """A real SIGTERM (what Slurm sends before SIGKILL) during the second step of epoch 3, the
-    first with the environment stream on: the step finishes, checkpoint-last.pt gets it (with the prototypes and the epoch's
-    running sums and generators), the command fails with an Error: line naming the checkpoint,
-    and --resume reaches the weights and log of the uninterrupted run (model_dir, same flags)."""
-    import os
-    import signal
-
-    real = trainer.guarded_step
-
-    def step_then_term(loss, model, opt, clip, epoch, batch, check, **kw):
-        if (epoch, batch) == (2, 1):
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real(loss, model, opt, clip, epoch, batch, check, **kw)
-
-    monkeypatch.setattr(trainer, "guarded_step", step_then_term)
-    part = tmp_path / "part"
-    res = CliRunner().invoke(fit_cli, [str(a) for a in [tiny["split"], "--genome", tiny["genome"], "-o", part, *FAST,
-                                                        "--no-baseline"]])
-    assert res.exit_code == 1, res.output
-    assert f"Error: stopped by SIGTERM at epoch 3, batch 2; the checkpoint {part / 'checkpoint-last.pt'}" in res.output
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL      # the handler is removed again
-    ck = torch.load(part / "checkpoint-last.pt", weights_only=True)
-    assert ck["state"]["epoch"] == 2 and ck["state"]["mid"]["batch"] == 2
-    assert float(ck["model"]["proto_seen"].sum()) > 0                   # the joint phase's state
-    monkeypatch.setattr(trainer, "guarded_step", real)
-    res = invoke(fit_cli, [tiny["split"], "-o", part, "--resume", "-q", "--no-baseline"])
-    assert res.exit_code == 0, res.output
-    assert_same_weights(model_dir, part)
-    la, lb = read_tsv(model_dir / "train_log.tsv"), read_tsv(part / "train_log.tsv")
-    for col in ("train_loss", "train_aupr", "domain_acc_train", "val_aupr", "lambda"):
-        assert list(la[col]) == list(lb[col]), col
-
-
-def test_same_seed_same_weights_other_seed_other_weights(model_dir, tiny, tmp_path):
-    again = tmp_path / "again"
-    assert invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", again, *FAST]).exit_code == 0
-    a = torch.load(model_dir / "model.pt", weights_only=True)
-    b = torch.load(again / "model.pt", weights_only=True)
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    assert (model_dir / "train_log.tsv").read_text().split("\n")[0] == (again / "train_log.tsv").read_text().split("\n")[0]
-    other = tmp_path / "other"
-    assert invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", other, *FAST, "--seed", "9"]).exit_code == 0
-    c = torch.load(other / "model.pt", weights_only=True)
-    assert not torch.equal(a["tower.stem.weight"], c["tower.stem.weight"])
 
 
 # ---------------------------------------------------------------------------- predict on an unseen cell line

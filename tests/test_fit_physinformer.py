@@ -1,7 +1,8 @@
 """fit-physinformer on real lentiMPRA rows (seqqc | dgsplit | descfeat -o d.h5): the
 model directory, zero-variance descriptors dropped and recorded, routing, the exact
-ΔG = ΔH - T·ΔS identity in predictions, the SSM against its recurrence, exact resume,
-auxiliary heads that never move the main model, and prediction."""
+ΔG = ΔH - T·ΔS identity in predictions, the SSM against its recurrence, auxiliary heads
+that never move the main model, and prediction. Resume, determinism, torchrun and the
+model directory refusals: test_training_shared.py, for every family."""
 
 import json
 
@@ -10,7 +11,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from conftest import DATA, kill_after_epoch, read_tsv, run_cli
+from conftest import DATA, read_tsv, run_cli
 from toolkit.cli.fit_physinformer import cli as fit_cli
 from toolkit.models import physinformer as P
 from toolkit.train import physinformer as trainer
@@ -276,58 +277,6 @@ def test_aux_heads_of_the_best_epoch_predict_new_rows(model_dir, h5, tmp_path):
         load(str(old), torch.device("cpu")).predict_activities(seqs, X)
 
 
-def test_resume_after_a_kill_gives_the_same_weights(h5, tmp_path, monkeypatch):
-    args = ["--activities", "mean_value", "--preset", "cpu", "--epochs", "3", "--batch-size", "48", "-q"]
-    whole = tmp_path / "whole"
-    assert invoke(fit_cli, [h5, "-o", whole, *args]).exit_code == 0
-    part = tmp_path / "part"
-    restore = kill_after_epoch(monkeypatch, trainer, 2)
-    res = invoke(fit_cli, [h5, "-o", part, *args])
-    assert res.exit_code != 0
-    assert len(read_tsv(part / "train_log.tsv")) == 2
-    restore()
-    res = invoke(fit_cli, [h5, "-o", part, "--resume", "-q"])
-    assert res.exit_code == 0, res.output
-    for f in ("model.pt", "checkpoint-last.pt"):
-        a = torch.load(whole / f, weights_only=True)
-        b = torch.load(part / f, weights_only=True)
-        a, b = (x["model"] if f == "checkpoint-last.pt" else x for x in (a, b))
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    la, lb = read_tsv(whole / "train_log.tsv"), read_tsv(part / "train_log.tsv")
-    assert list(la["val_nll"]) == list(lb["val_nll"])
-    assert list(la["val_aux_a_pearson_mean_value"]) == list(lb["val_aux_a_pearson_mean_value"])
-
-
-def test_sigterm_mid_epoch_writes_a_checkpoint_and_resume_is_exact(h5, tmp_path, monkeypatch):
-    import os
-    import signal
-
-    args = ["--activities", "mean_value", "--preset", "cpu", "--epochs", "2", "--batch-size", "48", "-q"]
-    whole = tmp_path / "whole"
-    assert invoke(fit_cli, [h5, "-o", whole, *args]).exit_code == 0
-    real = trainer.model_lib.gaussian_nll
-    calls = {"n": 0}
-
-    def nll_then_term(*a, **k):
-        calls["n"] += 1
-        if calls["n"] == 4:                    # epoch 1: 2 steps + validation; then epoch 2's first step
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real(*a, **k)
-
-    monkeypatch.setattr(trainer.model_lib, "gaussian_nll", nll_then_term)
-    part = tmp_path / "part"
-    res = CliRunner().invoke(fit_cli, [str(h5), "-o", str(part), *args])
-    assert res.exit_code == 1 and "stopped by SIGTERM at epoch 2, batch 1" in res.output
-    monkeypatch.setattr(trainer.model_lib, "gaussian_nll", real)
-    res = invoke(fit_cli, [h5, "-o", part, "--resume", "-q"])
-    assert res.exit_code == 0, res.output
-    a = torch.load(whole / "model.pt", weights_only=True)
-    b = torch.load(part / "model.pt", weights_only=True)
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    la, lb = read_tsv(whole / "train_log.tsv"), read_tsv(part / "train_log.tsv")
-    assert list(la["val_nll"]) == list(lb["val_nll"]) and list(la["train_nll"]) == list(lb["train_nll"])
-
-
 def test_table_input_and_errors(h5, tmp_path):
     """A TSV with descriptor columns works too; a column constant on train (not on val) is
     dropped; a missing split column or a non-numeric descriptor is an Error: line."""
@@ -349,8 +298,6 @@ def test_table_input_and_errors(h5, tmp_path):
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["descriptors"] == keep and cfg["dropped"]["zero_variance"] == ["thermo_fake"]
     assert cfg["thermo_triples"] == [[0, 1, 2]]
-    res = invoke(fit_cli, [tsv, "-o", out, "-q"])
-    assert res.exit_code == 1 and "already holds a model" in res.output
     df.drop(columns=["split"]).to_csv(tsv, sep="\t", index=False)
     res = invoke(fit_cli, [tsv, "-o", tmp_path / "m2", "-q"])
     assert res.exit_code == 1 and "split" in res.output and "dgsplit" in res.output

@@ -181,42 +181,7 @@ def test_sigterm_and_sighup_remove_temporary_files_and_say_so(tmp_path, sig):
     assert out.read_text() == "previous\n"
 
 
-_HOLD_LOCK = """
-import sys, time
-sys.path.insert(0, {repo!r})
-from toolkit.train import modeldir
-modeldir.lock({d!r})
-print("locked", flush=True)
-time.sleep(120)
-"""
-
-
-@pytest.mark.parametrize("name", ["fit-cre", "fit-physinformer", "fit-ep"])
-def test_a_model_directory_being_written_is_locked(tmp_path, name):
-    """Two runs writing one new model directory: the second stops at once (exit 1, one Error
-    line naming the directory), the first one's directory untouched; the lock goes with the
-    process that held it, however it ends (here SIGKILL)."""
-    d = tmp_path / "model"
-    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK.format(repo=str(REPO), d=str(d))],
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
-        args = {"fit-cre": [DATA / "lentimpra_HepG2_400.tsv", "--targets", "mean_value"],
-                "fit-physinformer": [DATA / "lentimpra_HepG2_400.tsv"],
-                "fit-ep": [DATA / "targetfinder_pairs_3000.csv.gz"]}[name]
-        res = run_bin(name, [*args, "-o", d, "-q"])
-        err = res.stderr.decode().strip().splitlines()
-        assert res.returncode == 1 and len(err) == 1, res.stderr
-        assert err[0].startswith(f"Error: {d}") and "another run is writing this model directory" in err[0]
-        assert sorted(p.name for p in d.iterdir()) == [".lock"]
-    finally:
-        holder.kill()
-        holder.wait()
-    from toolkit.train import modeldir
-
-    modeldir.lock(str(d))  # free again once the holder is gone (this would raise otherwise)
-    modeldir.release_all()
-    assert not (d / ".lock").exists()  # a finished run leaves no lock file
+# a second run on a model directory being written: tests/test_training_shared.py (each family)
 
 
 def test_a_failed_run_leaves_no_empty_model_directory(tmp_path):
