@@ -45,7 +45,7 @@ def main(argv=None):
     import pandas as pd
     import torch
 
-    from toolkit.cli import fit_ep as F
+    from toolkit.train import ep_data as F
     from toolkit.io import pairs as P
     from toolkit.train import data as D
     from toolkit.train import ep as T
@@ -60,8 +60,8 @@ def main(argv=None):
     s = run["settings"]
     settings = {"genome": s["genome"], "lengths": s["lengths"], "clip": s["clip"], "columns": s["columns"]}
     layout, rows, _ = P.read_pairs(os.path.join(args.workdir, "synthetic_ep_pairs.csv.gz"),
-                                   F._layout_args(settings, need_split=False), keep=None)
-    aux = F._encode_rows(rows["all"], layout, settings, s["lengths"])
+                                   F.layout_args(settings, need_split=False), keep=None)
+    aux = F.encode_rows(rows["all"], layout, settings, s["lengths"])
     xe = torch.as_tensor(D.encode(aux["seqs"]["enhancer"], s["lengths"]["enhancer"]))
     xp = torch.as_tensor(D.encode(aux["seqs"]["promoter"], s["lengths"]["promoter"]))
     cells, y_all = aux["cells"], aux["y"]

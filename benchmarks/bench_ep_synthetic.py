@@ -40,7 +40,8 @@ from benchlib import machine  # noqa: E402
 
 GENERATOR = os.path.join(REPO, "share", "examples", "ep", "make_synthetic_ep.py")
 REFERENCES = ("planted", "own_sequence", "agnostic")     # the generator's known-answer columns
-SOURCES_HASHED = ("toolkit/models/ep.py", "toolkit/train/ep.py", "toolkit/cli/fit_ep.py", "toolkit/io/pairs.py",
+SOURCES_HASHED = ("toolkit/models/ep.py", "toolkit/train/ep.py", "toolkit/cli/fit_ep.py", "toolkit/train/ep_data.py",
+                  "toolkit/train/ep_loco.py", "toolkit/io/pairs.py",
                   "toolkit/models/ep_baselines.py", "share/examples/ep/make_synthetic_ep.py")
 
 

@@ -320,12 +320,12 @@ def test_coordinate_path_end_to_end(model_dir, tiny):
     base = json.loads((model_dir / "baseline.json").read_text())
     assert 0 < base["distance"]["val_aupr"] <= 1 and 0 < base["propensity"]["val_aupr"] <= 1
     # the windows the model trains on are the genome's, centred: the first train pair by hand
-    from toolkit.cli.fit_ep import _load_split
+    from toolkit.train.ep_data import load_split
 
     first = split[split["split"] == "train"].iloc[0]
     settings = {"genome": tiny["genome"], "lengths": {"enhancer": 320, "promoter": 320}, "clip": False,
                 "columns": {"enhancer": None, "promoter": None, "cell": "cell", "label": "label", "distance": None}}
-    data = _load_split(str(tiny["split"]), settings, None)
+    data = load_split(str(tiny["split"]), settings, None)
     for el, codes in (("enhancer", data["train"].e), ("promoter", data["train"].p)):
         c = (int(first[f"{el}_start"]) + int(first[f"{el}_end"])) // 2
         window = tiny["genome_seqs"][first[f"{el}_chrom"]][c - 160:c + 160]

@@ -296,7 +296,7 @@ def test_an_unknown_flag_is_still_clicks_own_error(tmp_path):
 
 def _ep_config(file_settings, flags):
     """fit-ep's resolved configuration for a sequence pair table of two cell lines (no input read)."""
-    from toolkit.cli.fit_ep import _config
+    from toolkit.train.ep_data import resolve_config
 
     layout = SimpleNamespace(seq={"enhancer": "enhancer_seq", "promoter": "promoter_seq"}, cell="cell",
                              label="label", distance=None, kind="sequences", coords={})
@@ -304,7 +304,7 @@ def _ep_config(file_settings, flags):
             "data_sha1": "0", "n": {"train": 10, "val": 4, "test": 0, "excluded": 0}}
     settings = {"preset": "cpu", "file": {"train": {}, "model": {}, **file_settings}, "seed": 1, "flags": flags,
                 "genome": None, "clip": False}
-    return _config(data, settings, SimpleNamespace(type="cpu"))
+    return resolve_config(data, settings, SimpleNamespace(type="cpu"))
 
 
 def test_fit_ep_precedence_defaults_preset_file_flags():
@@ -330,17 +330,17 @@ def test_fit_ep_precedence_defaults_preset_file_flags():
 
 
 def test_fit_physinformer_file_keys_and_grad_checkpoint():
-    from toolkit.cli.fit_physinformer import _config
+    from toolkit.train.physinformer_data import resolve_config
 
     data = {"names": ["a"], "families": ["global"], "triples": [], "residual": None, "activities": [], "length": 20,
             "dropped": {}, "input": "x", "format": "tsv", "data_sha1": "0", "n_train": 1, "n_val": 1, "n_test": 0}
     cpu = SimpleNamespace(type="cpu")
-    cfg = _config(data, "cpu", cpu, 1, {"epochs": 3}, False, settings={
+    cfg = resolve_config(data, "cpu", cpu, 1, {"epochs": 3}, False, settings={
         "train": {"lr_mult": 5.0, "epochs": 9}, "model": {"d_state": 4, "grad_checkpoint": True}})
     assert cfg["train"]["lr_mult"] == 5.0 and cfg["train"]["epochs"] == 3 and cfg["train"]["clip"] == 1.0
     assert cfg["model"]["d_state"] == 4 and cfg["model"]["grad_checkpoint"] is True
     assert cfg["model"]["embed"] == 16                            # the cpu preset's, not set in the file
-    plain = _config(data, "cpu", cpu, 1, {}, False)
+    plain = resolve_config(data, "cpu", cpu, 1, {}, False)
     assert plain["model"]["grad_checkpoint"] is False and list(plain["model"]) == list(cfg["model"])
 
 
@@ -363,12 +363,12 @@ def test_help_lists_the_config_keys():
 
 def _cre_config(file_settings, arch=None, members=None):
     """fit-cre's resolved configuration for one regression target (no input read)."""
-    from toolkit.cli.fit_cre import _config
+    from toolkit.train.cre_data import resolve_config
 
     data = {"n_side": 2, "targets": ["y"], "se": [], "task_types": ["regression"], "length": 50, "side": None,
             "input": "x", "data_sha1": "0", "n_train": 10, "n_val": 5, "n_test": 0}
     settings = {"train": {}, "model": {}, "file": "s.toml", **file_settings}
-    return _config(data, "cpu", arch, SimpleNamespace(type="cpu"), 1, {"epochs": None, "batch_size": None}, "x",
+    return resolve_config(data, "cpu", arch, SimpleNamespace(type="cpu"), 1, {"epochs": None, "batch_size": None}, "x",
                    None, None, {"members": members}, settings)
 
 

@@ -403,30 +403,6 @@ def start_training(name, device, jobs, quiet, verbose, precision=None):
     return group, log, dev
 
 
-def training_cache(name, kind, group, log, out_dir, input, resume, load):
-    """The training cache of a fit-* run (DIR/train_cache.h5): rank 0 writes it by calling
-    ``load(cache_path)``, or keeps the one a ``--resume`` left if it holds the rows of the
-    same input (``kind`` is the model family the cache was written for); every rank then
-    waits for it. Returns the cache's path."""
-    import time
-
-    from ..io import traincache as TC
-
-    cache = TC.path_in(out_dir)
-    if group.main:                      # rank 0 writes the training cache; every rank reads it
-        if resume and TC.reusable(cache, input, kind):
-            log.info(f"{name}: rows from the training cache {cache} (the input is not read again)")
-        else:
-            if resume:
-                TC.check_source(cache, input)
-            t0 = time.time()
-            load(cache)
-            log.info(f"{name}: training cache {cache} written in {time.time() - t0:.1f} s "
-                     f"({os.path.getsize(cache) / 1e6:,.1f} MB)")
-    group.barrier()
-    return cache
-
-
 def distinct_outputs(**paths):
     """Refuse two output options naming one file (one output would silently replace the other).
 
