@@ -59,9 +59,8 @@ def _trailing(tmp_path, sep, rows_with=None):
     return write(tmp_path / f"trailing.{ext}", "\n".join(lines) + "\n"), header, rows
 
 
-@pytest.mark.parametrize("sep", ["\t", ","])
-def test_trailing_delimiter_on_every_data_row_seqqc(sep, tmp_path):
-    path, header, rows = _trailing(tmp_path, sep)
+def _seqqc_reads_every_row(path, rows, tmp_path):
+    """seqqc keeps every (id, sequence, mean_value) row of ``rows`` as written, rejects none."""
     out, rej = tmp_path / "clean.tsv", tmp_path / "rej.tsv"
     res = run("seqqc", [path, "-q", "-o", out, "--rejects", rej])
     assert res.exit_code == 0, res.stderr
@@ -71,6 +70,12 @@ def test_trailing_delimiter_on_every_data_row_seqqc(sep, tmp_path):
     assert list(got["sequence"]) == [r[1] for r in rows]
     assert list(got["mean_value"]) == [r[2] for r in rows]
     assert len(out_table(rej)) == 0
+
+
+@pytest.mark.parametrize("sep", ["\t", ","])
+def test_trailing_delimiter_on_every_data_row_seqqc(sep, tmp_path):
+    path, header, rows = _trailing(tmp_path, sep)
+    _seqqc_reads_every_row(path, rows, tmp_path)
 
 
 @pytest.mark.parametrize("sep", ["\t", ","])
@@ -286,15 +291,7 @@ def _quoted_tsv(tmp_path, quote_data):
 @pytest.mark.parametrize("quote_data", [True, False])
 def test_double_quoted_tsv_header_is_read(quote_data, tmp_path):
     path, rows = _quoted_tsv(tmp_path, quote_data)
-    out, rej = tmp_path / "clean.tsv", tmp_path / "rej.tsv"
-    res = run("seqqc", [path, "-q", "-o", out, "--rejects", rej])
-    assert res.exit_code == 0, res.stderr
-    got = out_table(out)
-    assert list(got.columns) == ["id", "seq_id", "sequence", "mean_value"]
-    assert list(got["id"]) == [r[0] for r in rows]
-    assert list(got["sequence"]) == [r[1] for r in rows]
-    assert list(got["mean_value"]) == [r[2] for r in rows]
-    assert len(out_table(rej)) == 0
+    _seqqc_reads_every_row(path, rows, tmp_path)
 
 
 def test_one_quoted_header_field_does_not_make_seq_id_the_sequence(tmp_path):
