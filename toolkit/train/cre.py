@@ -62,7 +62,6 @@ exactly the same steps as one that was never interrupted.
 
 import math
 import os
-import time
 
 import numpy as np
 import torch
@@ -74,7 +73,6 @@ from . import dist
 from . import loop as L
 from . import modeldir as MD
 from .loop import write_log  # a module attribute: tests intercept it
-from .signals import TermGuard
 from .step import guarded_step
 
 from .presets import CRE_TRAIN_DEFAULTS as TRAIN_DEFAULTS  # noqa: E402  (torch-free, for --help)
@@ -334,7 +332,6 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
             n0 += (blk["y"] == 0).sum(axis=0)
         for t in binary:
             pos_weight[t] = float(n0[t]) / max(float(n1[t]), 1.0)
-    all_regression = all(k == "regression" for k in kinds)
     torch.manual_seed(seed)
     model = model_lib.build(config).to(device)
     if model.kmer is not None:   # fitted on train rows only; deterministic, so a resumed run refits the same
@@ -354,7 +351,6 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
                             eps=cfg["eps"])
     n = len(train_split)
     bs = int(cfg["batch_size"])
-    G = dist.group()
     steps_per_epoch = L.steps_per_epoch(n, bs, cfg.get("steps_per_epoch") or 0)
     total = steps_per_epoch * cfg["epochs"]
     warmup = steps_per_epoch * cfg["warmup_epochs"]
@@ -371,41 +367,58 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
             scaler.load_state_dict(ck["scaler"])
         state = ck["state"]
         torch.set_rng_state(ck["rng"])
-    rc_avg = cfg["rc_prob"] > 0
-    val_truth = val_split.array("y")
-    with TermGuard() as guard:
-        return _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, device,
-                       log if G.main else None, guard, (kinds, kind_t, pos_weight, all_regression, steps_per_epoch, total, warmup, bs, n, amp, rc_avg,
-                        val_truth, ckpt, seed, targets, T, scaler))
+    fam = CreFamily(model, opt, cfg, config, train_split, val_split, device, ckpt, scaler, amp,
+                    kinds, kind_t, pos_weight, steps_per_epoch)
+    L.run(fam, state, ckpt, log)
+    return {"best": state["best"], "epochs": state["epoch"], "stopped": state["stopped"] or "max epochs",
+            "log": state["log"]}
 
 
-def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, device, log, guard, fixed):
-    (kinds, kind_t, pos_weight, all_regression, steps_per_epoch, total, warmup, bs, n, amp, rc_avg, val_truth,
-     ckpt, seed, targets, T, scaler) = fixed
-    G = dist.group()
-    net = G.wrap(model, device)                 # DistributedDataParallel under torchrun
-    while state["epoch"] < cfg["epochs"] and not state["stopped"]:
+class CreFamily(L.Family):
+    """The CRE model's part of toolkit.train.loop.run: its batches and loss, validation and log."""
+
+    def __init__(self, model, opt, cfg, config, train_split, val_split, device, ckpt, scaler, amp,
+                 kinds, kind_t, pos_weight, steps_per_epoch):
+        self.model, self.opt, self.cfg, self.device, self.ckpt, self.scaler, self.amp = \
+            model, opt, cfg, device, ckpt, scaler, amp
+        self.train_split, self.val_split = train_split, val_split
+        self.kinds, self.kind_t, self.pos_weight = kinds, kind_t, pos_weight
+        self.all_regression = all(k == "regression" for k in kinds)
+        self.targets = config["targets"]
+        self.T = len(self.targets)
+        self.seed = int(config["seed"])
+        self.epochs = cfg["epochs"]
+        self.n, self.bs = len(train_split), int(cfg["batch_size"])
+        self.steps_per_epoch = steps_per_epoch
+        self.total = steps_per_epoch * cfg["epochs"]
+        self.warmup = steps_per_epoch * cfg["warmup_epochs"]
+        self.rc_avg = cfg["rc_prob"] > 0
+        self.val_truth = val_split.array("y")
+        self.net = dist.group().wrap(model, device)     # DistributedDataParallel under torchrun
+
+    def begin_epoch(self, state, gen):
         epoch = state["epoch"]
-        t0 = time.time()
-        gen = L.epoch_generator(seed, epoch)                      # order and augmentation; dropout seeded
-        perm = torch.randperm(n, generator=gen)
-        model.train()
-        task_w = _task_weights(state["ema"], cfg, epoch)
-        sums = torch.zeros(T)
-        counts = torch.zeros(T)
-        total_loss = 0.0
-        start = 0
-        mid = state.pop("mid", None)
-        if mid is not None:             # resuming a SIGTERM checkpoint taken inside this epoch
-            start, task_w, sums, counts, total_loss = mid["batch"], mid["task_w"], mid["sums"], mid["counts"], \
-                mid["total_loss"]
-            gen.set_state(mid["gen"])
-            torch.set_rng_state(mid["rng"])
-            t0 -= mid["seconds"]
+        perm = torch.randperm(self.n, generator=gen)
+        self.model.train()
+        return {"state": state, "epoch": epoch, "gen": gen, "perm": perm,
+                "task_w": _task_weights(state["ema"], self.cfg, epoch),
+                "sums": torch.zeros(self.T), "counts": torch.zeros(self.T), "total_loss": 0.0,
+                "n_steps": self.steps_per_epoch, "rows": min(self.n, self.steps_per_epoch * self.bs)}
+
+    def resume_epoch(self, ep, mid):
+        for k in ("task_w", "sums", "counts", "total_loss"):
+            ep[k] = mid[k]
+
+    def mid(self, ep):
+        return {k: ep[k] for k in ("task_w", "sums", "counts", "total_loss")}
+
+    def steps(self, ep, start):
+        cfg, G, device, state, model = self.cfg, dist.group(), self.device, ep["state"], self.model
+        gen, task_w, T = ep["gen"], ep["task_w"], self.T
         # each rank reads only its rows of a global batch; it augments the whole global batch (the same
         # draws on every rank; a row's augmentation depends on its own codes only), then keeps its rows
-        for b, idx, got in D.batches(train_split, perm, bs, start, steps_per_epoch, lambda i: i[G.part(len(i))],
-                                     ("codes", "y", "w", "side")):
+        for b, idx, got in D.batches(self.train_split, ep["perm"], self.bs, start, self.steps_per_epoch,
+                                     lambda i: i[G.part(len(i))], ("codes", "y", "w", "side")):
             part = G.part(len(idx))
             codes = got["codes"]
             if G.active:
@@ -418,50 +431,48 @@ def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, dev
             y = got["y"].to(device)
             w_se = got["w"].to(device)
             side = None if got["side"] is None else got["side"].to(device)
-            for g in opt.param_groups:
-                g["lr"] = lr_at(state["step"], total, warmup, cfg["lr"])
+            for g in self.opt.param_groups:
+                g["lr"] = lr_at(state["step"], self.total, self.warmup, cfg["lr"])
             x = D.onehot(codes)
-            with L.autocast(device, amp):
+            with L.autocast(device, self.amp):
                 if cfg["rc_lambda"] > 0:
-                    both = net(torch.cat([x, D.onehot(D.reverse_complement(codes))]),
-                               None if side is None else torch.cat([side, side]), each=True)
+                    both = self.net(torch.cat([x, D.onehot(D.reverse_complement(codes))]),
+                                    None if side is None else torch.cat([side, side]), each=True)
                     preds, preds_rc = both[:, :len(idx)].float(), both[:, len(idx):].float()
                 else:
-                    preds = net(x, side, each=True).float()
+                    preds = self.net(x, side, each=True).float()
             # each member's own loss; their sum trains every member as if it were alone
             loss, per_task, mse = 0.0, 0.0, 0.0
             for m in range(preds.shape[0]):
-                lm, pt, ms, seen = _loss(preds[m], y, w_se, task_w, cfg["huber_delta"], kind_t, pos_weight,
-                                         cfg["regression_loss"])
+                lm, pt, ms, seen = _loss(preds[m], y, w_se, task_w, cfg["huber_delta"], self.kind_t,
+                                         self.pos_weight, cfg["regression_loss"])
                 if cfg["rc_lambda"] > 0:
                     lm = lm + cfg["rc_lambda"] * (preds[m] - preds_rc[m]).abs().mean()
                 loss, per_task, mse = loss + lm, per_task + pt / preds.shape[0], mse + ms / preds.shape[0]
             if G.active and G.any(not bool(torch.isfinite(loss))):
                 loss = loss * float("nan")          # every rank stops at the same step
-            guarded_step(loss, model, opt, cfg["clip"], epoch, b, "the targets", groups=model.member_parameters(),
-                         scaler=scaler)
+            guarded_step(loss, model, self.opt, cfg["clip"], ep["epoch"], b, "the targets",
+                         groups=model.member_parameters(), scaler=self.scaler)
             d = cfg["task_weight_ema"]
             if G.active:                            # the same task weights and logs on every rank
                 mse, per_task = G.mean(mse.cpu()), G.mean(per_task.cpu())
                 seen = G.mean(seen.cpu().float()) > 0
             seen = seen.cpu()
             state["ema"] = torch.where(seen, d * state["ema"] + (1 - d) * mse.cpu(), state["ema"])
-            sums += per_task.cpu() * seen
-            counts += seen.float()
-            total_loss += float(G.mean(loss.detach().cpu())) / preds.shape[0]
+            ep["sums"] += per_task.cpu() * seen
+            ep["counts"] += seen.float()
+            ep["total_loss"] += float(G.mean(loss.detach().cpu())) / preds.shape[0]
             state["step"] += 1
-            if G.any(guard.requested) and b + 1 < steps_per_epoch:
-                raise ckpt.stop_mid_epoch(state, {"batch": b + 1, "task_w": task_w, "sums": sums, "counts": counts,
-                                                  "total_loss": total_loss, "gen": gen.get_state(),
-                                                  "rng": torch.get_rng_state(), "seconds": time.time() - t0},
-                                          epoch, b)
-        train_secs = time.time() - t0
-        G.broadcast_buffers(model)          # every rank validates rank 0's model: the same decisions
-        vp = predict_split(model, val_split, device, rc_average=rc_avg)
+            yield b + 1
+
+    def validate(self, ep):
+        cfg, T, targets, kinds, val_truth = self.cfg, self.T, self.targets, self.kinds, self.val_truth
+        dist.group().broadcast_buffers(self.model)   # every rank validates rank 0's model: the same decisions
+        vp = predict_split(self.model, self.val_split, self.device, rc_average=self.rc_avg)
         r, vx = validation_scores(vp, val_truth, kinds)
         score = float(np.nanmean(r)) if np.isfinite(r).any() else float("nan")
-        if T > 1 and all_regression:
-            tidx = val_split.array("target_idx")
+        if T > 1 and self.all_regression:
+            tidx = self.val_split.array("target_idx")
             gp, go = mingap(vp, tidx), mingap(val_truth, tidx)
             tie = float(pearson(gp[:, None], go[:, None])[0])
         else:
@@ -469,8 +480,10 @@ def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, dev
         with torch.no_grad():
             vy = torch.as_tensor(val_truth)
             _, vloss, _, _ = _loss(torch.as_tensor(vp), vy, torch.ones_like(vy), torch.ones(T),
-                                   cfg["huber_delta"], kind_t, pos_weight, cfg["regression_loss"])
-        row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "train_loss": total_loss / steps_per_epoch}
+                                   cfg["huber_delta"], self.kind_t, self.pos_weight, cfg["regression_loss"])
+        sums, counts, task_w = ep["sums"], ep["counts"], ep["task_w"]
+        row = {"epoch": ep["epoch"] + 1, "lr": self.opt.param_groups[0]["lr"],
+               "train_loss": ep["total_loss"] / self.steps_per_epoch}
         for t, name in enumerate(targets):
             row[f"train_loss_{name}"] = float(sums[t] / max(counts[t], 1))
         row["val_loss"] = float(vloss.mean())
@@ -487,44 +500,50 @@ def _epochs(model, opt, state, cfg, config, train_split, val_split, out_dir, dev
         row["val_mingap_r"] = tie
         for t, name in enumerate(targets):
             row[f"task_weight_{name}"] = float(task_w[t])
-        row["seconds"] = time.time() - t0
-        # rows of this epoch's batches over the time of its steps (reading, augmentation, optimisation)
-        row["samples_per_s"] = min(n, steps_per_epoch * bs) / train_secs if train_secs > 0 else float("nan")
-        state["log"].append(row)
-        rec = {"epoch": epoch + 1, "score": score if score == score else -math.inf, "tie": tie}
-        note = ""
-        if _better(rec, state["best"], cfg["tie_margin"]):
-            state["best"] = rec
-            ckpt.save(ckpt.path(MD.WEIGHTS), model.state_dict())
-            note = " *"
-        ckpt.keep_best(state, rec, cfg["best_k"],
-                       lambda x: (-x["score"], -(x["tie"] if x["tie"] == x["tie"] else -np.inf), x["epoch"]))
-        state["epoch"] = epoch + 1
+        ep.update(r=r, vx=vx, score=score, tie=tie)
+        return row, {"epoch": ep["epoch"] + 1, "score": score if score == score else -math.inf, "tie": tie}
+
+    def better(self, rec, best):
+        return _better(rec, best, self.cfg["tie_margin"])
+
+    def save_best(self, ep, rec):
+        self.ckpt.save(self.ckpt.path(MD.WEIGHTS), self.model.state_dict())
+
+    def select(self, state, rec, improved):
+        self.ckpt.keep_best(state, rec, self.cfg["best_k"],
+                            lambda x: (-x["score"], -(x["tie"] if x["tie"] == x["tie"] else -np.inf), x["epoch"]))
+
+    def decide(self, state, rec, ep):
+        cfg, r, vx, epoch = self.cfg, ep["r"], ep["vx"], ep["epoch"]
         if L.early_stop(state, rec["score"], cfg["min_delta"], cfg["patience"], cfg["min_epochs"]):
             state["stopped"] = f"early stop: no gain of {cfg['min_delta']} in {cfg['patience']} epochs"
-        flat = [targets[t] for t in range(T) if vx["sd_ratio"][t] < cfg["collapse_sd"]
-                and not abs(r[t]) >= cfg["collapse_r"]]
+        ep["flat"] = [self.targets[t] for t in range(self.T) if vx["sd_ratio"][t] < cfg["collapse_sd"]
+                      and not abs(r[t]) >= cfg["collapse_r"]]
         # epochs of the learning-rate warm-up do not count: a network may not have started yet
-        state["collapsed"] = state["collapsed"] + 1 if flat and epoch + 1 > cfg["warmup_epochs"] else 0
-        if G.main:
-            write_log(os.path.join(out_dir, MD.LOG), state["log"])
-        ckpt.save_last(state)
-        if log is not None:
-            per = " ".join(f"{name}={r[t]:.3f}" for t, name in enumerate(targets))
-            log(f"epoch {epoch + 1}/{cfg['epochs']}: loss {row['train_loss']:.4f} val {'r' if all_regression else 'score'}"
-                f" {per} mean {score:.4f}"
+        state["collapsed"] = state["collapsed"] + 1 if ep["flat"] and epoch + 1 > cfg["warmup_epochs"] else 0
+
+    def write_log(self, path, rows):
+        write_log(path, rows)           # the module's: tests intercept it
+
+    def messages(self, row, ep, note):
+        r, score, tie = ep["r"], ep["score"], ep["tie"]
+        per = " ".join(f"{name}={r[t]:.3f}" for t, name in enumerate(self.targets))
+        return [f"epoch {ep['epoch'] + 1}/{self.cfg['epochs']}: loss {row['train_loss']:.4f} val "
+                f"{'r' if self.all_regression else 'score'} {per} mean {score:.4f}"
                 + (f" mingap r {tie:.3f}" if tie == tie else "") + f" lr {row['lr']:.2e} {row['seconds']:.1f}s "
-                f"{row['samples_per_s']:.0f} seq/s{note}")
+                f"{row['samples_per_s']:.0f} seq/s{note}"]
+
+    def end_epoch(self, state, ep):
+        cfg, flat, row = self.cfg, ep["flat"], state["log"][-1]
         if cfg["collapse_sd"] > 0 and state["collapsed"] >= cfg["collapse_epochs"]:
             ratios = ", ".join(f"{t} {row['val_sd_ratio_' + t]:.3f}" for t in flat)
             raise ToolkitError(
                 f"predictions have collapsed: for {state['collapsed']} epochs the validation predictions of "
                 f"{', '.join(flat)} varied less than {cfg['collapse_sd']:g} x their targets' SD (now {ratios}) "
                 f"and tracked them no better than r = {cfg['collapse_r']:g}; "
-                f"training stopped at epoch {epoch + 1}, the best epoch's model.pt and checkpoint-last.pt are kept",
+                f"training stopped at epoch {ep['epoch'] + 1}, the best epoch's model.pt and checkpoint-last.pt "
+                f"are kept",
                 hint="check the targets' scale (--target-transform COL=log1p,zscore), a binary target trained as a "
                      "regression (--task-type COL=binary), a lower learning rate or weight decay (lr, weight_decay "
                      "under [train] in a --config file), or inputs that carry no signal; collapse_sd = 0 under "
                      "[train] turns this guard off")
-    return {"best": state["best"], "epochs": state["epoch"], "stopped": state["stopped"] or "max epochs",
-            "log": state["log"]}

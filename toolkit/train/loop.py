@@ -2,8 +2,12 @@
 AdamW's parameter groups, the learning-rate schedules, the checkpoints (rank 0 writes;
 resume; a mid-epoch checkpoint on SIGTERM; the best-k checkpoints) and the log.
 
-Each model family's trainer (toolkit.train.cre, physinformer, ep) drives its own epochs
-with these pieces: its batches, losses, validation score and log rows are its own.
+:func:`run` is the one loop over epochs that every model family's trainer
+(toolkit.train.cre, physinformer, ep) hands its run to: the epoch's generators, the
+resume of a SIGTERM checkpoint taken inside an epoch, the check for SIGTERM after each
+step, validation, the best epoch, the log and checkpoint-last.pt. What differs between
+families (batches, losses, validation score, log rows, what the best epoch keeps) is the
+family's, through the small protocol :class:`Family` writes down.
 
 Determinism. :func:`epoch_generator` seeds the epoch's dropout and returns the
 generator of its order and augmentation, both from the seed and the epoch number, so
@@ -12,6 +16,7 @@ a run resumed from checkpoint-last.pt makes exactly the steps of one never inter
 
 import math
 import os
+import time
 
 import torch
 
@@ -171,3 +176,117 @@ def autocast(device, dtype):
 def grad_scaler(device, dtype):
     """A gradient scaler for fp16 (small gradients would underflow), else None."""
     return torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
+
+
+class Family:
+    """What a model family gives :func:`run` (an object per run, holding its model,
+    optimiser, data and settings). ``ep`` is the epoch's own dict, made by
+    :meth:`begin_epoch`; it holds at least "n_steps" (the epoch's batches: SIGTERM after
+    the last one needs no mid-epoch checkpoint) and "rows" (rows of the epoch's batches,
+    for samples_per_s)."""
+
+    epochs = 0                          # epochs of the run
+    seed = 0
+
+    def begin_epoch(self, state, gen):
+        """The set-up of epoch ``state["epoch"]`` once :func:`epoch_generator` gave ``gen``
+        (order, batches): its batch order, train mode, running sums; returns ``ep`` (which
+        may keep ``state``: the steps count ``state["step"]``)."""
+        raise NotImplementedError
+
+    def resume_epoch(self, ep, mid):
+        """Put the running sums of a mid-epoch checkpoint (``mid``) back into ``ep``."""
+        raise NotImplementedError
+
+    def mid(self, ep):
+        """The running sums a mid-epoch checkpoint keeps (tensors and numbers only)."""
+        raise NotImplementedError
+
+    def steps(self, ep, start):
+        """Run the epoch's steps from batch ``start``; yield after each step the batches
+        done so far in the epoch."""
+        raise NotImplementedError
+
+    def validate(self, ep):
+        """Validation of the epoch's weights: (log row without its timings, record).
+        Every rank returns the same (the same decisions)."""
+        raise NotImplementedError
+
+    def better(self, rec, best):
+        """Is ``rec`` better than the best record so far (``best``, None at first)?"""
+        raise NotImplementedError
+
+    def save_best(self, ep, rec):
+        """Write what the best epoch keeps (model.pt and the family's extras)."""
+        raise NotImplementedError
+
+    def select(self, state, rec, improved):
+        """After the best epoch is settled: best-k checkpoints, the count of epochs without gain."""
+
+    def decide(self, state, rec, ep):
+        """After ``state["epoch"]`` counts the epoch: set ``state["stopped"]`` to stop."""
+
+    def write_log(self, path, rows):
+        """train_log.tsv."""
+        write_log(path, rows)
+
+    def messages(self, row, ep, note):
+        """The epoch's summary lines (``note``: " *" when the epoch is the best so far)."""
+        return []
+
+    def end_epoch(self, state, ep):
+        """Last word on the epoch, once its files are written (e.g. raise to stop the run)."""
+
+
+def run(family, state, ckpt, log=None):
+    """Train ``family`` from ``state`` (a new run's or checkpoint-last.pt's) to its last
+    epoch or until ``state["stopped"]``; ``ckpt``: the run's :class:`Checkpoints`;
+    ``log`` receives the epochs' summary lines (rank 0).
+
+    Every epoch: :func:`epoch_generator`; the family's batches, each step followed by a
+    check for SIGTERM on any rank (a mid-epoch checkpoint-last.pt and the exception that
+    stops the run: --resume continues from the next batch with the same generators);
+    validation; the best epoch's files; the log row; checkpoint-last.pt."""
+    from .signals import TermGuard
+
+    G = dist.group()
+    with TermGuard() as guard:
+        while state["epoch"] < family.epochs and not state.get("stopped"):
+            epoch = state["epoch"]
+            t0 = time.time()
+            gen = epoch_generator(family.seed, epoch)
+            ep = family.begin_epoch(state, gen)
+            start = 0
+            mid = state.pop("mid", None)
+            if mid is not None:             # resuming a SIGTERM checkpoint taken inside this epoch
+                start = mid["batch"]
+                family.resume_epoch(ep, mid)
+                gen.set_state(mid["gen"])
+                torch.set_rng_state(mid["rng"])
+                t0 -= mid["seconds"]
+            for done in family.steps(ep, start):
+                if G.any(guard.requested) and done < ep["n_steps"]:
+                    raise ckpt.stop_mid_epoch(state, {"batch": done, **family.mid(ep), "gen": gen.get_state(),
+                                                      "rng": torch.get_rng_state(), "seconds": time.time() - t0},
+                                              epoch, done - 1)
+            train_secs = time.time() - t0
+            row, rec = family.validate(ep)
+            row["seconds"] = time.time() - t0
+            # rows of this epoch's batches over the time of its steps (reading, augmentation, optimisation)
+            row["samples_per_s"] = ep["rows"] / train_secs if train_secs > 0 else float("nan")
+            state["log"].append(row)
+            improved = family.better(rec, state["best"])
+            if improved:
+                state["best"] = rec
+                family.save_best(ep, rec)
+            family.select(state, rec, improved)
+            state["epoch"] = epoch + 1
+            family.decide(state, rec, ep)
+            if G.main:
+                family.write_log(ckpt.path(MD.LOG), state["log"])
+            ckpt.save_last(state)
+            if log is not None and G.main:
+                for line in family.messages(row, ep, " *" if improved else ""):
+                    log(line)
+            family.end_epoch(state, ep)
+    return state
