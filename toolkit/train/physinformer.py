@@ -48,8 +48,6 @@ interface and values; validation is predicted block by block.
 """
 
 import math
-import os
-import time
 
 import numpy as np
 import torch
@@ -61,7 +59,6 @@ from . import dist
 from . import loop as L
 from . import modeldir as MD
 from .loop import write_log  # a module attribute: tests intercept it
-from .signals import TermGuard
 from .step import guarded_step
 
 from .presets import PHYSINFORMER_TRAIN_DEFAULTS as TRAIN_DEFAULTS  # noqa: E402  (torch-free, for --help)
@@ -195,8 +192,6 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
     dict: best epoch record, epochs run, the log rows.
     """
     cfg = {**TRAIN_DEFAULTS, **config["train"]}
-    names = list(config["descriptors"])
-    fams = [model_lib.family_of(n) for n in names]
     acts = list(config.get("activities") or [])
     seed = int(config["seed"])
     torch.manual_seed(seed)
@@ -240,135 +235,154 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
                 v.load_state_dict(ck[k])
         state = ck["state"]
         torch.set_rng_state(ck["rng"])
-    val_y = val_split.array("y")
-    G = dist.group()
-    net = G.wrap(model, device)                 # DistributedDataParallel under torchrun
-
-    save = ckpt.save                            # only rank 0 writes
-
-    with TermGuard() as guard:
-        while state["epoch"] < cfg["epochs"]:
-            epoch = state["epoch"]
-            t0 = time.time()
-            gen = L.epoch_generator(seed, epoch)                            # order; dropout seeded
-            perm = torch.randperm(n, generator=gen)
-            model.train()
-            if aux is not None:
-                aux.train()
-            sums = {"nll": 0.0, "mse": 0.0, "aux_a": 0.0, "aux_b": 0.0}
-            cnt = 0.0
-            start = 0
-            mid = state.pop("mid", None)
-            if mid is not None:         # resuming a SIGTERM checkpoint taken inside this epoch
-                start, sums, cnt = mid["batch"], dict(mid["sums"]), mid["cnt"]
-                gen.set_state(mid["gen"])
-                torch.set_rng_state(mid["rng"])
-                t0 -= mid["seconds"]
-            # each rank reads only its rows of a global batch, but the auxiliary heads train on the whole
-            # global batch on every rank
-            if aux is not None:
-                mine, fields = (lambda i: i), ("codes", "y", "feats", "act")
-            else:
-                mine, fields = (lambda i: i[G.part(len(i))]), ("codes", "y")
-            for b, idx, batch in D.batches(train_split, perm, bs, start, steps_per_epoch, mine, fields):
-                part = G.part(len(idx))
-                got = {k: batch[k][part] for k in ("codes", "y")} if aux is not None else batch
-                codes = got["codes"].to(device)
-                y = got["y"].to(device)
-                lr = onecycle_lr(state["step"], total, max_lr, cfg["pct_start"], cfg["div_factor"],
-                                 cfg["final_div_factor"])
-                for g in opt.param_groups:
-                    g["lr"] = lr
-                with L.autocast(device, amp):
-                    mu, lv = net(codes)
-                loss, _, c, se = model_lib.gaussian_nll(mu.float(), lv.float(), y)
-                if G.active and G.any(not bool(torch.isfinite(loss))):
-                    loss = loss * float("nan")          # every rank stops at the same step
-                guarded_step(loss, model, opt, cfg["clip"], epoch, b, "the descriptors", scaler=scaler)
-                sums["nll"] += float(G.mean(loss.detach().cpu()))
-                sums["mse"] += float(G.mean((se.sum() / c.sum().clamp(min=1)).detach().cpu()))
-                if aux is not None:
-                    la, lb = _aux_step(aux, aux_opt, batch, device, lr * cfg["aux_lr_mult"], cfg["clip"],
-                                       _aux_seed(seed, epoch, state["step"]), amp, aux_scaler)
-                    sums["aux_a"] += la
-                    sums["aux_b"] += lb
-                cnt += 1
-                state["step"] += 1
-                if G.any(guard.requested) and b + 1 < steps_per_epoch:
-                    raise ckpt.stop_mid_epoch(state, {"batch": b + 1, "sums": dict(sums), "cnt": cnt,
-                                                      "gen": gen.get_state(), "rng": torch.get_rng_state(),
-                                                      "seconds": time.time() - t0}, epoch, b)
-            train_secs = time.time() - t0
-            G.broadcast_buffers(model)          # every rank validates rank 0's model: the same decisions
-            vmu, vlv = predict_split(model, val_split, device)
-            with torch.no_grad():
-                vloss, vsum, vcnt, _ = model_lib.gaussian_nll(torch.as_tensor(vmu), torch.as_tensor(vlv),
-                                                              torch.as_tensor(val_y))
-            vper = (vsum / vcnt.clamp(min=1)).numpy()[vcnt.numpy() > 0]
-            vmed = float(np.median(vper)) if len(vper) else float("nan")
-            met = descriptor_metrics(vmu, val_y)
-            row = {"epoch": epoch + 1, "lr": lr, "train_nll": sums["nll"] / cnt, "train_mse": sums["mse"] / cnt,
-                   "val_nll": float(vloss), "val_nll_median": vmed}
-            for k in METRICS:
-                for s, v in summary(met[k]).items():
-                    row[f"val_{k}_{s}"] = v
-            for f in model_lib.FAMILIES:
-                sel = np.array([x == f for x in fams])
-                if sel.any():
-                    for s, v in summary(met["pearson"][sel]).items():
-                        row[f"val_pearson_{f}_{s}"] = v
-            if aux is not None:
-                pa, pb = aux_predict(aux, val_split, device)
-                val_act = val_split.array("act")
-                ra = descriptor_metrics(pa, val_act)["pearson"]
-                rb = descriptor_metrics(pb, val_act)["pearson"]
-                for j, a in enumerate(acts):
-                    row[f"val_aux_a_pearson_{a}"] = float(ra[j])
-                    row[f"val_aux_b_pearson_{a}"] = float(rb[j])
-                row["train_aux_a_mse"] = sums["aux_a"] / cnt
-                row["train_aux_b_mse"] = sums["aux_b"] / cnt
-            w = torch.exp(-model.log_var_base.detach().float()).cpu().numpy()
-            row["descriptor_weight_min"] = float(w.min())
-            row["descriptor_weight_max"] = float(w.max())
-            r = met["pearson"]
-            order = [j for j in np.argsort(-np.nan_to_num(r, nan=-np.inf)) if np.isfinite(r[j])]
-            row["val_best5"] = ";".join(f"{names[j]}:{r[j]:.3f}" for j in order[:5])
-            row["val_worst5"] = ";".join(f"{names[j]}:{r[j]:.3f}" for j in order[::-1][:5])
-            row["seconds"] = time.time() - t0
-            # rows of this epoch's batches over the time of its steps (reading included)
-            row["samples_per_s"] = min(n, steps_per_epoch * bs) / train_secs if train_secs > 0 else float("nan")
-            state["log"].append(row)
-            rec = {"epoch": epoch + 1, "score": vmed if math.isfinite(vmed) else math.inf}
-            note = ""
-            if state["best"] is None or rec["score"] < state["best"]["score"]:
-                state["best"] = rec
-                save(os.path.join(out_dir, MD.WEIGHTS), model.state_dict())
-                if aux is not None:                         # heads A and B of the same epoch
-                    save(os.path.join(out_dir, AUX_WEIGHTS), aux.state_dict())
-                if G.main:
-                    _write_descriptor_metrics(os.path.join(out_dir, "val_descriptors.tsv"), names, fams, met)
-                note = " *"
-            ckpt.keep_best(state, rec, cfg["best_k"], lambda x: (x["score"], x["epoch"]))
-            state["epoch"] = epoch + 1
-            if G.main:
-                write_log(os.path.join(out_dir, MD.LOG), state["log"])
-            ckpt.save_last(state)
-            if log is not None and G.main:
-                fam = " ".join(f"{f} {row[f'val_pearson_{f}_median']:.3f}" for f in model_lib.FAMILIES
-                               if f"val_pearson_{f}_median" in row)
-                msg = (f"epoch {epoch + 1}/{cfg['epochs']}: train NLL {row['train_nll']:.4f} val NLL {row['val_nll']:.4f} "
-                       f"(median over descriptors {vmed:.4f}) "
-                       f"val Pearson mean {row['val_pearson_mean']:.3f} median {row['val_pearson_median']:.3f} "
-                       f"(IQR {row['val_pearson_q1']:.3f}-{row['val_pearson_q3']:.3f}) R2 median "
-                       f"{row['val_r2_median']:.3f}; by family: {fam}")
-                if aux is not None:
-                    msg += "; aux Pearson " + " ".join(
-                        f"{a} A {row[f'val_aux_a_pearson_{a}']:.3f} B {row[f'val_aux_b_pearson_{a}']:.3f}" for a in acts)
-                msg += f"; lr {lr:.2e} {row['seconds']:.1f}s {row['samples_per_s']:.0f} seq/s{note}"
-                log(msg)
-                log(f"  best: {row['val_best5'].replace(';', ', ')}")
-                log(f"  worst: {row['val_worst5'].replace(';', ', ')}")
+    fam = PhysInformerFamily(model, opt, aux, aux_opt, cfg, config, train_split, val_split, device, ckpt,
+                             scaler, aux_scaler, amp, steps_per_epoch, total, max_lr)
+    L.run(fam, state, ckpt, log)
     return {"best": state["best"], "epochs": state["epoch"], "log": state["log"]}
+
+
+class PhysInformerFamily(L.Family):
+    """PhysInformer's part of toolkit.train.loop.run: its batches, the NLL and the auxiliary
+    heads' steps, validation per descriptor, the best epoch's aux.pt and val_descriptors.tsv."""
+
+    def __init__(self, model, opt, aux, aux_opt, cfg, config, train_split, val_split, device, ckpt, scaler,
+                 aux_scaler, amp, steps_per_epoch, total, max_lr):
+        self.model, self.opt, self.aux, self.aux_opt, self.cfg, self.device, self.ckpt = \
+            model, opt, aux, aux_opt, cfg, device, ckpt
+        self.scaler, self.aux_scaler, self.amp = scaler, aux_scaler, amp
+        self.train_split, self.val_split = train_split, val_split
+        self.names = list(config["descriptors"])
+        self.fams = [model_lib.family_of(n) for n in self.names]
+        self.acts = list(config.get("activities") or [])
+        self.seed = int(config["seed"])
+        self.epochs = cfg["epochs"]
+        self.n, self.bs = len(train_split), int(cfg["batch_size"])
+        self.steps_per_epoch, self.total, self.max_lr = steps_per_epoch, total, max_lr
+        self.val_y = val_split.array("y")
+        self.net = dist.group().wrap(model, device)     # DistributedDataParallel under torchrun
+
+    def begin_epoch(self, state, gen):
+        perm = torch.randperm(self.n, generator=gen)
+        self.model.train()
+        if self.aux is not None:
+            self.aux.train()
+        return {"state": state, "epoch": state["epoch"], "perm": perm,
+                "sums": {"nll": 0.0, "mse": 0.0, "aux_a": 0.0, "aux_b": 0.0}, "cnt": 0.0,
+                "n_steps": self.steps_per_epoch, "rows": min(self.n, self.steps_per_epoch * self.bs)}
+
+    def resume_epoch(self, ep, mid):
+        ep["sums"], ep["cnt"] = dict(mid["sums"]), mid["cnt"]
+
+    def mid(self, ep):
+        return {"sums": dict(ep["sums"]), "cnt": ep["cnt"]}
+
+    def steps(self, ep, start):
+        cfg, G, device, state, aux = self.cfg, dist.group(), self.device, ep["state"], self.aux
+        epoch, sums = ep["epoch"], ep["sums"]
+        # each rank reads only its rows of a global batch, but the auxiliary heads train on the whole
+        # global batch on every rank
+        if aux is not None:
+            mine, fields = (lambda i: i), ("codes", "y", "feats", "act")
+        else:
+            mine, fields = (lambda i: i[G.part(len(i))]), ("codes", "y")
+        for b, idx, batch in D.batches(self.train_split, ep["perm"], self.bs, start, self.steps_per_epoch, mine,
+                                       fields):
+            part = G.part(len(idx))
+            got = {k: batch[k][part] for k in ("codes", "y")} if aux is not None else batch
+            codes = got["codes"].to(device)
+            y = got["y"].to(device)
+            lr = onecycle_lr(state["step"], self.total, self.max_lr, cfg["pct_start"], cfg["div_factor"],
+                             cfg["final_div_factor"])
+            ep["lr"] = lr
+            for g in self.opt.param_groups:
+                g["lr"] = lr
+            with L.autocast(device, self.amp):
+                mu, lv = self.net(codes)
+            loss, _, c, se = model_lib.gaussian_nll(mu.float(), lv.float(), y)
+            if G.active and G.any(not bool(torch.isfinite(loss))):
+                loss = loss * float("nan")          # every rank stops at the same step
+            guarded_step(loss, self.model, self.opt, cfg["clip"], epoch, b, "the descriptors", scaler=self.scaler)
+            sums["nll"] += float(G.mean(loss.detach().cpu()))
+            sums["mse"] += float(G.mean((se.sum() / c.sum().clamp(min=1)).detach().cpu()))
+            if aux is not None:
+                la, lb = _aux_step(aux, self.aux_opt, batch, device, lr * cfg["aux_lr_mult"], cfg["clip"],
+                                   _aux_seed(self.seed, epoch, state["step"]), self.amp, self.aux_scaler)
+                sums["aux_a"] += la
+                sums["aux_b"] += lb
+            ep["cnt"] += 1
+            state["step"] += 1
+            yield b + 1
+
+    def validate(self, ep):
+        names, fams, acts, val_y, sums, cnt = self.names, self.fams, self.acts, self.val_y, ep["sums"], ep["cnt"]
+        dist.group().broadcast_buffers(self.model)   # every rank validates rank 0's model: the same decisions
+        vmu, vlv = predict_split(self.model, self.val_split, self.device)
+        with torch.no_grad():
+            vloss, vsum, vcnt, _ = model_lib.gaussian_nll(torch.as_tensor(vmu), torch.as_tensor(vlv),
+                                                          torch.as_tensor(val_y))
+        vper = (vsum / vcnt.clamp(min=1)).numpy()[vcnt.numpy() > 0]
+        vmed = float(np.median(vper)) if len(vper) else float("nan")
+        met = descriptor_metrics(vmu, val_y)
+        row = {"epoch": ep["epoch"] + 1, "lr": ep["lr"], "train_nll": sums["nll"] / cnt,
+               "train_mse": sums["mse"] / cnt, "val_nll": float(vloss), "val_nll_median": vmed}
+        for k in METRICS:
+            for s, v in summary(met[k]).items():
+                row[f"val_{k}_{s}"] = v
+        for f in model_lib.FAMILIES:
+            sel = np.array([x == f for x in fams])
+            if sel.any():
+                for s, v in summary(met["pearson"][sel]).items():
+                    row[f"val_pearson_{f}_{s}"] = v
+        if self.aux is not None:
+            pa, pb = aux_predict(self.aux, self.val_split, self.device)
+            val_act = self.val_split.array("act")
+            ra = descriptor_metrics(pa, val_act)["pearson"]
+            rb = descriptor_metrics(pb, val_act)["pearson"]
+            for j, a in enumerate(acts):
+                row[f"val_aux_a_pearson_{a}"] = float(ra[j])
+                row[f"val_aux_b_pearson_{a}"] = float(rb[j])
+            row["train_aux_a_mse"] = sums["aux_a"] / cnt
+            row["train_aux_b_mse"] = sums["aux_b"] / cnt
+        w = torch.exp(-self.model.log_var_base.detach().float()).cpu().numpy()
+        row["descriptor_weight_min"] = float(w.min())
+        row["descriptor_weight_max"] = float(w.max())
+        r = met["pearson"]
+        order = [j for j in np.argsort(-np.nan_to_num(r, nan=-np.inf)) if np.isfinite(r[j])]
+        row["val_best5"] = ";".join(f"{names[j]}:{r[j]:.3f}" for j in order[:5])
+        row["val_worst5"] = ";".join(f"{names[j]}:{r[j]:.3f}" for j in order[::-1][:5])
+        ep.update(met=met, vmed=vmed)
+        return row, {"epoch": ep["epoch"] + 1, "score": vmed if math.isfinite(vmed) else math.inf}
+
+    def better(self, rec, best):
+        return best is None or rec["score"] < best["score"]
+
+    def save_best(self, ep, rec):
+        self.ckpt.save(self.ckpt.path(MD.WEIGHTS), self.model.state_dict())
+        if self.aux is not None:                         # heads A and B of the same epoch
+            self.ckpt.save(self.ckpt.path(AUX_WEIGHTS), self.aux.state_dict())
+        if dist.group().main:
+            _write_descriptor_metrics(self.ckpt.path("val_descriptors.tsv"), self.names, self.fams, ep["met"])
+
+    def select(self, state, rec, improved):
+        self.ckpt.keep_best(state, rec, self.cfg["best_k"], lambda x: (x["score"], x["epoch"]))
+
+    def write_log(self, path, rows):
+        write_log(path, rows)           # the module's: tests intercept it
+
+    def messages(self, row, ep, note):
+        fam = " ".join(f"{f} {row[f'val_pearson_{f}_median']:.3f}" for f in model_lib.FAMILIES
+                       if f"val_pearson_{f}_median" in row)
+        msg = (f"epoch {ep['epoch'] + 1}/{self.cfg['epochs']}: train NLL {row['train_nll']:.4f} "
+               f"val NLL {row['val_nll']:.4f} (median over descriptors {ep['vmed']:.4f}) "
+               f"val Pearson mean {row['val_pearson_mean']:.3f} median {row['val_pearson_median']:.3f} "
+               f"(IQR {row['val_pearson_q1']:.3f}-{row['val_pearson_q3']:.3f}) R2 median "
+               f"{row['val_r2_median']:.3f}; by family: {fam}")
+        if self.aux is not None:
+            msg += "; aux Pearson " + " ".join(
+                f"{a} A {row[f'val_aux_a_pearson_{a}']:.3f} B {row[f'val_aux_b_pearson_{a}']:.3f}" for a in self.acts)
+        msg += f"; lr {ep['lr']:.2e} {row['seconds']:.1f}s {row['samples_per_s']:.0f} seq/s{note}"
+        return [msg, f"  best: {row['val_best5'].replace(';', ', ')}",
+                f"  worst: {row['val_worst5'].replace(';', ', ')}"]
 
 
 def _aux_step(aux, aux_opt, batch, device, lr, clip, seed, amp, scaler=None):
