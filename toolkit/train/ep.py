@@ -95,8 +95,6 @@ W batches, so the result matches one process within tolerance, not exactly.
 """
 
 import math
-import os
-import time
 import zlib
 
 import numpy as np
@@ -110,7 +108,6 @@ from . import loop as L
 from . import modeldir as MD
 from .loop import warmup_cosine as lr_at
 from .loop import write_log  # a module attribute: tests intercept it
-from .signals import TermGuard
 from .step import guarded_step
 
 from .presets import EP_TRAIN_DEFAULTS as TRAIN_DEFAULTS  # noqa: E402  (torch-free, for --help)
@@ -480,186 +477,191 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
             scaler.load_state_dict(ck["scaler"])
         state = ck["state"]
         torch.set_rng_state(ck["rng"])
-    fixed = {"cfg": cfg, "seed": seed, "margins": margins, "ckpt": ckpt, "cells": list(config["cells"]),
-             "amp": amp, "scaler": scaler,
-             "total": n_batches * cfg["epochs"], "warmup": n_batches * cfg["warmup_epochs"],
-             "val_groups": support_sets(val_split.cell_names, sup, seed),
-             "others": {c: np.flatnonzero(train_split.cell_idx != c) for c in np.unique(train_split.cell_idx)}}
-    with TermGuard() as guard:
-        while state["epoch"] < cfg["epochs"] and not state["stopped"]:
-            t0, tally, env, w = _train_epoch(model, net, opt, state, train_split, device, guard, fixed)
-            _end_epoch(model, opt, state, val_split, out_dir, device, log if G.main else None, fixed,
-                       (t0, tally, env, w, len(train_split)))
+    fam = EPFamily(model, net, opt, cfg, config, train_split, val_split, device, ckpt, scaler, amp, margins,
+                   n_batches)
+    L.run(fam, state, ckpt, log)
     return {"best": state["best"], "epochs": state["epoch"], "stopped": state["stopped"] or "max epochs",
             "log": state["log"], "margins": margins}
 
 
-def _train_epoch(model, net, opt, state, train_split, device, guard, fixed):
-    """One epoch's steps. Every rank draws the same batch list and augmentations (from the
-    seed and the epoch); step t takes the sampler's batches tW .. tW + W - 1, rank r batch
-    tW + r (a rank past the epoch's last batch repeats the step's first with weight 0), and
-    DDP averages the gradients, so a step is the mean gradient of its real batches. The
-    prototypes are then updated from every rank's batch, gathered, in
-    batch order: every rank holds the same state, and one process is the W = 1 case."""
-    cfg, seed, G = fixed["cfg"], fixed["seed"], dist.group()
-    epoch = state["epoch"]
-    t0 = time.time()
-    env = set_curriculum(model, epoch, cfg)
-    w = loss_weights(epoch, cfg)
-    amp = fixed["amp"]
-    gen = L.epoch_generator(seed, epoch)            # batches, support sets, augmentation; dropout seeded
-    batches = CellBatchSampler(train_split.cell_idx, int(cfg["batch_size"]), int(cfg["support"]), gen)._batches()
-    net.train()
-    tally, start = _new_tally(), 0
-    mid = state.pop("mid", None)
-    if mid is not None:                 # resuming a SIGTERM checkpoint taken inside this epoch
-        start, tally = mid["batch"], _tally_from_save(mid["tally"])
-        gen.set_state(mid["gen"])
-        torch.set_rng_state(mid["rng"])
-        t0 -= mid["seconds"]
-    for first in range(start, len(batches), G.world):
-        group = batches[first:first + G.world]
-        views = []                      # every rank augments every batch of the step: the same draws
-        for q, s in group:
-            c = int(train_split.cell_idx[int(q[0])])
-            other = fixed["others"][c]
-            k = min(int(cfg["contrast"]), len(other))
-            cs = torch.as_tensor(other[torch.randint(len(other), (k,), generator=gen).numpy()] if k else
-                                 np.zeros(0, dtype=np.int64))
-            idx = torch.cat([q, s, cs])
-            views.append((q, s, idx, c, D.augment(train_split.e[idx], gen, cfg["rc_prob"], 0, 0.0, 0.0),
-                          D.augment(train_split.p[idx], gen, cfg["rc_prob"], 0, 0.0, 0.0)))
-        real = G.rank < len(group)
-        b = first + (G.rank if real else 0)
-        q, s, idx, c, ec, pc = views[b - first]
-        y = train_split.y[q].to(device)
-        B, S = len(q), len(s)
-        for g in opt.param_groups:
-            g["lr"] = g.get("lr_scale", 1.0) * lr_at(state["step"], fixed["total"], fixed["warmup"], cfg["lr"])
-        with L.autocast(device, amp):
-            z_all, e_all, z_I, z_E, logits, dlog = net(D.onehot(ec.to(device)), D.onehot(pc.to(device)), B, S, env,
-                                                       cfg["grl_coeff"])
-        cell_t = torch.as_tensor(train_split.cell_idx[idx.numpy()], dtype=torch.long, device=device)
-        l_task = task_loss(logits, y, cfg["task_loss"], fixed["margins"])
-        l_inv = F.cross_entropy(dlog, cell_t)
-        if env:
-            l_corr = correlation_loss(z_I, z_E, cfg["corr_eps"])
-            l_hcont, _ = hierarchical_infonce(e_all, cell_t, tau=cfg["tau"])
-            l_sparse = sparsity_loss(z_I, z_E)
-            l_proto = prototype_loss(e_all, model.prototypes[cell_t], model.proto_seen[cell_t] > 0)
-            loss = (l_task + w["alpha"] * l_corr + w["beta"] * l_inv + w["gamma"] * l_hcont
-                    + w["delta"] * l_sparse + w["eta"] * l_proto)
-        else:
-            with torch.no_grad():
+class EPFamily(L.Family):
+    """The EP model's part of toolkit.train.loop.run: one cell line's batches with support and
+    contrast sets, the loss terms and prototypes, validation AUPR, calibration.json."""
+
+    def __init__(self, model, net, opt, cfg, config, train_split, val_split, device, ckpt, scaler, amp, margins,
+                 n_batches):
+        self.model, self.net, self.opt, self.cfg, self.device, self.ckpt = model, net, opt, cfg, device, ckpt
+        self.scaler, self.amp, self.margins = scaler, amp, margins
+        self.train_split, self.val_split = train_split, val_split
+        self.seed = int(config["seed"])
+        self.epochs = cfg["epochs"]
+        self.cells = list(config["cells"])
+        self.total, self.warmup = n_batches * cfg["epochs"], n_batches * cfg["warmup_epochs"]
+        self.val_groups = support_sets(val_split.cell_names, int(cfg["support"]), self.seed)
+        self.others = {c: np.flatnonzero(train_split.cell_idx != c) for c in np.unique(train_split.cell_idx)}
+
+    def begin_epoch(self, state, gen):
+        """Every rank draws the same batch list and augmentations (from the seed and the epoch)."""
+        cfg, epoch = self.cfg, state["epoch"]
+        env = set_curriculum(self.model, epoch, cfg)
+        batches = CellBatchSampler(self.train_split.cell_idx, int(cfg["batch_size"]), int(cfg["support"]),
+                                   gen)._batches()
+        self.net.train()
+        return {"state": state, "epoch": epoch, "gen": gen, "env": env, "w": loss_weights(epoch, cfg),
+                "batches": batches, "tally": _new_tally(), "n_steps": len(batches), "rows": len(self.train_split)}
+
+    def resume_epoch(self, ep, mid):
+        ep["tally"] = _tally_from_save(mid["tally"])
+
+    def mid(self, ep):
+        return {"tally": _tally_to_save(ep["tally"])}
+
+    def steps(self, ep, start):
+        """Step t takes the sampler's batches tW .. tW + W - 1, rank r batch tW + r (a rank past
+        the epoch's last batch repeats the step's first with weight 0), and DDP averages the
+        gradients, so a step is the mean gradient of its real batches. The prototypes are then
+        updated from every rank's batch, gathered, in batch order: every rank holds the same
+        state, and one process is the W = 1 case."""
+        cfg, G, device, model, train_split = self.cfg, dist.group(), self.device, self.model, self.train_split
+        state, epoch, gen, env, w, batches, tally = (ep[k] for k in ("state", "epoch", "gen", "env", "w", "batches",
+                                                                     "tally"))
+        for first in range(start, len(batches), G.world):
+            group = batches[first:first + G.world]
+            views = []                      # every rank augments every batch of the step: the same draws
+            for q, s in group:
+                c = int(train_split.cell_idx[int(q[0])])
+                other = self.others[c]
+                k = min(int(cfg["contrast"]), len(other))
+                cs = torch.as_tensor(other[torch.randint(len(other), (k,), generator=gen).numpy()] if k else
+                                     np.zeros(0, dtype=np.int64))
+                idx = torch.cat([q, s, cs])
+                views.append((q, s, idx, c, D.augment(train_split.e[idx], gen, cfg["rc_prob"], 0, 0.0, 0.0),
+                              D.augment(train_split.p[idx], gen, cfg["rc_prob"], 0, 0.0, 0.0)))
+            real = G.rank < len(group)
+            b = first + (G.rank if real else 0)
+            q, s, idx, c, ec, pc = views[b - first]
+            y = train_split.y[q].to(device)
+            B, S = len(q), len(s)
+            for g in self.opt.param_groups:
+                g["lr"] = g.get("lr_scale", 1.0) * lr_at(state["step"], self.total, self.warmup, cfg["lr"])
+            with L.autocast(device, self.amp):
+                z_all, e_all, z_I, z_E, logits, dlog = self.net(D.onehot(ec.to(device)), D.onehot(pc.to(device)),
+                                                                B, S, env, cfg["grl_coeff"])
+            cell_t = torch.as_tensor(train_split.cell_idx[idx.numpy()], dtype=torch.long, device=device)
+            l_task = task_loss(logits, y, cfg["task_loss"], self.margins)
+            l_inv = F.cross_entropy(dlog, cell_t)
+            if env:
                 l_corr = correlation_loss(z_I, z_E, cfg["corr_eps"])
-            l_hcont = l_proto = torch.zeros((), device=device)
-            l_sparse = sparsity_loss(z_I)
-            loss = l_task + w["beta"] * l_inv + w["delta"] * l_sparse
-        step_loss = loss
-        if G.active:                    # DDP's mean over W ranks becomes the mean over the step's real batches
-            step_loss = loss * (G.world / len(group) if real else 0.0)
-            if G.any(real and not bool(torch.isfinite(loss))):
-                step_loss = step_loss * float("nan")      # every rank stops at the same step
-        guarded_step(step_loss, model, opt, cfg["clip"], epoch, b, "the labels and sequences",
-                     scaler=fixed["scaler"])
-        rec = None
-        if real:
-            rec = {"c": c, "terms": [float(v.detach()) for v in (loss, l_task, l_corr, l_inv, l_hcont, l_sparse,
-                                                                  l_proto)],
-                   "dom_hits": int((dlog.argmax(dim=1) == cell_t).sum()), "dom_n": len(idx), "env_hits": 0,
-                   "env_n": 0, "act_I": float((z_I.abs() > ACTIVE).float().mean()),
-                   "act_E": float((z_E.abs() > ACTIVE).float().mean()),
-                   "p": torch.sigmoid(logits.detach()).cpu().numpy(), "y": y.cpu().numpy()}
-            if env:
-                seen = torch.nonzero(model.proto_seen > 0).flatten()
-                own = model.proto_seen[cell_t] > 0
-                if len(seen) >= 2 and bool(own.any()):     # e nearest its own cell's prototype?
-                    sims = F.normalize(e_all.detach()[own], dim=1) @ F.normalize(model.prototypes[seen], dim=1).T
-                    rec["env_hits"] = int((seen[sims.argmax(dim=1)] == cell_t[own]).sum())
-                    rec["env_n"] = int(own.sum())
-                rec["proto"] = e_all[B:B + S].detach().mean(dim=0).cpu()
-        for r in G.gather(rec):         # in batch order, on every rank
-            if r is None:
-                continue
-            if env:
-                model.update_prototype(r["c"], r["proto"].to(device), cfg["mu"])
-            _add(tally, r)
-            state["step"] += 1
-        done = first + len(group)
-        if G.any(guard.requested) and done < len(batches):
-            raise fixed["ckpt"].stop_mid_epoch(state, {"batch": done, "tally": _tally_to_save(tally),
-                                                       "gen": gen.get_state(), "rng": torch.get_rng_state(),
-                                                       "seconds": time.time() - t0}, epoch, done - 1)
-    return t0, tally, env, w
+                l_hcont, _ = hierarchical_infonce(e_all, cell_t, tau=cfg["tau"])
+                l_sparse = sparsity_loss(z_I, z_E)
+                l_proto = prototype_loss(e_all, model.prototypes[cell_t], model.proto_seen[cell_t] > 0)
+                loss = (l_task + w["alpha"] * l_corr + w["beta"] * l_inv + w["gamma"] * l_hcont
+                        + w["delta"] * l_sparse + w["eta"] * l_proto)
+            else:
+                with torch.no_grad():
+                    l_corr = correlation_loss(z_I, z_E, cfg["corr_eps"])
+                l_hcont = l_proto = torch.zeros((), device=device)
+                l_sparse = sparsity_loss(z_I)
+                loss = l_task + w["beta"] * l_inv + w["delta"] * l_sparse
+            step_loss = loss
+            if G.active:                    # DDP's mean over W ranks becomes the mean over the step's real batches
+                step_loss = loss * (G.world / len(group) if real else 0.0)
+                if G.any(real and not bool(torch.isfinite(loss))):
+                    step_loss = step_loss * float("nan")      # every rank stops at the same step
+            guarded_step(step_loss, model, self.opt, cfg["clip"], epoch, b, "the labels and sequences",
+                         scaler=self.scaler)
+            rec = None
+            if real:
+                rec = {"c": c, "terms": [float(v.detach()) for v in (loss, l_task, l_corr, l_inv, l_hcont,
+                                                                      l_sparse, l_proto)],
+                       "dom_hits": int((dlog.argmax(dim=1) == cell_t).sum()), "dom_n": len(idx), "env_hits": 0,
+                       "env_n": 0, "act_I": float((z_I.abs() > ACTIVE).float().mean()),
+                       "act_E": float((z_E.abs() > ACTIVE).float().mean()),
+                       "p": torch.sigmoid(logits.detach()).cpu().numpy(), "y": y.cpu().numpy()}
+                if env:
+                    seen = torch.nonzero(model.proto_seen > 0).flatten()
+                    own = model.proto_seen[cell_t] > 0
+                    if len(seen) >= 2 and bool(own.any()):     # e nearest its own cell's prototype?
+                        sims = F.normalize(e_all.detach()[own], dim=1) @ F.normalize(model.prototypes[seen], dim=1).T
+                        rec["env_hits"] = int((seen[sims.argmax(dim=1)] == cell_t[own]).sum())
+                        rec["env_n"] = int(own.sum())
+                    rec["proto"] = e_all[B:B + S].detach().mean(dim=0).cpu()
+            for r in G.gather(rec):         # in batch order, on every rank
+                if r is None:
+                    continue
+                if env:
+                    model.update_prototype(r["c"], r["proto"].to(device), cfg["mu"])
+                _add(tally, r)
+                state["step"] += 1
+            yield first + len(group)
 
+    def validate(self, ep):
+        """Every rank validates the same weights on all the val rows, so every rank takes the
+        same decisions."""
+        cfg, model, val_split, val_groups, tally, env, w = (self.cfg, self.model, self.val_split, self.val_groups,
+                                                            ep["tally"], ep["env"], ep["w"])
+        sums, nb = tally["sums"], tally["nb"]
+        val_y = val_split.y.numpy()
+        chance = 1.0 / max(len(self.cells), 1)
+        model.env_active.fill_(1.0 if env else 0.0)
+        vl, vdom, v_act_I, v_act_E = score_pairs(model, val_split, val_groups, self.device, env)
+        vp = sigmoid(vl)
+        thr, vf1 = calibrate_threshold(val_y, vp)
+        tm = binary_metrics(np.concatenate(tally["tr_y"]), np.concatenate(tally["tr_p"]), 0.5)
+        vm = binary_metrics(val_y, vp, thr)
+        known = val_split.cell_idx >= 0
+        with torch.no_grad():
+            vtask = float(task_loss(torch.as_tensor(vl), val_split.y.double(), cfg["task_loss"], self.margins))
+        row = {"epoch": ep["epoch"] + 1, "phase": "joint" if env else "curriculum",
+               "lr": self.opt.param_groups[0]["lr"], "train_loss": sums["loss"] / nb}
+        for k in LOSS_TERMS[1:]:
+            row[f"train_{k}"] = sums[k] / nb
+        row.update({"train_aupr": tm["aupr"], "train_auroc": tm["auroc"], "train_f1": tm["f1"],
+                    "val_task": vtask, "val_aupr": vm["aupr"], "val_auroc": vm["auroc"], "val_f1": vm["f1"],
+                    "val_threshold": thr, "val_prior": float(val_y.mean()) if len(val_y) else float("nan")})
+        for cname, (rows, _) in val_groups.items():
+            row[f"val_aupr_{cname}"] = binary_metrics(val_y[rows], vp[rows])["aupr"]
+        row.update({"domain_acc_train": tally["dom_hits"] / max(tally["dom_n"], 1),
+                    "domain_acc_val": float((vdom[known] == val_split.cell_idx[known]).mean()) if known.any()
+                    else float("nan"),
+                    "domain_chance": chance,
+                    "env_proto_acc_train": tally["env_hits"] / tally["env_n"] if tally["env_n"] else float("nan"),
+                    "zI_active_frac": tally["act_I"] / nb, "zE_active_frac": tally["act_E"] / nb,
+                    "T": float(model.temperature().detach()), "lambda": float(model.lam.detach())})
+        for k in WEIGHTS:
+            row[f"w_{k}"] = w[k] if (env or k in ("beta", "delta")) else 0.0
+        ep.update(tm=tm, vm=vm, chance=chance, val_y=val_y)
+        score = vm["aupr"] if vm["aupr"] == vm["aupr"] else -math.inf
+        return row, {"epoch": ep["epoch"] + 1, "val_aupr": score, "val_auroc": vm["auroc"], "threshold": thr,
+                     "val_f1": vf1, "env": bool(env)}
 
-def _end_epoch(model, opt, state, val_split, out_dir, device, log, fixed, epoch_info):
-    """Validation, the log row, model.pt and calibration.json when the epoch is the best,
-    early stopping and checkpoint-last.pt. Every rank validates the same weights on all
-    the val rows, so every rank takes the same decisions; only rank 0 writes."""
-    t0, tally, env, w, n = epoch_info
-    cfg, G = fixed["cfg"], dist.group()
-    epoch = state["epoch"]
-    train_secs = time.time() - t0
-    sums, nb = tally["sums"], tally["nb"]
-    val_groups = fixed["val_groups"]
-    val_y = val_split.y.numpy()
-    chance = 1.0 / max(len(fixed["cells"]), 1)
-    model.env_active.fill_(1.0 if env else 0.0)
-    vl, vdom, v_act_I, v_act_E = score_pairs(model, val_split, val_groups, device, env)
-    vp = sigmoid(vl)
-    thr, vf1 = calibrate_threshold(val_y, vp)
-    tm = binary_metrics(np.concatenate(tally["tr_y"]), np.concatenate(tally["tr_p"]), 0.5)
-    vm = binary_metrics(val_y, vp, thr)
-    known = val_split.cell_idx >= 0
-    with torch.no_grad():
-        vtask = float(task_loss(torch.as_tensor(vl), val_split.y.double(), cfg["task_loss"], fixed["margins"]))
-    row = {"epoch": epoch + 1, "phase": "joint" if env else "curriculum", "lr": opt.param_groups[0]["lr"],
-           "train_loss": sums["loss"] / nb}
-    for k in LOSS_TERMS[1:]:
-        row[f"train_{k}"] = sums[k] / nb
-    row.update({"train_aupr": tm["aupr"], "train_auroc": tm["auroc"], "train_f1": tm["f1"],
-                "val_task": vtask, "val_aupr": vm["aupr"], "val_auroc": vm["auroc"], "val_f1": vm["f1"],
-                "val_threshold": thr, "val_prior": float(val_y.mean()) if len(val_y) else float("nan")})
-    for cname, (rows, _) in val_groups.items():
-        row[f"val_aupr_{cname}"] = binary_metrics(val_y[rows], vp[rows])["aupr"]
-    row.update({"domain_acc_train": tally["dom_hits"] / max(tally["dom_n"], 1),
-                "domain_acc_val": float((vdom[known] == val_split.cell_idx[known]).mean()) if known.any()
-                else float("nan"),
-                "domain_chance": chance,
-                "env_proto_acc_train": tally["env_hits"] / tally["env_n"] if tally["env_n"] else float("nan"),
-                "zI_active_frac": tally["act_I"] / nb, "zE_active_frac": tally["act_E"] / nb,
-                "T": float(model.temperature().detach()), "lambda": float(model.lam.detach())})
-    for k in WEIGHTS:
-        row[f"w_{k}"] = w[k] if (env or k in ("beta", "delta")) else 0.0
-    row["seconds"] = time.time() - t0
-    row["samples_per_s"] = n / train_secs if train_secs > 0 else float("nan")
-    state["log"].append(row)
-    score = vm["aupr"] if vm["aupr"] == vm["aupr"] else -math.inf
-    note = ""
-    if state["best"] is None or score > state["best"]["val_aupr"]:
-        state["best"] = {"epoch": epoch + 1, "val_aupr": score, "val_auroc": vm["auroc"], "threshold": thr,
-                         "val_f1": vf1, "env": bool(env)}
-        state["bad_epochs"] = 0
-        fixed["ckpt"].save(os.path.join(out_dir, MD.WEIGHTS), model.state_dict())
-        if G.main:
-            MD.write_json(os.path.join(out_dir, CALIBRATION), calibration_record(state["best"], val_y))
-        note = " *"
-    else:
-        state["bad_epochs"] += 1
-    state["epoch"] = epoch + 1
-    # decided once for all ranks (they agree anyway: the same weights, the same val rows)
-    if G.any(state["epoch"] >= cfg["min_epochs"] and state["bad_epochs"] >= cfg["patience"]):
-        state["stopped"] = f"early stop: no gain in validation AUPR in {cfg['patience']} epochs"
-    if G.main:
-        write_log(os.path.join(out_dir, MD.LOG), state["log"])
-    fixed["ckpt"].save_last(state)
-    if log is not None:
-        log(f"epoch {epoch + 1}/{cfg['epochs']} ({row['phase']}): loss {row['train_loss']:.4f} "
-            f"train AUPR {tm['aupr']:.3f} val AUPR {vm['aupr']:.3f} AUROC {vm['auroc']:.3f} "
-            f"F1 {vm['f1']:.3f} (prior {row['val_prior']:.3f}) corr {row['train_corr']:.2e} "
-            f"domain acc {row['domain_acc_train']:.2f} (chance {chance:.2f}) T {row['T']:.2f} "
-            f"lambda {row['lambda']:.3f} {row['seconds']:.1f}s{note}")
+    def better(self, rec, best):
+        return best is None or rec["val_aupr"] > best["val_aupr"]
+
+    def save_best(self, ep, rec):
+        """model.pt and calibration.json."""
+        self.ckpt.save(self.ckpt.path(MD.WEIGHTS), self.model.state_dict())
+        if dist.group().main:
+            MD.write_json(self.ckpt.path(CALIBRATION), calibration_record(rec, ep["val_y"]))
+
+    def select(self, state, rec, improved):
+        state["bad_epochs"] = 0 if improved else state["bad_epochs"] + 1
+
+    def decide(self, state, rec, ep):
+        # decided once for all ranks (they agree anyway: the same weights, the same val rows)
+        if dist.group().any(state["epoch"] >= self.cfg["min_epochs"] and state["bad_epochs"] >= self.cfg["patience"]):
+            state["stopped"] = f"early stop: no gain in validation AUPR in {self.cfg['patience']} epochs"
+
+    def write_log(self, path, rows):
+        write_log(path, rows)           # the module's: tests intercept it
+
+    def messages(self, row, ep, note):
+        tm, vm = ep["tm"], ep["vm"]
+        return [f"epoch {ep['epoch'] + 1}/{self.cfg['epochs']} ({row['phase']}): loss {row['train_loss']:.4f} "
+                f"train AUPR {tm['aupr']:.3f} val AUPR {vm['aupr']:.3f} AUROC {vm['auroc']:.3f} "
+                f"F1 {vm['f1']:.3f} (prior {row['val_prior']:.3f}) corr {row['train_corr']:.2e} "
+                f"domain acc {row['domain_acc_train']:.2f} (chance {ep['chance']:.2f}) T {row['T']:.2f} "
+                f"lambda {row['lambda']:.3f} {row['seconds']:.1f}s{note}"]
 
 
 CALIBRATION = "calibration.json"
