@@ -303,3 +303,37 @@ def build(config):
 def no_decay(name, param):
     """Parameters AdamW must not decay: biases, norm parameters, weight-norm gains."""
     return param.ndim <= 1 or name.endswith(".bias") or "original0" in name
+
+
+# ---------------------------------------------------------------------------- loss
+
+def loss(pred, y, w_se, task_w, delta, kinds=None, pos_weight=None, regression="huber"):
+    """Masked, SE- and task-weighted loss; also the per-task mean loss and the per-task
+    signal of the task-weight EMA (detached): the mean squared residual of regression
+    tasks, the mean loss of the others.
+
+    pred, y, w_se : (B, T) float tensors (y NaN where a label is missing); task_w : (T,)
+    kinds : (T,) long tensor, 0 regression, 1 binary, 2 count (default all regression): regression tasks
+    take Huber(delta) (or squared error with ``regression="mse"``), binary tasks binary
+    cross-entropy on logits with ``pos_weight`` (T,), count tasks the Poisson negative
+    log-likelihood of a log rate (without the log y! constant)."""
+    F = torch.nn.functional
+    mask = torch.isfinite(y)
+    y0 = torch.where(mask, y, torch.zeros_like(y))
+    sq = (pred - y0) ** 2
+    elem = F.huber_loss(pred, y0, reduction="none", delta=delta) if regression == "huber" else sq
+    signal = sq
+    if kinds is not None and bool((kinds != 0).any()):
+        k = kinds.to(pred.device)[None, :]
+        pw = (pos_weight if pos_weight is not None else torch.ones(pred.shape[1])).to(pred.device)
+        bce = F.binary_cross_entropy_with_logits(pred, y0, pos_weight=pw, reduction="none")
+        pois = torch.exp(pred.clamp(max=30.0)) - y0 * pred
+        elem = torch.where(k == 1, bce, torch.where(k == 2, pois, elem))
+        signal = torch.where(k == 0, sq, elem)
+    m = mask.float()
+    tw = task_w.to(pred.device)[None, :]
+    loss = (tw * w_se * m * elem).sum() / ((tw * m).sum() + 1e-8)
+    cnt = m.sum(dim=0)
+    per_task = ((m * elem).sum(dim=0) / cnt.clamp(min=1)).detach()
+    sig = ((m * signal).sum(dim=0) / cnt.clamp(min=1)).detach()
+    return loss, per_task, sig, cnt > 0

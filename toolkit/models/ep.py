@@ -80,6 +80,8 @@ Inputs: one-hot float tensors (B, 4, L_E) and (B, 4, L_P); N is an all-zero colu
 Pooling is global, so any lengths work.
 """
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -313,3 +315,75 @@ def build(config):
 def no_decay(name, param):
     """Parameters AdamW must not decay: biases and the scalars and vectors of the energy."""
     return param.ndim <= 1 or name.endswith(".bias")
+
+
+# ---------------------------------------------------------------------------- losses
+
+def immax_margins(n_pos, n_neg, margin=1.0, power=0.25):
+    """(rho+, rho-): rho_y proportional to n_y^(-power), rho+ = margin."""
+    if n_pos <= 0 or n_neg <= 0:
+        return float(margin), float(margin)
+    return float(margin), float(margin * (n_pos / n_neg) ** power)
+
+
+def task_loss(logits, y, kind="immax", margins=(1.0, 1.0)):
+    """Mean task loss of logits (B,) against 0/1 labels y (B,).
+
+    ``immax``: softplus(rho_y - y~ * s), y~ = 2y - 1; ``bce``: binary cross-entropy."""
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(logits, y)
+    sign = 2.0 * y - 1.0
+    rho = torch.where(y > 0.5, torch.full_like(y, margins[0]), torch.full_like(y, margins[1]))
+    return F.softplus(rho - sign * logits).mean()
+
+
+def correlation_loss(z_I, z_E, eps=1e-8):
+    """Squared Pearson correlation between z_I (B, d) and z_E ((d,) or (B, d)), per pair
+    across the d components, averaged over pairs."""
+    z_E = z_E.expand_as(z_I)
+    a = z_I - z_I.mean(dim=1, keepdim=True)
+    b = z_E - z_E.mean(dim=1, keepdim=True)
+    cov = (a * b).mean(dim=1)
+    r = cov / torch.sqrt((a * a).mean(dim=1) * (b * b).mean(dim=1) + eps)
+    return (r * r).mean()
+
+
+def hierarchical_infonce(e, cells, tau=0.1):
+    """InfoNCE over L2-normalised e (N, d) whose positives share the cell line.
+
+    Candidates of anchor i: every other row. Loss of i:
+    -log(sum_{j pos} exp(s_ij / tau) / sum_{j != i} exp(s_ij / tau)), s the cosine
+    similarity; anchors with no positive or no negative are skipped. The rows must come
+    from one forward pass (see the module docstring: a memory of earlier batches' e let
+    the network tell fresh from stale vectors instead of cell lines). Returns (mean loss,
+    anchors used).
+    """
+    z = F.normalize(e.float(), dim=1)
+    N = z.shape[0]
+    sim = z @ z.T / tau
+    self_mask = torch.eye(N, dtype=torch.bool, device=z.device)
+    same = cells[:, None] == cells[None, :]
+    pos = same & ~self_mask
+    ok = pos.any(dim=1) & (~same).any(dim=1)
+    if not ok.any():
+        return sim.sum() * 0.0, 0
+    sim = sim.masked_fill(self_mask, -math.inf)
+    log_all = torch.logsumexp(sim, dim=1)
+    log_pos = torch.logsumexp(sim.masked_fill(~pos, -math.inf), dim=1)
+    return (log_all - log_pos)[ok].mean(), int(ok.sum())
+
+
+def sparsity_loss(z_I, z_E=None):
+    """mean |z_I| (+ mean |z_E|)."""
+    out = z_I.abs().mean()
+    return out if z_E is None else out + z_E.abs().mean()
+
+
+def prototype_loss(e, prototypes, seen=None):
+    """Mean over rows of the per-component squared distance of e (N, d) to each row's cell
+    line prototype (N, d) (or one prototype (d,)), over the rows whose prototype exists
+    (``seen``, bool (N,)); 0 when none does."""
+    d2 = ((e - prototypes) ** 2).mean(dim=-1)
+    if seen is None:
+        return d2.mean()
+    return d2[seen].mean() if bool(seen.any()) else e.sum() * 0.0

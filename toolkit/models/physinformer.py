@@ -595,3 +595,11 @@ def build_aux(config):
 def no_decay(name, param):
     """Parameters AdamW must not decay: biases, norm parameters, per-descriptor log-variances."""
     return param.ndim <= 1 or name.endswith(".bias")
+
+
+def masked_mse(pred, y):
+    """Mean squared error of pred against y (same shape) over the finite entries of y (0 when none)."""
+    mask = torch.isfinite(y)
+    y0 = torch.where(mask, y, torch.zeros_like(y))
+    m = mask.float()
+    return (((pred - y0) ** 2) * m).sum() / m.sum().clamp(min=1)

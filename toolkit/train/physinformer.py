@@ -150,11 +150,7 @@ def _param_groups(model, weight_decay):
     return L.param_groups(model, weight_decay, model_lib.no_decay, trainable_only=True)
 
 
-def _masked_mse(pred, y):
-    mask = torch.isfinite(y)
-    y0 = torch.where(mask, y, torch.zeros_like(y))
-    m = mask.float()
-    return (((pred - y0) ** 2) * m).sum() / m.sum().clamp(min=1)
+_masked_mse = model_lib.masked_mse  # the auxiliary heads' loss lives with the model
 
 
 def _aux_seed(seed, epoch, step):
