@@ -63,6 +63,10 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+PREDICTOR = "toolkit.train.serve:CREPredictor"
+"""The class ``predict`` serves this family's model directories with (module:class; see
+toolkit.train.serve.Predictor for what it offers)."""
+
 PRESETS = {
     # the full design
     "malinois": {"arch": "malinois", "stem": 64, "width": 256, "wide": 384, "head_hidden": [256, 64],

@@ -86,6 +86,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+PREDICTOR = "toolkit.train.serve:EPPredictor"
+"""The class ``predict`` serves this family's model directories with (module:class; see
+toolkit.train.serve.Predictor for what it offers)."""
+
 PRESETS = {
     # minutes on a CPU for a few thousand pairs of windows of a few hundred bp
     "cpu": {"channels": 32, "kernel": 11, "blocks": 0, "pool": 4, "d": 32, "env_hidden": 64,

@@ -64,6 +64,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+PREDICTOR = "toolkit.train.serve:PhysInformerPredictor"
+"""The class ``predict`` serves this family's model directories with (module:class; see
+toolkit.train.serve.Predictor for what it offers)."""
+
 FAMILIES = ("pwm", "bend", "stiff", "thermo", "entropy", "advanced", "global")
 """Router families, in head order; a name's prefix before the first '_' picks its head."""
 

@@ -501,14 +501,14 @@ class EPPredictor(Predictor):
         return sigmoid(logits), support
 
 
-PREDICTORS = {"cre": "CREPredictor", "physinformer": "PhysInformerPredictor", "ep": "EPPredictor"}
-"""config.json's ``kind`` -> the class in this module that serves it (a new family adds one line)."""
-
-
 def load(model_dir, device):
-    """The predictor of a model directory, whatever its kind (see :class:`Predictor`)."""
+    """The predictor of a model directory, whatever its kind (see :class:`Predictor`): the
+    family's model module (toolkit.models.KINDS) names its predictor class in ``PREDICTOR``."""
+    import importlib
+
     config = MD.read_config(model_dir, kinds=KINDS)
-    name = PREDICTORS.get(config["kind"])
-    if name is None:
+    target = getattr(importlib.import_module(KINDS[config["kind"]]), "PREDICTOR", None)
+    if target is None:
         raise InputError(f"model kind '{config['kind']}' cannot be served yet", file=model_dir)
-    return globals()[name](model_dir, device)
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name)(model_dir, device)
