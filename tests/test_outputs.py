@@ -55,7 +55,7 @@ def test_dev_stdout_names_this_process_standard_output():
     from toolkit.io.streams import _own_descriptor
 
     assert [_own_descriptor(p) for p in ("/dev/stdout", "/dev/stderr", "/dev/fd/5", "/proc/self/fd/1")] == [1, 2, 5, 1]
-    assert _own_descriptor("/tmp/out.tsv") is None
+    assert _own_descriptor("results/out.tsv") is None and _own_descriptor("-") is None
 
 
 def test_dev_stdout_into_a_closed_pipe_ends_quietly(tmp_path):

@@ -1,4 +1,4 @@
-"""fit-cre: train the cross-cell-type CRE activity model (design 001)."""
+"""fit-cre: train the cross-cell-type CRE activity model."""
 
 import click
 
@@ -48,8 +48,8 @@ MOVED = opt.moved_to_config({
               help="Model and schedule sizes: malinois (the full design) or cpu (minutes on a CPU); "
                    "auto: malinois on CUDA, cpu otherwise.")
 @click.option("--arch", type=click.Choice(["malinois", "resnet", "mm-transformer"]), default=None,
-              help="Network: malinois (weight-normalised multi-scale CNN, design 001 MODEL DESIGN), resnet "
-                   "(BatchNorm ResNet + dilated stack, METHOD) or mm-transformer (design 004: k-mer patch transformer, "
+              help="Network: malinois (weight-normalised multi-scale CNN with dilated residual blocks), resnet "
+                   "(BatchNorm ResNet + dilated stack) or mm-transformer (k-mer patch transformer, "
                    "a branch per --modality, cross-modal fusion; no k-mer ridge branch, lr 5e-4 unless set). "
                    "Default: the preset's (config key model.arch).")
 @click.option("--ensemble", "members", type=click.IntRange(1, 32), default=None, metavar="N",
@@ -90,8 +90,9 @@ def cli(input, out_dir, fmt, seq_col, id_col, targets, no_se, task_types, target
     `split` column: fits on `train`, stops early on `val`, and never reads
     `test` rows. Targets are standardised on the train split; SE columns
     (<CELL>_lfcSE) weight the loss; missing labels are masked. Writes the
-    model directory of SPEC.md; one summary line per epoch on standard
-    error. Every setting defaults to the preset's value (or the design's),
+    model directory (config.json, model.pt, normalization.json, train_log.tsv,
+    checkpoints); one summary line per epoch on standard
+    error. Every setting defaults to the preset's value (or the built-in default),
     can be changed in a --config file (keys below), and is recorded in
     config.json.
 

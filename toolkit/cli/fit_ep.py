@@ -1,4 +1,4 @@
-"""fit-ep: train the enhancer-promoter interaction model (design 002)."""
+"""fit-ep: train the enhancer-promoter interaction model."""
 
 import click
 
@@ -98,7 +98,8 @@ def cli(input, out_dir, genome, enhancer_length, promoter_length, clip, enhancer
     validation AUPR of the `val` rows (patience 3), and never reads `test`
     or `excluded` rows. A cell line's environment z_E is the mean feature of
     a support set of its pairs (labels unused), so the model scores pairs of
-    a cell line it never saw. Writes the model directory of SPEC.md plus
+    a cell line it never saw. Writes a model directory (config.json, model.pt,
+    train_log.tsv, checkpoints) plus
     calibration.json (the decision threshold, the F1 maximum on val) and
     baseline.json (distance and region-propensity baselines on the same
     rows); one line per epoch on standard error: AUPR, AUROC, F1, the

@@ -1,4 +1,4 @@
-"""fit-physinformer: train PhysInformer, sequence -> biophysical descriptors (design 000)."""
+"""fit-physinformer: train PhysInformer, sequence -> biophysical descriptors."""
 
 import click
 

@@ -1,6 +1,6 @@
 """fit-cre's run: the split table read chunk by chunk into the training cache, what is fitted on
 the train split (target transforms, SE weight means, side-input scalers), the splits the trainer
-reads, the resolved configuration, and the k-mer ridge baseline (design 001).
+reads, the resolved configuration, and the k-mer ridge baseline.
 
 No printing: messages go through the command's ``log`` object (``info``, ``warn``, ``detail``);
 failures are toolkit.errors exceptions.
@@ -618,7 +618,7 @@ def resolve_config(data, preset, arch, dev, seed, flags, input, motif_prior, fea
         model[key] = p[key]
     model.update(given_model)
     if model["arch"] == "mm-transformer":
-        # design 004's sizes; its own defaults where the CNN presets' do not fit a transformer
+        # the transformer's own sizes; its own defaults where the CNN presets' do not fit a transformer
         model["mm"] = {**MM_SIZES, **(file_mm or {})}
         for key, value in (("kmer_prior", False), ("members", 1)):
             if key not in given_model:
@@ -636,4 +636,4 @@ def resolve_config(data, preset, arch, dev, seed, flags, input, motif_prior, fea
 
 
 MM_SIZES = CRE_MM_SIZES
-"""The mm-transformer's sizes (design 004, "Model")."""
+"""The mm-transformer's sizes (patch width, layers, heads)."""

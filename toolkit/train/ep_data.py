@@ -1,6 +1,6 @@
 """fit-ep's run on a split pair table: the train and val pairs read and encoded (sequences, or
 windows of a genome around coordinates), the resolved configuration, and the distance and
-region-propensity baselines fitted on the same rows (design 002). Leave-one-cell-out is
+region-propensity baselines fitted on the same rows. Leave-one-cell-out is
 toolkit.train.ep_loco.
 
 No printing: messages go through the command's ``log`` object (``info``, ``warn``, ``detail``);

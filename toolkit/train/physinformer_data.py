@@ -1,6 +1,6 @@
 """fit-physinformer's run: descfeat's HDF5 file (or a table of descriptor columns) read in blocks
 into the training cache, the descriptors chosen and scaled on the train split, the splits the
-trainer reads, a frozen TileFormer, and the resolved configuration (design 000).
+trainer reads, a frozen TileFormer, and the resolved configuration.
 
 No printing: messages go through the command's ``log`` object (``info``, ``warn``, ``detail``);
 failures are toolkit.errors exceptions.
