@@ -82,17 +82,6 @@ class ColumnPruner:
         """Bool array (d,): at most one distinct finite value."""
         return ~(self.hi > self.lo)
 
-    def correlation(self, i, j):
-        """Pearson r of columns i and j over their finite rows (for columns NaN in the same rows)."""
-        n = self.count[i]
-        mi, mj = self.s1[i] / n, self.s1[j] / n
-        vi = self.s2[i] / n - mi * mi
-        vj = self.s2[j] / n - mj * mj
-        cov = self.cross[i, j] / n - mi * mj
-        if not (vi > 0 and vj > 0):
-            return float("nan")
-        return float(np.clip(cov / np.sqrt(vi * vj), -1.0, 1.0))
-
     def _decide(self):
         if getattr(self, "_decided", None) is not None and self._decided[0] == self.rows:
             return self._decided[1]
