@@ -329,15 +329,9 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
              "best_k": [], "log": [], "stopped": "", "collapsed": 0}
     amp = L.precision_dtype(cfg.get("precision", "auto"), device)
     scaler = L.grad_scaler(device, amp)
-    ckpt = L.Checkpoints(out_dir, model, opt, extra=lambda: {"scaler": scaler.state_dict()} if scaler else {})
+    ckpt = L.Checkpoints(out_dir, model, opt, parts={"scaler": scaler})
     if resume:
-        ck = ckpt.load_last()
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        if scaler is not None and "scaler" in ck:
-            scaler.load_state_dict(ck["scaler"])
-        state = ck["state"]
-        torch.set_rng_state(ck["rng"])
+        state = ckpt.restore()
     fam = CreFamily(model, opt, cfg, config, train_split, val_split, device, ckpt, scaler, amp,
                     kinds, kind_t, pos_weight, steps_per_epoch)
     L.run(fam, state, ckpt, log)

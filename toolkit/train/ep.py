@@ -399,16 +399,10 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
     state = {"epoch": 0, "step": 0, "best": None, "bad_epochs": 0, "log": [], "stopped": ""}
     amp = L.precision_dtype(cfg.get("precision", "auto"), device)
     scaler = L.grad_scaler(device, amp)
-    ckpt = L.Checkpoints(out_dir, model, opt, extra=lambda: {"scaler": scaler.state_dict()} if scaler else {})
+    ckpt = L.Checkpoints(out_dir, model, opt, parts={"scaler": scaler})
     if resume:
-        ck = ckpt.load_last()
-        model.load_state_dict(ck["model"])
-        set_curriculum(model, ck["state"]["epoch"], cfg)
-        opt.load_state_dict(ck["optimizer"])
-        if scaler is not None and "scaler" in ck:
-            scaler.load_state_dict(ck["scaler"])
-        state = ck["state"]
-        torch.set_rng_state(ck["rng"])
+        state = ckpt.restore()
+        set_curriculum(model, state["epoch"], cfg)
     fam = EPFamily(model, net, opt, cfg, config, train_split, val_split, device, ckpt, scaler, amp, margins,
                    n_batches)
     L.run(fam, state, ckpt, log)

@@ -85,15 +85,16 @@ class Checkpoints:
     """The files of a run in ``out_dir``: only rank 0 writes (MD.save_tensors is looked up
     per call: tests intercept it).
 
-    A checkpoint is ``{"model", "optimizer", "state", "rng"}`` plus a family's extras
-    (``extra()``: e.g. auxiliary heads and their optimiser).
+    A checkpoint is ``{"model", "optimizer", "state", "rng"}`` plus the state dicts of a
+    family's other parts (``parts``: name -> object with ``state_dict``/``load_state_dict``,
+    e.g. auxiliary heads, their optimiser, gradient scalers; None entries are skipped).
     """
 
-    def __init__(self, out_dir, model, optimizer, extra=None):
+    def __init__(self, out_dir, model, optimizer, parts=None):
         self.out_dir = out_dir
         self.last = os.path.join(out_dir, MD.LAST)
         self.model, self.optimizer = model, optimizer
-        self.extra = extra or (lambda: {})
+        self.parts = {k: v for k, v in (parts or {}).items() if v is not None}
 
     def save(self, path, obj):
         if dist.group().main:
@@ -105,12 +106,25 @@ class Checkpoints:
     def save_last(self, state):
         ck = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "state": state,
               "rng": torch.get_rng_state()}
-        ck.update(self.extra())
+        ck.update({k: v.state_dict() for k, v in self.parts.items()})
         self.save(self.last, ck)
 
     def load_last(self):
         """checkpoint-last.pt as saved (tensors only)."""
         return MD.load_tensors(self.last)
+
+    def restore(self):
+        """Resume: load checkpoint-last.pt into the model, the optimiser and every part it
+        holds (a part the checkpoint lacks, e.g. a gradient scaler of an older run, keeps
+        its fresh state), restore the global RNG and return the loop state saved with it."""
+        ck = self.load_last()
+        self.model.load_state_dict(ck["model"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        for name, part in self.parts.items():
+            if name in ck:
+                part.load_state_dict(ck[name])
+        torch.set_rng_state(ck["rng"])
+        return ck["state"]
 
     def stop_mid_epoch(self, state, mid, epoch, batch):
         """SIGTERM inside an epoch: keep ``mid`` (the epoch's position, its tallies, the

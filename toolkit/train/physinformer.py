@@ -213,24 +213,10 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
     amp = L.precision_dtype(cfg.get("precision", "auto"), device)
     scaler, aux_scaler = L.grad_scaler(device, amp), L.grad_scaler(device, amp) if aux is not None else None
 
-    def extra():
-        ex = {} if aux is None else {"aux": aux.state_dict(), "aux_optimizer": aux_opt.state_dict()}
-        ex.update({k: v.state_dict() for k, v in (("scaler", scaler), ("aux_scaler", aux_scaler)) if v is not None})
-        return ex
-
-    ckpt = L.Checkpoints(out_dir, model, opt, extra=extra)
+    ckpt = L.Checkpoints(out_dir, model, opt, parts={"aux": aux, "aux_optimizer": aux_opt, "scaler": scaler,
+                                                    "aux_scaler": aux_scaler})
     if resume:
-        ck = ckpt.load_last()
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        if aux is not None:
-            aux.load_state_dict(ck["aux"])
-            aux_opt.load_state_dict(ck["aux_optimizer"])
-        for k, v in (("scaler", scaler), ("aux_scaler", aux_scaler)):
-            if v is not None and k in ck:
-                v.load_state_dict(ck[k])
-        state = ck["state"]
-        torch.set_rng_state(ck["rng"])
+        state = ckpt.restore()
     fam = PhysInformerFamily(model, opt, aux, aux_opt, cfg, config, train_split, val_split, device, ckpt,
                              scaler, aux_scaler, amp, steps_per_epoch, total, max_lr)
     L.run(fam, state, ckpt, log)
