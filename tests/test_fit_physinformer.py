@@ -356,7 +356,8 @@ def test_tileformer_learns_the_psi_descriptors_and_feeds_physinformer(psi_h5, tm
     pi.train()
     assert not pi.tileformer.training and not any(p.requires_grad for p in pi.tileformer.parameters())
     head = next(iter(pi.heads.values()))
-    assert any(m.in_features == 64 + len(cfg["descriptors"]) for m in head.modules() if isinstance(m, torch.nn.Linear))
+    width = 64 + len(cfg["descriptors"]) + (64 if pcfg["model"]["prior"] else 0)    # z, TileFormer, physics prior
+    assert any(m.in_features == width for m in head.modules() if isinstance(m, torch.nn.Linear))
     pred = read_tsv(invoke(predict_cli, ["-m", pi_dir, "-q"], input=fasta).stdout)
     assert np.isfinite(pred["pred_thermo_total_dG"].astype(float)).all()
     # the wrong combinations are refused

@@ -86,6 +86,39 @@ def descriptor_metrics(pred, truth):
     return out
 
 
+def flat_pearson(pred, truth, mean=None, sd=None):
+    """Pearson r of all standardised predictions against all standardised true values,
+    flattened over rows and columns (the one-number summary of a multi-descriptor model).
+
+    Parameters
+    ----------
+    pred, truth : float arrays (n, d); entries where either is not finite are left out
+    mean, sd : float arrays (d,) or scalars, optional
+        The column scalers (e.g. the train split's); default: each column's own mean and
+        SD over its finite true values here. Columns without variation are left out.
+
+    Returns
+    -------
+    float (NaN with fewer than 3 entries)
+    """
+    pred = np.asarray(pred, dtype=np.float64)
+    truth = np.asarray(truth, dtype=np.float64)
+    ok = np.isfinite(pred) & np.isfinite(truth)
+    if mean is None or sd is None:
+        t = np.where(ok, truth, np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean, sd = np.nanmean(t, axis=0), np.nanstd(t, axis=0)
+    mean = np.broadcast_to(np.asarray(mean, dtype=np.float64), (truth.shape[1],))
+    sd = np.broadcast_to(np.asarray(sd, dtype=np.float64), (truth.shape[1],))
+    ok &= (np.isfinite(sd) & (sd > 0))[None, :]
+    if ok.sum() < MIN_ROWS:
+        return float("nan")
+    z = ((pred - mean) / np.where(sd > 0, sd, 1.0))[ok]
+    y = ((truth - mean) / np.where(sd > 0, sd, 1.0))[ok]
+    return _corr(z, y)
+
+
 def summary(values):
     """mean, median, q1, q3 of the finite values (NaN when none)."""
     v = np.asarray(values, dtype=np.float64)

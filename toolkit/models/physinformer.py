@@ -60,6 +60,7 @@ only) predict measured activities.
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -84,12 +85,12 @@ PRESETS = {
     "full": {"embed": 64, "channels": [128, 192, 256], "kernels": [11, 9, 7], "d_state": 16, "ssm_layers": 2,
              "pyramid_hidden": 128, "attn_heads": 8, "head_hidden": 256, "dropout": 0.1,
              "aux_embed": 64, "aux_channels": [128, 256], "aux_hidden": 256,
-             "batch_size": 32, "epochs": 50, "lr": 1e-4},
+             "batch_size": 32, "epochs": 50, "lr": 1e-4, "physics_prior": True, "prior_kmax": 5},
     # minutes on a CPU for a few thousand sequences
     "cpu": {"embed": 16, "channels": [32, 48, 64], "kernels": [11, 9, 7], "d_state": 8, "ssm_layers": 2,
             "pyramid_hidden": 64, "attn_heads": 4, "head_hidden": 64, "dropout": 0.1,
             "aux_embed": 16, "aux_channels": [32, 64], "aux_hidden": 64,
-            "batch_size": 64, "epochs": 15, "lr": 3e-4},
+            "batch_size": 64, "epochs": 15, "lr": 3e-4, "physics_prior": True, "prior_kmax": 5},
 }
 
 
@@ -349,10 +350,12 @@ class PropertyHead(nn.Module):
             return self.mlp(torch.cat(parts + [z], dim=1))
         return self.mlp(z)
 
-    def forward(self, z, H):
-        """Returns (mean, log-variance offset), each (B, n_out), standardised units."""
+    def forward(self, z, H, base=None):
+        """Returns (mean, log-variance offset), each (B, n_out), standardised units; ``base``
+        (B, n_out), the physics prior's prediction, is added to the mean."""
         f = self.features(z, H)
-        return self.mean(f), self.logvar(f)
+        mu = self.mean(f)
+        return (mu if base is None else mu.float() + base), self.logvar(f)
 
 
 class ThermoHead(PropertyHead):
@@ -379,9 +382,12 @@ class ThermoHead(PropertyHead):
             self.tri_mean.copy_(torch.as_tensor(mean, dtype=torch.float32).reshape(self.tri_mean.shape))
             self.tri_sd.copy_(torch.as_tensor(sd, dtype=torch.float32).reshape(self.tri_sd.shape))
 
-    def forward(self, z, H):
+    def forward(self, z, H, base=None):
+        """As PropertyHead.forward; ΔG is derived after ``base`` is added to ΔH and ΔS."""
         f = self.features(z, H)
         mu, lv = self.mean(f), self.logvar(f)
+        if base is not None:
+            mu = mu.float() + base
         if self.triples.shape[0]:
             mu = mu.float()
             h, s, g = self.triples[:, 0], self.triples[:, 1], self.triples[:, 2]
@@ -390,6 +396,143 @@ class ThermoHead(PropertyHead):
             zG = (dH - self.coef * dS - self.tri_mean[:, 2]) / self.tri_sd[:, 2]
             mu = mu.index_copy(1, g, zG)
         return mu, lv
+
+
+# ---------------------------------------------------------------------- physics prior
+
+PWM_STATS = ("max", "mean", "var", "count", "weight", "log2_weight", "entropy", "top_mean")
+"""Per-motif site statistics :class:`PhysicsPrior` computes (the quantities of descfeat's pwm
+family: best site, mean and variance of the site scores, sites at p < 1e-4, Z = sum 2^s,
+log2 Z, the Boltzmann entropy of binding over sites, mean of the ``top_k`` best sites)."""
+
+
+class PhysicsPrior(nn.Module):
+    """The part of the descriptors that follows from the sequence in closed form, as a
+    fixed layer: features of the sequence that the biophysics names, and a ridge
+    regression of every descriptor on them, fitted once on the train rows.
+
+    Features Φ(x), per sequence (windows holding N, e.g. the N padding of a shorter
+    sequence, are left out of every statistic):
+
+    * strand-summed k-mer frequencies, k = 1..kmax (each k-mer and its reverse
+      complement one feature): every descriptor that is a sum or mean of per-step
+      nearest-neighbour parameters (thermodynamic totals and means, mean twist, roll,
+      stacking energy, ...) is exactly linear in the dinucleotide frequencies;
+    * for each motif (log-odds matrix in bits, both strands), the statistics of its
+      site scores s_i named in :data:`PWM_STATS`.
+
+    Output: ``coef`` · standardise(Φ(x)) + ``bias`` (B, n_out) in the model's
+    (train-standardised) descriptor units; the network adds what is left.
+    ``coef``, ``bias`` and the feature scalers are buffers set by :meth:`set_ridge`
+    (saved in model.pt, never trained). Φ is also returned, standardised, for the
+    heads to use non-linearly.
+
+    Parameters
+    ----------
+    n_out : int
+        Descriptors predicted.
+    kmax : int
+        Longest k-mer counted (0: none).
+    motifs : list of (lod, threshold)
+        ``lod`` (width, 4) log-odds matrix in bits (A C G T), ``threshold`` the score at
+        and above which a site counts as high-affinity (inf: never).
+    top_k : int
+        Sites averaged by the ``top_mean`` statistic.
+    """
+
+    def __init__(self, n_out, kmax=5, motifs=(), top_k=5):
+        super().__init__()
+        self.kmax, self.top_k = int(kmax), int(top_k)
+        self.n_motifs = len(motifs)
+        self._canon = []
+        for k in range(1, self.kmax + 1):
+            codes = np.arange(4 ** k)
+            digits = (codes[:, None] // 4 ** np.arange(k - 1, -1, -1)[None, :]) % 4
+            rc = ((3 - digits)[:, ::-1] * 4 ** np.arange(k - 1, -1, -1)[None, :]).sum(axis=1)
+            canon = np.minimum(codes, rc)
+            _, col = np.unique(canon, return_inverse=True)       # k-mer -> its pair's column
+            self.register_buffer(f"pair{k}", torch.as_tensor(col, dtype=torch.long), persistent=False)
+            self._canon.append(int(col.max()) + 1)
+        width = max((np.asarray(m[0]).shape[0] for m in motifs), default=1)
+        w = np.zeros((2 * self.n_motifs, 4, width), dtype=np.float32)
+        lens = np.zeros(self.n_motifs, dtype=np.int64)
+        thr = np.zeros(self.n_motifs, dtype=np.float32)
+        for k, (lod, t) in enumerate(motifs):
+            lod = np.asarray(lod, dtype=np.float64)
+            lens[k] = lod.shape[0]
+            w[k, :, :lod.shape[0]] = lod.T
+            w[self.n_motifs + k, :, :lod.shape[0]] = lod[::-1, ::-1].T    # reverse-complement matrix
+            thr[k] = t if np.isfinite(t) else np.float32(3e38)
+        self.register_buffer("pwm", torch.as_tensor(w), persistent=False)
+        self.register_buffer("pwm_len", torch.as_tensor(lens), persistent=False)
+        self.register_buffer("pwm_thr", torch.as_tensor(thr), persistent=False)
+        self.n_features = sum(self._canon) + len(PWM_STATS) * self.n_motifs
+        self.register_buffer("feat_mean", torch.zeros(self.n_features))
+        self.register_buffer("feat_sd", torch.ones(self.n_features))
+        self.register_buffer("coef", torch.zeros(self.n_features, n_out))
+        self.register_buffer("bias", torch.zeros(n_out))
+
+    def set_ridge(self, feat_mean, feat_sd, coef, bias):
+        """Feature scalers (F,), ridge weights (F, n_out) on standardised features, bias (n_out,)."""
+        with torch.no_grad():
+            for name, v in (("feat_mean", feat_mean), ("feat_sd", feat_sd), ("coef", coef), ("bias", bias)):
+                getattr(self, name).copy_(torch.as_tensor(np.asarray(v), dtype=torch.float32))
+
+    def features(self, codes):
+        """codes (B, L) A0 C1 G2 T3 N4 -> raw features Φ (B, F) float32 (see the class)."""
+        x = F.one_hot(codes.long().clamp(max=4), 5)[..., :4].transpose(1, 2).float()   # (B, 4, L), N = 0
+        B, _, L = x.shape
+        out = []
+        hit = x
+        for k in range(1, self.kmax + 1):
+            if k > 1:
+                hit = (hit[:, :, None, :-1] * x[:, None, :, k - 1:]).flatten(1, 2)   # (B, 4^k, L-k+1)
+            n_win = hit.sum(dim=(1, 2)).clamp(min=1.0)[:, None]       # windows without N
+            freq = hit.sum(dim=-1) / n_win                             # (B, 4^k)
+            pair = getattr(self, f"pair{k}")
+            out.append(torch.zeros(B, self._canon[k - 1], device=x.device).index_add(1, pair, freq))
+        if self.n_motifs:
+            out.append(self._pwm_stats(x))
+        return torch.cat(out, dim=1)
+
+    def _pwm_stats(self, x):
+        K, W = self.n_motifs, self.pwm.shape[-1]
+        B, _, L = x.shape
+        x = F.pad(x, (0, W - 1))                                       # every start 0..L-1 gets a window
+        s = F.conv1d(x, self.pwm)                                      # (B, 2K, L)
+        # a window is valid when its len_k bases are all A/C/G/T (so also inside the sequence)
+        base = F.pad(x.sum(dim=1, keepdim=True), (0, 1))               # 1 at A/C/G/T, 0 at N and beyond
+        run = torch.cumsum(F.pad(base, (1, 0)), dim=-1)                # run[i] = bases before i
+        start = torch.arange(s.shape[-1], device=x.device)
+        ends = start[None, :] + self.pwm_len[:, None]                  # (K, S)
+        n_ok = run[:, 0][:, ends] - run[:, 0][:, start][:, None, :]    # (B, K, S)
+        valid = (n_ok == self.pwm_len[None, :, None].to(n_ok.dtype)).repeat(1, 2, 1)   # (B, 2K, S)
+        s = s.reshape(B, 2, K, -1).transpose(1, 2).reshape(B, K, -1)  # both strands of motif k side by side
+        ok = valid.reshape(B, 2, K, -1).transpose(1, 2).reshape(B, K, -1)
+        n = ok.sum(dim=-1).clamp(min=1).float()
+        okf = ok.float()
+        neg = torch.finfo(s.dtype).min
+        smax = torch.where(ok, s, neg).amax(dim=-1)
+        mean = (s * okf).sum(-1) / n
+        var = (((s - mean[..., None]) ** 2) * okf).sum(-1) / n
+        count = ((s >= self.pwm_thr[None, :, None]) & ok).float().sum(-1)
+        ln2 = math.log(2.0)
+        lse = torch.logsumexp(torch.where(ok, s * ln2, neg), dim=-1)   # ln Z
+        weight = torch.exp(lse)
+        p = torch.exp(torch.where(ok, s * ln2, neg) - lse[..., None])
+        entropy = lse / ln2 - (p * torch.where(ok, s, 0.0)).sum(-1)
+        k = min(self.top_k, s.shape[-1])
+        top = torch.where(ok, s, neg).topk(k, dim=-1).values
+        top_mean = torch.where(top > neg / 2, top, 0.0).sum(-1) / (top > neg / 2).sum(-1).clamp(min=1)
+        any_ok = ok.any(dim=-1)
+        stats = torch.stack([smax, mean, var, count, weight, lse / ln2, entropy, top_mean], dim=-1)   # (B, K, 8)
+        stats = torch.where(any_ok[..., None], stats, torch.zeros_like(stats))
+        return stats.reshape(B, -1)
+
+    def forward(self, codes):
+        """codes (B, L) -> (standardised Φ (B, F), prior (B, n_out)), float32."""
+        phi = (self.features(codes) - self.feat_mean) / self.feat_sd
+        return phi, phi @ self.coef + self.bias
 
 
 # ---------------------------------------------------------------------- model
@@ -413,11 +556,17 @@ class PhysInformer(nn.Module):
         A trained TileFormer (section 4.2), frozen (never trained, always in eval
         mode): its predictions (standardised) are concatenated to the pooled
         representation z that every head sees.
+    prior : dict or None
+        A :class:`PhysicsPrior` (``kmax``, ``motifs``: list of {"lod", "threshold"},
+        ``top_k``): its prediction is added to every head's mean (the heads learn the
+        rest, their mean layers start at zero) and its standardised features, through
+        a Linear + GELU of width ``pyramid_hidden``, join z.
     """
 
     def __init__(self, names, triples=(), embed=64, channels=(128, 192, 256), kernels=(11, 9, 7), d_state=16,
                  ssm_layers=2, pyramid_hidden=128, attn_heads=8, head_hidden=256, dropout=0.1,
-                 temperature=TEMPERATURE_K, entropy_factor=ENTROPY_FACTOR, grad_checkpoint=False, tileformer=None):
+                 temperature=TEMPERATURE_K, entropy_factor=ENTROPY_FACTOR, grad_checkpoint=False, tileformer=None,
+                 prior=None):
         super().__init__()
         self.names = list(names)
         self.grad_checkpoint = grad_checkpoint
@@ -437,6 +586,13 @@ class PhysInformer(nn.Module):
             tileformer.requires_grad_(False)
             tileformer.eval()
         d_z = pyramid_hidden + (len(tileformer.names) if tileformer is not None else 0)
+        self.prior = None
+        if prior is not None:
+            self.prior = PhysicsPrior(len(self.names), int(prior.get("kmax", 5)),
+                                      [(m["lod"], float("inf") if m["threshold"] is None else m["threshold"]) for m in prior.get("motifs", [])],
+                                      int(prior.get("top_k", 5)))
+            self.prior_proj = nn.Sequential(nn.Linear(self.prior.n_features, pyramid_hidden), nn.GELU())
+            d_z += pyramid_hidden
         self.heads = nn.ModuleDict()
         for f, ix in self.routes.items():
             if f == "thermo":
@@ -445,6 +601,9 @@ class PhysInformer(nn.Module):
             else:
                 self.heads[f] = PropertyHead(f, d_z, c, len(ix), head_hidden, dropout)
             self.register_buffer(f"index_{f}", torch.as_tensor(ix, dtype=torch.long), persistent=False)
+            if prior is not None:
+                nn.init.zeros_(self.heads[f].mean.weight)
+                nn.init.zeros_(self.heads[f].mean.bias)
         self.log_var_base = nn.Parameter(torch.zeros(len(self.names)))
 
     def set_scalers(self, mean, sd):
@@ -484,13 +643,18 @@ class PhysInformer(nn.Module):
             with torch.no_grad():
                 psi, _ = self.tileformer(codes)
             z = torch.cat([z, psi.to(z.dtype)], dim=1)
+        base = None
+        if self.prior is not None:
+            with torch.autocast(codes.device.type, enabled=False):      # site statistics need float32
+                phi, base = self.prior(codes)
+            z = torch.cat([z, self.prior_proj(phi).to(z.dtype)], dim=1)
         H = h.transpose(1, 2)
         B = codes.shape[0]
         mu = torch.zeros(B, len(self.names), device=codes.device)
         lv = torch.zeros(B, len(self.names), device=codes.device)
         for f, head in self.heads.items():
-            m, v = head(z, H)
             ix = getattr(self, f"index_{f}")
+            m, v = head(z, H, None if base is None else base[:, ix])
             mu = mu.index_copy(1, ix, m.float())
             lv = lv.index_copy(1, ix, v.float())
         lv = torch.clamp(lv + self.log_var_base, *LOGVAR_RANGE)
@@ -583,7 +747,8 @@ def build(config):
                         head_hidden=m["head_hidden"], dropout=m["dropout"],
                         temperature=m.get("temperature_k", TEMPERATURE_K),
                         entropy_factor=m.get("entropy_factor", ENTROPY_FACTOR),
-                        grad_checkpoint=bool(m.get("grad_checkpoint", False)), tileformer=inner)
+                        grad_checkpoint=bool(m.get("grad_checkpoint", False)), tileformer=inner,
+                        prior=m.get("prior"))
 
 
 def build_aux(config):

@@ -52,7 +52,7 @@ import math
 import numpy as np
 import torch
 
-from ..evaluate.descriptors import descriptor_metrics, summary  # noqa: F401  (moved there; names kept)
+from ..evaluate.descriptors import descriptor_metrics, flat_pearson, summary  # noqa: F401  (moved there; names kept)
 from ..models import physinformer as model_lib
 from . import data as D
 from . import dist
@@ -196,6 +196,8 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
         model.tileformer.load_state_dict(tileformer_state)
     model.set_scalers(*scaler)
     model.to(device)
+    if getattr(model, "prior", None) is not None and not resume:   # deterministic: a resumed run finds it in its checkpoint
+        fit_prior(model.prior, train_split, device, seed, int(cfg.get("prior_folds", 5)), log)
     opt = torch.optim.AdamW(_param_groups(model, cfg["weight_decay"]), lr=cfg["lr"], betas=tuple(cfg["betas"]))
     aux = aux_opt = None
     if acts:
@@ -220,7 +222,149 @@ def train(config, train_split, val_split, out_dir, device, scaler, log=None, res
     fam = PhysInformerFamily(model, opt, aux, aux_opt, cfg, config, train_split, val_split, device, ckpt,
                              scaler, aux_scaler, amp, steps_per_epoch, total, max_lr)
     L.run(fam, state, ckpt, log)
-    return {"best": state["best"], "epochs": state["epoch"], "log": state["log"]}
+    out = {"best": state["best"], "epochs": state["epoch"], "log": state["log"]}
+    if cfg.get("baseline", True) and dist.group().main:
+        out["baseline"] = kmer_baseline(train_split, val_split, config["descriptors"], config["families"], device)
+        MD.write_json(ckpt.path(BASELINE), out["baseline"])
+        if log is not None:
+            log(baseline_message(out["baseline"], state["best"], state["log"]))
+    return out
+
+
+BASELINE = "baseline.json"
+"""The k-mer ridge baseline's validation figures, beside the model's, in a model directory."""
+BASELINE_KMAX = 5
+
+
+def kmer_baseline(train_split, val_split, names, families, device, block=2048):
+    """The simple baseline every PhysInformer figure is shown next to: ridge regression of
+    each descriptor on strand-summed k-mer frequencies (k = 1..BASELINE_KMAX), fitted on the
+    train rows, each descriptor's penalty chosen by its validation Pearson r (the
+    standardised descriptors; missing values count as the train mean).
+
+    Returns a JSON-able dict: ``kmax``; ``descriptors`` [{name, family, val_pearson,
+    alpha}]; ``val_pearson`` {mean, median, q1, q3, flat} overall and ``by_family``.
+    """
+    from ..models.ridge import FoldSums, ridge_holdout
+
+    feats = model_lib.PhysicsPrior(len(names), BASELINE_KMAX).to(device)
+    sums = None
+    with torch.no_grad():
+        for k, split in enumerate((train_split, val_split)):
+            for _, blk in split.blocks(block, ("codes", "y")):
+                phi = feats.features(torch.as_tensor(blk["codes"]).to(device)).double().cpu().numpy()
+                y = np.nan_to_num(np.asarray(blk["y"], dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+                if sums is None:
+                    sums = FoldSums(phi.shape[1], y.shape[1], 2)
+                sums.add(phi, y, np.full(len(y), k))
+    res = ridge_holdout(sums, 1)
+    fams = np.asarray(families)
+    # the per-family flattened r needs predictions: the val rows are few, predict them
+    pred, truth = [], []
+    with torch.no_grad():
+        for _, blk in val_split.blocks(block, ("codes", "y")):
+            phi = feats.features(torch.as_tensor(blk["codes"]).to(device)).double().cpu().numpy()
+            pred.append((phi - res["mean"]) / res["sd"] @ res["coef"] + res["intercept"])
+            truth.append(np.asarray(blk["y"], dtype=np.float64))
+    pred, truth = np.concatenate(pred), np.concatenate(truth)
+    r = descriptor_metrics(pred, truth)["pearson"]
+
+    def num(x):                                         # JSON has no NaN
+        return float(x) if np.isfinite(x) else None
+
+    def summ(sel):
+        got = {**summary(r[sel]), "flat": flat_pearson(pred[:, sel], truth[:, sel], 0.0, 1.0)}
+        return {k: num(v) for k, v in got.items()}
+
+    return {"kmax": BASELINE_KMAX, "rows": {"train": int(sums.n[0]), "val": int(sums.n[1])},
+            "val_pearson": summ(np.ones(len(names), bool)),
+            "by_family": {f: summ(fams == f) for f in dict.fromkeys(families)},
+            "descriptors": [{"name": n, "family": f, "val_pearson": num(r[j]), "alpha": float(res["alpha"][j])}
+                            for j, (n, f) in enumerate(zip(names, families))]}
+
+
+def baseline_message(base, best, rows):
+    """One line: the best epoch's validation Pearson (mean, median, flattened) beside the k-mer ridge's."""
+    def f3(x):
+        return "NaN" if x is None or not math.isfinite(x) else f"{x:.3f}"
+
+    b = base["val_pearson"]
+    row = next((x for x in rows if best and x["epoch"] == best["epoch"]), None)
+    model = "" if row is None else (f"model (epoch {row['epoch']}) mean {f3(row['val_pearson_mean'])} median "
+                                   f"{f3(row['val_pearson_median'])} flattened {f3(row['val_pearson_flat'])}; ")
+    return (f"val Pearson: {model}k-mer ridge (k = 1-{base['kmax']}, same rows) mean {f3(b['mean'])} median "
+            f"{f3(b['median'])} flattened {f3(b['flat'])}")
+
+
+def fit_prior(prior, train_split, device, seed, folds=5, log=None, block=2048):
+    """Fit the physics prior's ridge regression on the train rows (toolkit.models.ridge:
+    every descriptor's penalty by ``folds``-fold cross-validation over rows dealt at
+    random from ``seed``; missing descriptor values count as the train mean, 0).
+
+    prior : toolkit.models.physinformer.PhysicsPrior (on ``device``)
+    train_split : Split or CachedRows with ``codes`` (n, L) and standardised ``y`` (n, d)
+
+    Returns the dict of toolkit.models.ridge.ridge_cv (``cv_r``: out-of-fold r per descriptor).
+    """
+    from ..models.ridge import FoldSums, ridge_cv
+
+    n = len(train_split)
+    fold = np.random.default_rng([seed, 7]).permutation(n) % max(2, min(folds, n))
+    sums = None
+    with torch.no_grad():
+        for a, blk in train_split.blocks(block, ("codes", "y")):
+            phi = prior.features(torch.as_tensor(blk["codes"]).to(device)).double().cpu().numpy()
+            y = np.nan_to_num(np.asarray(blk["y"], dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+            if sums is None:
+                sums = FoldSums(phi.shape[1], y.shape[1], int(fold.max()) + 1)
+            sums.add(phi, y, fold[a:a + len(y)])
+    res = ridge_cv(sums)
+    prior.set_ridge(res["mean"], res["sd"], res["coef"], res["intercept"])
+    if log is not None:
+        r = res["cv_r"]
+        log(f"physics prior: {prior.n_features} features ({prior.kmax}-mers and below, {prior.n_motifs} motifs), "
+            f"ridge fitted on {n:,} train rows; cross-validated r per descriptor: median {np.nanmedian(r):.3f}, "
+            f"mean {np.nanmean(r):.3f}")
+    return res
+
+
+def prior_config(names, kmax, motifs=None, top_k=5):
+    """The ``model.prior`` entry of a config: ``kmax`` and, when ``names`` hold per-motif pwm
+    descriptors, the motifs that made them (log-odds in bits and high-affinity threshold,
+    as descfeat's pwm family computes them; ``top_k`` as its top_k_mean).
+
+    ``motifs``: the motif list descfeat was given, or None to recognise a cell type's
+    list (HepG2, K562, WTC11, S2) from the pwm column names. No motifs are used when
+    there are no pwm columns or no list matches (the prior then holds k-mers only).
+    Returns (dict, note): the note says which motifs were used, for the run summary.
+    """
+    from ..features import pwm
+    from ..features.motifs import cell_type_motifs
+
+    wanted = {n[len("pwm_"):n.rindex("_" + m)] for n in names if n.startswith("pwm_")
+              for m in pwm.WRITTEN_METRICS if n.endswith("_" + m)}
+    wanted -= set(pwm.AGGREGATES)
+    chosen, note = None, "no pwm descriptors"
+    if wanted:
+        candidates = [("the given motifs", motifs)] if motifs is not None else \
+            [(f"the {ct} motifs", None) for ct in ("HepG2", "K562", "WTC11", "S2")]
+        note = "no motif list matches the pwm columns: k-mers only"
+        for what, ms in candidates:
+            if ms is None:
+                try:
+                    ms = cell_type_motifs(what.split()[1])
+                except Exception:       # noqa: BLE001  (a list that cannot be loaded cannot match)
+                    continue
+            if wanted <= set(pwm.column_labels(ms)):
+                chosen, note = ms, what
+                break
+    out = {"kmax": int(kmax), "top_k": int(top_k), "motifs": []}
+    if chosen is not None:
+        sc = pwm._scorer(chosen, None, pwm.PSEUDOCOUNT, pwm.P_THRESHOLD)
+        for m, lab, lod, thr in zip(chosen, pwm.column_labels(chosen), sc.lods, sc.thresholds):
+            out["motifs"].append({"id": m.matrix_id, "label": lab, "lod": np.round(lod, 10).tolist(),
+                                  "threshold": float(thr) if np.isfinite(thr) else None})
+    return out, note
 
 
 class PhysInformerFamily(L.Family):
@@ -310,11 +454,13 @@ class PhysInformerFamily(L.Family):
         for k in METRICS:
             for s, v in summary(met[k]).items():
                 row[f"val_{k}_{s}"] = v
+        row["val_pearson_flat"] = flat_pearson(vmu, val_y, 0.0, 1.0)      # both in train-standardised units
         for f in model_lib.FAMILIES:
             sel = np.array([x == f for x in fams])
             if sel.any():
                 for s, v in summary(met["pearson"][sel]).items():
                     row[f"val_pearson_{f}_{s}"] = v
+                row[f"val_pearson_{f}_flat"] = flat_pearson(vmu[:, sel], val_y[:, sel], 0.0, 1.0)
         if self.aux is not None:
             pa, pb = aux_predict(self.aux, self.val_split, self.device)
             val_act = self.val_split.array("act")
@@ -357,6 +503,7 @@ class PhysInformerFamily(L.Family):
         msg = (f"epoch {ep['epoch'] + 1}/{self.cfg['epochs']}: train NLL {row['train_nll']:.4f} "
                f"val NLL {row['val_nll']:.4f} (median over descriptors {ep['vmed']:.4f}) "
                f"val Pearson mean {row['val_pearson_mean']:.3f} median {row['val_pearson_median']:.3f} "
+               f"flattened {row['val_pearson_flat']:.3f} "
                f"(IQR {row['val_pearson_q1']:.3f}-{row['val_pearson_q3']:.3f}) R2 median "
                f"{row['val_r2_median']:.3f}; by family: {fam}")
         if self.aux is not None:

@@ -537,6 +537,12 @@ def resolve_config(data, preset, dev, seed, flags, grad_checkpoint, arch="physin
     model.update({"arch": arch, "temperature_k": TEMPERATURE_K, "entropy_factor": ENTROPY_FACTOR,
                   "grad_checkpoint": grad_checkpoint})
     names = data["names"]
+    if arch != "tileformer":
+        from .physinformer import prior_config
+
+        on = bool(model.pop("physics_prior", p["physics_prior"]))
+        kmax = int(model.pop("prior_kmax", p["prior_kmax"]))
+        model["prior"] = prior_config(names, kmax, data.get("motifs"))[0] if on else None
     return {"tileformer": {k: tile[k] for k in ("dir", "config")} if tile else None,"kind": "physinformer", "toolkit_version": __version__, "targets": names, "descriptors": names,
             "families": data["families"], "thermo_triples": data["triples"],
             "thermo_triple_names": [[names[i] for i in t] for t in data["triples"]],

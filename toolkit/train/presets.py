@@ -44,7 +44,7 @@ EP_LOSS_WEIGHTS = ("alpha", "beta", "gamma", "delta", "eta")
 PHYSINFORMER_TRAIN_DEFAULTS = {
     "batch_size": 32, "epochs": 50, "lr": 1e-4, "lr_mult": 10.0, "pct_start": 0.1, "div_factor": 25.0,
     "final_div_factor": 1e4, "weight_decay": 0.01, "betas": [0.9, 0.999], "clip": 1.0, "aux_lr_mult": 0.1,
-    "best_k": 3, "steps_per_epoch": 0, "precision": "auto",
+    "best_k": 3, "steps_per_epoch": 0, "precision": "auto", "prior_folds": 5, "baseline": True,
 }
 """fit-physinformer's training settings (config.json ``train``)."""
 
@@ -284,6 +284,10 @@ _PI_MODEL = {
     "pyramid_hidden": _int("PhysInformer: hidden size of the feature pyramid.", 1, preset=True),
     "attn_heads": _int("PhysInformer: attention-pooling heads.", 1, preset=True),
     "head_hidden": _int("PhysInformer: hidden size of each family head.", 1, preset=True),
+    "physics_prior": Key("bool", "PhysInformer: add the physics prior, a ridge regression of every descriptor on "
+                                 "k-mer frequencies and the motifs' site statistics fitted on the train rows, to "
+                                 "the network's output (the network learns the rest).", preset=True),
+    "prior_kmax": _int("PhysInformer: longest k-mer of the physics prior.", 1, preset=True),
 }
 _TF_MODEL = {
     "d_model": _int("TileFormer: model width.", 1, preset=True),
@@ -308,6 +312,9 @@ PHYSINFORMER_KEYS = {
         "steps_per_epoch": _int("Optimisation steps per epoch: the first N batches of each epoch's shuffled order "
                                 "(0: every batch). For benchmarks and very large tables.", 0),
         "precision": PRECISION_KEY,
+        "prior_folds": _int("Cross-validation folds that choose the physics prior's ridge penalties.", 2),
+        "baseline": Key("bool", "Fit the k-mer ridge baseline on the same train rows at the end and report its "
+                                "validation figures beside the model's (baseline.json)."),
     },
     "model": {
         **_PI_MODEL,
