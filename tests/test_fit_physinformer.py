@@ -67,13 +67,17 @@ def test_model_directory_and_zero_variance_descriptors(model_dir, h5):
     zero = cfg["dropped"]["zero_variance"]
     assert zero and all(sd[n] <= 1e-8 for n in zero)                       # e.g. thermo_min_dS on these rows
     assert all(sd[n] > 1e-8 for n in cfg["descriptors"])
-    assert set(zero) | set(cfg["descriptors"]) == set(h["names"])
+    dup = cfg["dropped"]["duplicate"]                   # repeats of an earlier descriptor on train (pruned)
+    assert set(zero) | set(dup) | set(cfg["descriptors"]) == set(h["names"])
+    for n, of in dup.items():                           # e.g. thermo_mean_dH = thermo_total_dH / 229 at 230 nt
+        r = np.corrcoef(train[:, h["names"].index(n)], train[:, h["names"].index(of)])[0, 1]
+        assert abs(r) > 0.999999 and of in cfg["descriptors"]
     norm = json.loads((model_dir / "normalization.json").read_text())
     assert norm["descriptors"]["names"] == cfg["descriptors"]
     i = cfg["descriptors"].index("thermo_total_dH")
     assert norm["descriptors"]["mean"][i] == pytest.approx(np.mean(train[:, h["names"].index("thermo_total_dH")]))
-    assert cfg["thermo_triple_names"] == [["thermo_total_dH", "thermo_total_dS", "thermo_total_dG"],
-                                          ["thermo_mean_dH", "thermo_mean_dS", "thermo_mean_dG"]]
+    assert dup["thermo_mean_dH"] == "thermo_total_dH"
+    assert cfg["thermo_triple_names"] == [["thermo_total_dH", "thermo_total_dS", "thermo_total_dG"]]
     log = read_tsv(model_dir / "train_log.tsv")
     assert list(log["epoch"]) == ["1", "2"]
     for col in ("train_nll", "val_nll", "val_nll_median", "lr", "val_pearson_median", "val_spearman_q1", "val_r2_q3", "val_mse_mean",

@@ -2,6 +2,7 @@
 
 import click
 
+from ..train.physinformer_data import DATA_DEFAULTS as _DATA
 from ..train.presets import PHYSINFORMER_TRAIN_DEFAULTS as _DEFAULTS
 from ..train.presets import config_epilog
 from . import options as opt
@@ -45,6 +46,18 @@ MOVED = opt.moved_to_config({
 @click.option("--length", type=click.IntRange(1), default=None,
               help="Input length; shorter sequences are N-padded, longer ones centre-cropped "
                    "(default: the longest training sequence).")
+@opt.motif_options
+@click.option("--augment", type=click.IntRange(0), metavar="N", default=None,
+              help="Add N training sequences (plain sequence table only): mutated copies of train sequences "
+                   "(data.mutate_fraction of their positions substituted), dinucleotide shuffles of train "
+                   "sequences (counts kept exactly) and, with --genome, genome windows of the model length, "
+                   "mixed as data.augment_mix says; their descriptors are computed like the rows'. One that "
+                   "dgsplit would group with a val or test row (data.leak_near, both strands) is dropped and "
+                   "counted. [default: config data.augment, else "
+                   f"{_DATA['augment']}]")
+@click.option("--genome", metavar="FASTA", default=None,
+              help="Genome for --augment's windows (plain or bgzip FASTA with its index; windows free of N, "
+                   "either strand).")
 @opt.config_option
 @opt.training_options(_TRAIN_FLAGS, _DEFAULTS)
 @click.option("--grad-checkpoint", is_flag=True,
@@ -55,15 +68,27 @@ MOVED = opt.moved_to_config({
 @opt.resume_option
 @opt.data_mode_option("sequence codes plus 8 bytes per descriptor and row")
 def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tileformer_dir, preset, length,
-        config_file, grad_checkpoint, device, seed, jobs, resume, data_in_memory, quiet, verbose, **train_flags):
+        cell_type, motifs_path, augment, genome, config_file, grad_checkpoint, device, seed, jobs, resume,
+        data_in_memory, quiet, verbose, **train_flags):
     """Train PhysInformer: predict every descfeat descriptor from the sequence.
 
     Reads descfeat's HDF5 file (or a TSV with descriptor columns) with
     dgsplit's `split` column: fits on `train`, scores every epoch on `val`,
-    and never uses `test` rows. Descriptors constant on the train split are
-    dropped and listed in config.json; the rest are standardised with the
-    train split's mean and SD (normalization.json). Each descriptor goes to
-    the head of its family (its name's prefix); thermo_total_* and
+    and never uses `test` rows. A plain sequence table (TSV, CSV with a
+    sequence and a `split` column, no descriptor columns) is labelled here:
+    the descriptors of its train and val rows are computed with descfeat's
+    library (the families --descriptors names, by default all but psi; the
+    pwm motifs of --cell-type or --motifs), exactly the values descfeat
+    writes, and stored in the training cache, so --resume does not compute
+    them again; config.json records what computed them. --augment N adds N
+    train sequences (mutated copies, dinucleotide shuffles, --genome
+    windows), labelled the same way; none that dgsplit would group with a
+    val or test row is kept, and the run summary and config.json count
+    those dropped. Descriptors constant on the train split, and those that
+    repeat an earlier one there (descfeat --prune's rule; config key
+    data.prune), are dropped and listed in config.json; the rest are
+    standardised with the train split's mean and SD (normalization.json).
+    Each descriptor goes to the head of its family (its name's prefix); thermo_total_* and
     thermo_mean_* ΔG are derived from predicted ΔH and ΔS, so ΔG = ΔH -
     310.15 K·ΔS/1000 holds exactly. Outputs are a mean and a log-variance
     per descriptor (Gaussian NLL). One summary per epoch on standard error:
@@ -79,6 +104,9 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tilef
 
     \b
     Examples:
+      seqqc lib.tsv | dgsplit > split.tsv
+      fit-physinformer split.tsv --cell-type HepG2 -o models/pi
+      fit-physinformer split.tsv -o models/pi --augment 30000 --genome share/examples/ecoli/NC_000913.3.fa.bgz
       seqqc lib.tsv | dgsplit | descfeat -o d.h5 && fit-physinformer d.h5 -o models/pi
       fit-physinformer d.h5 -o models/pi --activities mean_value --preset cpu
       fit-physinformer d.h5 -o models/pi --resume
@@ -97,10 +125,14 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tilef
     group, log, dev = opt.start_training("fit-physinformer", device, jobs, quiet, verbose, train_flags.get("precision"))
     if not resume:
         opt.require_input(input)
+    given = click.get_current_context().get_parameter_source
+    motifs_given = motifs_path is not None or given("cell_type") != click.core.ParameterSource.DEFAULT
     physinformer_data.fit(input, out_dir, group, log, dev, settings, fmt=fmt, seq_col=seq_col, id_col=id_col,
                           desc_spec=desc_spec, activities=activities, arch=arch, tileformer_dir=tileformer_dir,
                           preset=preset, length=length, grad_checkpoint=grad_checkpoint, seed=seed, resume=resume,
-                          data_in_memory=data_in_memory, train_flags=train_flags)
+                          data_in_memory=data_in_memory, train_flags=train_flags, cell_type=cell_type,
+                          motifs_path=motifs_path, motifs_given=motifs_given, augment=augment, genome=genome,
+                          jobs=jobs)
 
 
 main = cli

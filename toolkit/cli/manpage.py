@@ -106,7 +106,7 @@ def render(name):
     if name in KEYS:
         out += [".SH CONFIGURATION KEYS", ".PP", _esc(
             "The settings --config FILE may hold: a TOML file with [train] and [model] tables (and [model.mm] for "
-            "fit-cre's mm-transformer), or a JSON file with the same objects. Each value overrides the preset's and "
+            "fit-cre's mm-transformer, [data] for fit-physinformer's training data), or a JSON file with the same objects. Each value overrides the preset's and "
             "is overridden by an option given on the command line; an unknown key or a value out of range is "
             "refused (exit 1). The resolved values are written to DIR/config.json under the same names.")]
         for term, text in describe_keys(name):

@@ -240,6 +240,21 @@ def table_options(fn):
     return fn
 
 
+CELL_TYPES = ("HepG2", "K562", "WTC11", "S2")
+"""The cell types with a motif list of their own (toolkit.features.motifs.CELL_TYPES)."""
+
+
+def motif_options(fn):
+    """``--cell-type`` and ``--motifs``: the motif list of the pwm descriptors (descfeat, and
+    fit-physinformer when it computes the descriptors); see toolkit.features.labeller.load_motifs."""
+    fn = click.option("--motifs", "motifs_path", metavar="FILE", default=None,
+                      help="Use the motifs of a MEME or JASPAR format file instead of the cell type's list.")(fn)
+    fn = click.option("--cell-type", type=click.Choice(CELL_TYPES), default="HepG2", show_default=True,
+                      help="Motif list of the pwm family: the design's JASPAR 2024 CORE matrices for this cell type "
+                           "(S2: 13 Drosophila factors by name).")(fn)
+    return fn
+
+
 class ShardParam(click.ParamType):
     """``I/N``: shard I of N, 1 <= I <= N (see :func:`toolkit.io.tables.shard_bounds`)."""
 
@@ -352,7 +367,7 @@ def config_option(fn):
     --help epilog lists the keys (toolkit.train.presets.config_epilog)."""
     return click.option(
         "--config", "config_file", metavar="FILE", default=None,
-        help="Settings file, TOML or JSON: [train] and [model] tables with the keys of config.json (listed "
+        help="Settings file, TOML or JSON: [train] and [model] tables (fit-physinformer also [data]) with the keys of config.json (listed "
              "below; meanings in the man page). Precedence: built-in defaults < --preset < --config < "
              "options given. Unknown keys are refused.")(fn)
 

@@ -330,6 +330,37 @@ PHYSINFORMER_KEYS = {
 """fit-physinformer's config keys: ``PhysInformer:`` keys for --arch physinformer, ``TileFormer:``
 keys for --arch tileformer."""
 
+PHYSINFORMER_DATA_DEFAULTS = {
+    "augment": 0, "augment_mix": {"mutate": 0.4, "shuffle": 0.4, "genome": 0.2}, "mutate_fraction": 0.1,
+    "prune": True, "leak_near": "hamming", "leak_max_mismatch": 2, "leak_kmer_k": 12, "leak_kmer_threshold": 0.5,
+}
+"""fit-physinformer's data settings (config.json ``data``)."""
+
+_PDD = PHYSINFORMER_DATA_DEFAULTS
+PHYSINFORMER_KEYS["data"] = {
+    "augment": _int("Training sequences added to the train rows of a plain sequence table: mutated copies, "
+                    "dinucleotide shuffles, genome windows (also --augment).", 0, default=_PDD["augment"]),
+    "augment_mix": {
+        "mutate": _nonneg("Weight of mutated copies of train sequences.", default=_PDD["augment_mix"]["mutate"]),
+        "shuffle": _nonneg("Weight of dinucleotide shuffles of train sequences.",
+                           default=_PDD["augment_mix"]["shuffle"]),
+        "genome": _nonneg("Weight of genome windows (only with --genome; else the others share its part).",
+                          default=_PDD["augment_mix"]["genome"]),
+    },
+    "mutate_fraction": _prob("Share of a mutated copy's positions substituted.", lo_open=True,
+                             default=_PDD["mutate_fraction"]),
+    "prune": Key("bool", "Drop the descriptors that repeat an earlier one on the train rows (descfeat --prune's "
+                         "rule).", default=_PDD["prune"]),
+    "leak_near": Key("str", "Near-duplicates of val and test rows kept out of the augmented rows, as dgsplit "
+                            "--near groups them (none: identical or reverse complement only).",
+                     choices=("none", "hamming", "kmer"), default=_PDD["leak_near"]),
+    "leak_max_mismatch": _int("leak_near hamming: substitutions (dgsplit --max-mismatch).", 0, hi=10,
+                              default=_PDD["leak_max_mismatch"]),
+    "leak_kmer_k": _int("leak_near kmer: k (dgsplit --kmer-k).", 4, hi=31, default=_PDD["leak_kmer_k"]),
+    "leak_kmer_threshold": _prob("leak_near kmer: Jaccard threshold (dgsplit --kmer-threshold).", lo_open=True,
+                                 default=_PDD["leak_kmer_threshold"]),
+}
+
 PHYSINFORMER_ONLY = tuple(_PI_MODEL)
 TILEFORMER_ONLY = tuple(_TF_MODEL)
 
@@ -389,11 +420,11 @@ def read_config_file(path, command):
     if not isinstance(data, dict):
         raise ConfigError("a config file holds a table (TOML) or an object (JSON)", file=path,
                           hint='e.g. {"train": {"lr": 0.001}}')
-    out = {"train": {}, "model": {}}
+    out = {k: {} for k in keys}
     for section, values in data.items():
         if section not in keys:
             raise ConfigError(f"unknown section '{section}'", file=path, line=_line_of(text, section),
-                              hint=f"a {command} config file holds only [train] and [model]; its keys are listed "
+                              hint=f"a {command} config file holds only the tables {', '.join('[' + k + ']' for k in keys)}; its keys are listed "
                                    f"in '{command} --help'")
         if not isinstance(values, dict):
             raise ConfigError(f"'{section}' is not a table of settings", file=path, line=_line_of(text, section),
