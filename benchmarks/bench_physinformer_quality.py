@@ -243,6 +243,9 @@ def bench_dataset(name, spec, work, a):
     vd = read_tsv(os.path.join(model, "val_descriptors.tsv")).set_index("descriptor")
     val_r = vd.loc[names, "pearson"].replace("NaN", "nan").astype(float).to_numpy()
     fam_rows, test_r, _ = descriptor_table(names, val_r, truth, pred, groups, a.resamples, a.seed)
+    t0 = time.time()
+    versus = ridge_comparison(names, cfg, h, col, rows, seqs, truth, pred, groups, model, a)
+    times["k-mer ridge on the descriptors (fit + predict + bootstrap)"] = time.time() - t0
     worst = [(names[j], test_r[j]) for j in np.argsort(np.nan_to_num(test_r, nan=np.inf))[:5]]
     best = [(names[j], test_r[j]) for j in np.argsort(-np.nan_to_num(test_r, nan=-np.inf))[:5]]
 
@@ -307,7 +310,119 @@ def bench_dataset(name, spec, work, a):
             "epochs": len(tlog), "best_epoch": int(best_row["epoch"]), "descriptors": len(names),
             "dropped": cfg["dropped"], "cell": spec["cell"], "activities": acts,
             "epoch_s": float(np.median(tlog["seconds"].astype(float)))}
-    return {"name": name, "fam": fam_rows, "best": best, "worst": worst, "acts": act_rows, "tile": tile, "info": info}
+    return {"name": name, "fam": fam_rows, "best": best, "worst": worst, "acts": act_rows, "tile": tile, "info": info,
+            "versus": versus}
+
+
+def _codes(seqs, L):
+    """uint8 codes (n, L) as the model sees sequences: N-padded on the right or centre-cropped."""
+    import torch
+
+    out = np.full((len(seqs), L), 4, dtype=np.uint8)
+    lut = np.full(256, 4, dtype=np.uint8)
+    for i, b in enumerate(b"ACGT"):
+        lut[b] = i
+    for i, s in enumerate(seqs):
+        s = s.upper()
+        if len(s) > L:
+            s = s[(len(s) - L) // 2:][:L]
+        out[i, :len(s)] = lut[np.frombuffer(s.encode(), dtype=np.uint8)]
+    return torch.as_tensor(out)
+
+
+def ridge_comparison(names, cfg, h, col, rows, seqs, truth, pred, groups, model, a):
+    """The k-mer (k = 1-5, both strands) ridge regression of every descriptor, fitted on the train
+    rows with each descriptor's penalty chosen on val (the baseline fit-physinformer writes to
+    baseline.json), against PhysInformer on the same test rows: per family the mean and median of
+    per-descriptor Pearson r and the flattened r (all train-standardised predictions against all
+    train-standardised values), with group-bootstrap intervals and the paired difference of the
+    means; the thermo totals and means; the ΔG identity on the predictions."""
+    import torch
+
+    from toolkit.evaluate import bootstrap as bs
+    from toolkit.evaluate.descriptors import family_prefix
+    from toolkit.evaluate.report import group_codes
+    from toolkit.models.physinformer import PhysicsPrior
+    from toolkit.models.ridge import FoldSums, ridge_holdout
+
+    norm = json.load(open(os.path.join(model, "normalization.json")))["descriptors"]
+    mean = np.array([dict(zip(norm["names"], norm["mean"]))[n] for n in names])
+    sd = np.array([dict(zip(norm["names"], norm["sd"]))[n] for n in names])
+    feats = PhysicsPrior(len(names), 5)
+    L = int(cfg["length"])
+    sums = FoldSums(feats.n_features, len(names), 2)
+    for f, k in enumerate(("train", "val")):
+        y = (h["values"][rows[k]][:, [col[n] for n in names]].astype(np.float64) - mean) / sd
+        with torch.no_grad():
+            phi = feats.features(_codes(seqs[k], L)).double().numpy()
+        sums.add(phi, np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0), np.full(len(y), f))
+    res = ridge_holdout(sums, 1)
+    with torch.no_grad():
+        phi = feats.features(_codes(seqs["test"], L)).double().numpy()
+    ridge = ((phi - res["mean"]) / res["sd"] @ res["coef"] + res["intercept"]) * sd + mean
+
+    n = len(truth)
+    W = np.concatenate(list(bs.resample_weights(n, a.resamples, a.seed, groups=group_codes(groups)[0])))
+    W1 = np.vstack([np.ones((1, n)), W])                             # row 0: the data itself
+    d = len(names)
+    r_m, r_r = np.full((len(W1), d), np.nan), np.full((len(W1), d), np.nan)
+    for j in range(d):
+        ok = np.isfinite(truth[:, j]) & np.isfinite(pred[:, j]) & np.isfinite(ridge[:, j])
+        if ok.sum() < 3 or np.nanstd(truth[ok, j]) == 0:
+            continue
+        r_m[:, j] = _wpearson(pred[ok, j], truth[ok, j], W1[:, ok])
+        r_r[:, j] = _wpearson(ridge[ok, j], truth[ok, j], W1[:, ok])
+    zt = (truth - mean) / sd
+
+    def flat(p):
+        z = (p - mean) / sd
+        return lambda sel: _wflat(z[:, sel], zt[:, sel], W1)
+
+    fams = np.array([family_prefix(x) for x in names])
+    out = []
+    for fam in ["all"] + list(dict.fromkeys(fams)):
+        sel = np.ones(d, bool) if fam == "all" else fams == fam
+        with np.errstate(all="ignore"):
+            mm, mr = np.nanmean(r_m[:, sel], axis=1), np.nanmean(r_r[:, sel], axis=1)
+            medm, medr = np.nanmedian(r_m[:, sel], axis=1), np.nanmedian(r_r[:, sel], axis=1)
+        fm, fr = flat(pred)(sel), flat(ridge)(sel)
+        out.append({"family": fam, "n": int(sel.sum()),
+                    "model_mean": (mm[0], ci(mm[1:])), "model_median": (medm[0], ci(medm[1:])),
+                    "model_flat": (fm[0], ci(fm[1:])), "ridge_mean": (mr[0], ci(mr[1:])),
+                    "ridge_median": (medr[0], ci(medr[1:])), "ridge_flat": (fr[0], ci(fr[1:])),
+                    "diff_mean": (mm[0] - mr[0], ci(mm[1:] - mr[1:]))})
+    linear = [j for j, x in enumerate(names) if x.startswith(("thermo_total_", "thermo_mean_"))]
+    ident = []
+    for stat in ("total", "mean"):
+        trio = [f"thermo_{stat}_{q}" for q in ("dH", "dS", "dG")]
+        if all(t in names for t in trio):
+            iH, iS, iG = (names.index(t) for t in trio)
+            ident.append(float(np.nanmax(np.abs(pred[:, iG] - (pred[:, iH] - 310.15 * pred[:, iS] / 1000.0)))))
+    return {"families": out, "linear": [(names[j], float(r_m[0, j]), float(r_r[0, j])) for j in linear],
+            "identity_max_residual": max(ident) if ident else float("nan"),
+            "ridge_alpha_median": float(np.median(res["alpha"]))}
+
+
+def _wpearson(p, t, W):
+    """Weighted Pearson r of p and t (n,) for each weight row of W (B, n)."""
+    s = W.sum(1)
+    mp, mt = W @ p / s, W @ t / s
+    cov = W @ (p * t) / s - mp * mt
+    vp, vt = W @ (p * p) / s - mp * mp, W @ (t * t) / s - mt * mt
+    with np.errstate(all="ignore"):
+        return cov / np.sqrt(np.clip(vp, 0, None) * np.clip(vt, 0, None))
+
+
+def _wflat(z, y, W):
+    """Flattened Pearson r of z and y (n, k) over their finite entries, per weight row of W (B, n)."""
+    ok = np.isfinite(z) & np.isfinite(y)
+    z0, y0 = np.where(ok, z, 0.0), np.where(ok, y, 0.0)
+    c = W @ ok.sum(1)
+    sz, sy = W @ z0.sum(1), W @ y0.sum(1)
+    szz, syy, szy = W @ (z0 * z0).sum(1), W @ (y0 * y0).sum(1), W @ (z0 * y0).sum(1)
+    cov = szy / c - sz * sy / c ** 2
+    with np.errstate(all="ignore"):
+        return cov / np.sqrt((szz / c - (sz / c) ** 2) * (syy / c - (sy / c) ** 2))
 
 
 def sources_hash():
@@ -338,6 +453,7 @@ def report(results, a, seconds, argv):
         print(f"- {r['name']}: {n['train']:,} train / {n['val']:,} val / {n['test']:,} test rows"
               + (f" ({i['note']})" if i["note"] else "") + f"; descfeat --cell-type {i['cell']}; {i['descriptors']} "
               f"descriptors learnt ({len(i['dropped']['zero_variance'])} constant on train dropped, "
+              f"{len(i['dropped'].get('duplicate', {}))} duplicating an earlier one, "
               f"{len(i['dropped']['categorical'])} categorical); {i['epochs']} epochs "
               f"(median {i['epoch_s']:.0f} s each), best epoch {i['best_epoch']}; times: "
               + ", ".join(f"{k} {v:.0f} s" for k, v in i["times"].items()))
@@ -354,6 +470,26 @@ def report(results, a, seconds, argv):
     for r in results:
         print(f"- {r['name']} test, best: " + ", ".join(f"{n} {v:.3f}" for n, v in r["best"])
               + "; worst: " + ", ".join(f"{n} {v:.3f}" for n, v in r["worst"]))
+    print("\n**Descriptors on the test rows: PhysInformer against the k-mer (k = 1-5) ridge on the same rows**\n")
+    print("Per family: mean and median of per-descriptor Pearson r, and the flattened r (all train-standardised "
+          "predictions against all train-standardised values, the design's summary figure); 95% group-bootstrap "
+          "intervals; the difference of the means is paired (the same resamples).\n")
+    print("| data | family | descriptors | PhysInformer mean [95% CI] | median | flattened [95% CI] "
+          "| ridge mean [95% CI] | ridge median | ridge flattened [95% CI] | PhysInformer − ridge, mean [95% CI] |")
+    print("|---|---|---:|---|---:|---|---|---:|---|---|")
+    for r in results:
+        for f in r["versus"]["families"]:
+            print(f"| {r['name']} | {f['family']} | {f['n']} | {fmt_ci(f['model_mean'][0], f['model_mean'][1])} | "
+                  f"{f['model_median'][0]:.3f} | {fmt_ci(f['model_flat'][0], f['model_flat'][1])} | "
+                  f"{fmt_ci(f['ridge_mean'][0], f['ridge_mean'][1])} | {f['ridge_median'][0]:.3f} | "
+                  f"{fmt_ci(f['ridge_flat'][0], f['ridge_flat'][1])} | "
+                  f"{fmt_ci(f['diff_mean'][0], f['diff_mean'][1], signed=True)} |")
+    print()
+    for r in results:
+        v = r["versus"]
+        lin = ", ".join(f"{n} {m:.4f} (ridge {x:.4f})" for n, m, x in v["linear"])
+        print(f"- {r['name']}: thermo totals and means, test r: {lin or 'none learnt'}; ΔG = ΔH − 310.15·ΔS/1000 "
+              f"on the predictions: largest residual {v['identity_max_residual']:.2e} kcal/mol")
     reached = {r["name"]: r["fam"][0]["test_mean"].value for r in results}
     print("\ndesign claim, mean per-descriptor test Pearson > 0.91: "
           + "; ".join(f"{k} {v:.3f} ({'reached' if v > 0.91 else 'not reached'})" for k, v in reached.items()))

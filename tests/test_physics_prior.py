@@ -134,3 +134,21 @@ def test_ridge_holdout_equals_explicit_validation_predictions():
     np.testing.assert_allclose(got["flat_r"], np.corrcoef(preds.ravel(), Y[is_val].ravel())[0, 1], rtol=1e-8)
     np.testing.assert_allclose((X[is_val] - got["mean"]) / got["sd"] @ got["coef"] + got["intercept"], preds,
                                rtol=1e-7, atol=1e-7)
+
+
+def test_beta_nll_gives_every_mean_the_squared_error_gradient():
+    """β = 1: d loss / d μ = (μ - y) / N whatever the log-variance (hand-worked from
+    0.5·(y - μ)²·e^(-lv)·e^(lv)); β = 0: the plain NLL's (μ - y)·e^(-lv) / N."""
+    from toolkit.models.physinformer import gaussian_nll
+
+    mu = torch.tensor([[0.5, -1.0, 2.0]], requires_grad=True)
+    lv = torch.tensor([[-6.0, 0.0, 3.0]])
+    y = torch.tensor([[0.4, float("nan"), 1.0]])                     # the NaN is left out: N = 2
+    for beta, want in ((1.0, [(0.5 - 0.4) / 2, 0.0, (2.0 - 1.0) / 2]),
+                       (0.0, [(0.5 - 0.4) * np.exp(6.0) / 2, 0.0, (2.0 - 1.0) * np.exp(-3.0) / 2])):
+        mu.grad = None
+        loss, nll, cnt, _ = gaussian_nll(mu, lv, y, beta)
+        loss.backward()
+        np.testing.assert_allclose(mu.grad.numpy()[0], want, rtol=1e-5)
+        plain = 0.5 * (np.log(2 * np.pi) + np.array([-6.0, 3.0]) + np.array([0.01, 1.0]) * np.exp([6.0, -3.0]))
+        np.testing.assert_allclose(nll.numpy()[[0, 2]], plain, rtol=1e-5)   # the reported NLL is the plain one

@@ -661,20 +661,28 @@ class PhysInformer(nn.Module):
         return mu, lv
 
 
-def gaussian_nll(mu, logvar, y):
+def gaussian_nll(mu, logvar, y, beta=0.0):
     """Mean Gaussian negative log-likelihood over the finite entries of y.
 
     0.5·[log 2π + lv + (y - μ)² e^(-lv)]; NaN targets are masked. All (B, d).
 
-    Returns (loss scalar, per-descriptor NLL sum (d,), per-descriptor count (d,),
-    per-descriptor squared-error sum (d,)); the last three detached.
+    ``beta`` > 0 gives the β-NLL of Seitzer et al. (2022, ICLR): each entry's NLL is
+    weighted by σ^(2β) = e^(β·lv), held constant in the gradient. With β = 0 (the plain
+    NLL) the mean of a descriptor the model already predicts well (small σ) gets a
+    gradient 1/σ² times larger than a hard one's, so the easy descriptors take the shared
+    layers; with β = 1 every descriptor's mean gets the squared-error gradient while the
+    variances are still learned.
+
+    Returns (loss scalar (β-weighted), per-descriptor NLL sum (d,) (plain), per-descriptor
+    count (d,), per-descriptor squared-error sum (d,)); the last three detached.
     """
     mask = torch.isfinite(y)
     y0 = torch.where(mask, y, torch.zeros_like(y))
     r2 = (y0 - mu) ** 2
     nll = 0.5 * (math.log(2 * math.pi) + logvar + r2 * torch.exp(-logvar))
     m = mask.float()
-    loss = (nll * m).sum() / m.sum().clamp(min=1)
+    w = m if not beta else m * torch.exp(float(beta) * logvar.detach())
+    loss = (nll * w).sum() / m.sum().clamp(min=1)
     return loss, (nll * m).sum(0).detach(), m.sum(0).detach(), (r2 * m).sum(0).detach()
 
 

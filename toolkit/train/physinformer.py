@@ -424,11 +424,11 @@ class PhysInformerFamily(L.Family):
                 g["lr"] = lr
             with L.autocast(device, self.amp):
                 mu, lv = self.net(codes)
-            loss, _, c, se = model_lib.gaussian_nll(mu.float(), lv.float(), y)
+            loss, nll_sum, c, se = model_lib.gaussian_nll(mu.float(), lv.float(), y, cfg.get("nll_beta", 0.0))
             if G.active and G.any(not bool(torch.isfinite(loss))):
                 loss = loss * float("nan")          # every rank stops at the same step
             guarded_step(loss, self.model, self.opt, cfg["clip"], epoch, b, "the descriptors", scaler=self.scaler)
-            sums["nll"] += float(G.mean(loss.detach().cpu()))
+            sums["nll"] += float(G.mean((nll_sum.sum() / c.sum().clamp(min=1)).cpu()))   # the plain NLL
             sums["mse"] += float(G.mean((se.sum() / c.sum().clamp(min=1)).detach().cpu()))
             if aux is not None:
                 la, lb = _aux_step(aux, self.aux_opt, batch, device, lr * cfg["aux_lr_mult"], cfg["clip"],

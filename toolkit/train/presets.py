@@ -44,7 +44,7 @@ EP_LOSS_WEIGHTS = ("alpha", "beta", "gamma", "delta", "eta")
 PHYSINFORMER_TRAIN_DEFAULTS = {
     "batch_size": 32, "epochs": 50, "lr": 1e-4, "lr_mult": 10.0, "pct_start": 0.1, "div_factor": 25.0,
     "final_div_factor": 1e4, "weight_decay": 0.01, "betas": [0.9, 0.999], "clip": 1.0, "aux_lr_mult": 0.1,
-    "best_k": 3, "steps_per_epoch": 0, "precision": "auto", "prior_folds": 5, "baseline": True,
+    "best_k": 3, "steps_per_epoch": 0, "precision": "auto", "prior_folds": 5, "baseline": True, "nll_beta": 0.0,
 }
 """fit-physinformer's training settings (config.json ``train``)."""
 
@@ -312,6 +312,8 @@ PHYSINFORMER_KEYS = {
         "steps_per_epoch": _int("Optimisation steps per epoch: the first N batches of each epoch's shuffled order "
                                 "(0: every batch). For benchmarks and very large tables.", 0),
         "precision": PRECISION_KEY,
+        "nll_beta": Key("float", "β of the β-NLL loss (0: the plain Gaussian NLL; 1: every descriptor's mean gets "
+                                 "the squared-error gradient, however well it is already predicted).", lo=0, hi=1),
         "prior_folds": _int("Cross-validation folds that choose the physics prior's ridge penalties.", 2),
         "baseline": Key("bool", "Fit the k-mer ridge baseline on the same train rows at the end and report its "
                                 "validation figures beside the model's (baseline.json)."),
