@@ -85,12 +85,12 @@ PRESETS = {
     "full": {"embed": 64, "channels": [128, 192, 256], "kernels": [11, 9, 7], "d_state": 16, "ssm_layers": 2,
              "pyramid_hidden": 128, "attn_heads": 8, "head_hidden": 256, "dropout": 0.1,
              "aux_embed": 64, "aux_channels": [128, 256], "aux_hidden": 256,
-             "batch_size": 32, "epochs": 50, "lr": 1e-4, "physics_prior": True, "prior_kmax": 5},
+             "batch_size": 32, "epochs": 50, "lr": 1e-4, "physics_prior": True, "prior_kmax": 5, "attn_dropout": 0.1},
     # minutes on a CPU for a few thousand sequences
     "cpu": {"embed": 16, "channels": [32, 48, 64], "kernels": [11, 9, 7], "d_state": 8, "ssm_layers": 2,
             "pyramid_hidden": 64, "attn_heads": 4, "head_hidden": 64, "dropout": 0.1,
             "aux_embed": 16, "aux_channels": [32, 64], "aux_hidden": 64,
-            "batch_size": 64, "epochs": 15, "lr": 3e-4, "physics_prior": True, "prior_kmax": 5},
+            "batch_size": 64, "epochs": 15, "lr": 3e-4, "physics_prior": True, "prior_kmax": 5, "attn_dropout": 0.0},
 }
 
 
@@ -250,12 +250,15 @@ class DualPathPyramid(nn.Module):
     Input (B, L, d_input); output (B, d_hidden).
     """
 
-    def __init__(self, d_input, d_hidden=128, heads=8, dropout=0.1):
+    def __init__(self, d_input, d_hidden=128, heads=8, dropout=0.1, attn_dropout=None):
         super().__init__()
         self.local_path = nn.Sequential(
             nn.Conv1d(d_input, d_hidden, 5, padding=2), nn.BatchNorm1d(d_hidden), nn.ReLU(), nn.MaxPool1d(2),
             nn.Conv1d(d_hidden, d_hidden, 3, padding=1), nn.BatchNorm1d(d_hidden), nn.ReLU())
-        self.global_path = nn.MultiheadAttention(d_input, heads, dropout=dropout, batch_first=True)
+        # dropout on the attention weights (B·heads·L² random numbers a step) also rules out the fused
+        # attention kernels on a CPU, hence a separate ``attn_dropout`` (0 in the cpu preset)
+        self.global_path = nn.MultiheadAttention(d_input, heads, dropout=dropout if attn_dropout is None else attn_dropout,
+                                                 batch_first=True)
         self.fusion = nn.Sequential(nn.Linear(2 * (d_input + d_hidden), d_hidden), nn.LayerNorm(d_hidden), nn.ReLU(),
                                     nn.Dropout(dropout))
         self.out_dim = d_hidden
@@ -480,18 +483,27 @@ class PhysicsPrior(nn.Module):
 
     def features(self, codes):
         """codes (B, L) A0 C1 G2 T3 N4 -> raw features Φ (B, F) float32 (see the class)."""
-        x = F.one_hot(codes.long().clamp(max=4), 5)[..., :4].transpose(1, 2).float()   # (B, 4, L), N = 0
-        B, _, L = x.shape
+        c = codes.long().clamp(max=4)
+        B, L = c.shape
+        base = c < 4                                                   # A/C/G/T, not N
         out = []
-        hit = x
+        idx = torch.zeros_like(c)
+        ok = torch.ones_like(base)
         for k in range(1, self.kmax + 1):
-            if k > 1:
-                hit = (hit[:, :, None, :-1] * x[:, None, :, k - 1:]).flatten(1, 2)   # (B, 4^k, L-k+1)
-            n_win = hit.sum(dim=(1, 2)).clamp(min=1.0)[:, None]       # windows without N
-            freq = hit.sum(dim=-1) / n_win                             # (B, 4^k)
-            pair = getattr(self, f"pair{k}")
-            out.append(torch.zeros(B, self._canon[k - 1], device=x.device).index_add(1, pair, freq))
+            if k > L:
+                out.append(torch.zeros(B, self._canon[k - 1], device=c.device))
+                continue
+            # index of the k-mer starting at each position (first base most significant), and
+            # whether its k bases are all A/C/G/T
+            idx = idx[:, :L - k + 1] * 4 + c[:, k - 1:].clamp(max=3)
+            ok = ok[:, :L - k + 1] & base[:, k - 1:]
+            pair = getattr(self, f"pair{k}")[idx] + torch.arange(B, device=c.device)[:, None] * self._canon[k - 1]
+            counts = torch.zeros(B * self._canon[k - 1], device=c.device).index_add_(
+                0, pair[ok], torch.ones(int(ok.sum()), device=c.device))
+            n_win = ok.sum(dim=1).clamp(min=1).float()[:, None]       # windows without N
+            out.append(counts.view(B, -1) / n_win)
         if self.n_motifs:
+            x = F.one_hot(c, 5)[..., :4].transpose(1, 2).float()      # (B, 4, L), N = 0
             out.append(self._pwm_stats(x))
         return torch.cat(out, dim=1)
 
@@ -566,14 +578,14 @@ class PhysInformer(nn.Module):
     def __init__(self, names, triples=(), embed=64, channels=(128, 192, 256), kernels=(11, 9, 7), d_state=16,
                  ssm_layers=2, pyramid_hidden=128, attn_heads=8, head_hidden=256, dropout=0.1,
                  temperature=TEMPERATURE_K, entropy_factor=ENTROPY_FACTOR, grad_checkpoint=False, tileformer=None,
-                 prior=None):
+                 prior=None, attn_dropout=None):
         super().__init__()
         self.names = list(names)
         self.grad_checkpoint = grad_checkpoint
         self.stem = PWMConvStem(embed, channels, kernels, dropout)
         c = self.stem.out_dim
         self.ssm = nn.ModuleList(SSMLayer(c, d_state, dropout) for _ in range(ssm_layers))
-        self.pyramid = DualPathPyramid(c, pyramid_hidden, attn_heads, dropout)
+        self.pyramid = DualPathPyramid(c, pyramid_hidden, attn_heads, dropout, attn_dropout)
         self.routes = route(self.names)
         fam_of = {i: f for f, ix in self.routes.items() for i in ix}
         local = {f: {i: j for j, i in enumerate(ix)} for f, ix in self.routes.items()}
@@ -756,7 +768,7 @@ def build(config):
                         temperature=m.get("temperature_k", TEMPERATURE_K),
                         entropy_factor=m.get("entropy_factor", ENTROPY_FACTOR),
                         grad_checkpoint=bool(m.get("grad_checkpoint", False)), tileformer=inner,
-                        prior=m.get("prior"))
+                        prior=m.get("prior"), attn_dropout=m.get("attn_dropout"))
 
 
 def build_aux(config):

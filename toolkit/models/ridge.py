@@ -13,9 +13,21 @@ every row.
 
 Features are standardised (mean 0, SD 1 over all rows; constant columns get SD 1)
 before the penalty applies, so the penalty treats features alike.
+
+The matrix products and the eigendecomposition run in torch (float64), whose CPU thread
+count the commands set (-j): numpy's BLAS picks its own thread count, and a product split
+over another number of threads rounds differently, so a run resumed in another process
+would not refit the same prior bit for bit.
 """
 
 import numpy as np
+import torch
+
+
+def _mm(a, b):
+    """a @ b in float64 through torch (numpy arrays in and out)."""
+    return (torch.as_tensor(np.ascontiguousarray(a, dtype=np.float64))
+            @ torch.as_tensor(np.ascontiguousarray(b, dtype=np.float64))).numpy()
 
 ALPHAS = tuple(10.0 ** np.arange(-3, 5.5, 0.5))
 """The penalty grid (on standardised features)."""
@@ -52,8 +64,8 @@ class FoldSums:
             self.sx[f] += x.sum(axis=0)
             self.sy[f] += y.sum(axis=0)
             self.syy[f] += (y * y).sum(axis=0)
-            self.xx[f] += x.T @ x
-            self.xy[f] += x.T @ y
+            self.xx[f] += _mm(x.T, x)
+            self.xy[f] += _mm(x.T, y)
 
 
 def _solve(xx, xy, sx, sy, n, mu, sd, alphas):
@@ -67,14 +79,14 @@ def _solve(xx, xy, sx, sy, n, mu, sd, alphas):
     G[const, :] = 0.0
     G[:, const] = 0.0
     C[const] = 0.0
-    ev, V = np.linalg.eigh(G)
-    ev = np.clip(ev, 0.0, None)
-    VtC = V.T @ C
+    ev, V = torch.linalg.eigh(torch.as_tensor(np.ascontiguousarray(G)))
+    ev, V = np.clip(ev.numpy(), 0.0, None), V.numpy()
+    VtC = _mm(V.T, C)
     out = []
     zm = (m - mu) / sd                                           # these rows' mean standardised feature
     for a in alphas:
-        coef = V @ (VtC / (ev + a)[:, None])
-        out.append((coef, sy / n - zm @ coef))
+        coef = _mm(V, VtC / (ev + a)[:, None])
+        out.append((coef, sy / n - _mm(zm[None, :], coef)[0]))
     return out
 
 
@@ -87,9 +99,10 @@ def _fold_scores(sums, f, fits, mu, sd):
     zy = (sums.xy[f] - np.outer(mu, sums.sy[f])) / sd[:, None]                     # Σ z y
     out = np.zeros((3, len(fits), sums.sy.shape[1]))
     for a, (coef, b) in enumerate(fits):                                           # ŷ = z coef + b
-        out[0, a] = zs @ coef + nf * b
-        out[1, a] = np.einsum("ft,fg,gt->t", coef, zz, coef) + 2 * b * (zs @ coef) + nf * b * b
-        out[2, a] = np.einsum("ft,ft->t", coef, zy) + b * sums.sy[f]
+        zc = _mm(zs[None, :], coef)[0]
+        out[0, a] = zc + nf * b
+        out[1, a] = (_mm(zz, coef) * coef).sum(0) + 2 * b * zc + nf * b * b    # diag(coefᵀ zz coef)
+        out[2, a] = (coef * zy).sum(0) + b * sums.sy[f]
     return out
 
 

@@ -823,7 +823,8 @@ def resolve_config(data, preset, dev, seed, flags, grad_checkpoint, arch="physin
         model.update({k: p[k] for k in ("aux_embed", "aux_channels", "aux_hidden")})
     else:
         model = {k: p[k] for k in ("embed", "channels", "kernels", "d_state", "ssm_layers", "pyramid_hidden",
-                                   "attn_heads", "head_hidden", "dropout", "aux_embed", "aux_channels", "aux_hidden")}
+                                   "attn_heads", "head_hidden", "dropout", "attn_dropout", "aux_embed", "aux_channels",
+                                   "aux_hidden")}
     file_model = dict(settings["model"])
     grad_checkpoint = bool(grad_checkpoint or file_model.pop("grad_checkpoint", False))
     model.update(file_model)

@@ -284,6 +284,8 @@ _PI_MODEL = {
     "pyramid_hidden": _int("PhysInformer: hidden size of the feature pyramid.", 1, preset=True),
     "attn_heads": _int("PhysInformer: attention-pooling heads.", 1, preset=True),
     "head_hidden": _int("PhysInformer: hidden size of each family head.", 1, preset=True),
+    "attn_dropout": Key("float", "PhysInformer: dropout on the attention weights of the pyramid's global path (0 "
+                                 "lets a CPU use its fused attention kernels).", lo=0, hi=1, hi_open=True, preset=True),
     "physics_prior": Key("bool", "PhysInformer: add the physics prior, a ridge regression of every descriptor on "
                                  "k-mer frequencies and the motifs' site statistics fitted on the train rows, to "
                                  "the network's output (the network learns the rest).", preset=True),
