@@ -2,6 +2,15 @@
 """Throughput benchmark of `descfeat`: the full descriptor set, PWM scanning against
 memelite's FIMO, and the vectorised families against per-sequence Python baselines.
 
+(0) The bundled table as users run it: the 12,292 sequences of
+    share/examples/lentimpra_HepG2.tsv.gz, HepG2 motifs, TSV to standard output (a
+    regular file standing for it), whole process, -j 1 and -j 2, interleaved and
+    repeated (median), each output checked byte for byte against the others; with
+    --baseline-tree OLD (a checkout of earlier code, e.g. a git worktree) the same runs
+    of that code too, in the same rounds. Prints sequences/s, the -j 2 / -j 1 ratio and
+    the speed-up over the baseline. Targets: >= 2,000 sequences/s with -j 1, ratio >= 1.8.
+    Needs nothing outside the repository.
+
 Builds a table of 77,157 real lentiMPRA sequences (200-230 nt) by resampling, with
 replacement and a fixed seed, the rows of ../shared/data/lentimpra/HepG2.tsv and
 ../shared/data/lentimpra/joint_3cell.csv (about a third trimmed to their central
@@ -47,7 +56,9 @@ SHARED = os.path.join(REPO, os.pardir, "shared", "data", "lentimpra")
 DEFAULT_SOURCES = (os.path.join(SHARED, "HepG2.tsv"), os.path.join(SHARED, "joint_3cell.csv"))
 
 ADAPTER = 15                 # lentiMPRA: 15-nt adapter + 200-nt element + 15-nt adapter
-TARGET_SEQS_PER_S = 2000     # (1)
+TARGET_SEQS_PER_S = 2000     # (0) with -j 1, (1)
+TARGET_J2_RATIO = 1.8        # (0): -j 2 against -j 1
+HEPG2_TABLE = os.path.join(REPO, "share", "examples", "lentimpra_HepG2.tsv.gz")
 TARGET_PWM_RATIO = 1.0       # (2)
 TARGET_SPEEDUP = 100.0       # (3)
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -175,8 +186,9 @@ sys.exit(0)
 """
 
 
-def run_child(argv, timeout=None, env=None):
-    """Run argv from the measured checkout through LAUNCHER.
+def run_child(argv, timeout=None, env=None, cwd=None, stdout=None):
+    """Run argv from the measured checkout (or ``cwd``) through LAUNCHER, its standard
+    output to the file ``stdout`` (a path; default: discarded).
 
     Returns wall seconds, peak RSS of the command (MB = 10^6 bytes), peak PSS of its
     process tree, CPU seconds, exit code, stderr tail.
@@ -185,9 +197,10 @@ def run_child(argv, timeout=None, env=None):
     errf = tempfile.TemporaryFile()
     fd, res_path = tempfile.mkstemp(suffix=".json")
     os.close(fd)
+    outf = open(stdout, "wb") if stdout else None
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-S", "-c", LAUNCHER, res_path] + list(argv), cwd=RUN["repo"],
-                            stdout=subprocess.DEVNULL, stderr=errf, start_new_session=True,
+    proc = subprocess.Popen([sys.executable, "-S", "-c", LAUNCHER, res_path] + list(argv), cwd=cwd or RUN["repo"],
+                            stdout=outf or subprocess.DEVNULL, stderr=errf, start_new_session=True,
                             env=None if env is None else {**os.environ, **env})
     timed_out = False
     try:
@@ -197,6 +210,8 @@ def run_child(argv, timeout=None, env=None):
         proc.wait()
         timed_out = True
     outer = time.perf_counter() - t0
+    if outf is not None:
+        outf.close()
     errf.seek(0)
     err = errf.read().decode("utf-8", "replace")
     errf.close()
@@ -224,6 +239,120 @@ def check_h5(path, n_rows):
         for s in range(0, n, 20000):
             nan += int(np.isnan(ds[s:s + 20000]).sum())
     return {"rows": int(n), "descriptors": int(d), "nan_values": nan, "rows_ok": int(n) == n_rows}
+
+
+# --------------------------------------------------------------------------- (0) the bundled table, TSV
+
+def table_rows(path):
+    """Data rows of a (gzipped) TSV with one header line."""
+    import gzip
+
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        return sum(1 for _ in fh) - 1
+
+
+def measure_hepg2(table, trees, jobs, repeat, timeout, work):
+    """(0): ``python3 -m toolkit.cli.descfeat TABLE --cell-type HepG2 -q -j J`` with standard
+    output to a file, whole process, for every (tree, J) in ``trees`` x ``jobs``.
+
+    The runs go round by round, every (tree, J) once per round, the order of the trees
+    alternating, so that a machine busy with other work slows them alike; the median of
+    ``repeat`` rounds is reported. Every output is compared byte for byte (SHA-256) with
+    the first run's.
+
+    Parameters
+    ----------
+    trees : list of (label, checkout folder)
+
+    Returns
+    -------
+    dict: ``rows``, ``runs`` {"label -j J": run dict with all_seconds, sequences_per_second},
+    ``identical`` (bool), ``differs`` (labels of runs whose output was not the first's).
+    """
+    import hashlib
+
+    n = table_rows(table)
+    runs = {f"{label} -j {j}": [] for label, _ in trees for j in jobs}
+    first, differs = None, []
+    out = os.path.join(work, "hepg2_out.tsv")
+    for r in range(repeat):
+        order = trees if r % 2 == 0 else trees[::-1]
+        for label, tree in order:
+            for j in jobs:
+                key = f"{label} -j {j}"
+                argv = [sys.executable, "-m", "toolkit.cli.descfeat", table, "--cell-type", "HepG2", "-q", "-j",
+                        str(j)]
+                res = run_child(argv, timeout=timeout, cwd=tree, stdout=out)
+                ok = res["rc"] == 0 and not res["timed_out"]
+                if ok:
+                    h = hashlib.sha256()
+                    with open(out, "rb") as fh:
+                        for block in iter(lambda: fh.read(1 << 22), b""):
+                            h.update(block)
+                    res["sha256"] = h.hexdigest()
+                    if first is None:
+                        first = res["sha256"]
+                    elif res["sha256"] != first and key not in differs:
+                        differs.append(key)
+                else:
+                    log(res["stderr"])
+                os.unlink(out)
+                log(f"(0) round {r + 1}: {key}: {res['seconds']:.2f} s, {fmt_rate(n / res['seconds'])} seq/s, "
+                    f"CPU {res['cpu_seconds'] or 0:.2f} s, rc={res['rc']}, load before "
+                    f"{res['load_average_before']:.2f}")
+                runs[key].append(res)
+    summary = {}
+    for key, reps in runs.items():
+        ok = [x for x in reps if x["rc"] == 0 and not x["timed_out"]]
+        med = sorted(ok, key=lambda x: x["seconds"])[len(ok) // 2] if ok else None
+        summary[key] = {"all_seconds": [round(x["seconds"], 3) for x in ok],
+                        "cpu_seconds": [round(x["cpu_seconds"] or 0, 2) for x in ok],
+                        "failed": [("timed out" if x["timed_out"] else f"exit {x['rc']}") for x in reps if x not in ok],
+                        "seconds": med["seconds"] if med else None,
+                        "sequences_per_second": n / med["seconds"] if med else None,
+                        "peak_rss_mb": max(x["peak_rss_mb"] for x in reps)}
+    return {"rows": n, "table": os.path.relpath(table, REPO) if table.startswith(REPO) else table,
+            "runs": summary, "identical": not differs and first is not None, "differs": differs}
+
+
+def hepg2_rows(res, labels, jobs):
+    """Report rows of (0): sequences/s of each run, the -j ratio of each tree, the speed-up
+    of this checkout over the baseline."""
+    n, runs = res["rows"], res["runs"]
+    rows = []
+    cmd = f"descfeat {os.path.basename(res['table'])} --cell-type HepG2 -q -j J > out.tsv"
+    for label in labels:
+        for j in jobs:
+            r = runs[f"{label} -j {j}"]
+            sps = r["sequences_per_second"]
+            fig = "failed" if sps is None else (
+                f"{fmt_rate(sps)} seq/s ({n:,} seq; median of {', '.join(f'{x:.2f}' for x in r['all_seconds'])} s; "
+                f"CPU {', '.join(f'{x:.1f}' for x in r['cpu_seconds'])} s)")
+            if r["failed"]:
+                fig += f"; {len(r['failed'])} run(s) failed: {', '.join(r['failed'])}"
+            gated = label == labels[0] and j == 1
+            rows.append({"what": f"(0) `{cmd}`, J = {j}, {label}", "figure": fig,
+                         "target": f">= {TARGET_SEQS_PER_S:,} seq/s" if gated else "(reference)",
+                         "result": _verdict(sps is not None and sps >= TARGET_SEQS_PER_S, sps) if gated else ""})
+        if 1 in jobs and 2 in jobs:
+            a, b = runs[f"{label} -j 1"]["seconds"], runs[f"{label} -j 2"]["seconds"]
+            ratio = a / b if a and b else None
+            gated = label == labels[0]
+            rows.append({"what": f"(0) -j 2 / -j 1, {label}",
+                         "figure": "n/a" if ratio is None else f"{ratio:.2f}x",
+                         "target": f">= {TARGET_J2_RATIO:g}x" if gated else "(reference)",
+                         "result": _verdict(ratio is not None and ratio >= TARGET_J2_RATIO, ratio) if gated else ""})
+    if len(labels) > 1:
+        for j in jobs:
+            a, b = runs[f"{labels[1]} -j {j}"]["seconds"], runs[f"{labels[0]} -j {j}"]["seconds"]
+            rows.append({"what": f"(0) speed-up of {labels[0]} over {labels[1]}, -j {j}",
+                         "figure": "n/a" if not (a and b) else f"{a / b:.2f}x", "target": "(reference)",
+                         "result": ""})
+    rows.append({"what": "(0) outputs of all runs byte-identical", "figure": "yes" if res["identical"] else
+                 "NO: " + ", ".join(res["differs"]), "target": "identical",
+                 "result": "PASS" if res["identical"] else "FAIL"})
+    return rows
 
 
 # --------------------------------------------------------------------------- workers (child processes)
@@ -758,23 +887,25 @@ def _verdict(ok, figure):
 
 def render(info):
     m = info["machine"]
-    inp = info["input"]
+    inp = info.get("input")
     vers = ", ".join(f"{k} {m[k]}" for k in ("python", "numpy", "pandas", "scipy", "h5py", "numba", "memelite")
                      if m.get(k))
-    lens = ", ".join(f"{c:,} x {L} nt" for L, c in sorted(inp["lengths"].items(), key=lambda kv: int(kv[0])))
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; {vers}; {m['os']}",
         "",
         f"Code: {m.get('revision', 'unknown')}; 1-minute load average before the run "
         f"{m['load_average_at_start']:.2f}, after {info.get('load_average_at_end', float('nan')):.2f}",
         "",
-        f"Input: {inp['rows']:,} sequences ({lens}; {inp['bp']:,} bp) resampled with replacement (seed "
-        f"{inp['seed']}) from {' + '.join(inp['sources'])} ({inp['source_rows']:,} rows), "
-        f"{inp['bytes'] / 1e6:.0f} MB TSV.",
-        "",
-        "| measurement | figure | target | result |",
-        "|---|---|---|---|",
     ]
+    if "hepg2" in info["raw"]:
+        h = info["raw"]["hepg2"]
+        lines += [f"Input of (0): {h['table']}, {h['rows']:,} sequences, as bundled.", ""]
+    if inp:
+        lens = ", ".join(f"{c:,} x {L} nt" for L, c in sorted(inp["lengths"].items(), key=lambda kv: int(kv[0])))
+        lines += [f"Input of (1)-(3): {inp['rows']:,} sequences ({lens}; {inp['bp']:,} bp) resampled with "
+                  f"replacement (seed {inp['seed']}) from {' + '.join(inp['sources'])} ({inp['source_rows']:,} "
+                  f"rows), {inp['bytes'] / 1e6:.0f} MB TSV.", ""]
+    lines += ["| measurement | figure | target | result |", "|---|---|---|---|"]
     for r in info["rows"]:
         lines.append(f"| {r['what']} | {r['figure']} | {r['target']} | {r['result']} |")
     if info.get("notes"):
@@ -803,7 +934,17 @@ def main(argv=None):
                     help="skip the reference run of (1) with BLAS/OpenMP threads set to 1")
     ap.add_argument("--families", default="all",
                     help="descfeat --families for (1) (default all; use a list when a family is missing)")
-    ap.add_argument("--only", default="full,pwm,baseline", help="comma-separated subset of: full,pwm,baseline")
+    ap.add_argument("--only", default="hepg2,full,pwm,baseline",
+                    help="comma-separated subset of: hepg2,full,pwm,baseline")
+    ap.add_argument("--baseline-tree", default=None, metavar="DIR",
+                    help="(0): also run the descfeat of this checkout (earlier code, e.g. a git worktree), "
+                         "in the same rounds")
+    ap.add_argument("--hepg2-table", default=HEPG2_TABLE, metavar="FILE",
+                    help="(0): the input (default share/examples/lentimpra_HepG2.tsv.gz, 12,292 rows)")
+    ap.add_argument("--hepg2-repeat", type=int, default=3, help="(0): rounds; the median is reported (default 3)")
+    ap.add_argument("--hepg2-timeout", type=float, default=300,
+                    help="(0): seconds before a run is killed and counted as failed (default 300; code before "
+                         "this benchmark's version could hang at exit with -j 2)")
     ap.add_argument("--workdir", default=None, help="folder for the generated files (default: a temp dir, removed)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     ap.add_argument("--sources", nargs=2, default=DEFAULT_SOURCES, metavar=("HEPG2_TSV", "JOINT_CSV"),
@@ -832,7 +973,8 @@ def main(argv=None):
         return 0
 
     only = set(args.only.split(","))
-    for s in args.sources:
+    generated = bool(only & {"full", "pwm", "baseline"})
+    for s in args.sources if generated else ():
         if not os.path.exists(s):
             sys.exit(f"error: {s} not found; ../shared/data exists only next to a development checkout; "
                      "pass --sources HEPG2_TSV JOINT_CSV")
@@ -840,6 +982,31 @@ def main(argv=None):
     os.makedirs(work, exist_ok=True)
     f = lambda name: os.path.join(work, name)  # noqa: E731
     info = {"machine": machine(), "workdir": work, "rows": [], "raw": {}, "notes": []}
+
+    # (0) the bundled table as users run it
+    if "hepg2" in only:
+        trees = [("this checkout", RUN["repo"])]
+        if args.baseline_tree:
+            trees.append(("baseline", os.path.realpath(args.baseline_tree)))
+        res = measure_hepg2(os.path.realpath(args.hepg2_table), trees, [1, 2], args.hepg2_repeat,
+                            min(args.timeout, args.hepg2_timeout), work)
+        info["raw"]["hepg2"] = res
+        info["rows"].extend(hepg2_rows(res, [t[0] for t in trees], [1, 2]))
+        if args.baseline_tree:
+            rev = benchlib.revision(trees[1][1], None, paths=("toolkit",))
+            info["notes"].append(f"(0) baseline: {rev}")
+        for label, _ in trees:
+            info["notes"].append(f"(0) {label}: sequences/s " + ", ".join(
+                f"-j {j} {fmt_rate(res['runs'][f'{label} -j {j}']['sequences_per_second'])}" for j in (1, 2)))
+    if not generated:
+        info["load_average_at_end"] = os.getloadavg()[0]
+        print(render(info))
+        if args.json_out:
+            with open(args.json_out, "w") as fh:
+                json.dump(info, fh, indent=2, default=str)
+        if args.workdir is None and not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        return 0
 
     inp = f("input.tsv")
     meta = f("input.json")

@@ -4,30 +4,38 @@ import click
 
 from . import options as opt
 
-CELL_TYPES = ("HepG2", "K562", "WTC11", "S2")
 
+def _chunk_result(dset, seqs, prefix, keep_values):
+    """Descriptors of ``seqs`` and what the command needs of them, made where they are
+    computed (in a worker, so that only that crosses back): ``(summary, lines, values)``.
 
-def _fmt_values(values):
-    """Descriptor values as TSV text: 6 significant digits, NaN for undefined."""
+    summary: per column the NaN count, minimum and maximum (NaN left out; +inf / -inf
+    where there is none). lines: with ``prefix`` (the rows' input columns as TSV lines,
+    UTF-8), the output lines of these rows (bytes), else None. values: with
+    ``keep_values``, the float64 array (rows, descriptors), else None.
+    """
     import numpy as np
 
-    out = np.empty(values.shape, dtype=object)
-    flat = values.ravel()
-    out.ravel()[:] = ["NaN" if v != v else f"{v:.6g}" for v in flat.tolist()]
-    return out
+    values = dset.compute(seqs) if len(seqs) else np.zeros((0, len(dset)))
+    if len(values):
+        summary = (np.isnan(values).sum(axis=0), np.fmin.reduce(values, axis=0), np.fmax.reduce(values, axis=0))
+    else:
+        summary = (np.zeros(len(dset), dtype=np.int64), np.full(len(dset), np.inf), np.full(len(dset), -np.inf))
+    return summary, None if prefix is None else _tsv_lines(values, prefix), values if keep_values else None
+
+
+def _tsv_lines(values, prefix):
+    """TSV lines (bytes): each line of ``prefix`` (bytes), then the row's descriptor values,
+    ``format(v, ".6g")`` each, NaN where undefined."""
+    from ..io.numfmt import format_rows
+
+    return format_rows(values, digits=6, nan="NaN", prefix=prefix) if values.shape[1] else prefix
 
 
 def _load_motifs(cell_type, motifs_path, families):
-    if "pwm" not in families:
-        return None, {}
-    from ..features import motifs as motif_lib
+    from ..features.labeller import load_motifs
 
-    if motifs_path:
-        found = motif_lib.read_motif_file(motifs_path)
-        return found, {"motif_source": str(motifs_path), "motif_release": "user file"}
-    found = motif_lib.cell_type_motifs(cell_type)
-    return found, {"motif_source": f"JASPAR CORE via pyjaspar, {cell_type} list (PhysInformer design 5.2.1)",
-                   "motif_release": "JASPAR2024"}
+    return load_motifs(cell_type, motifs_path, families)
 
 
 _WORKER = {}
@@ -41,24 +49,40 @@ def _init_worker(families, motifs):
     # Ctrl-C reaches the whole process group: only the parent answers it (one Error line, exit
     # 130, pool terminated); a worker that raised KeyboardInterrupt would print its traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # SIGTERM (Pool.terminate) and SIGHUP end a worker by the kernel's default action: the
+    # inherited Python handler can miss a signal that arrives while the worker waits for a
+    # lock (its sem_wait resumes), leaving the parent waiting for it. Ignored signals stay ignored.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) not in (signal.SIG_IGN, signal.SIG_DFL):
+            signal.signal(sig, signal.SIG_DFL)
     from ..features.params import default_params
 
     _WORKER["set"] = DescriptorSet(families, default_params(), motifs=motifs)
+    # Load the compiled kernels and the tables now, while the parent reads the first rows,
+    # not when the first piece arrives. An error here is met again, and reported, on a real piece.
+    try:
+        _chunk_result(_WORKER["set"], ["ACGTTGCA" * 30], b"warm-up\n", False)
+    except Exception:
+        pass
 
 
-def _compute(seqs):
-    return _WORKER["set"].compute(seqs)
+def _compute(seqs, prefix, keep_values):
+    return _chunk_result(_WORKER["set"], seqs, prefix, keep_values)
+
+
+def _pieces(n, jobs):
+    """Row ranges ``(start, stop)`` a chunk of n rows is cut into for ``jobs`` processes: about 4
+    per process (no fewer than 256 rows each, but one piece at least), so that workers end
+    together and one process's work arrays stay small."""
+    size = max(1, min(n, max(256, -(-n // (4 * jobs))))) if n else 1
+    return [(a, min(a + size, n)) for a in range(0, n, size)] or [(0, 0)]
 
 
 @opt.command("descfeat")
 @click.argument("inputs", nargs=-1, metavar="[INPUT]")
 @opt.output_option
 @opt.table_options
-@click.option("--cell-type", type=click.Choice(CELL_TYPES), default="HepG2", show_default=True,
-              help="Motif list of the pwm family: the design's JASPAR 2024 CORE matrices for this cell type "
-                   "(S2: 13 Drosophila factors by name).")
-@click.option("--motifs", "motifs_path", metavar="FILE", default=None,
-              help="Use the motifs of a MEME or JASPAR format file instead of the cell type's list.")
+@opt.motif_options
 @click.option("--families", default="all", show_default=True, metavar="LIST",
               help="Comma-separated families: pwm, bend, stiff, thermo, entropy, advanced, psi (or all).")
 @click.option("--list", "list_only", is_flag=True,
@@ -110,6 +134,7 @@ def cli(inputs, output, fmt, seq_col, id_col, cell_type, motifs_path, families, 
       descfeat lib.tsv --shard 3/10 -o feats.3.h5      # one task of a 10-task array job
       descfeat --merge -o feats.h5 feats.*.h5           # then join the shards, in shard order
     """
+    import collections
     import os
     import sys
     import time
@@ -123,7 +148,7 @@ def cli(inputs, output, fmt, seq_col, id_col, cell_type, motifs_path, families, 
     from ..features.compute import DescriptorSet, parse_families
     from ..features.params import default_params
     from ..io.streams import AtomicOutput
-    from ..io.tables import iter_table, standard_frame, write_tsv
+    from ..io.tables import iter_table, standard_frame, tsv_header, tsv_rows, write_tsv
 
     log = opt.Log("descfeat", quiet, verbose)
     opt.distinct_outputs(**{"-o": output, "--report": report})
@@ -169,7 +194,9 @@ def cli(inputs, output, fmt, seq_col, id_col, cell_type, motifs_path, families, 
     col_max = np.full(d, -np.inf)
     t0 = time.time()
     h5 = output.endswith(".h5")
+    text = not h5 and not prune   # TSV lines made where the values are computed (in the workers)
     pool = None
+    pending = collections.deque()   # pieces in the workers, in input order
     if jobs > 1:
         import multiprocessing as mp
         import signal
@@ -183,23 +210,34 @@ def cli(inputs, output, fmt, seq_col, id_col, cell_type, motifs_path, families, 
             signal.signal(signal.SIGINT, previous)
 
     def results(chunks):
-        """(table chunk, values) in input order; at most 2 x jobs chunks in flight."""
-        if pool is None:
-            for chunk in chunks:
-                yield chunk, dset.compute(_seqs(chunk)) if len(chunk) else np.zeros((0, d))
-                del chunk  # not held while the next chunk is read
-            return
-        pending = []
+        """(frame, (summary, lines, values), row offset, last piece of its chunk) in input order.
+
+        A chunk as read is cut into pieces (:func:`_pieces`): with workers so that they
+        share it evenly, at most 2 x jobs pieces in flight; in one process so that the
+        work arrays stay small enough to be reused rather than mapped afresh. For TSV a
+        worker is given the input columns as text and sends back the output lines, not
+        the values.
+        """
         for chunk in chunks:
-            if not len(chunk):  # an empty shard
-                pending.append((chunk, _Ready(np.zeros((0, d)))))
-                continue
-            pending.append((chunk, pool.apply_async(_compute, (_seqs(chunk),))))
-            if len(pending) >= 2 * jobs:
-                c, r = pending.pop(0)
-                yield c, r.get()
-        for c, r in pending:
-            yield c, r.get()
+            seqs = _seqs(chunk) if len(chunk) else []
+            frame = standard_frame(chunk, seqs)
+            offset = chunk.row_offset
+            del chunk  # not held while the next chunk is read
+            cuts = _pieces(len(frame), jobs)
+            for k, (a, b) in enumerate(cuts):
+                piece = frame.iloc[a:b]
+                prefix = tsv_rows(piece).encode("utf-8") if text else None
+                if pool is None:
+                    yield piece, _chunk_result(dset, seqs[a:b], prefix, not text), offset + a, k == len(cuts) - 1
+                    continue
+                pending.append((piece, pool.apply_async(_compute, (seqs[a:b], prefix, not text)), offset + a,
+                                k == len(cuts) - 1))
+                if len(pending) >= 2 * jobs:
+                    f, r, o, last = pending.popleft()
+                    yield f, r.get(), o, last
+        while pending:
+            f, r, o, last = pending.popleft()
+            yield f, r.get(), o, last
 
     pruner = spool = None
     if prune:
@@ -212,16 +250,16 @@ def cli(inputs, output, fmt, seq_col, id_col, cell_type, motifs_path, families, 
         spool = tempfile.TemporaryFile(prefix="descfeat-prune-")  # unlinked at once: nothing left behind
 
     class Sink:
-        """Writes (frame, values) chunks of the columns ``keep`` to the output."""
+        """Writes pieces (frame, values, or their TSV lines) of the columns ``keep`` to the output."""
 
         def __init__(self, out, keep):
             self.out, self.keep, self.writer, self.first = out, keep, None, True
 
-        def write(self, frame, values, row_offset):
+        def write(self, frame, values, row_offset, lines=None):
             keep = self.keep
-            if keep is not None:
-                values = values[:, keep]
             cols = names if keep is None else [names[i] for i in keep]
+            if values is not None and keep is not None:
+                values = values[:, keep]
             if h5:
                 if self.writer is None:
                     from ..io.h5 import H5Writer
@@ -234,11 +272,14 @@ def cli(inputs, output, fmt, seq_col, id_col, cell_type, motifs_path, families, 
                 self.writer.append(frame["id"].to_numpy(dtype=object), frame["sequence"].to_numpy(dtype=object),
                                    passthrough, values)
             else:
-                import pandas as pd
-
-                vals = pd.DataFrame(_fmt_values(values), columns=cols)
-                write_tsv(pd.concat([frame.reset_index(drop=True), vals], axis=1), self.out,
-                          header=self.first and header)
+                if self.first:
+                    line = tsv_header(list(frame.columns) + cols)
+                    if header:
+                        self.out.write(line)
+                if lines is None:
+                    prefix = tsv_rows(frame)
+                    lines = _tsv_lines(values, prefix.encode("utf-8")) if cols else prefix
+                self.out.write(lines if isinstance(lines, str) else lines.decode("utf-8"))
             self.first = False
 
         def close(self):
@@ -249,32 +290,37 @@ def cli(inputs, output, fmt, seq_col, id_col, cell_type, motifs_path, families, 
         with AtomicOutput(output, inputs=[input], by_name=h5) as out:
             sink = Sink(out, None)
             chunks = iter_table(input, fmt=fmt, seq_col=seq_col, id_col=id_col, chunk_rows=chunk_rows, shard=shard)
-            for chunk, values in results(chunks):
-                frame = standard_frame(chunk, _seqs(chunk) if len(chunk) else [])
+            held = []   # --prune: the pieces of the chunk being read, which the pruner takes whole
+            for frame, (summary, lines, values), offset, last in results(chunks):
                 n_rows += len(frame)
-                nan_counts += np.isnan(values).sum(axis=0)
-                if len(values):  # (an empty shard has none)
-                    with np.errstate(invalid="ignore"):
-                        col_min = np.fmin(col_min, np.nanmin(np.where(np.isnan(values), np.inf, values), axis=0))
-                        col_max = np.fmax(col_max, np.nanmax(np.where(np.isnan(values), -np.inf, values), axis=0))
+                nan_counts += summary[0]
+                col_min = np.fmin(col_min, summary[1])
+                col_max = np.fmax(col_max, summary[2])
                 if pruner is not None:
-                    pruner.update(values)
+                    held.append(values)
+                    if last:
+                        pruner.update(held[0] if len(held) == 1 else np.concatenate(held))
+                        held = []
                     pickle.dump((frame, values), spool, protocol=pickle.HIGHEST_PROTOCOL)
                 else:
-                    sink.write(frame, values, chunk.row_offset)
-                del chunk, values, frame  # not held while the next chunk is read
+                    sink.write(frame, values, offset, lines)
+                del frame, values, lines  # not held while the next piece is read
                 log.status(f"descfeat: {n_rows:,} sequences, {n_rows / max(time.time() - t0, 1e-9):,.0f}/s")
             log.status_done()
             if pruner is not None:
                 sink.keep = pruner.keep()
                 spool.seek(0)
-                while True:  # the chunks again, as they came (every chunk was spooled, empty ones too)
+                while True:  # the pieces again, as they came (every chunk was spooled, empty ones too)
                     try:
                         frame, values = pickle.load(spool)
                     except EOFError:
                         break
                     sink.write(frame, values, 0)
             sink.close()
+        if pool is not None:  # every result is in: the workers end as they would on their own
+            pool.close()
+            pool.join()
+            pool = None
     finally:
         if pool is not None:
             pool.terminate()
@@ -304,16 +350,6 @@ def cli(inputs, output, fmt, seq_col, id_col, cell_type, motifs_path, families, 
     if undefined:
         log.warn(f"{len(undefined)} descriptor(s) undefined (NaN) for some sequences, "
                  f"{int(nan_counts.sum())} values in all; see --report")
-
-
-class _Ready:
-    """A result already at hand, with the ``get()`` of a pool's AsyncResult."""
-
-    def __init__(self, value):
-        self.value = value
-
-    def get(self):
-        return self.value
 
 
 def _merge(inputs, output, shard, log):

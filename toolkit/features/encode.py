@@ -10,6 +10,7 @@ import numpy as np
 _CODE = np.full(256, 4, dtype=np.uint8)
 for _i, _b in enumerate(b"ACGT"):
     _CODE[_b] = _i
+_CODE_BYTES = bytes(_CODE.tolist())   # the same table for bytes.translate
 
 
 def by_length(seqs):
@@ -33,8 +34,9 @@ def by_length(seqs):
         if L == 0:
             yield idx, np.zeros((len(idx), 0), dtype=np.uint8)
             continue
-        buf = np.frombuffer("".join(seqs[i] for i in idx).encode("ascii", "replace"), dtype=np.uint8)
-        yield idx, _CODE[buf].reshape(len(idx), int(L))
+        text = "".join(seqs) if len(idx) == len(seqs) else "".join([seqs[i] for i in idx.tolist()])
+        buf = bytearray(text.encode("ascii", "replace").translate(_CODE_BYTES))   # writable, as before
+        yield idx, np.frombuffer(buf, dtype=np.uint8).reshape(len(idx), int(L))
 
 
 def by_length_blocks(seqs, max_elements):
@@ -61,6 +63,20 @@ def kmer_index(codes, k):
     W = L - k + 1
     if W <= 0:
         return np.zeros((m, 0), dtype=np.int64)
+    if codes.dtype == np.uint8 and k <= 8:   # the usual case, in 16-bit words (4**8 - 1 fits)
+        c = np.minimum(codes, 3)
+        out = c[:, :W].astype(np.uint16)
+        for j in range(1, k):
+            out <<= 2
+            out |= c[:, j:j + W]
+        out = out.astype(np.int64)
+        n = codes > 3
+        if n.any():
+            bad = n[:, :W].copy()
+            for j in range(1, k):
+                bad |= n[:, j:j + W]
+            out[bad] = -1
+        return out
     out = np.zeros((m, W), dtype=np.int64)
     bad = np.zeros((m, W), dtype=bool)
     for j in range(k):

@@ -789,23 +789,36 @@ def write_tsv(df, fh, header=True, chunk_rows=200_000):
     already, so this guards the commands' own values.
     """
     names = [str(c) for c in df.columns]
-    ncols = len(names)
+    line = tsv_header(names)
+    if header:
+        fh.write(line)
+    for start in range(0, len(df), chunk_rows):
+        text = tsv_rows(df.iloc[start:start + chunk_rows])
+        if text:
+            fh.write(text)
+
+
+def tsv_header(names):
+    """The header line (with its line feed) of a TSV with columns ``names``; a name holding a
+    tab or line break is an InputError (see :func:`write_tsv`)."""
+    names = [str(c) for c in names]
     bad = next((c for c in names if _BREAKS.search(c)), None)
     if bad is not None:
         raise InputError(f"column name {bad!r} contains a tab or line break", hint=_NO_TABS_HINT)
-    if header:
-        fh.write("\t".join(names) + "\n")
-    for start in range(0, len(df), chunk_rows):
-        part = df.iloc[start:start + chunk_rows]
-        cols = [part[c].to_numpy(dtype=object) for c in part.columns]
-        cols = [c if _all_str(c) else c.astype(str) for c in cols]
-        text = "\n".join(map("\t".join, zip(*cols)))
-        rows = len(part)
-        if text.count("\t") != rows * (ncols - 1) or text.count("\n") != rows - 1 or "\r" in text:
-            _refuse_breaks(names, cols, part)
-        if rows:
-            fh.write(text)
-            fh.write("\n")
+    return "\t".join(names) + "\n"
+
+
+def tsv_rows(df):
+    """The rows of ``df`` as TSV text, each line ending in a line feed ("" for none), as
+    :func:`write_tsv` writes them (a value holding a tab or line break is an InputError)."""
+    names = [str(c) for c in df.columns]
+    cols = [df[c].to_numpy(dtype=object) for c in df.columns]
+    cols = [c if _all_str(c) else c.astype(str) for c in cols]
+    text = "\n".join(map("\t".join, zip(*cols)))
+    rows = len(df)
+    if text.count("\t") != rows * (len(names) - 1) or text.count("\n") != rows - 1 or "\r" in text:
+        _refuse_breaks(names, cols, df)
+    return text + "\n" if rows else ""
 
 
 _BREAKS = re.compile(r"[\t\n\r]")
