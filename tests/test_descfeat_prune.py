@@ -299,11 +299,18 @@ def test_prune_hdf5_and_refusals(tmp_path):
 # --------------------------------------------------------------------------- Ctrl-C
 
 
+def _default_signals():
+    """In the child: SIGINT and SIGHUP back to their default actions (a test run started in the
+    background or under nohup passes them on ignored, and an ignored signal stays ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def test_ctrl_c_with_workers_prints_one_error_line(tmp_path):
     out = tmp_path / "out.tsv"
     proc = subprocess.Popen([sys.executable, str(REPO / "bin" / "descfeat"), TABLE, "-j", "2", "--chunk-rows", "5",
                              "-o", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_default_signals)
     try:
         deadline = time.time() + 60
         while not any(p.name.startswith(".tmp-") for p in tmp_path.iterdir()):   # the loop has started

@@ -166,8 +166,12 @@ def test_sigterm_and_sighup_remove_temporary_files_and_say_so(tmp_path, sig):
     src.write_bytes(gzip.decompress((REPO / "share" / "examples" / "lentimpra_joint_3cell.csv.gz").read_bytes()))
     out = tmp_path / "feats.tsv"
     out.write_text("previous\n")
+    def default_signals():      # a test run started under nohup or in the background passes them on ignored
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
     p = subprocess.Popen([sys.executable, str(REPO / "bin" / "descfeat"), str(src), "-q", "-o", str(out)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_signals)
     deadline = time.time() + 120
     while time.time() < deadline and not any(f.name.startswith(".tmp-") for f in tmp_path.iterdir()):
         time.sleep(0.05)
