@@ -21,7 +21,7 @@ def load_motifs(cell_type, motifs_path, families):
         found = motif_lib.read_motif_file(motifs_path)
         return found, {"motif_source": str(motifs_path), "motif_release": "user file"}
     found = motif_lib.cell_type_motifs(cell_type)
-    return found, {"motif_source": f"JASPAR CORE via pyjaspar, {cell_type} list (PhysInformer design 5.2.1)",
+    return found, {"motif_source": f"JASPAR CORE via pyjaspar, {cell_type} list",
                    "motif_release": "JASPAR2024"}
 
 

@@ -92,7 +92,7 @@ def check(values, name, task_type, chain, explicit, file=None):
         if is01:
             msg = f"target '{name}' holds only 0 and 1"
             if not explicit:
-                raise InputError(msg + ": a regression head on labels trains badly (design 003)", file=file,
+                raise InputError(msg + ": a regression head on 0/1 labels trains badly", file=file,
                                  column=name, hint=f"give --task-type {name}=binary (or {name}=regression to "
                                                    "insist)")
             warnings.append(msg + f"; trained as a regression as asked (--task-type {name}=binary fits it)")
