@@ -86,7 +86,7 @@ def descriptor_inputs(rows, seed, work, val_fraction=0.1):
     from toolkit.features.prune import ColumnPruner
     from toolkit.models.physinformer import ENTROPY_FACTOR, TEMPERATURE_K, family_of, thermo_triples
     from toolkit.train import data as D
-    from toolkit.train.physinformer_data import CATEGORICAL
+    from toolkit.train.physinformer_data import CATEGORICAL, varying_columns
 
     path = os.path.join(work, "input.tsv")
     benchlib.resample_lentimpra(rows, path, seed=seed)
@@ -110,14 +110,7 @@ def descriptor_inputs(rows, seed, work, val_fraction=0.1):
         sd_all = np.nanstd(tr, axis=0)
     dropped = {"categorical": [c for c in dset.names if c in CATEGORICAL], "no_values": [], "zero_variance": [],
                "duplicate": {}}
-    keep = []
-    for j, c in enumerate(cand):
-        if finite[j] < 3:
-            dropped["no_values"].append(c)
-        elif not sd_all[j] > 1e-8:
-            dropped["zero_variance"].append(c)
-        else:
-            keep.append(j)
+    keep = varying_columns(cand, finite, sd_all, dropped)     # fit-physinformer's own rule
     pruner = ColumnPruner([cand[j] for j in keep])      # data.prune (fit-physinformer's default)
     pruner.update(tr[:, keep])
     for dr in pruner.dropped():

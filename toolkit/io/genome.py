@@ -1,4 +1,4 @@
-"""BED intervals and genome windows (pyfaidx), following SPEC.md "Genome windows":
+"""BED intervals and genome windows (pyfaidx), the same rule in every command:
 BED is 0-based, end-exclusive; a window of length L is centred at
 ``floor((start + end) / 2)`` and spans ``[c - floor(L/2), c - floor(L/2) + L)``;
 minus-strand windows are reverse-complemented; windows past a chromosome end

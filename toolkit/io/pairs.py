@@ -8,7 +8,7 @@ Two layouts are recognised (columns are case-sensitive):
 - coordinates (the TargetFinder layout): ``enhancer_chrom``, ``enhancer_start``,
   ``enhancer_end``, ``promoter_chrom``, ``promoter_start``, ``promoter_end``, read with
   a genome FASTA. Coordinates are BED-like (0-based, end-exclusive) and each element's
-  window follows SPEC.md "Genome windows": centre ``floor((start + end) / 2)``, span
+  window follows the toolkit's genome-window rule (toolkit.io.genome): centre ``floor((start + end) / 2)``, span
   ``[centre - floor(L/2), centre - floor(L/2) + L)``; a window past a chromosome end is
   an error naming the line, or with ``clip`` is padded with N.
 

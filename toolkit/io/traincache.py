@@ -1,6 +1,6 @@
 """The training cache of fit-cre and fit-physinformer: the train and val rows of a split
-table, encoded, in one HDF5 file that training reads batches from by row index (issue 8,
-"Data loading scales").
+table, encoded, in one HDF5 file that training reads batches from by row index, so that
+a table larger than memory trains at the speed of one held in memory.
 
 The command reads its input once, chunk by chunk (test and excluded rows are dropped
 before anything in them is parsed and never enter the cache), and appends each chunk's

@@ -1,4 +1,4 @@
-"""The cross-cell-type CRE activity model (design 001, sections 2-3).
+"""The cross-cell-type CRE activity model.
 
 Two backbones, one head per task:
 
@@ -237,7 +237,7 @@ class CREModel(nn.Module):
     Parameters
     ----------
     n_tasks : int
-    arch : str, key of BACKBONES, or ``mm-transformer`` (toolkit.models.mm, design 004)
+    arch : str, key of BACKBONES, or ``mm-transformer`` (toolkit.models.mm)
     n_side : int
         Width of the side-feature vector (0 for none).
     side_dropout : float
@@ -259,7 +259,7 @@ class CREModel(nn.Module):
         super().__init__()
         self.n_tasks = n_tasks
         self.n_side = n_side
-        if arch == "mm-transformer":       # design 004; PyTorch's default initialisation for the transformer
+        if arch == "mm-transformer":       # PyTorch's default initialisation for the transformer
             from .mm import MMNet
 
             self.nets = nn.ModuleList(MMNet(n_tasks, modalities, **(mm or {})) for _ in range(members))

@@ -1,4 +1,4 @@
-"""The enhancer-promoter interaction model (design 002): two streams and an energy.
+"""The enhancer-promoter interaction model: two streams and an energy.
 
 Streams
     f_I, the sequence backbone: one CNN tower, shared by the enhancer and the promoter

@@ -1,4 +1,4 @@
-"""The multi-modal accessibility transformer of design 004, as a fit-cre network.
+"""The multi-modal accessibility transformer (sequence plus accessibility tracks), as a fit-cre network.
 
 Architecture (document 004, "Model")::
 

@@ -1,5 +1,4 @@
-"""PhysInformer: sequence -> every biophysical descriptor of descfeat (design 000,
-sections 2-3, 5.1, 7, 11-12).
+"""PhysInformer: sequence -> every biophysical descriptor of descfeat.
 
 Architecture (section 2.1)::
 

@@ -1,4 +1,4 @@
-"""TileFormer: sequence -> electrostatic-potential descriptors (design 000, section 4).
+"""TileFormer: sequence -> electrostatic-potential descriptors.
 
 Architecture (section 4.1)::
 

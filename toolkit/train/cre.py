@@ -1,4 +1,4 @@
-"""Training loop of the CRE model (design 001 METHOD items 3-8), pure: arrays in, a
+"""Training loop of the CRE model, pure: arrays in, a
 model directory's files out; the CLI does the reading and the messages.
 
 Loss. Targets are standardised with the train split's mean and SD. Per element,
@@ -43,7 +43,7 @@ when the model trains with RC) and scored by the mean over tasks of Pearson r
 (binary tasks: 2·AUROC - 1; see :func:`validation_scores`), with the Pearson r of
 predicted and observed MinGap as tie-breaker (within 0.001; all-regression models).
 
-Collapse guard (design 004's failure). Each epoch logs, per regression or count task,
+Collapse guard. Each epoch logs, per regression or count task,
 the SD of the validation predictions over the SD of the targets (val_sd_ratio_*). A
 task whose ratio is below ``collapse_sd`` (0.2, evalboot's warning level) while its
 validation r is below ``collapse_r`` (0.1) has collapsed: near-constant predictions

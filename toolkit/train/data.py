@@ -197,7 +197,7 @@ def reverse_complement(codes):
 
 
 def augment(codes, gen, rc_prob=0.5, shift=3, shift_prob=0.5, mask_prob=0.02):
-    """Training augmentations of a batch of codes (design 001 METHOD item 6).
+    """Training augmentations of a batch of codes.
 
     Each sequence is replaced by its reverse complement with probability ``rc_prob``;
     shifted by a uniform offset in [-shift, shift] (0 excluded) with probability

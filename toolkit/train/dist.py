@@ -1,4 +1,4 @@
-"""Training across processes: torchrun / Slurm with DistributedDataParallel (issue 8).
+"""Training across processes: torchrun / Slurm with DistributedDataParallel.
 
 A fit-* command started by ``torchrun`` (which sets RANK, WORLD_SIZE, LOCAL_RANK and the
 rendezvous variables) joins a process group: NCCL when it trains on CUDA, gloo on CPU.

@@ -1,4 +1,4 @@
-"""Training of the enhancer-promoter model (design 002), pure: arrays in, a model
+"""Training of the enhancer-promoter model, pure: arrays in, a model
 directory's files out; the CLI does the reading and the messages.
 
 Sampling. ``CellBatchSampler``: every batch holds the pairs of one cell line

@@ -1,4 +1,4 @@
-"""Model directories (SPEC.md "Model directories"): written by every fit-* command,
+"""Model directories: written by every fit-* command,
 read by ``predict``.
 
 Files: ``config.json`` (resolved configuration, kind, toolkit version, task names),

@@ -1,4 +1,4 @@
-"""Training loop of PhysInformer (design 000, sections 5.1, 6, 7, 9), pure: arrays in,
+"""Training loop of PhysInformer, pure: arrays in,
 a model directory's files out; the CLI does the reading and the messages.
 
 Loss. Descriptors are standardised with the train split's mean and SD; the main

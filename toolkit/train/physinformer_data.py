@@ -520,6 +520,24 @@ def _column_stats(writer, name, n, cols=None):
     return TC.column_moments(blocks)
 
 
+def varying_columns(cand, finite, sd, dropped):
+    """Indices of the candidate descriptors a model can learn: at least 3 finite train values and
+    a train SD above 1e-8; the others are appended to ``dropped["no_values"]`` or
+    ``dropped["zero_variance"]`` (names).
+
+    cand : list of str; finite, sd : arrays (len(cand),), train counts of finite values and SDs.
+    """
+    keep = []
+    for j, c in enumerate(cand):
+        if finite[j] < 3:
+            dropped["no_values"].append(c)
+        elif not sd[j] > 1e-8:
+            dropped["zero_variance"].append(c)
+        else:
+            keep.append(j)
+    return keep
+
+
 def _finish(writer, cand, dropped, acts, config, norm, length, max_len, log, name, prune=False):
     """Choose and scale the descriptors from the cache being written; returns its meta. With
     ``prune`` a descriptor that repeats an earlier kept one on the train rows (descfeat
@@ -538,14 +556,7 @@ def _finish(writer, cand, dropped, acts, config, norm, length, max_len, log, nam
     B = TC.block_rows(8 * len(cand))
     if config is None:
         finite, _, sd = _column_stats(writer, "values", rows["train"])
-        keep = []
-        for j, c in enumerate(cand):
-            if finite[j] < 3:
-                dropped["no_values"].append(c)
-            elif not sd[j] > 1e-8:
-                dropped["zero_variance"].append(c)
-            else:
-                keep.append(j)
+        keep = varying_columns(cand, finite, sd, dropped)
         if not keep:
             raise InputError("no descriptor varies on the train split", file=name,
                              hint="check the input (descfeat output with a split column) or --descriptors")

@@ -1,7 +1,7 @@
 """Side inputs of a CRE model: a motif prior and descriptor features, as numeric
 matrices fused with the pooled sequence embedding.
 
-Motif prior (design 001 METHOD item 6): for each motif of a set, the best PWM
+Motif prior: for each motif of a set, the best PWM
 log-odds score of the sequence over both strands (the ``pwm`` family's
 ``max_score``, toolkit.features.pwm). Features: named numeric columns of the input
 table (``--features COLS``; shell-style patterns such as ``thermo_*``), or the

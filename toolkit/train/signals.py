@@ -1,4 +1,4 @@
-"""SIGTERM during training: finish the step, write a checkpoint, stop (issue 8).
+"""SIGTERM during training: finish the step, write a checkpoint, stop.
 
 Slurm (and most schedulers) send SIGTERM some seconds before SIGKILL at wall time. A
 training loop run inside :class:`TermGuard` checks ``guard.requested`` after every

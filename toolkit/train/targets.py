@@ -1,4 +1,4 @@
-"""Target types and transforms of fit-cre (issue 7; the failures of design 003), pure.
+"""Target types and transforms of fit-cre, pure.
 
 Task types
 ----------
@@ -22,7 +22,7 @@ stored in normalization.json and inverted by ``predict``:
            into (0, 1); its inverse maps back through the same quantiles (so values
            beyond the train range are clipped to it)
 ``zscore`` (x - mean) / SD of the train values
-``none``   nothing (the raw values; reproduces design 003's loss of thousands)
+``none``   nothing (the raw values: counts in the thousands give a loss in the thousands)
 
 Checks (:func:`check`): a constant target, a "binary" column that is not 0/1, a
 "count" column that is not non-negative integers, and a regression target that holds
