@@ -152,3 +152,21 @@ def test_beta_nll_gives_every_mean_the_squared_error_gradient():
         np.testing.assert_allclose(mu.grad.numpy()[0], want, rtol=1e-5)
         plain = 0.5 * (np.log(2 * np.pi) + np.array([-6.0, 3.0]) + np.array([0.01, 1.0]) * np.exp([6.0, -3.0]))
         np.testing.assert_allclose(nll.numpy()[[0, 2]], plain, rtol=1e-5)   # the reported NLL is the plain one
+
+
+def test_prior_config_recognises_the_motif_list_of_the_pwm_columns():
+    from toolkit.features import pwm
+    from toolkit.features.motifs import cell_type_motifs
+    from toolkit.train.physinformer import prior_config
+
+    for ct in ("HepG2", "S2"):
+        motifs = cell_type_motifs(ct)
+        names = [d.name for d in pwm.descriptors(motifs=motifs)] + ["thermo_total_dG"]
+        cfg, note = prior_config(names, 4)
+        assert note == f"the {ct} motifs" and cfg["kmax"] == 4
+        assert [m["id"] for m in cfg["motifs"]] == [m.matrix_id for m in motifs]
+        lod = pwm.log_odds(motifs[0].counts)
+        np.testing.assert_allclose(cfg["motifs"][0]["lod"], lod, atol=1e-9)
+    cfg, note = prior_config(["pwm_NOSUCHTF_max_score", "thermo_total_dG"], 5)
+    assert cfg["motifs"] == [] and "k-mers only" in note
+    assert prior_config(["thermo_total_dG"], 5)[0]["motifs"] == []

@@ -334,12 +334,12 @@ def prior_config(names, kmax, motifs=None, top_k=5):
     as descfeat's pwm family computes them; ``top_k`` as its top_k_mean).
 
     ``motifs``: the motif list descfeat was given, or None to recognise a cell type's
-    list (HepG2, K562, WTC11, S2) from the pwm column names. No motifs are used when
+    list (toolkit.features.motifs.CELL_TYPES) from the pwm column names. No motifs are used when
     there are no pwm columns or no list matches (the prior then holds k-mers only).
     Returns (dict, note): the note says which motifs were used, for the run summary.
     """
     from ..features import pwm
-    from ..features.motifs import cell_type_motifs
+    from ..features.motifs import CELL_TYPES, cell_type_motifs
 
     wanted = {n[len("pwm_"):n.rindex("_" + m)] for n in names if n.startswith("pwm_")
               for m in pwm.WRITTEN_METRICS if n.endswith("_" + m)}
@@ -347,7 +347,7 @@ def prior_config(names, kmax, motifs=None, top_k=5):
     chosen, note = None, "no pwm descriptors"
     if wanted:
         candidates = [("the given motifs", motifs)] if motifs is not None else \
-            [(f"the {ct} motifs", None) for ct in ("HepG2", "K562", "WTC11", "S2")]
+            [(f"the {ct} motifs", None) for ct in CELL_TYPES]
         note = "no motif list matches the pwm columns: k-mers only"
         for what, ms in candidates:
             if ms is None:
