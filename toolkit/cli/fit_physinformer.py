@@ -25,7 +25,8 @@ MOVED = opt.moved_to_config({
 
 @opt.command("fit-physinformer", epilog=config_epilog("fit-physinformer"), moved_options=MOVED)
 @opt.input_argument
-@opt.model_dir_option("config.json, model.pt, normalization.json, train_log.tsv, val_descriptors.tsv, checkpoints")
+@opt.model_dir_option("config.json, model.pt, normalization.json, train_log.tsv, val_descriptors.tsv, "
+                       "baseline.json, checkpoints")
 @opt.table_options
 @click.option("--descriptors", "desc_spec", metavar="PATTERNS", default=None,
               help="Descriptors to learn: names or shell patterns, comma-separated (default: every descriptor "
@@ -88,6 +89,13 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tilef
     repeat an earlier one there (descfeat --prune's rule; config key
     data.prune), are dropped and listed in config.json; the rest are
     standardised with the train split's mean and SD (normalization.json).
+    A physics prior is added to the network's output: the k-mer frequencies
+    (k <= 5, both strands) and the pwm motifs' site statistics, with a ridge
+    regression of every descriptor fitted on the train rows before the first
+    epoch (config keys model.physics_prior, model.prior_kmax); the network
+    learns what it leaves. At the end the k-mer (k = 1-5) ridge fitted on the
+    same rows is reported beside the model, mean, median and flattened
+    validation Pearson (baseline.json; config key train.baseline).
     Each descriptor goes to the head of its family (its name's prefix); thermo_total_* and
     thermo_mean_* ΔG are derived from predicted ΔH and ΔS, so ΔG = ΔH -
     310.15 K·ΔS/1000 holds exactly. Outputs are a mean and a log-variance
