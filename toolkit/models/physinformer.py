@@ -84,12 +84,12 @@ PRESETS = {
     "full": {"embed": 64, "channels": [128, 192, 256], "kernels": [11, 9, 7], "d_state": 16, "ssm_layers": 2,
              "pyramid_hidden": 128, "attn_heads": 8, "head_hidden": 256, "dropout": 0.1,
              "aux_embed": 64, "aux_channels": [128, 256], "aux_hidden": 256,
-             "batch_size": 32, "epochs": 50, "lr": 1e-4, "physics_prior": True, "prior_kmax": 5, "attn_dropout": 0.1},
+             "batch_size": 32, "epochs": 50, "lr": 1e-4, "physics_prior": True, "prior_kmax": 5, "prior_tracks": True, "attn_dropout": 0.1},
     # minutes on a CPU for a few thousand sequences
     "cpu": {"embed": 16, "channels": [32, 48, 64], "kernels": [11, 9, 7], "d_state": 8, "ssm_layers": 2,
             "pyramid_hidden": 64, "attn_heads": 4, "head_hidden": 64, "dropout": 0.1,
             "aux_embed": 16, "aux_channels": [32, 64], "aux_hidden": 64,
-            "batch_size": 64, "epochs": 15, "lr": 3e-4, "physics_prior": True, "prior_kmax": 5, "attn_dropout": 0.0},
+            "batch_size": 64, "epochs": 15, "lr": 3e-4, "physics_prior": True, "prior_kmax": 5, "prior_tracks": True, "attn_dropout": 0.0},
 }
 
 
@@ -421,7 +421,11 @@ class PhysicsPrior(nn.Module):
       nearest-neighbour parameters (thermodynamic totals and means, mean twist, roll,
       stacking energy, ...) is exactly linear in the dinucleotide frequencies;
     * for each motif (log-odds matrix in bits, both strands), the statistics of its
-      site scores s_i named in :data:`PWM_STATS`.
+      site scores s_i named in :data:`PWM_STATS`;
+    * with ``tracks``, the statistics of biophysical parameter tracks along the sequence
+      (:class:`toolkit.models.tracks.TrackStats`: spreads, percentiles, windowed extrema,
+      autocorrelations, curvature, periodicity, windowed entropy), which most descriptors
+      outside the motif family are statistics of.
 
     Output: ``coef`` · standardise(Φ(x)) + ``bias`` (B, n_out) in the model's
     (train-standardised) descriptor units; the network adds what is left.
@@ -440,10 +444,18 @@ class PhysicsPrior(nn.Module):
         and above which a site counts as high-affinity (inf: never).
     top_k : int
         Sites averaged by the ``top_mean`` statistic.
+    tracks : dict or None
+        ``tables`` (list of [name, k, values (4**k,)]), ``curvature`` (dict of roll, tilt,
+        twist (16,) in degrees, or None) and ``periodic`` (a table name or None): the
+        arguments of :class:`toolkit.models.tracks.TrackStats`.
     """
 
-    def __init__(self, n_out, kmax=5, motifs=(), top_k=5):
+    def __init__(self, n_out, kmax=5, motifs=(), top_k=5, tracks=None):
         super().__init__()
+        from .tracks import TrackStats
+
+        self.tracks = None if not tracks else TrackStats(
+            [tuple(t) for t in tracks["tables"]], tracks.get("curvature"), tracks.get("periodic"))
         self.kmax, self.top_k = int(kmax), int(top_k)
         self.n_motifs = len(motifs)
         self._canon = []
@@ -468,7 +480,8 @@ class PhysicsPrior(nn.Module):
         self.register_buffer("pwm", torch.as_tensor(w), persistent=False)
         self.register_buffer("pwm_len", torch.as_tensor(lens), persistent=False)
         self.register_buffer("pwm_thr", torch.as_tensor(thr), persistent=False)
-        self.n_features = sum(self._canon) + len(PWM_STATS) * self.n_motifs
+        self.n_features = sum(self._canon) + len(PWM_STATS) * self.n_motifs + \
+            (self.tracks.n_features if self.tracks is not None else 0)
         self.register_buffer("feat_mean", torch.zeros(self.n_features))
         self.register_buffer("feat_sd", torch.ones(self.n_features))
         self.register_buffer("coef", torch.zeros(self.n_features, n_out))
@@ -504,6 +517,8 @@ class PhysicsPrior(nn.Module):
         if self.n_motifs:
             x = F.one_hot(c, 5)[..., :4].transpose(1, 2).float()      # (B, 4, L), N = 0
             out.append(self._pwm_stats(x))
+        if self.tracks is not None:
+            out.append(self.tracks(c))
         return torch.cat(out, dim=1)
 
     def _pwm_stats(self, x):
@@ -601,7 +616,7 @@ class PhysInformer(nn.Module):
         if prior is not None:
             self.prior = PhysicsPrior(len(self.names), int(prior.get("kmax", 5)),
                                       [(m["lod"], float("inf") if m["threshold"] is None else m["threshold"]) for m in prior.get("motifs", [])],
-                                      int(prior.get("top_k", 5)))
+                                      int(prior.get("top_k", 5)), prior.get("tracks"))
             self.prior_proj = nn.Sequential(nn.Linear(self.prior.n_features, pyramid_hidden), nn.GELU())
             d_z += pyramid_hidden
         self.heads = nn.ModuleDict()

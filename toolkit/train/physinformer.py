@@ -322,13 +322,50 @@ def fit_prior(prior, train_split, device, seed, folds=5, log=None, block=2048):
     prior.set_ridge(res["mean"], res["sd"], res["coef"], res["intercept"])
     if log is not None:
         r = res["cv_r"]
-        log(f"physics prior: {prior.n_features} features ({prior.kmax}-mers and below, {prior.n_motifs} motifs), "
+        tr = f", {prior.tracks.n_features} track statistics" if prior.tracks is not None else ""
+        log(f"physics prior: {prior.n_features} features ({prior.kmax}-mers and below, {prior.n_motifs} motifs{tr}), "
             f"ridge fitted on {n:,} train rows; cross-validated r per descriptor: median {np.nanmedian(r):.3f}, "
             f"mean {np.nanmean(r):.3f}")
     return res
 
 
-def prior_config(names, kmax, motifs=None, top_k=5):
+def track_tables(params=None):
+    """The ``tracks`` entry of the physics prior's config: the parameter tables descfeat
+    computes its descriptors from (``share/params``), as per-k-mer values
+    (toolkit.models.tracks.TrackStats): SantaLucia (1998) nearest-neighbour ΔH, ΔS, ΔG37;
+    the Olson et al. (1998) step geometry; the DiProDB stacking energy; three trinucleotide
+    scales (DNase I bendability, consensus bendability, nucleosome positioning); the DNAshape
+    pentamer tables; the Lankas et al. (2003) relative deformation energy of every step
+    and of each of its six modes; G+C. Curvature from the Olson roll, tilt and twist;
+    the periodicity of the DNase I bendability."""
+    from ..features.params import default_params
+    from ..features.stiff import stiff_tables
+
+    P = params if params is not None else default_params()
+
+    def keys(k):
+        return ["".join("ACGT"[(i >> (2 * (k - 1 - j))) & 3] for j in range(k)) for i in range(4 ** k)]
+
+    tables = [[f"nn_{c}", 2, P.step_vector("nn_thermo", c).tolist()] for c in ("SL1998_dH", "SL1998_dS", "SL1998_dG37")]
+    tables += [[f"olson_{c}", 2, P.step_vector("olson_steps", c).tolist()]
+               for c in ("tilt_deg", "roll_deg", "twist_deg", "shift_A", "slide_A", "rise_A")]
+    tables.append(["stacking", 2, P.step_vector("stacking", "stacking_energy_kcal_per_mol").tolist()])
+    tri = P.table("trinucleotide").set_index("trinucleotide")
+    for c, name in (("Bendability-DNAse", "bendability_dnase"), ("Bendability-consensus", "bendability_consensus"),
+                    ("Nucleosome positioning", "nucleosome_positioning")):
+        tables.append([name, 3, tri.loc[keys(3), c].astype(float).tolist()])
+    shape = P.table("dnashape").set_index("pentamer")
+    for c in ("MGW", "ProT", "EP", "Roll_step1", "HelT_step1"):
+        tables.append([f"shape_{c}", 5, shape.loc[keys(5), c].astype(float).tolist()])
+    st = stiff_tables(P)
+    tables.append(["stiff_relative_energy", 2, [float(v) for v in st["E"]]])
+    tables += [[f"stiff_{m}_energy", 2, [float(v) for v in st["mode"][m]]] for m in st["mode"]]
+    tables.append(["gc", 1, [0.0, 1.0, 1.0, 0.0]])
+    curv = {k: P.step_vector("olson_steps", f"{k}_deg").tolist() for k in ("roll", "tilt", "twist")}
+    return {"tables": tables, "curvature": curv, "periodic": "bendability_dnase"}
+
+
+def prior_config(names, kmax, motifs=None, top_k=5, tracks=True):
     """The ``model.prior`` entry of a config: ``kmax`` and, when ``names`` hold per-motif pwm
     descriptors, the motifs that made them (log-odds in bits and high-affinity threshold,
     as descfeat's pwm family computes them; ``top_k`` as its top_k_mean).
@@ -336,6 +373,7 @@ def prior_config(names, kmax, motifs=None, top_k=5):
     ``motifs``: the motif list descfeat was given, or None to recognise a cell type's
     list (toolkit.features.motifs.CELL_TYPES) from the pwm column names. No motifs are used when
     there are no pwm columns or no list matches (the prior then holds k-mers only).
+    ``tracks``: add the parameter tracks of :func:`track_tables`.
     Returns (dict, note): the note says which motifs were used, for the run summary.
     """
     from ..features import pwm
@@ -358,7 +396,7 @@ def prior_config(names, kmax, motifs=None, top_k=5):
             if wanted <= set(pwm.column_labels(ms)):
                 chosen, note = ms, what
                 break
-    out = {"kmax": int(kmax), "top_k": int(top_k), "motifs": []}
+    out = {"kmax": int(kmax), "top_k": int(top_k), "motifs": [], "tracks": track_tables() if tracks else None}
     if chosen is not None:
         sc = pwm._scorer(chosen, None, pwm.PSEUDOCOUNT, pwm.P_THRESHOLD)
         for m, lab, lod, thr in zip(chosen, pwm.column_labels(chosen), sc.lods, sc.thresholds):

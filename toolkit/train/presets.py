@@ -290,6 +290,10 @@ _PI_MODEL = {
                                  "k-mer frequencies and the motifs' site statistics fitted on the train rows, to "
                                  "the network's output (the network learns the rest).", preset=True),
     "prior_kmax": _int("PhysInformer: longest k-mer of the physics prior.", 1, preset=True),
+    "prior_tracks": Key("bool", "PhysInformer: give the physics prior the statistics of biophysical parameter "
+                                "tracks along the sequence (nearest-neighbour thermodynamics, step geometry and "
+                                "stiffness energies, DNAshape, bendability: spreads, percentiles, windowed extrema, "
+                                "autocorrelations, curvature, periodicity, windowed base entropy).", preset=True),
 }
 _TF_MODEL = {
     "d_model": _int("TileFormer: model width.", 1, preset=True),
