@@ -160,3 +160,27 @@ def test_sequences_too_short_for_a_window_give_zeros_not_nan():
 def test_a_table_of_the_wrong_size_is_refused():
     with pytest.raises(ValueError, match="expected 16"):
         T.TrackStats([("x", 2, [0.0] * 15)])
+
+
+def test_electrostatic_potential_equals_descfeats_psi_family(seqs):
+    """The torch rebuild of the frames and the screened-Coulomb sums against descfeat's
+    compiled psi family: the 18 window statistics of every sequence."""
+    from toolkit.features import psi
+    from toolkit.features.params import default_params
+    from toolkit.train.physinformer import electrostatics_tables
+
+    e = T.Electrostatics(**electrostatics_tables())
+    got = e(_codes(seqs)).numpy().astype(np.float64)
+    ref = psi.compute(seqs, default_params())
+    per = len(T.TRACK_STATS) + 9
+    for j, d in enumerate(psi.descriptors()):
+        _, tag, stat, w = d.name.split("_")
+        c = [t for t, _, _ in psi.CONDITIONS].index(tag)
+        col = c * per + len(T.TRACK_STATS) + ("w0", "w1", "w2").index(w) * 3 + ("min", "max", "mean").index(stat)
+        want = ref[:, j]
+        short = ~np.isfinite(want)                        # too short for the cut-off: descfeat NaN, here 0
+        np.testing.assert_allclose(got[~short, col], want[~short], rtol=0, atol=1e-5, err_msg=d.name)
+        assert (got[short, col] == 0).all()
+    prof, ok = e.profiles(_codes(seqs[:1]))
+    want = psi.profiles(seqs[0], default_params())["psi"]
+    np.testing.assert_allclose(prof[:, 0][ok[:, 0]].numpy(), want[ok[:, 0].numpy()], rtol=1e-10)

@@ -446,8 +446,9 @@ class PhysicsPrior(nn.Module):
         Sites averaged by the ``top_mean`` statistic.
     tracks : dict or None
         ``tables`` (list of [name, k, values (4**k,)]), ``curvature`` (dict of roll, tilt,
-        twist (16,) in degrees, or None) and ``periodic`` (a table name or None): the
-        arguments of :class:`toolkit.models.tracks.TrackStats`.
+        twist (16,) in degrees, or None), ``periodic`` (a table name or None) and
+        ``electrostatics`` (dict or None): the arguments of
+        :class:`toolkit.models.tracks.TrackStats`.
     """
 
     def __init__(self, n_out, kmax=5, motifs=(), top_k=5, tracks=None):
@@ -455,7 +456,8 @@ class PhysicsPrior(nn.Module):
         from .tracks import TrackStats
 
         self.tracks = None if not tracks else TrackStats(
-            [tuple(t) for t in tracks["tables"]], tracks.get("curvature"), tracks.get("periodic"))
+            [tuple(t) for t in tracks["tables"]], tracks.get("curvature"), tracks.get("periodic"),
+            electrostatics=tracks.get("electrostatics"))
         self.kmax, self.top_k = int(kmax), int(top_k)
         self.n_motifs = len(motifs)
         self._canon = []

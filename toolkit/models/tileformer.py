@@ -36,10 +36,12 @@ LOGVAR_RANGE = (-10.0, 10.0)
 PRESETS = {
     # the document's sizes (section 4.1.1)
     "full": {"d_model": 256, "n_heads": 8, "n_layers": 6, "d_ff": 1024, "dropout": 0.1,
-             "batch_size": 32, "epochs": 50, "lr": 1e-4},
+             "batch_size": 32, "epochs": 50, "lr": 1e-4,
+             "physics_prior": True, "prior_kmax": 5, "prior_tracks": True},
     # minutes on a CPU for a few thousand sequences
     "cpu": {"d_model": 64, "n_heads": 4, "n_layers": 2, "d_ff": 128, "dropout": 0.1,
-            "batch_size": 64, "epochs": 15, "lr": 3e-4},
+            "batch_size": 64, "epochs": 15, "lr": 3e-4,
+             "physics_prior": True, "prior_kmax": 5, "prior_tracks": True},
 }
 
 
@@ -62,9 +64,14 @@ class TileFormer(nn.Module):
         Output names, in order.
     d_model, n_heads, n_layers, d_ff, dropout
         Sizes (:data:`PRESETS`).
+    prior : dict or None
+        The physics prior's config (``kmax``, ``tracks``; see
+        toolkit.models.physinformer.PhysicsPrior): its ridge output is added to the mean
+        head's (which starts at zero) and its standardised features reach the head
+        through a Linear + GELU.
     """
 
-    def __init__(self, names, d_model=256, n_heads=8, n_layers=6, d_ff=1024, dropout=0.1):
+    def __init__(self, names, d_model=256, n_heads=8, n_layers=6, d_ff=1024, dropout=0.1, prior=None):
         super().__init__()
         self.names = list(names)
         self.d_model = d_model
@@ -74,9 +81,20 @@ class TileFormer(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d_model)
         d = len(self.names)
-        self.mean_head = nn.Sequential(nn.Linear(d_model, d_model), nn.GELU(), nn.Dropout(dropout),
+        self.prior = None
+        d_z = d_model
+        if prior is not None:
+            from .physinformer import PhysicsPrior
+
+            self.prior = PhysicsPrior(d, int(prior.get("kmax", 5)), (), int(prior.get("top_k", 5)), prior.get("tracks"))
+            self.prior_proj = nn.Sequential(nn.Linear(self.prior.n_features, d_model), nn.GELU())
+            d_z += d_model
+        self.mean_head = nn.Sequential(nn.Linear(d_z, d_model), nn.GELU(), nn.Dropout(dropout),
                                        nn.Linear(d_model, d))
-        self.logvar_head = nn.Linear(d_model, d, bias=False)
+        if prior is not None:
+            nn.init.zeros_(self.mean_head[-1].weight)
+            nn.init.zeros_(self.mean_head[-1].bias)
+        self.logvar_head = nn.Linear(d_z, d, bias=False)
         nn.init.zeros_(self.logvar_head.weight)
         self.log_var_base = nn.Parameter(torch.zeros(d))
         self._pe = None
@@ -97,7 +115,14 @@ class TileFormer(nn.Module):
     def forward(self, codes):
         """codes (B, L) uint8/long, A0 C1 G2 T3 N4 -> (mean, logvar), each float32 (B, d)."""
         z = self.embed(codes)
+        base = None
+        if self.prior is not None:
+            with torch.autocast(codes.device.type, enabled=False):
+                phi, base = self.prior(codes)
+            z = torch.cat([z, self.prior_proj(phi).to(z.dtype)], dim=1)
         mu = self.mean_head(z).float()
+        if base is not None:
+            mu = mu + base
         lv = torch.clamp(self.logvar_head(z).float() + self.log_var_base, *LOGVAR_RANGE)
         return mu, lv
 
@@ -106,4 +131,4 @@ def build(config):
     """The (untrained) TileFormer a resolved fit-physinformer config (arch tileformer) describes."""
     m = config["model"]
     return TileFormer(config["descriptors"], d_model=m["d_model"], n_heads=m["n_heads"], n_layers=m["n_layers"],
-                      d_ff=m["d_ff"], dropout=m["dropout"])
+                      d_ff=m["d_ff"], dropout=m["dropout"], prior=m.get("prior"))

@@ -141,9 +141,13 @@ class TrackStats(nn.Module):
         Name of the track (in ``tables``) whose sliding-window power at :data:`PERIODS` is taken.
     entropy : bool
         Add the windowed Shannon entropy of base composition.
+    electrostatics : dict or None
+        The arguments of :class:`Electrostatics`: add the minor-groove potential profile
+        at each ionic strength (its :data:`TRACK_STATS` and the minimum, maximum and mean
+        over the whole sequence and each half).
     """
 
-    def __init__(self, tables, curvature=None, periodic=None, entropy=True):
+    def __init__(self, tables, curvature=None, periodic=None, entropy=True, electrostatics=None):
         super().__init__()
         self.names = [t[0] for t in tables]
         self.ks = [int(t[1]) for t in tables]
@@ -171,6 +175,9 @@ class TrackStats(nn.Module):
             self.feature_names += [f"{self.names[self.periodic]}_{s}" for s in PERIOD_STATS]
         if self.entropy:
             self.feature_names += list(ENTROPY_STATS)
+        self.electrostatics = Electrostatics(**electrostatics) if electrostatics else None
+        if self.electrostatics is not None:
+            self.feature_names += self.electrostatics.feature_names
         self.n_features = len(self.feature_names)
 
     def _kmer_index(self, c, k):
@@ -202,6 +209,8 @@ class TrackStats(nn.Module):
             out.append(self._periodicity(*tracks[self.periodic]))
         if self.entropy:
             out.append(self._entropy(c))
+        if self.electrostatics is not None:
+            out.append(self.electrostatics(c))
         return torch.cat(out, dim=1) if out else c.new_zeros(B, 0, dtype=torch.float32)
 
     def _curvature(self, idx, ok):
@@ -264,4 +273,94 @@ class TrackStats(nn.Module):
             n, mean, var = _masked_moments(H, ok)
             lo, hi = _masked_extrema(H, ok, n)
             out.append(torch.stack([mean, lo, hi, var.sqrt()], 1))
+        return torch.cat(out, 1)
+
+
+class Electrostatics(nn.Module):
+    """The screened-Coulomb potential of the phosphates in the minor groove of a coarse-grained
+    B-DNA, base pair by base pair (descfeat's psi family, computed here in torch).
+
+    Base-pair frames are rebuilt step by step (R_{j+1} = R_j·rot_s, o_{j+1} = o_j + R_j·shift_s,
+    s the step of bases j, j+1; a step with N uses row 16). Every base pair carries two
+    charges, at ``p1`` and ``p2`` of its frame; the potential at the sample point ``point``
+    of base pair j is Ψ_j = scale · Σ_{|d| <= K} Σ exp(-κ r)/r over the two charges of base
+    pair j + d (r at least ``r_min``), for each condition (κ, K, scale). Ψ_j is defined for
+    K <= j < L' - K with base j in A/C/G/T, L' the sequence's length (its trailing N are
+    taken to be padding).
+
+    Parameters
+    ----------
+    rot : (17, 9) row-major step rotations; shift : (17, 3) step translations (Å)
+    p1, p2, point : (3,) positions in the base-pair frame (Å)
+    kappa : list of float, inverse Debye lengths (1/Å); cutoff : list of int, K (bp);
+    scale : list of float, charge × Bjerrum length (kT/e · Å); r_min : float (Å)
+    """
+
+    def __init__(self, rot, shift, p1, p2, point, kappa, cutoff, scale, r_min):
+        super().__init__()
+        self.register_buffer("rot", torch.as_tensor(rot, dtype=torch.float64).reshape(17, 3, 3), persistent=False)
+        self.register_buffer("shift", torch.as_tensor(shift, dtype=torch.float64), persistent=False)
+        self.register_buffer("points", torch.as_tensor([point, p1, p2], dtype=torch.float64), persistent=False)
+        self.kappa, self.cutoff, self.scale = [float(k) for k in kappa], [int(k) for k in cutoff], \
+            [float(v) for v in scale]
+        self.r_min = float(r_min)
+        self.feature_names = []
+        for c in range(len(self.kappa)):
+            self.feature_names += [f"psi{c}_{s}" for s in TRACK_STATS]
+            self.feature_names += [f"psi{c}_{w}_{s}" for w in ("w0", "w1", "w2") for s in ("min", "max", "mean")]
+
+    def frames(self, c):
+        """codes (B, L) -> positions (B, L, 3, 3) of the sample point and the two charges, float64."""
+        B, L = c.shape
+        step = torch.where((c[:, :-1] > 3) | (c[:, 1:] > 3), 16, c[:, :-1].clamp(max=3) * 4 + c[:, 1:].clamp(max=3))
+        R = torch.eye(3, dtype=torch.float64, device=c.device).expand(B, 3, 3)
+        o = torch.zeros(B, 3, dtype=torch.float64, device=c.device)
+        Rs, os_ = [R], [o]
+        rot, shift = self.rot[step], self.shift[step]                       # (B, L-1, 3, 3), (B, L-1, 3)
+        for j in range(L - 1):
+            o = o + (R @ shift[:, j, :, None])[..., 0]
+            R = R @ rot[:, j]
+            Rs.append(R)
+            os_.append(o)
+        R, o = torch.stack(Rs, 1), torch.stack(os_, 1)                      # (B, L, 3, 3), (B, L, 3)
+        return o[:, :, None, :] + torch.einsum("blik,qk->blqi", R, self.points)
+
+    def profiles(self, c):
+        """codes (B, L) -> Ψ (C, B, L) float64 and its validity (C, B, L) bool."""
+        c = c.long().clamp(max=4)
+        B, L = c.shape
+        base = c < 4
+        idx = torch.arange(L, device=c.device)
+        length = torch.where(base, idx + 1, 0).amax(1)                     # last A/C/G/T + 1
+        out, ok = [], []
+        pos = self.frames(c) if L > 1 else None
+        for kappa, K, scale in zip(self.kappa, self.cutoff, self.scale):
+            prof = torch.zeros(B, L, dtype=torch.float64, device=c.device)
+            valid = base & (idx >= K) & (idx < length[:, None] - K)
+            n = L - 2 * K
+            if n > 0 and pos is not None:
+                s = pos[:, K:K + n, 0]
+                acc = torch.zeros(B, n, dtype=torch.float64, device=c.device)
+                for d in range(-K, K + 1):
+                    for q in (1, 2):
+                        r = (pos[:, K + d:K + d + n, q] - s).norm(dim=-1).clamp(min=self.r_min)
+                        acc = acc + torch.exp(-kappa * r) / r
+                prof[:, K:K + n] = scale * acc
+            out.append(prof)
+            ok.append(valid)
+        return torch.stack(out), torch.stack(ok)
+
+    def forward(self, codes):
+        prof, ok = self.profiles(codes)
+        B, L = codes.shape
+        idx = torch.arange(L, device=codes.device)
+        length = torch.where(codes.long() < 4, idx + 1, 0).amax(1)
+        half = [idx[None, :] < (length[:, None] + 1) // 2, idx[None, :] >= length[:, None] // 2]
+        out = []
+        for x, m in zip(prof.float(), ok):
+            out.append(track_statistics(x, m))
+            for w in (m, m & half[0], m & half[1]):
+                n, mean, _ = _masked_moments(x, w)
+                lo, hi = _masked_extrema(x, w, n)
+                out.append(torch.stack([lo, hi, mean], 1))
         return torch.cat(out, 1)

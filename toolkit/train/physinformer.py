@@ -365,6 +365,21 @@ def track_tables(params=None):
     return {"tables": tables, "curvature": curv, "periodic": "bendability_dnase"}
 
 
+def electrostatics_tables(params=None):
+    """The ``electrostatics`` entry of a track config (toolkit.models.tracks.Electrostatics):
+    the geometry, charges and conditions of descfeat's psi family (toolkit.features.psi)."""
+    from ..features import psi
+    from ..features.params import default_params
+
+    tabs = psi.psi_tables(params if params is not None else default_params())
+    p1, p2 = psi.phosphate_positions()
+    conds = [ionic for _, _, ionic in psi.CONDITIONS]
+    return {"rot": tabs["rot"].tolist(), "shift": tabs["shift"].tolist(), "p1": p1.tolist(), "p2": p2.tolist(),
+            "point": list(psi.SAMPLE_POINT), "kappa": [1.0 / psi.debye_length(i) for i in conds],
+            "cutoff": [psi.cutoff_bp(i) for i in conds],
+            "scale": [psi.PHOSPHATE_CHARGE * psi.bjerrum_length() for _ in conds], "r_min": float(psi.R_MIN)}
+
+
 def prior_config(names, kmax, motifs=None, top_k=5, tracks=True):
     """The ``model.prior`` entry of a config: ``kmax`` and, when ``names`` hold per-motif pwm
     descriptors, the motifs that made them (log-odds in bits and high-affinity threshold,
@@ -397,6 +412,8 @@ def prior_config(names, kmax, motifs=None, top_k=5, tracks=True):
                 chosen, note = ms, what
                 break
     out = {"kmax": int(kmax), "top_k": int(top_k), "motifs": [], "tracks": track_tables() if tracks else None}
+    if tracks and any(n.startswith("psi_") for n in names):
+        out["tracks"]["electrostatics"] = electrostatics_tables()
     if chosen is not None:
         sc = pwm._scorer(chosen, None, pwm.PSEUDOCOUNT, pwm.P_THRESHOLD)
         for m, lab, lod, thr in zip(chosen, pwm.column_labels(chosen), sc.lods, sc.thresholds):

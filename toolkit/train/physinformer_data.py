@@ -842,19 +842,18 @@ def resolve_config(data, preset, dev, seed, flags, grad_checkpoint, arch="physin
     model.update({"arch": arch, "temperature_k": TEMPERATURE_K, "entropy_factor": ENTROPY_FACTOR,
                   "grad_checkpoint": grad_checkpoint})
     names = data["names"]
-    if arch != "tileformer":
-        from .physinformer import prior_config
+    from .physinformer import prior_config
 
-        on = bool(model.pop("physics_prior", p["physics_prior"]))
-        kmax = int(model.pop("prior_kmax", p["prior_kmax"]))
-        tracks = bool(model.pop("prior_tracks", p["prior_tracks"]))
-        motifs = None                       # a table labelled here: the motifs it was labelled with
-        lab = data.get("labels") or {}
-        if lab.get("motifs_file") or lab.get("cell_type"):
-            from ..features.labeller import load_motifs
+    on = bool(model.pop("physics_prior", sizes["physics_prior"]))
+    kmax = int(model.pop("prior_kmax", sizes["prior_kmax"]))
+    tracks = bool(model.pop("prior_tracks", sizes["prior_tracks"]))
+    motifs = None                           # a table labelled here: the motifs it was labelled with
+    lab = data.get("labels") or {}
+    if arch != "tileformer" and (lab.get("motifs_file") or lab.get("cell_type")):
+        from ..features.labeller import load_motifs
 
-            motifs = load_motifs(lab.get("cell_type") or "HepG2", lab.get("motifs_file"), ("pwm",))[0]
-        model["prior"] = prior_config(names, kmax, motifs, tracks=tracks)[0] if on else None
+        motifs = load_motifs(lab.get("cell_type") or "HepG2", lab.get("motifs_file"), ("pwm",))[0]
+    model["prior"] = prior_config(names, kmax, motifs, tracks=tracks)[0] if on else None
     return {"tileformer": {k: tile[k] for k in ("dir", "config")} if tile else None,"kind": "physinformer", "toolkit_version": __version__, "targets": names, "descriptors": names,
             "families": data["families"], "thermo_triples": data["triples"],
             "thermo_triple_names": [[names[i] for i in t] for t in data["triples"]],

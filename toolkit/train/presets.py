@@ -286,15 +286,19 @@ _PI_MODEL = {
     "head_hidden": _int("PhysInformer: hidden size of each family head.", 1, preset=True),
     "attn_dropout": Key("float", "PhysInformer: dropout on the attention weights of the pyramid's global path (0 "
                                  "lets a CPU use its fused attention kernels).", lo=0, hi=1, hi_open=True, preset=True),
-    "physics_prior": Key("bool", "PhysInformer: add the physics prior, a ridge regression of every descriptor on "
-                                 "k-mer frequencies and the motifs' site statistics fitted on the train rows, to "
-                                 "the network's output (the network learns the rest).", preset=True),
-    "prior_kmax": _int("PhysInformer: longest k-mer of the physics prior.", 1, preset=True),
-    "prior_tracks": Key("bool", "PhysInformer: give the physics prior the statistics of biophysical parameter "
+}
+_PRIOR_MODEL = {
+    "physics_prior": Key("bool", "Add the physics prior, a ridge regression of every descriptor on k-mer "
+                                 "frequencies, the motifs' site statistics and parameter-track statistics, fitted "
+                                 "on the train rows, to the network's output (the network learns the rest).", preset=True),
+    "prior_kmax": _int("Longest k-mer of the physics prior.", 1, preset=True),
+    "prior_tracks": Key("bool", "Give the physics prior the statistics of biophysical parameter "
                                 "tracks along the sequence (nearest-neighbour thermodynamics, step geometry and "
                                 "stiffness energies, DNAshape, bendability: spreads, percentiles, windowed extrema, "
-                                "autocorrelations, curvature, periodicity, windowed base entropy).", preset=True),
+                                "autocorrelations, curvature, periodicity, windowed base entropy; for TileFormer's psi "
+                                "targets also the minor-groove electrostatic potential).", preset=True),
 }
+"""Physics-prior keys of both architectures."""
 _TF_MODEL = {
     "d_model": _int("TileFormer: model width.", 1, preset=True),
     "n_heads": _int("TileFormer: attention heads.", 1, preset=True),
@@ -326,6 +330,7 @@ PHYSINFORMER_KEYS = {
     },
     "model": {
         **_PI_MODEL,
+        **_PRIOR_MODEL,
         **_TF_MODEL,
         "dropout": Key("float", "Dropout.", lo=0, hi=1, hi_open=True, preset=True),
         "aux_embed": _int("Auxiliary head A: embedding size.", 1, preset=True),
