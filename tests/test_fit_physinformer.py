@@ -7,6 +7,7 @@ model directory refusals: test_training_shared.py, for every family."""
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from click.testing import CliRunner
@@ -330,6 +331,11 @@ def test_tileformer_learns_the_psi_descriptors_and_feeds_physinformer(psi_h5, tm
     assert cfg["model"]["arch"] == "tileformer" and cfg["model"]["d_model"] == 64
     assert cfg["descriptors"] and all(n.startswith("psi_") for n in cfg["descriptors"])   # default: psi_* only
     assert len(cfg["descriptors"]) + len(cfg["dropped"]["zero_variance"]) == 18
+    # the physics prior computes the potential profile: minima and maxima come out (nearly) exact on val rows
+    assert cfg["model"]["prior"]["tracks"]["electrostatics"]["cutoff"] == [12, 45]
+    val = pd.read_csv(tf_dir / "val_descriptors.tsv", sep="\t").set_index("descriptor")
+    for n in ("psi_std_min_w0", "psi_std_max_w0", "psi_enh_min_w1", "psi_enh_max_w2"):
+        assert val.loc[n, "pearson"] > 0.99, (n, val.loc[n, "pearson"])
     model = load(str(tf_dir), torch.device("cpu")).model
     assert isinstance(model, TileFormer)
     # predictions and uncertainties for every psi descriptor, any input length

@@ -90,9 +90,12 @@ def cli(input, out_dir, fmt, seq_col, id_col, desc_spec, activities, arch, tilef
     data.prune), are dropped and listed in config.json; the rest are
     standardised with the train split's mean and SD (normalization.json).
     A physics prior is added to the network's output: the k-mer frequencies
-    (k <= 5, both strands) and the pwm motifs' site statistics, with a ridge
-    regression of every descriptor fitted on the train rows before the first
-    epoch (config keys model.physics_prior, model.prior_kmax); the network
+    (k <= 5, both strands), the pwm motifs' site statistics and the
+    statistics of biophysical parameter tracks along the sequence (spreads,
+    percentiles, windowed extrema, curvature; for TileFormer also the
+    minor-groove electrostatic potential), with a ridge regression of every
+    descriptor fitted on the train rows before the first epoch (config keys
+    model.physics_prior, model.prior_kmax, model.prior_tracks); the network
     learns what it leaves. At the end the k-mer (k = 1-5) ridge fitted on the
     same rows is reported beside the model, mean, median and flattened
     validation Pearson (baseline.json; config key train.baseline).

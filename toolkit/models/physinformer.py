@@ -89,7 +89,7 @@ PRESETS = {
     "cpu": {"embed": 16, "channels": [32, 48, 64], "kernels": [11, 9, 7], "d_state": 8, "ssm_layers": 2,
             "pyramid_hidden": 64, "attn_heads": 4, "head_hidden": 64, "dropout": 0.1,
             "aux_embed": 16, "aux_channels": [32, 64], "aux_hidden": 64,
-            "batch_size": 64, "epochs": 15, "lr": 3e-4, "physics_prior": True, "prior_kmax": 5, "prior_tracks": True, "attn_dropout": 0.0},
+            "batch_size": 64, "epochs": 8, "lr": 3e-4, "physics_prior": True, "prior_kmax": 5, "prior_tracks": True, "attn_dropout": 0.0},
 }
 
 

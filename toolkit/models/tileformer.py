@@ -40,7 +40,7 @@ PRESETS = {
              "physics_prior": True, "prior_kmax": 5, "prior_tracks": True},
     # minutes on a CPU for a few thousand sequences
     "cpu": {"d_model": 64, "n_heads": 4, "n_layers": 2, "d_ff": 128, "dropout": 0.1,
-            "batch_size": 64, "epochs": 15, "lr": 3e-4,
+            "batch_size": 64, "epochs": 8, "lr": 3e-4,
              "physics_prior": True, "prior_kmax": 5, "prior_tracks": True},
 }
 
