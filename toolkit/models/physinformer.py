@@ -446,8 +446,8 @@ class PhysicsPrior(nn.Module):
         Sites averaged by the ``top_mean`` statistic.
     tracks : dict or None
         ``tables`` (list of [name, k, values (4**k,)]), ``curvature`` (dict of roll, tilt,
-        twist (16,) in degrees, or None), ``periodic`` (a table name or None) and
-        ``electrostatics`` (dict or None): the arguments of
+        twist (16,) in degrees, or None), ``periodic`` (a table name or None), ``entropy``
+        (bool, default true) and ``electrostatics`` (dict or None): the arguments of
         :class:`toolkit.models.tracks.TrackStats`.
     """
 
@@ -457,7 +457,7 @@ class PhysicsPrior(nn.Module):
 
         self.tracks = None if not tracks else TrackStats(
             [tuple(t) for t in tracks["tables"]], tracks.get("curvature"), tracks.get("periodic"),
-            electrostatics=tracks.get("electrostatics"))
+            entropy=tracks.get("entropy", True), electrostatics=tracks.get("electrostatics"))
         self.kmax, self.top_k = int(kmax), int(top_k)
         self.n_motifs = len(motifs)
         self._canon = []

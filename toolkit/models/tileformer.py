@@ -37,11 +37,11 @@ PRESETS = {
     # the document's sizes (section 4.1.1)
     "full": {"d_model": 256, "n_heads": 8, "n_layers": 6, "d_ff": 1024, "dropout": 0.1,
              "batch_size": 32, "epochs": 50, "lr": 1e-4,
-             "physics_prior": True, "prior_kmax": 5, "prior_tracks": True},
+             "physics_prior": True, "prior_kmax": 0, "prior_tracks": True},
     # minutes on a CPU for a few thousand sequences
     "cpu": {"d_model": 64, "n_heads": 4, "n_layers": 2, "d_ff": 128, "dropout": 0.1,
             "batch_size": 64, "epochs": 8, "lr": 3e-4,
-             "physics_prior": True, "prior_kmax": 5, "prior_tracks": True},
+             "physics_prior": True, "prior_kmax": 0, "prior_tracks": True},
 }
 
 

@@ -388,7 +388,9 @@ def prior_config(names, kmax, motifs=None, top_k=5, tracks=True):
     ``motifs``: the motif list descfeat was given, or None to recognise a cell type's
     list (toolkit.features.motifs.CELL_TYPES) from the pwm column names. No motifs are used when
     there are no pwm columns or no list matches (the prior then holds k-mers only).
-    ``tracks``: add the parameter tracks of :func:`track_tables`.
+    ``tracks``: add the parameter tracks of :func:`track_tables`, and the electrostatic
+    potential (:func:`electrostatics_tables`) when there are psi_* descriptors; for psi_*
+    descriptors alone (TileFormer's targets), the potential only.
     Returns (dict, note): the note says which motifs were used, for the run summary.
     """
     from ..features import pwm
@@ -412,7 +414,10 @@ def prior_config(names, kmax, motifs=None, top_k=5, tracks=True):
                 chosen, note = ms, what
                 break
     out = {"kmax": int(kmax), "top_k": int(top_k), "motifs": [], "tracks": track_tables() if tracks else None}
-    if tracks and any(n.startswith("psi_") for n in names):
+    if tracks and names and all(n.startswith("psi_") for n in names):
+        # electrostatic targets only (TileFormer's): the potential profile is all the prior needs
+        out["tracks"] = {"tables": [], "entropy": False, "electrostatics": electrostatics_tables()}
+    elif tracks and any(n.startswith("psi_") for n in names):
         out["tracks"]["electrostatics"] = electrostatics_tables()
     if chosen is not None:
         sc = pwm._scorer(chosen, None, pwm.PSEUDOCOUNT, pwm.P_THRESHOLD)

@@ -291,7 +291,7 @@ _PRIOR_MODEL = {
     "physics_prior": Key("bool", "Add the physics prior, a ridge regression of every descriptor on k-mer "
                                  "frequencies, the motifs' site statistics and parameter-track statistics, fitted "
                                  "on the train rows, to the network's output (the network learns the rest).", preset=True),
-    "prior_kmax": _int("Longest k-mer of the physics prior.", 1, preset=True),
+    "prior_kmax": _int("Longest k-mer of the physics prior (0: none; TileFormer's presets use none).", 0, preset=True),
     "prior_tracks": Key("bool", "Give the physics prior the statistics of biophysical parameter "
                                 "tracks along the sequence (nearest-neighbour thermodynamics, step geometry and "
                                 "stiffness energies, DNAshape, bendability: spreads, percentiles, windowed extrema, "
