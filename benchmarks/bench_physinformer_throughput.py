@@ -424,7 +424,8 @@ def main():
     print(f"Input: {a.rows:,} resampled lentiMPRA HepG2 sequences (230 nt), {runs['n_train']:,} train / "
           f"{runs['n_val']:,} val; {d} descriptors of {inp['n_candidates']} (descfeat families but psi, HepG2 "
           f"motifs; computed in {inp['descriptor_s']:.1f} s), {len(config['thermo_triples'])} ΔG triples; "
-          f"preset cpu ({nparam:,} parameters), physics prior k <= {pr['kmax']} + {len(pr['motifs'])} motifs; "
+          f"preset cpu ({nparam:,} parameters), physics prior k <= {pr['kmax']} + {len(pr['motifs'])} motifs"
+          f"{' + parameter tracks' if pr.get('tracks') else ''}; "
           f"batch {runs['bs']}, {runs['steps']} steps an epoch, {a.epochs} epoch(s)\n")
     if a.profile:
         runs["prime"]()
