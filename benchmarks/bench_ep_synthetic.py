@@ -9,15 +9,24 @@ planted, cell-line-specific grammar (share/examples/ep/make_synthetic_ep.py: a k
    those test pairs (labels unused); the distance and region-propensity baselines are fitted
    on the same train pairs. loco.tsv has AUPR with 95% intervals (1,000 bootstrap resamples
    of the test pairs, the same resamples for all three) and the paired differences.
+   Every fold runs for each of ``--seeds`` (default three: 1, 2, 3; fit-ep --seed) and, unless
+   ``--no-reference``, a second time with ``fit-ep --no-environment`` (the sequence-only
+   reference model: the same command with the environment stream off), so that what the
+   environment adds is always visible. Per fold: the mean over seeds and the spread (largest
+   minus smallest AUPR).
 3. Three references on the same test pairs, from the generator's known answer: the planted
    probability (the ceiling); "own sequence", which knows the motif pairs and reads the
    enhancer's own markers but not the cell line (what a model without the environment could
    reach at best); and "agnostic", which knows the motif pairs only.
 
-Output: a markdown table on stdout with the machine and the command; fit-ep's progress on
-stderr. About 3-5 minutes per cell line on 2 CPU cores (``--cells`` for fewer).
+Output: markdown tables on stdout with the machine and the command, and the issue's targets
+checked (sequence-only >= 0.9 x own sequence, full model >= own sequence, seed spread <= 0.05
+per fold, mean over the folds >= 0.60, full model >= distance baseline + 0.15); fit-ep's
+progress on stderr. About 5-9 minutes per cell line, seed and model on 2 CPU cores, so the
+default (6 lines x 3 seeds x 2 models) takes hours: ``--cells``, ``--seeds`` for fewer.
 
-Usage: python3 benchmarks/bench_ep_synthetic.py [--cells cellA,cellB] [--workdir DIR] [--json out.json]
+Usage: python3 benchmarks/bench_ep_synthetic.py [--cells cellA,cellB] [--seeds 1] [--no-reference]
+       [--workdir DIR] [--json out.json]
 """
 
 import argparse
@@ -81,6 +90,9 @@ def main(argv=None):
     ap.add_argument("--fit-args", default="", help="extra fit-ep arguments, e.g. '--config settings.toml'")
     ap.add_argument("--workdir", default=None, help="keep the data and models here (resumes a killed run)")
     ap.add_argument("--resamples", type=int, default=1000)
+    ap.add_argument("--seeds", default="1,2,3", help="fit-ep seeds (default three)")
+    ap.add_argument("--no-reference", action="store_true",
+                    help="skip the sequence-only reference (fit-ep --no-environment)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     import tempfile
@@ -94,31 +106,44 @@ def main(argv=None):
         log(f"generating {args.chroms} chromosomes into {work}")
         gen.main([work, "--seed", str(args.seed), "--chroms", str(args.chroms)])
     _, pairs, truth, grammar = gen.make(seed=args.seed, n_chroms=args.chroms)
-    out = os.path.join(work, "loco")
-    cmd = [sys.executable, "-m", "toolkit.cli.fit_ep", pairs_path, "--genome",
-           os.path.join(work, "synthetic_ep_genome.fa.bgz"), "--leave-one-cell-out", "--val-chroms", args.val_chroms,
-           "--test-chroms", args.test_chroms, "--enhancer-length", str(args.window), "--promoter-length",
-           str(args.window), "-o", out, "-j", "1", *args.fit_args.split()]
-    if args.cells:
-        cmd += ["--cells", args.cells]
-    if os.path.exists(os.path.join(out, "loco.json")):
-        cmd.append("--resume")
-    log(" ".join(cmd))
-    subprocess.run(cmd, cwd=REPO, check=True)
+    seeds = [int(x) for x in args.seeds.split(",")]
+    variants = [("full", [])] + ([] if args.no_reference else [("sequence-only", ["--no-environment"])])
+    runs = {}
+    for name, extra in variants:
+        for seed in seeds:
+            out = os.path.join(work, f"loco-{name}-s{seed}")
+            cmd = [sys.executable, "-m", "toolkit.cli.fit_ep", pairs_path, "--genome",
+                   os.path.join(work, "synthetic_ep_genome.fa.bgz"), "--leave-one-cell-out", "--val-chroms",
+                   args.val_chroms, "--test-chroms", args.test_chroms, "--enhancer-length", str(args.window),
+                   "--promoter-length", str(args.window), "-o", out, "-j", "1", "--seed", str(seed), *extra,
+                   *args.fit_args.split()]
+            if args.cells:
+                cmd += ["--cells", args.cells]
+            if os.path.exists(os.path.join(out, "loco.json")):
+                cmd.append("--resume")
+            log(" ".join(cmd))
+            t1 = time.time()
+            subprocess.run(cmd, cwd=REPO, check=True)
+            runs[name, seed] = {"dir": out, "seconds": time.time() - t1}
     seconds = time.time() - t0
     import pandas as pd
 
-    loco = pd.read_csv(os.path.join(out, "loco.tsv"), sep="\t")
-    preds = pd.read_csv(os.path.join(out, "loco_predictions.tsv"), sep="\t", dtype={"id": str})
-    rows = []
-    for _, r in loco.iterrows():
-        sub = preds[preds["cell"] == r["held_out"]]
-        idx = sub["id"].str.removeprefix("row").astype(int).to_numpy() - 1      # row<N>: the N-th input pair
-        assert (pairs["cell"].to_numpy()[idx] == r["held_out"]).all()
-        y = sub["label"].to_numpy(dtype=float)
-        assert (pairs["label"].to_numpy()[idx] == y).all()
-        ref = {k: aupr_ci(y, truth[k].to_numpy()[idx], 2025, args.resamples) for k in REFERENCES}
-        rows.append({"loco": r.to_dict(), **ref})
+    rows = {}
+    for (name, seed), run in runs.items():
+        loco = pd.read_csv(os.path.join(run["dir"], "loco.tsv"), sep="\t")
+        preds = pd.read_csv(os.path.join(run["dir"], "loco_predictions.tsv"), sep="\t", dtype={"id": str})
+        for _, r in loco.iterrows():
+            cell = r["held_out"]
+            sub = preds[preds["cell"] == cell]
+            idx = sub["id"].str.removeprefix("row").astype(int).to_numpy() - 1      # row<N>: the N-th input pair
+            assert (pairs["cell"].to_numpy()[idx] == cell).all()
+            y = sub["label"].to_numpy(dtype=float)
+            assert (pairs["label"].to_numpy()[idx] == y).all()
+            row = rows.setdefault(cell, {"runs": {}})
+            row["runs"][name, seed] = r.to_dict()
+            if "refs" not in row:
+                row["refs"] = {k: aupr_ci(y, truth[k].to_numpy()[idx], 2025, args.resamples) for k in REFERENCES}
+                row["loco"] = r.to_dict()
 
     m = machine(("numpy", "pandas", "torch"))
     h = hashlib.sha256()
@@ -128,33 +153,58 @@ def main(argv=None):
     cmdline = " ".join(["python3 benchmarks/bench_ep_synthetic.py", *(sys.argv[1:] if argv is None else argv)])
     print(f"machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB, {m['os']}, Python {m['python']}, "
           f"numpy {m['numpy']}, pandas {m['pandas']}, torch {m['torch']}")
-    print(f"command: {cmdline.strip()} ({seconds / 60:.1f} min); code: sha256 of {len(SOURCES_HASHED)} sources "
-          f"{h.hexdigest()[:12]}")
+    per_fold = np.median([r["seconds"] for r in runs.values()]) / max(1, len(rows))
+    print(f"command: {cmdline.strip()} ({seconds / 60:.1f} min; median {per_fold / 60:.1f} min per fold and run); "
+          f"code: sha256 of {len(SOURCES_HASHED)} sources {h.hexdigest()[:12]}")
     print(f"data: make_synthetic_ep.py --chroms {args.chroms} --seed {args.seed}: {len(pairs):,} pairs, "
           f"{int(pairs['label'].sum()):,} interacting ({pairs['label'].mean():.3f}); held out: the cell line's pairs "
           f"on {args.test_chroms}; train: the other lines off {args.val_chroms},{args.test_chroms}; windows "
-          f"{args.window} bp; 95% intervals from {args.resamples} bootstrap resamples of the test pairs\n")
-    print("| held-out cell | test pairs (positives) | prior | fit-ep AUPR [95% CI] | distance AUPR [95% CI] | "
-          "propensity AUPR [95% CI] | fit-ep − best baseline [95% CI] | planted answer (ceiling) | "
-          "own sequence without the cell line | motif pairs only |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        lo = r["loco"]
-        best = "distance" if lo["aupr_distance"] >= lo["aupr_propensity"] else "propensity"
-        print(f"| {lo['held_out']} | {int(lo['n_test']):,} ({int(lo['positives'])}) | {lo['prior']:.3f} | "
-              f"{fmt(lo['aupr_fit_ep'], lo['aupr_fit_ep_low'], lo['aupr_fit_ep_high'])} | "
-              f"{fmt(lo['aupr_distance'], lo['aupr_distance_low'], lo['aupr_distance_high'])} | "
+          f"{args.window} bp; fit-ep seeds {args.seeds}; 95% intervals from {args.resamples} bootstrap resamples of "
+          f"the test pairs (first seed)\n")
+
+    def stat(row, name):
+        v = [row["runs"][name, s]["aupr_fit_ep"] for s in seeds if (name, s) in row["runs"]]
+        return (float(np.mean(v)), float(max(v) - min(v)), v) if v else (float("nan"), float("nan"), [])
+
+    names = [n for n, _ in variants]
+    head = " | ".join(f"{n} AUPR mean (spread)" for n in names)
+    print(f"| held-out cell | test pairs (positives) | prior | {head} | environment's gain | distance AUPR | "
+          "propensity AUPR | planted answer (ceiling) | own sequence without the cell line | motif pairs only |")
+    print("|---|---|---|" + "---|" * len(names) + "---|---|---|---|---|---|")
+    summary = []
+    for cell, row in rows.items():
+        lo = row["loco"]
+        st = {n: stat(row, n) for n in names}
+        gain = st["full"][0] - st["sequence-only"][0] if "sequence-only" in st else float("nan")
+        cols = " | ".join(f"{st[n][0]:.3f} ({st[n][1]:.3f})" for n in names)
+        print(f"| {cell} | {int(lo['n_test']):,} ({int(lo['positives'])}) | {lo['prior']:.3f} | {cols} | "
+              f"{gain:+.3f} | {fmt(lo['aupr_distance'], lo['aupr_distance_low'], lo['aupr_distance_high'])} | "
               f"{fmt(lo['aupr_propensity'], lo['aupr_propensity_low'], lo['aupr_propensity_high'])} | "
-              f"{fmt(lo[f'delta_aupr_vs_{best}'], lo[f'delta_aupr_vs_{best}_low'], lo[f'delta_aupr_vs_{best}_high'])}"
-              f" | {' | '.join(fmt(r[k]['value']) for k in REFERENCES)} |")
-    mean = {k: float(np.mean([r["loco"][f"aupr_{k}"] for r in rows])) for k in ("fit_ep", "distance", "propensity")}
-    refs = " | ".join(f"{np.mean([r[k]['value'] for r in rows]):.3f}" for k in REFERENCES)
-    print(f"| mean of {len(rows)} | | {np.mean([r['loco']['prior'] for r in rows]):.3f} | {mean['fit_ep']:.3f} | "
-          f"{mean['distance']:.3f} | {mean['propensity']:.3f} | | {refs} |")
+              f"{' | '.join(fmt(row['refs'][k]['value']) for k in REFERENCES)} |")
+        summary.append({"cell": cell, **{n: st[n][0] for n in names}, **{n + "_spread": st[n][1] for n in names},
+                        "distance": lo["aupr_distance"], **{k: row["refs"][k]["value"] for k in REFERENCES}})
+    mean = {k: float(np.mean([r[k] for r in summary])) for k in summary[0] if k != "cell"}
+    cols = " | ".join(f"{mean[n]:.3f}" for n in names)
+    gain = mean["full"] - mean["sequence-only"] if "sequence-only" in mean else float("nan")
+    refs = " | ".join(f"{mean[k]:.3f}" for k in REFERENCES)
+    print(f"| mean of {len(summary)} | | | {cols} | {gain:+.3f} | {mean['distance']:.3f} | | {refs} |")
+    own = REFERENCES[1]
+    checks = [("full model: seed spread <= 0.05 AUPR in every fold", all(r["full_spread"] <= 0.05 for r in summary)),
+              ("full model >= own-sequence reference in every fold", all(r["full"] >= r[own] for r in summary)),
+              ("full model >= distance baseline + 0.15 in every fold",
+               all(r["full"] >= r["distance"] + 0.15 for r in summary)),
+              (f"full model: mean over the folds >= 0.60 ({mean['full']:.3f})", mean["full"] >= 0.60)]
+    if "sequence-only" in mean:
+        checks.insert(0, ("sequence-only >= 0.9 x own-sequence reference in every fold",
+                          all(r["sequence-only"] >= 0.9 * r[own] for r in summary)))
+    print()
+    for what, ok in checks:
+        print(f"- {what}: {'met' if ok else 'NOT met'}")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"rows": rows, "seconds": seconds, "command": cmdline, "machine": m}, fh, indent=2,
-                      default=float)
+            json.dump({"rows": {c: {"runs": {f"{n}-s{s}": v for (n, s), v in r["runs"].items()}, "refs": r["refs"]}
+                                for c, r in rows.items()}, "summary": summary, "seconds": seconds,
+                       "command": cmdline, "machine": m}, fh, indent=2, default=float)
 
 
 if __name__ == "__main__":

@@ -160,6 +160,32 @@ def test_stem_reads_both_strands():
     assert new.tower.strands == 2 and new.f_E[0].in_features == 4
 
 
+def test_normalised_stem_stays_strand_symmetric_and_bilinear_pairs_every_feature():
+    """stem_norm: one normalisation for both strands, so a sequence and its reverse complement
+    still pool to the same features (in training and eval mode); pair_form bilinear: z_I is a
+    function of the outer product h_E h_P^T (checked against it computed by hand)."""
+    torch.manual_seed(0)
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (5, 60)), 4).float().transpose(1, 2)
+    rc = x.flip(1).flip(2)
+    t = M.Tower(6, 5, 0, 4, strands=2, norm=True)
+    t.train()
+    assert torch.allclose(t(torch.cat([x, rc]))[0].chunk(2)[0], t(torch.cat([rc, x]))[0].chunk(2)[0], atol=1e-5)
+    t.eval()
+    assert torch.allclose(t(x)[0], t(rc)[0], atol=1e-5)
+    m = M.EPModel(2, channels=4, kernel=5, blocks=0, pool=4, d=3, env_hidden=6, modules=2, dropout=0.0,
+                  pair_form="bilinear")
+    m.eval()
+    xe, xp = torch.rand(2, 4, 30), torch.rand(2, 4, 40)
+    z, _ = m.features(xe, xp)
+    he, hp = m.tower(xe)[0], m.tower(xp)[0]
+    lin = m.f_I[1]
+    want = torch.nn.functional.softplus(torch.stack([(lin.weight.view(3, 4, 4) * torch.outer(he[i], hp[i])).sum((1, 2))
+                                                     for i in range(2)]) + lin.bias)
+    assert torch.allclose(z, want, atol=1e-6)
+    with pytest.raises(ValueError, match="pair_form"):
+        M.EPModel(2, channels=4, kernel=5, blocks=0, pair_form="concat")
+
+
 def test_correlation_loss_on_known_input():
     z_E = torch.tensor([1.0, 2.0, 3.0])
     # per pair, Pearson's r across components: +1, -1 and 0
@@ -363,6 +389,39 @@ def test_curriculum_freezes_the_environment_stream(tiny, tmp_path, monkeypatch, 
     assert float(snapshots[2]["env_active"]) == 1.0
     log = read_tsv(out / "train_log.tsv")
     assert [float(v) for v in log["lambda"][:2]] == [pytest.approx(0.1)] * 2
+
+
+def test_no_environment_trains_the_sequence_only_reference(tiny, tmp_path, monkeypatch):
+    """--no-environment: the environment stream keeps its initial weights in every epoch, the
+    model file says the environment is off, and predictions do not depend on the support set."""
+    snapshots = []
+    real_save = trainer.MD.save_tensors
+
+    def record(path, obj):
+        if str(path).endswith("checkpoint-last.pt"):
+            snapshots.append({k: v.clone() for k, v in obj["model"].items()})
+        real_save(path, obj)
+
+    monkeypatch.setattr(trainer.MD, "save_tensors", record)
+    out = tmp_path / "m"
+    settings = tmp_path / "settings.toml"
+    settings.write_text("[train]\nmin_epochs = 3\n")
+    res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", out, *FAST, "--config", settings,
+                           "--no-environment"])
+    assert res.exit_code == 0, res.output
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["train"]["environment"] is False
+    assert len(snapshots) == 3
+    torch.manual_seed(2025)
+    fresh = M.build(cfg).state_dict()
+    env_keys = [k for k in fresh if k.startswith(("env_tower.", "f_E.", "g_E."))] + ["lam_U", "lam_R"]
+    for snap in snapshots:
+        assert all(torch.equal(fresh[k], snap[k]) for k in env_keys)
+        assert float(snap["env_active"]) == 0.0
+    from toolkit.train.serve import load
+
+    pred = load(str(out), torch.device("cpu"))
+    assert pred.env is False
 
 
 def _stream_grads(model, which):

@@ -82,12 +82,16 @@ def _layout_options(fn):
 @opt.seed_option
 @opt.threads_option
 @opt.resume_option
+@click.option("--no-environment", is_flag=True,
+              help="Train the sequence-only reference: the environment stream stays off (as in the first "
+                   "epochs) and every pair is scored from its two sequences alone (config key "
+                   "train.environment).")
 @click.option("--no-baseline", is_flag=True,
               help="Skip the distance and region-propensity baselines fitted on the same train rows "
                    "(baseline.json).")
 def cli(input, out_dir, genome, enhancer_length, promoter_length, clip, enhancer_col, promoter_col, cell_col,
         label_col, distance_col, loco, held_cells, val_chroms, test_chroms, preset, config_file, device, seed, jobs,
-        resume, no_baseline, quiet, verbose, **train_flags):
+        resume, no_environment, no_baseline, quiet, verbose, **train_flags):
     """Train the enhancer-promoter interaction model on a table of pairs.
 
     Reads enhancer-promoter pairs with a cell line (cell) and a 0/1 label:
@@ -128,7 +132,8 @@ def cli(input, out_dir, genome, enhancer_length, promoter_length, clip, enhancer
     settings = {"genome": genome, "lengths": {"enhancer": enhancer_length, "promoter": promoter_length},
                 "clip": clip, "columns": {"enhancer": enhancer_col, "promoter": promoter_col, "cell": cell_col,
                                           "label": label_col, "distance": distance_col},
-                "preset": preset, "file": file_settings, "seed": seed, "flags": train_flags}
+                "preset": preset, "file": file_settings, "seed": seed,
+                "flags": {**train_flags, "environment": False if no_environment else None}}
     if loco:
         from ..train.ep_loco import leave_one_cell_out
 

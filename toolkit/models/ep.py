@@ -94,13 +94,15 @@ PRESETS = {
     # minutes on a CPU for a few thousand pairs of windows of a few hundred bp
     "cpu": {"channels": 32, "kernel": 11, "blocks": 0, "pool": 4, "d": 32, "env_hidden": 64,
             "modules": 32, "dropout": 0.1, "strands": 2, "env_input": "enhancer", "env_filters": 32,
-            "energy": "linear", "batch_size": 64, "support": 32, "epochs": 15, "lr": 1e-2,
+            "energy": "linear", "pair_form": "product", "stem_norm": False, "batch_size": 64, "support": 32,
+            "epochs": 15, "lr": 1e-2,
             "loss_weights": [0.1, 0.1, 1.0, 0.01, 0.05], "env_lr_scale": 0.1},
     # the design's sizes for a GPU and the TargetFinder windows (3,000 / 2,000 bp); the
     # environment settings carried over from the cpu preset's benchmark (not run on a GPU)
     "full": {"channels": 128, "kernel": 19, "blocks": 4, "pool": 4, "d": 64, "env_hidden": 128,
              "modules": 64, "dropout": 0.3, "strands": 2, "env_input": "enhancer", "env_filters": 64,
-             "energy": "linear", "batch_size": 64, "support": 32, "epochs": 40, "lr": 1e-3,
+             "energy": "linear", "pair_form": "product", "stem_norm": False, "batch_size": 64, "support": 32,
+             "epochs": 40, "lr": 1e-3,
              "loss_weights": [0.1, 0.1, 1.0, 0.01, 0.05], "env_lr_scale": 0.1},
 }
 # What the presets change from the design, and why (README, fit-ep decisions): f_E' reads a
@@ -110,6 +112,7 @@ PRESETS = {
 # stream's learning rate at a tenth. With the design's values the environment collapsed
 # (e the same vector for every pair) in every run of the synthetic benchmark.
 ENERGIES = ("interaction", "linear")
+PAIR_FORMS = ("product", "bilinear")
 ENV_INPUTS = ("enhancer", "pair")
 
 
@@ -139,9 +142,10 @@ class Tower(nn.Module):
     are blocks. Max pooling only: a mean over the window is a composition fingerprint of
     the element, which a network memorises (see the module docstring)."""
 
-    def __init__(self, channels, kernel, blocks, pool, strands=2):
+    def __init__(self, channels, kernel, blocks, pool, strands=2, norm=False):
         super().__init__()
         self.stem = nn.Conv1d(4, channels, kernel, padding=kernel // 2)
+        self.norm = nn.BatchNorm1d(channels) if norm else None
         self.strands = int(strands)
         self.pool = pool
         self.convs = nn.ModuleList(nn.Conv1d(channels, channels, 5, padding=2) for _ in range(blocks))
@@ -152,12 +156,16 @@ class Tower(nn.Module):
         over the two strands at every position (the filter and its reverse complement,
         weights shared), so a motif is found in either orientation by one filter."""
         if self.strands == 1:
-            return F.relu(self.stem(x))
+            h = self.stem(x)
+            return F.relu(self.norm(h) if self.norm is not None else h)
         w = self.stem.weight
         C = w.shape[0]
         both = F.conv1d(x, torch.cat([w, w.flip(1).flip(2)]), torch.cat([self.stem.bias, self.stem.bias]),
                         padding=self.stem.padding[0])
-        return F.relu(torch.maximum(both[:, :C], both[:, C:]))
+        fwd, rev = both[:, :C], both[:, C:]
+        if self.norm is not None:                  # one normalisation for both strands (shared statistics)
+            fwd, rev = self.norm(torch.cat([fwd, rev])).chunk(2)
+        return F.relu(torch.maximum(fwd, rev))
 
     def forward(self, x):
         h = self.scan(x)
@@ -198,7 +206,7 @@ class EPModel(nn.Module):
 
     def __init__(self, n_cells, channels=64, kernel=15, blocks=2, pool=4, d=32, env_hidden=64,
                  modules=8, dropout=0.1, energy="interaction", clamp_temperature=False, strands=2,
-                 env_input="enhancer", env_filters=0):
+                 env_input="enhancer", env_filters=0, pair_form="product", stem_norm=False):
         super().__init__()
         if energy not in ENERGIES:
             raise ValueError(f"energy must be one of {ENERGIES}")
@@ -208,10 +216,16 @@ class EPModel(nn.Module):
         if env_input not in ENV_INPUTS:
             raise ValueError(f"env_input must be one of {ENV_INPUTS}")
         self.env_from = env_input
-        self.tower = Tower(channels, kernel, blocks, pool, strands)
+        self.tower = Tower(channels, kernel, blocks, pool, strands, norm=stem_norm)
         width = self.tower.out_channels
-        self.f_I_e = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, d), nn.Softplus())
-        self.f_I_p = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, d), nn.Softplus())
+        if pair_form not in PAIR_FORMS:
+            raise ValueError(f"pair_form must be one of {PAIR_FORMS}")
+        self.pair_form = pair_form
+        if pair_form == "bilinear":
+            self.f_I = nn.Sequential(nn.Dropout(dropout), nn.Linear(width * width, d), nn.Softplus())
+        else:
+            self.f_I_e = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, d), nn.Softplus())
+            self.f_I_p = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, d), nn.Softplus())
         self.env_tower = Tower(env_filters, kernel, 0, pool, strands) if env_filters > 0 else None
         env_channels = env_filters if env_filters > 0 else channels
         env_width = env_channels if env_input == "enhancer" else 2 * env_channels
@@ -245,7 +259,11 @@ class EPModel(nn.Module):
             ie = self.env_tower(xe)[1]
             ip = self.env_tower(xp)[1] if self.env_from == "pair" else None
         env_in = ie if self.env_from == "enhancer" else torch.cat([ie, ip], dim=1)
-        return self.f_I_e(he) * self.f_I_p(hp), self.f_E(env_in)
+        if self.pair_form == "bilinear":
+            z_I = self.f_I((he[:, :, None] * hp[:, None, :]).flatten(1))
+        else:
+            z_I = self.f_I_e(he) * self.f_I_p(hp)
+        return z_I, self.f_E(env_in)
 
     def environment_parameters(self):
         """The parameters of f_E' and g_E, and of the environment's own stem if it has one
@@ -313,7 +331,8 @@ def build(config):
                    pool=m["pool"], d=m["d"], env_hidden=m["env_hidden"], modules=m["modules"],
                    dropout=m["dropout"], energy=m["energy"], clamp_temperature=m["clamp_temperature"],
                    strands=m.get("strands", 1), env_input=m.get("env_input", "pair"),
-                   env_filters=m.get("env_filters", 0))
+                   env_filters=m.get("env_filters", 0), pair_form=m.get("pair_form", "product"),
+                   stem_norm=bool(m.get("stem_norm", False)))
 
 
 def no_decay(name, param):

@@ -214,9 +214,9 @@ def loss_weights(epoch, cfg):
 
 
 def set_curriculum(model, epoch, cfg):
-    """Freeze f_E' and g_E during the curriculum, unfreeze after; returns True when the
-    environment is on in this epoch."""
-    on = epoch >= int(cfg["curriculum_epochs"])
+    """Freeze f_E' and g_E during the curriculum, unfreeze after (never with ``environment``
+    false: the sequence-only reference); returns True when the environment is on in this epoch."""
+    on = bool(cfg.get("environment", True)) and epoch >= int(cfg["curriculum_epochs"])
     for p in model.environment_parameters():
         p.requires_grad_(on)
     return on

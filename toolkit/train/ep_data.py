@@ -215,7 +215,7 @@ def resolve_config(data, settings, dev, extra=None):
     train.update(file_train)
     train.update({k: v for k, v in settings["flags"].items() if v is not None})
     model = {k: p[k] for k in ("channels", "kernel", "blocks", "pool", "d", "env_hidden", "modules",
-                               "dropout", "strands", "env_input", "env_filters", "energy")}
+                               "dropout", "strands", "env_input", "env_filters", "energy", "pair_form", "stem_norm")}
     model["clamp_temperature"] = False
     model.update(settings["file"]["model"])
     layout = data["layout"]

@@ -29,7 +29,7 @@ CRE_TRAIN_DEFAULTS = {
 EP_TRAIN_DEFAULTS = {
     "batch_size": 64, "support": 32, "epochs": 15, "min_epochs": 6, "patience": 3, "lr": 2e-3,
     "betas": [0.9, 0.999], "weight_decay": 0.01, "warmup_epochs": 1, "clip": 1.0, "curriculum_epochs": 2,
-    "alpha": 0.1, "beta": 0.1, "gamma": 0.05, "delta": 0.01, "eta": 0.05, "weight_step": 0.01,
+    "environment": True, "alpha": 0.1, "beta": 0.1, "gamma": 0.05, "delta": 0.01, "eta": 0.05, "weight_step": 0.01,
     "alpha_max": 0.2, "beta_max": 0.2, "gamma_max": 0.1, "delta_max": 0.02, "eta_max": 0.1,
     "tau": 0.1, "mu": 0.9, "contrast": 32, "grl_coeff": 1.0, "corr_eps": 1e-8,
     "task_loss": "immax", "margin": 1.0, "margin_power": 0.25, "rc_prob": 0.5,
@@ -230,6 +230,8 @@ EP_KEYS = {
         "warmup_epochs": _int("Linear warm-up from lr/100, then cosine to lr/100.", 0),
         "clip": _pos("Gradient norm clipping."),
         "curriculum_epochs": _int("First epochs with f_E' and g_E frozen, R_E = 0 and lambda = 0.", 0),
+        "environment": Key("bool", "Train the environment stream after the curriculum (false: the sequence-only "
+                                   "reference model, the curriculum's state in every epoch; also --no-environment)."),
         "loss_weights": Key("floats", "Initial weights of the correlation, invariance, contrastive, sparsity and "
                                       "prototype losses (alpha, beta, gamma, delta, eta); each cap (alpha_max, ...) "
                                       "becomes twice its weight. Not written itself: config.json holds the ten.",
@@ -270,6 +272,11 @@ EP_KEYS = {
                              "fallback sigma((U + U Lambda_U z_E + lambda_R z_E) / T).",
                       choices=("interaction", "linear"), preset=True),
         "clamp_temperature": Key("bool", "Clamp T = softplus(t) to [0.5, 2].", default=False),
+        "pair_form": Key("str", "How z_I joins the two sequences: product, softplus(W_E h_E) * softplus(W_P h_P); "
+                                "bilinear, softplus(W (h_E outer h_P)), every enhancer feature with every promoter "
+                                "feature.", choices=("product", "bilinear"), preset=True),
+        "stem_norm": Key("bool", "Batch-normalise the stem's responses (both strands together) before the ReLU.",
+                         preset=True),
     },
 }
 """fit-ep's config keys."""
