@@ -186,6 +186,21 @@ def test_normalised_stem_stays_strand_symmetric_and_bilinear_pairs_every_feature
         M.EPModel(2, channels=4, kernel=5, blocks=0, pair_form="concat")
 
 
+def test_stem_firing_counts_the_filters_that_respond_somewhere():
+    """Filters with weights and bias below zero never respond to a one-hot sequence (dead);
+    the others do: the count is checked by hand on a stem with 2 dead filters of 6."""
+    torch.manual_seed(0)
+    m = M.EPModel(2, channels=6, kernel=5, blocks=0, pool=4, d=3, env_hidden=6, modules=2, dropout=0.0)
+    with torch.no_grad():
+        m.tower.stem.weight.abs_()
+        m.tower.stem.bias.fill_(0.1)
+        m.tower.stem.weight[[1, 4]] = -1.0
+        m.tower.stem.bias[[1, 4]] = -1.0
+    codes = torch.randint(0, 4, (10, 40), dtype=torch.uint8)
+    split = type("Pairs", (), {"e": codes, "p": codes, "__len__": lambda self: 10})()
+    assert trainer.stem_firing(m, split, torch.device("cpu")) == pytest.approx(4 / 6)
+
+
 def test_correlation_loss_on_known_input():
     z_E = torch.tensor([1.0, 2.0, 3.0])
     # per pair, Pearson's r across components: +1, -1 and 0

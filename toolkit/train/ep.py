@@ -289,6 +289,24 @@ def score_pairs(model, split, groups, device, env=True, batch_size=256):
     return logits, dom, act_I / max(n * model.d, 1), act_E / max(cnt, 1)
 
 
+def stem_firing(model, split, device, max_pairs=2048, batch_size=256):
+    """Fraction of the shared stem's filters that fire (a response above ACTIVE at some position)
+    on the enhancer or promoter of at least one of the first ``max_pairs`` pairs of ``split``:
+    1 - the share of dead filters."""
+    was = model.training
+    model.eval()
+    n = min(len(split), max_pairs)
+    fired = None
+    with torch.no_grad():
+        for a in range(0, n, batch_size):
+            r = torch.arange(a, min(n, a + batch_size))
+            for x in (split.e[r], split.p[r]):
+                h = model.tower(D.onehot(x.to(device)))[1].float().amax(dim=0) > ACTIVE
+                fired = h if fired is None else fired | h
+    model.train(was)
+    return float(fired.float().mean()) if fired is not None else float("nan")
+
+
 def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
 
@@ -553,6 +571,7 @@ class EPFamily(L.Family):
                     "domain_chance": chance,
                     "env_proto_acc_train": tally["env_hits"] / tally["env_n"] if tally["env_n"] else float("nan"),
                     "zI_active_frac": tally["act_I"] / nb, "zE_active_frac": tally["act_E"] / nb,
+                    "stem_firing": stem_firing(model, val_split, self.device),
                     "T": float(model.temperature().detach()), "lambda": float(model.lam.detach())})
         for k in WEIGHTS:
             row[f"w_{k}"] = w[k] if (env or k in ("beta", "delta")) else 0.0
@@ -586,7 +605,8 @@ class EPFamily(L.Family):
         return [f"epoch {ep['epoch'] + 1}/{self.cfg['epochs']} ({row['phase']}): loss {row['train_loss']:.4f} "
                 f"train AUPR {tm['aupr']:.3f} val AUPR {vm['aupr']:.3f} AUROC {vm['auroc']:.3f} "
                 f"F1 {vm['f1']:.3f} (prior {row['val_prior']:.3f}) corr {row['train_corr']:.2e} "
-                f"domain acc {row['domain_acc_train']:.2f} (chance {ep['chance']:.2f}) T {row['T']:.2f} "
+                f"domain acc {row['domain_acc_train']:.2f} (chance {ep['chance']:.2f}) "
+                f"stem filters firing {row['stem_firing']:.2f} T {row['T']:.2f} "
                 f"lambda {row['lambda']:.3f} {row['seconds']:.1f}s{note}"]
 
 
