@@ -335,13 +335,36 @@ def test_man_pages_are_current():
 def test_man_page_check_detects_staleness(tmp_path, monkeypatch):
     from toolkit.cli import manpage
 
+    man, docs = tmp_path / "man1", tmp_path / "commands"
+    man.mkdir()
+    docs.mkdir()
     for name in ALL:
-        shutil.copy(REPO / "man" / "man1" / f"{name}.1", tmp_path / f"{name}.1")
-    monkeypatch.setattr(manpage, "MAN_DIR", tmp_path)
+        shutil.copy(REPO / "man" / "man1" / f"{name}.1", man / f"{name}.1")
+        shutil.copy(REPO / "docs" / "commands" / f"{name}.md", docs / f"{name}.md")
+    monkeypatch.setattr(manpage, "MAN_DIR", man)
+    monkeypatch.setattr(manpage, "DOCS_DIR", docs)
     assert manpage.main(["--check"]) == 0
-    page = tmp_path / f"{ALL[0]}.1"
-    page.write_text(page.read_text().replace(".SH OPTIONS", ".SH OPTS"))
+    page = man / f"{ALL[0]}.1"
+    good = page.read_text()
+    page.write_text(good.replace(".SH OPTIONS", ".SH OPTS"))
     assert manpage.main(["--check"]) == 1
+    page.write_text(good)
+    md = docs / f"{ALL[-1]}.md"
+    md.write_text(md.read_text().replace("## Options", "## Opts"))
+    assert manpage.main(["--check"]) == 1
+    md.unlink()
+    assert manpage.main(["--check"]) == 1
+
+
+def test_command_reference_pages_list_every_option():
+    """docs/commands/<command>.md, generated with the man pages: every long option is in its table."""
+    for name in ALL:
+        page = (REPO / "docs" / "commands" / f"{name}.md").read_text()
+        assert page.startswith(f"# {name}\n") and "## Options" in page and "## Examples" in page
+        for param in load(name).params:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("--"):
+                    assert f"`{opt}" in page or f", {opt}" in page, f"{opt} missing from docs/commands/{name}.md"
 
 
 def test_ci_runs_the_readme_test_command():

@@ -1,6 +1,7 @@
-"""Generate man pages (roff, section 1) from the click definitions.
+"""Generate the command reference from the click definitions: man pages (roff, section 1)
+and Markdown pages (docs/commands/), both from one description of each command.
 
-``python -m toolkit.cli.manpage`` rewrites ``man/man1/*.1``;
+``python -m toolkit.cli.manpage`` rewrites ``man/man1/*.1`` and ``docs/commands/*.md``;
 ``python -m toolkit.cli.manpage --check`` exits 1 when a page is stale.
 """
 
@@ -15,6 +16,7 @@ from .. import __version__
 from . import COMMANDS, load
 
 MAN_DIR = Path(__file__).resolve().parents[2] / "man" / "man1"
+DOCS_DIR = Path(__file__).resolve().parents[2] / "docs" / "commands"
 
 EXIT_STATUS = (
     "0 on success; 1 on bad data or a run-time failure, with one line "
@@ -77,64 +79,112 @@ def _split_doc(doc):
     return summary, desc, [e.strip() for e in examples]
 
 
-def render(name):
-    """The man page of command ``name`` as roff text."""
+CONFIG_INTRO = (
+    "The settings --config FILE may hold: a TOML file with [train] and [model] tables (and [model.mm] for "
+    "fit-cre's mm-transformer, [data] for fit-physinformer's training data), or a JSON file with the same objects. "
+    "Each value overrides the preset's and is overridden by an option given on the command line; an unknown key or "
+    "a value out of range is refused (exit 1). The resolved values are written to DIR/config.json under the same "
+    "names.")
+
+
+def describe(name):
+    """Everything the pages say of command ``name``, as plain text (dict)."""
     cmd = load(name)
     summary, desc, examples = _split_doc(cmd.help)
     ctx = click.Context(cmd, info_name=name)
-    out = [f'.TH "{name.upper()}" "1" "" "regseq-toolkit {__version__}" "User Commands"',
-           ".SH NAME", f"{_esc(name)} \\- {_esc(summary.rstrip('.'))}",
-           ".SH SYNOPSIS", f".B {_esc(name)}", "[OPTIONS] [INPUT]",
-           ".SH DESCRIPTION"]
-    for para in desc:
-        out += [".PP", _esc(para)]
-    out.append(".SH OPTIONS")
     forced = any("--format" in p.opts for p in cmd.params)
-    out += [".TP", "\\fBINPUT\\fR", _esc(INPUT_HELP + (" (--format to force)." if forced else "."))]
+    options = [("INPUT", INPUT_HELP + (" (--format to force)." if forced else "."))]
     for param in cmd.get_params(ctx):
-        if not isinstance(param, click.Option) or param.hidden:
-            continue
-        opts, helptext = _option_record(param)
-        out += [".TP", f"\\fB{_esc(opts)}\\fR", _esc(helptext)]
+        if isinstance(param, click.Option) and not param.hidden:
+            options.append(_option_record(param))
     extra = getattr(importlib.import_module(COMMANDS[name]), "man_extra", None)
-    if extra is not None:
-        out.append(".SH DESCRIPTORS")
-        for term, text in extra():
-            out += [".TP", f"\\fB{_esc(term)}\\fR", _esc(text)]
     from ..train.presets import KEYS, describe_keys
 
-    if name in KEYS:
-        out += [".SH CONFIGURATION KEYS", ".PP", _esc(
-            "The settings --config FILE may hold: a TOML file with [train] and [model] tables (and [model.mm] for "
-            "fit-cre's mm-transformer, [data] for fit-physinformer's training data), or a JSON file with the same objects. Each value overrides the preset's and "
-            "is overridden by an option given on the command line; an unknown key or a value out of range is "
-            "refused (exit 1). The resolved values are written to DIR/config.json under the same names.")]
-        for term, text in describe_keys(name):
+    return {"name": name, "summary": summary.rstrip("."), "description": desc, "options": options,
+            "descriptors": list(extra()) if extra is not None else [],
+            "config": list(describe_keys(name)) if name in KEYS else [], "examples": examples,
+            "see_also": [c for c in COMMANDS if c != name]}
+
+
+def render(name, page=None):
+    """The man page of command ``name`` as roff text."""
+    d = page or describe(name)
+    out = [f'.TH "{name.upper()}" "1" "" "regseq-toolkit {__version__}" "User Commands"',
+           ".SH NAME", f"{_esc(name)} \\- {_esc(d['summary'])}",
+           ".SH SYNOPSIS", f".B {_esc(name)}", "[OPTIONS] [INPUT]",
+           ".SH DESCRIPTION"]
+    for para in d["description"]:
+        out += [".PP", _esc(para)]
+    out.append(".SH OPTIONS")
+    for i, (opts, helptext) in enumerate(d["options"]):
+        out += [".TP", "\\fBINPUT\\fR" if i == 0 else f"\\fB{_esc(opts)}\\fR", _esc(helptext)]
+    if d["descriptors"]:
+        out.append(".SH DESCRIPTORS")
+        for term, text in d["descriptors"]:
             out += [".TP", f"\\fB{_esc(term)}\\fR", _esc(text)]
-    if examples:
+    if d["config"]:
+        out += [".SH CONFIGURATION KEYS", ".PP", _esc(CONFIG_INTRO)]
+        for term, text in d["config"]:
+            out += [".TP", f"\\fB{_esc(term)}\\fR", _esc(text)]
+    if d["examples"]:
         out.append(".SH EXAMPLES")
-        for ex in examples:
+        for ex in d["examples"]:
             out += [".PP", ".nf", f"\\f(CW{_esc(ex)}\\fR", ".fi"]
     out += [".SH EXIT STATUS", _esc(EXIT_STATUS),
-            ".SH SEE ALSO", ", ".join(f"\\fB{_esc(c)}\\fR(1)" for c in COMMANDS if c != name)]
+            ".SH SEE ALSO", ", ".join(f"\\fB{_esc(c)}\\fR(1)" for c in d["see_also"])]
     return "\n".join(out) + "\n"
+
+
+def _md(text):
+    """Plain text for a Markdown paragraph or table cell (pipes and emphasis characters escaped)."""
+    return re.sub(r"([|*_<>`\[\]])", r"\\\1", text)
+
+
+def render_markdown(name, page=None):
+    """The command's reference page in Markdown (docs/commands/<name>.md)."""
+    d = page or describe(name)
+    out = [f"# {name}", "", f"{_md(d['summary'])}.", "",
+           "<!-- generated from the command's definition by python3 -m toolkit.cli.manpage; do not edit -->", "",
+           "```", f"{name} [OPTIONS] [INPUT]", "```", "", "## Description", ""]
+    for para in d["description"]:
+        out += [_md(para), ""]
+    out += ["## Options", "", "| option | what it does |", "|---|---|"]
+    for opts, helptext in d["options"]:
+        out.append(f"| `{opts}` | {_md(helptext)} |")
+    out.append("")
+    if d["descriptors"]:
+        out += ["## Descriptors", "", "| descriptor | definition |", "|---|---|"]
+        out += [f"| `{term}` | {_md(text)} |" for term, text in d["descriptors"]]
+        out.append("")
+    if d["config"]:
+        out += ["## Configuration keys", "", _md(CONFIG_INTRO), "", "| key | meaning |", "|---|---|"]
+        out += [f"| `{term}` | {_md(text)} |" for term, text in d["config"]]
+        out.append("")
+    if d["examples"]:
+        out += ["## Examples", "", "```"] + d["examples"] + ["```", ""]
+    out += ["## Exit status", "", _md(EXIT_STATUS), "", "## See also", "",
+            ", ".join(f"[{c}]({c}.md)" for c in d["see_also"]), ""]
+    return "\n".join(out)
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     check = "--check" in argv
-    MAN_DIR.mkdir(parents=True, exist_ok=True)
     stale = []
+    for folder in (MAN_DIR, DOCS_DIR):
+        if not check:
+            folder.mkdir(parents=True, exist_ok=True)
     for name in COMMANDS:
-        path = MAN_DIR / f"{name}.1"
-        text = render(name)
-        if check:
-            if not path.exists() or path.read_text() != text:
-                stale.append(str(path))
-        else:
-            path.write_text(text)
+        page = describe(name)
+        for path, text in ((MAN_DIR / f"{name}.1", render(name, page)),
+                           (DOCS_DIR / f"{name}.md", render_markdown(name, page))):
+            if check:
+                if not path.exists() or path.read_text() != text:
+                    stale.append(str(path))
+            else:
+                path.write_text(text)
     if stale:
-        print("stale man pages (run: python -m toolkit.cli.manpage): " + ", ".join(stale), file=sys.stderr)
+        print("stale command pages (run: python -m toolkit.cli.manpage): " + ", ".join(stale), file=sys.stderr)
         return 1
     return 0
 
