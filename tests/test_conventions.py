@@ -8,6 +8,7 @@ command that writes metrics) is parametrized over the commands it applies to.
 
 import configparser
 import gzip
+import os
 import shutil
 import subprocess
 import sys
@@ -373,3 +374,17 @@ def test_ci_runs_the_readme_test_command():
     assert len(commands) == 2, "the README gives exactly two set-up commands"
     assert "demo.sh" in commands[0] and "pytest" in commands[1]
     assert commands[1] in (REPO / ".ci" / "run").read_text()
+
+
+@pytest.mark.slow
+def test_worked_examples_run_on_the_bundled_data(tmp_path):
+    """Every worked example of docs/commands/, in order, as a user runs them (about 10 minutes)."""
+    from toolkit.cli.worked import ORDER, WORKED
+
+    env = dict(os.environ, PATH=f"{REPO / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
+    (tmp_path / "share").symlink_to(REPO / "share")
+    for name in ORDER:
+        for _, line in WORKED[name]:
+            res = subprocess.run(line, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True)
+            assert res.returncode == 0, f"{line}\n{res.stderr[-2000:]}"
+    assert (tmp_path / "preds.tsv").stat().st_size > 0 and (tmp_path / "loco" / "loco.tsv").exists()

@@ -162,6 +162,16 @@ def render_markdown(name, page=None):
         out.append("")
     if d["examples"]:
         out += ["## Examples", "", "```"] + d["examples"] + ["```", ""]
+    from .worked import ORDER, WORKED
+
+    if WORKED.get(name):
+        before = [c for c in ORDER[:ORDER.index(name)] if WORKED.get(c)]
+        out += ["## Worked examples on the bundled data", "",
+                "From the repository root" + (", after the worked examples of " +
+                                              ", ".join(f"[{c}]({c}.md)" for c in before) +
+                                              " (these read the files they wrote):" if before else ":"), ""]
+        for what, line in WORKED[name]:
+            out += [_md(what), "", "```sh", line, "```", ""]
     out += ["## Exit status", "", _md(EXIT_STATUS), "", "## See also", "",
             ", ".join(f"[{c}]({c}.md)" for c in d["see_also"]), ""]
     return "\n".join(out)
