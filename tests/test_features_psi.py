@@ -36,8 +36,8 @@ def test_names_units_and_order():
     assert NAMES == expected
     for d in descs:
         assert d.family == "psi" and d.unit == "kT/e" and d.formula and "Olson" in d.source
-    assert "STD_PSI_MIN" in descs[0].formula and "I = 0.15 M" in descs[0].formula
-    assert "ENH_PSI_MEAN" in descs[-1].formula and "I = 0.01 M" in descs[-1].formula
+    assert "standard conditions" in descs[0].formula and "I = 0.15 M" in descs[0].formula
+    assert "enhanced conditions" in descs[-1].formula and "I = 0.01 M" in descs[-1].formula
     out = values(SEQS[:3])
     assert out.shape == (3, 18) and out.dtype == np.float64
 

@@ -91,14 +91,14 @@ _TRI_COLUMN = "Bendability-DNAse"
 _SRC_BEND = ("share/params/trinucleotide_bendability_ftrCOOL.tsv, column Bendability-DNAse: DNase I "
              "trinucleotide bendability, Brukner I, Sanchez R, Suck D, Pongor S (1995) EMBO J 14:1812-1818, "
              "on the 0-10 scale of Goodsell DS, Dickerson RE (1994) NAR 22:5497-5503 (via ftrCOOL); "
-             "kappa0 = 1 as in the design document section 5.2.2")
+             "kappa0 = 1 (unit stiffness)")
 _SRC_CURV = ("share/params/olson1998_pDNA_step_means_signcorrected.tsv (roll, tilt, twist): Olson WK et al. "
              "(1998) PNAS 95:11163-11168; first-order wedge model: Ulanovsky LE, Trifonov EN (1987) Nature "
              "326:720-722, Bolshoy A et al. (1991) PNAS 88:2312-2316, Goodsell DS, Dickerson RE (1994) NAR "
              "22:5497-5503")
 _SRC_SPEC = _SRC_BEND + "; sliding-window periodogram (Schuster 1898 periodogram, |DFT|^2 / n)"
-_SRC_ATT = (_SRC_BEND + "; span-wise Boltzmann factor exp(-sum b / RT) as the PhysInformer design "
-            "document's attention bias (no published source)")
+_SRC_ATT = (_SRC_BEND + "; span-wise Boltzmann factor exp(-sum b / RT), an attention bias over spans "
+            "(no published source)")
 _KAPPA_WORDS = ("the wedge-model curvature kappa (magnitude of the vector sum of Olson roll/tilt, "
                 "rotated by the accumulated twist, over one helical turn of 10 steps)")
 
@@ -138,7 +138,7 @@ def _all_descriptors(params=None, **options):
         caveat = ""
         if kind == "b_total":
             unit, src = "-", _SRC_BEND
-            formula = f"Sum of {b_words} (the document's bending energy with kappa0 = 1; a scale, not kT)."
+            formula = f"Sum of {b_words} (a bending energy with kappa0 = 1; a bendability scale, not kT)."
         elif kind == "b_mean":
             unit, src = "-", _SRC_BEND
             formula = f"Mean of {b_words}."
@@ -198,7 +198,7 @@ def _all_descriptors(params=None, **options):
             unit, src = "-", _SRC_ATT
             formula = ("Mean over pairs of trinucleotide positions i < j (span without N) of "
                        f"exp(-(b_i + ... + b_j) / RT), RT = {RT_KCAL:.4f} kcal/mol at 310.15 K, with the "
-                       "DNase I bendability b taken as kcal/mol as the document does.")
+                       "DNase I bendability b read as kcal/mol.")
         else:
             unit, src = "-", _SRC_ATT
             formula = ("Minimum over the same pairs of exp(-(b_i + ... + b_j) / RT), reached at the longest "

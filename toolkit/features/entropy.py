@@ -102,7 +102,7 @@ def _describe(kind, arg):
         return ("bits", f"Conditional entropy H({arg + 1}-mers) - H(their first {arg} bases) of a base "
                         f"given the {arg} preceding bases, over the {arg + 1}-mers without N (>= 0; "
                         "not strand-symmetric: the reverse strand conditions on the following bases).",
-                "Shannon C (1948); design document section 5.2.2")
+                "Shannon C (1948)")
     if kind == "renyi":
         return ("bits", f"Rényi entropy of order {arg} of the A/C/G/T composition: "
                         "log2(Σ p^α)/(1-α); α=0 log2 of the number of bases present, α=inf -log2 max p.",

@@ -276,7 +276,7 @@ _SOURCE = ("share/params/olson1998_pDNA_step_means_signcorrected.tsv (shift, sli
            "Lu XJ, Olson WK (2003) Nucleic Acids Res 31:5108-5121; phosphorus position of the B-DNA fiber "
            "model: Arnott S, Hukins DWL (1972) Biochem Biophys Res Commun 47:1504-1509; screened Coulomb "
            "potential: Debye P, Hückel E (1923) Phys Z 24:185-206; water permittivity: Malmberg CG, Maryott "
-           "AA (1956) J Res Natl Bur Stand 56:1-8; targets as TileFormer's (design document section 4.1.2)")
+           "AA (1956) J Res Natl Bur Stand 56:1-8")
 
 
 def _layout():
@@ -300,11 +300,10 @@ def descriptors(params=None, **options):
         tag, cond, ionic = CONDITIONS[ci]
         lam = debye_length(ionic)
         what = {"min": "Minimum (most negative)", "max": "Maximum (least negative)", "mean": "Mean"}[stat]
-        doc = f"{tag.upper()}_PSI_{stat.upper()}, window {WINDOWS[wi][0]}"
         K = cutoff_bp(ionic)
         formula = (f"{what} over the A/C/G/T base pairs j of {WINDOWS[wi][1]} with {K} <= j < L - {K} (whole "
                    "cut-off window inside the sequence) of the minor-groove electrostatic "
-                   f"potential in {cond} conditions (the document's {doc}): "
+                   f"potential in {cond} conditions: "
                    f"Psi_j = sum_i -l_B exp(-kappa r_ij) / r_ij over the phosphates (-1 e, one per nucleotide "
                    f"on both strands, at the Arnott B-DNA phosphorus position, r = 8.91 Å) of nucleotides "
                    f"j-{K} .. j+{K}, at the point (-5.86, 0, 0) Å of base pair j's "

@@ -90,8 +90,8 @@ _STRAND_SIGN = np.array([-1.0, 1.0, 1.0, -1.0, 1.0, 1.0])     # tilt and shift c
 
 _SRC = ("share/params/lankas2003_md_stiffness_long.tsv (K_kT_deg_A) and lankas2003_md_equilibrium.tsv: "
         "Lankas F, Sponer J, Langowski J, Cheatham TE (2003) Biophys J 85:2872-2883; harmonic energy "
-        "1/2 dtheta^T K dtheta as Olson WK et al. (1998) PNAS 95:11163-11168, relative to the ideal B-DNA "
-        "of the design document section 5.2.2 (twist 36 deg, rise 3.4 A, others 0)")
+        "1/2 dtheta^T K dtheta as Olson WK et al. (1998) PNAS 95:11163-11168, relative to ideal "
+        "B-DNA (twist 36 deg, rise 3.4 A, others 0)")
 _SRC_PCA = _SRC.split(";")[0] + "; principal component analysis of the sequence's own step-parameter profile"
 _SRC_Z = _SRC + "; reference: uniform random sequence (i.i.d. bases), exact moments from the 16-step table"
 _SRC_ACF = _SRC + "; sample autocorrelation r_k = c_k / c_0 (Box GEP, Jenkins GM 1970, Time Series Analysis)"
@@ -197,7 +197,7 @@ def _all_descriptors(params=None, **options):
         elif kind == "corr_at":
             unit = "-"
             formula = ("Pearson correlation over the steps between E_i and the step's A+T fraction; A+T = 1 - "
-                       "G+C, so it equals minus stiff_energy_gc_correlation (kept as the document lists it).")
+                       "G+C, so it equals minus stiff_energy_gc_correlation (both kept: each is in the descriptor set).")
         elif kind == "acf":
             unit, src = "-", _SRC_ACF
             formula = (f"Autocorrelation at lag {arg}: sum over step pairs (i, i+{arg}) without N of "
