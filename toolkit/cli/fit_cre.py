@@ -32,7 +32,8 @@ MOVED = opt.moved_to_config({
 
 @opt.command("fit-cre", epilog=config_epilog("fit-cre"), moved_options=MOVED)
 @opt.input_argument
-@opt.model_dir_option("config.json, model.pt, normalization.json, train_log.tsv, checkpoints")
+@opt.model_dir_option("config.json, model.pt, normalization.json, train_log.tsv, checkpoints, baseline.json "
+                      "and baseline.pt (the k-mer ridge on the same rows), motifs.txt (with a motif prior)")
 @opt.table_options
 @click.option("--targets", metavar="COLS", default=None,
               help="Comma-separated target columns (default: the recognised ones, e.g. <CELL>_l2fc).")

@@ -60,8 +60,10 @@ def _layout_options(fn):
 
 @opt.command("fit-ep", epilog=config_epilog("fit-ep"), moved_options=MOVED)
 @opt.input_argument
-@opt.model_dir_option("config.json, model.pt, normalization.json, calibration.json, train_log.tsv, checkpoints; "
-                      "with --leave-one-cell-out a folder of them plus loco.tsv")
+@opt.model_dir_option("config.json, model.pt, normalization.json, calibration.json, baseline.json, train_log.tsv, "
+                      "checkpoint-last.pt; with --leave-one-cell-out one such folder per held-out cell line "
+                      "(heldout-<cell>/, with test_predictions.tsv) plus loco.tsv, loco.json and "
+                      "loco_predictions.tsv")
 @_layout_options
 @click.option("--leave-one-cell-out", "loco", is_flag=True,
               help="Ignore the split column: for each cell line, train on the other cell lines' pairs off the "
