@@ -314,3 +314,24 @@ def test_real_full_disk_under_a_model_directory(tiny_fs):
     # no temporary left; a model directory the run made and could write nothing into is removed
     assert not model.exists() or not [p.name for p in model.iterdir() if p.name.startswith(".")]
 
+
+
+def test_model_directory_files_take_the_umask_like_any_output(tmp_path):
+    """atomic_write's temporary file (mkstemp: 0600) is given 0666 less the umask before the
+    rename, or the mode of the file it replaces, so a lab's shared model folders stay readable."""
+    import os
+
+    from toolkit.train import modeldir as MD
+
+    old = os.umask(0o022)
+    try:
+        MD.write_json(tmp_path / "config.json", {"a": 1})
+        assert (tmp_path / "config.json").stat().st_mode & 0o777 == 0o644
+        os.chmod(tmp_path / "config.json", 0o640)
+        MD.write_json(tmp_path / "config.json", {"a": 2})
+        assert (tmp_path / "config.json").stat().st_mode & 0o777 == 0o640
+        os.umask(0o077)
+        MD.write_json(tmp_path / "other.json", {"a": 3})
+        assert (tmp_path / "other.json").stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)

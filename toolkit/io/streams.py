@@ -206,8 +206,7 @@ class AtomicOutput:
                     self._discard()
             return False
         try:
-            mode = os.stat(self._target).st_mode & 0o7777 if os.path.exists(self._target) else 0o666 & ~_umask()
-            os.chmod(self._tmp, mode)
+            os.chmod(self._tmp, file_mode(self._target))
             os.replace(self._tmp, self._target)
         except OSError as err:
             self._discard()
@@ -409,3 +408,9 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def file_mode(target):
+    """The permissions a finished output takes: those of the file it replaces, else 0666 less
+    the umask (what open() would give it; a temporary file from mkstemp has 0600)."""
+    return os.stat(target).st_mode & 0o7777 if os.path.exists(target) else 0o666 & ~_umask()

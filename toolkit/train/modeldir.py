@@ -16,6 +16,7 @@ import tempfile
 
 from .. import __version__
 from ..errors import InputError, OutputError
+from ..io.streams import file_mode
 
 CONFIG = "config.json"
 WEIGHTS = "model.pt"
@@ -40,6 +41,7 @@ def atomic_write(path, write):
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, file_mode(path))          # readable by the group as any output, not mkstemp's 0600
         os.replace(tmp, path)
     except BaseException as exc:
         try:
