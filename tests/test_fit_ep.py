@@ -373,8 +373,10 @@ def test_coordinate_path_end_to_end(model_dir, tiny):
         assert "".join("ACGTN"[x] for x in codes[0].tolist()) == window
 
 
-@pytest.mark.parametrize("energy", ["linear", "interaction"])     # the presets' and the design's
-def test_curriculum_freezes_the_environment_stream(tiny, tmp_path, monkeypatch, energy):
+def _fit_with_snapshots(tiny, tmp_path, monkeypatch, settings, *flags):
+    """Run fit-ep with a --config of ``settings`` (TOML text), keeping the model weights of every
+    epoch's checkpoint-last.pt. Returns (model dir, config, snapshots, the untrained model's
+    state, built as the trainer builds it)."""
     snapshots = []
     real_save = trainer.MD.save_tensors
 
@@ -385,13 +387,20 @@ def test_curriculum_freezes_the_environment_stream(tiny, tmp_path, monkeypatch, 
 
     monkeypatch.setattr(trainer.MD, "save_tensors", record)
     out = tmp_path / "m"
-    settings = tmp_path / "settings.toml"
-    settings.write_text(f'[train]\nmin_epochs = 3\n\n[model]\nenergy = "{energy}"\n')
-    res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", out, *FAST, "--config", settings])
+    path = tmp_path / "settings.toml"
+    path.write_text(settings)
+    res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", out, *FAST, "--config", path, *flags])
     assert res.exit_code == 0, res.output
-    assert len(snapshots) == 3
+    cfg = json.loads((out / "config.json").read_text())
     torch.manual_seed(2025)                                   # the trainer builds the model right after this
-    fresh = M.build(json.loads((out / "config.json").read_text())).state_dict()
+    return out, cfg, snapshots, M.build(cfg).state_dict()
+
+
+@pytest.mark.parametrize("energy", ["linear", "interaction"])     # the presets' and the design's
+def test_curriculum_freezes_the_environment_stream(tiny, tmp_path, monkeypatch, energy):
+    out, _, snapshots, fresh = _fit_with_snapshots(tiny, tmp_path, monkeypatch,
+                                                   f'[train]\nmin_epochs = 3\n\n[model]\nenergy = "{energy}"\n')
+    assert len(snapshots) == 3
     env_keys = [k for k in fresh if k.startswith(("env_tower.", "f_E.", "g_E."))] + ["lam", "lam_U", "lam_R"]
     assert any(k.startswith("env_tower.") for k in env_keys)  # the preset's own stem for f_E'
     for epoch in (0, 1):                                      # the curriculum: the environment stream untouched
@@ -408,35 +417,29 @@ def test_curriculum_freezes_the_environment_stream(tiny, tmp_path, monkeypatch, 
 
 def test_no_environment_trains_the_sequence_only_reference(tiny, tmp_path, monkeypatch):
     """--no-environment: the environment stream keeps its initial weights in every epoch, the
-    model file says the environment is off, and predictions do not depend on the support set."""
-    snapshots = []
-    real_save = trainer.MD.save_tensors
-
-    def record(path, obj):
-        if str(path).endswith("checkpoint-last.pt"):
-            snapshots.append({k: v.clone() for k, v in obj["model"].items()})
-        real_save(path, obj)
-
-    monkeypatch.setattr(trainer.MD, "save_tensors", record)
-    out = tmp_path / "m"
-    settings = tmp_path / "settings.toml"
-    settings.write_text("[train]\nmin_epochs = 3\n")
-    res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", out, *FAST, "--config", settings,
-                           "--no-environment"])
-    assert res.exit_code == 0, res.output
-    cfg = json.loads((out / "config.json").read_text())
+    model file says the environment is off, and a pair's score does not depend on which
+    support set its cell line's environment would come from."""
+    out, cfg, snapshots, fresh = _fit_with_snapshots(tiny, tmp_path, monkeypatch, "[train]\nmin_epochs = 3\n",
+                                                     "--no-environment")
     assert cfg["train"]["environment"] is False
     assert len(snapshots) == 3
-    torch.manual_seed(2025)
-    fresh = M.build(cfg).state_dict()
     env_keys = [k for k in fresh if k.startswith(("env_tower.", "f_E.", "g_E."))] + ["lam_U", "lam_R"]
     for snap in snapshots:
         assert all(torch.equal(fresh[k], snap[k]) for k in env_keys)
         assert float(snap["env_active"]) == 0.0
+    assert not torch.equal(fresh["tower.stem.weight"], snapshots[-1]["tower.stem.weight"])
     from toolkit.train.serve import load
 
     pred = load(str(out), torch.device("cpu"))
     assert pred.env is False
+    rng = np.random.default_rng(0)
+    enh = ["".join(rng.choice(list("ACGT"), 320)) for _ in range(40)]
+    pro = ["".join(rng.choice(list("ACGT"), 320)) for _ in range(40)]
+    cells = ["cellA"] * 40
+    p1, s1 = pred.score(enh, pro, cells, support_size=8, seed=1)
+    p2, s2 = pred.score(enh, pro, cells, support_size=8, seed=2)
+    assert not np.array_equal(s1, s2)                         # two different support sets ...
+    np.testing.assert_array_equal(p1, p2)                     # ... and the same scores
 
 
 def _stream_grads(model, which):

@@ -489,6 +489,14 @@ class PhysicsPrior(nn.Module):
         self.register_buffer("coef", torch.zeros(self.n_features, n_out))
         self.register_buffer("bias", torch.zeros(n_out))
 
+    @classmethod
+    def from_config(cls, prior, n_out):
+        """The prior a config's ``model.prior`` entry describes (``kmax``, ``top_k``,
+        ``motifs`` as [{lod, threshold}] with threshold None for never, ``tracks``)."""
+        motifs = [(m["lod"], float("inf") if m["threshold"] is None else m["threshold"])
+                  for m in prior.get("motifs", [])]
+        return cls(n_out, int(prior.get("kmax", 5)), motifs, int(prior.get("top_k", 5)), prior.get("tracks"))
+
     def set_ridge(self, feat_mean, feat_sd, coef, bias):
         """Feature scalers (F,), ridge weights (F, n_out) on standardised features, bias (n_out,)."""
         with torch.no_grad():
@@ -616,9 +624,7 @@ class PhysInformer(nn.Module):
         d_z = pyramid_hidden + (len(tileformer.names) if tileformer is not None else 0)
         self.prior = None
         if prior is not None:
-            self.prior = PhysicsPrior(len(self.names), int(prior.get("kmax", 5)),
-                                      [(m["lod"], float("inf") if m["threshold"] is None else m["threshold"]) for m in prior.get("motifs", [])],
-                                      int(prior.get("top_k", 5)), prior.get("tracks"))
+            self.prior = PhysicsPrior.from_config(prior, len(self.names))
             self.prior_proj = nn.Sequential(nn.Linear(self.prior.n_features, pyramid_hidden), nn.GELU())
             d_z += pyramid_hidden
         self.heads = nn.ModuleDict()

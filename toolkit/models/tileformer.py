@@ -41,7 +41,7 @@ PRESETS = {
     # minutes on a CPU for a few thousand sequences
     "cpu": {"d_model": 64, "n_heads": 4, "n_layers": 2, "d_ff": 128, "dropout": 0.1,
             "batch_size": 64, "epochs": 8, "lr": 3e-4,
-             "physics_prior": True, "prior_kmax": 0, "prior_tracks": True},
+            "physics_prior": True, "prior_kmax": 0, "prior_tracks": True},
 }
 
 
@@ -86,7 +86,7 @@ class TileFormer(nn.Module):
         if prior is not None:
             from .physinformer import PhysicsPrior
 
-            self.prior = PhysicsPrior(d, int(prior.get("kmax", 5)), (), int(prior.get("top_k", 5)), prior.get("tracks"))
+            self.prior = PhysicsPrior.from_config(prior, d)
             self.prior_proj = nn.Sequential(nn.Linear(self.prior.n_features, d_model), nn.GELU())
             d_z += d_model
         self.mean_head = nn.Sequential(nn.Linear(d_z, d_model), nn.GELU(), nn.Dropout(dropout),
