@@ -79,8 +79,15 @@ def _task_types(entries):
               help="table (readable), tsv or json; auto = table on a terminal, json for an -o path ending "
                    "in .json, else tsv.")
 @click.option("--plot", metavar="PNG", default=None,
-              help="Write per-task scatter plots (prediction against truth, identity line) with residual "
-                   "panels to this PNG file.")
+              help="Write a figure to this PNG file, one column per task. Regression tasks: prediction "
+                   "against observed with the identity line (titled with Pearson r, Spearman rho, MAE and n); "
+                   "the residual (pred - observed) against the prediction, with its median in 20 bins of the "
+                   "prediction (of 10 rows or more) and the residual SD; calibration: mean observed against mean predicted in the "
+                   "10 deciles of the prediction, with the identity line and the least-squares line through "
+                   "the 10 points (slope and intercept on the panel). With two or more cell tasks, a last "
+                   "row: Pearson r of predicted against observed MinGap in each quintile of the observed "
+                   "MinGap (the report uses quartiles), with each cell's r and n per quintile. Binary tasks: "
+                   "calibration (fraction positive in ten bins of the score) and the score of each class.")
 @click.option("--per-descriptor", "per_descriptor", is_flag=True,
               help="Many tasks (e.g. PhysInformer's descriptors): instead of every task's metrics, the "
                    "distribution over tasks of Pearson, Spearman, R2, MSE and MAE (mean, median, quartiles), "
@@ -222,7 +229,7 @@ def cli(input, output, truth, pred, compare, group_col, target_cell_col, task_ty
                       threshold=threshold, source=name, group_name=group_col, target_cell_name=target_cell_col)
     result.meta = {"input": name, **result.meta}
 
-    fig = _figure(tasks, seed) if fig_out is not None else None
+    fig = _figure(tasks, seed, target_cell, target_cell_col) if fig_out is not None else None
     _write(out, result, out_format, _render_table)
     if fig is not None:
         with fig_out as tmp:
@@ -230,13 +237,13 @@ def cli(input, output, truth, pred, compare, group_col, target_cell_col, task_ty
     _summary(log, result, tasks, n_boot, seed, plot)
 
 
-def _figure(tasks, seed):
+def _figure(tasks, seed, target_cell, target_cell_col):
     from ..errors import ConfigError
 
     try:
         from ..evaluate.plots import scatter_residuals
 
-        return scatter_residuals(tasks, seed=seed)
+        return scatter_residuals(tasks, seed=seed, target_cell=target_cell, target_cell_name=target_cell_col)
     except ImportError as exc:
         raise ConfigError(f"--plot needs matplotlib ({exc})", hint="install it: python3 -m pip install matplotlib") \
             from None
@@ -580,12 +587,6 @@ def _summary(log, result, tasks, n_boot, seed, plot):
         log.info(f"evalboot: plot written to {plot}")
 
 
-main = cli
-
-if __name__ == "__main__":
-    cli()
-
-
 def _write(out, result, out_format, render):
     """Write ``result`` to the output ``out`` as json, a rendered table, or TSV."""
     with out as fh:
@@ -595,3 +596,9 @@ def _write(out, result, out_format, render):
             fh.write(render(result))
         else:
             _write_tsv(fh, result)
+
+
+main = cli
+
+if __name__ == "__main__":
+    cli()

@@ -317,34 +317,99 @@ def _run_units(units, W):
     return out
 
 
-def _specificity_units(tasks, task_rows, target_cell, target_cell_name, winsor, result):
-    """MinGap and top-cell units over the tasks that are cells."""
+@dataclass
+class MinGapInputs:
+    """The cell tasks MinGap is computed over and each row's target cell (see :func:`mingap_inputs`).
+
+    Attributes
+    ----------
+    tasks : list of Task
+        The regression tasks that are cells, in column order.
+    names : list of str
+        Their cell names.
+    truth, pred : numpy.ndarray, shape (N, k)
+        Observed and predicted activity of every input row in each cell.
+    ok : numpy.ndarray of bool, shape (N,)
+        Rows whose every observed and predicted value is finite.
+    target : numpy.ndarray of int, shape (N,)
+        Each row's target cell (index into ``names``); -1 where the target-cell column names
+        none of the cells (those rows are left out of MinGap).
+    how : str
+        Where the target cell came from, for the notes.
+    notes : list of str
+        What a user should be told (rows left out, a fallback to the top observed cell).
+    """
+
+    tasks: list
+    names: list
+    truth: np.ndarray
+    pred: np.ndarray
+    ok: np.ndarray
+    target: np.ndarray
+    how: str
+    notes: list = field(default_factory=list)
+
+    @property
+    def rows(self):
+        """Indices of the rows MinGap is computed on (finite values and a known target cell)."""
+        return np.flatnonzero(self.ok & (self.target >= 0))
+
+
+def mingap_inputs(tasks, target_cell=None, target_cell_name="target_cell"):
+    """Which tasks are cells and which cell each row targets, as evalboot's MinGap uses them.
+
+    Parameters
+    ----------
+    tasks : list of Task
+    target_cell : numpy.ndarray of str, shape (N,), optional
+        The target-cell column; when absent, or when it names none of the cells, each row's
+        top observed cell is its target.
+    target_cell_name : str
+        That column's name, for the notes.
+
+    Returns
+    -------
+    MinGapInputs or None
+        None when fewer than two regression tasks are cells (no MinGap).
+    """
     cells = [t for t in tasks if t.kind == "regression" and t.cell]
     if len(cells) < 2:
-        return []
+        return None
     names = [t.cell for t in cells]
     truth = np.column_stack([t.truth for t in cells])
     pred = np.column_stack([t.pred for t in cells])
     ok = np.isfinite(truth).all(axis=1) & np.isfinite(pred).all(axis=1)
+    notes = []
     if target_cell is not None:
         target = target_indices(names, target_cell=np.asarray(target_cell, dtype=object))
         if not (target[ok] >= 0).any():
-            result.notes.append(f"no '{target_cell_name}' value names one of the cells {', '.join(names)}; "
-                                "MinGap uses each row's top observed cell")
+            notes.append(f"no '{target_cell_name}' value names one of the cells {', '.join(names)}; "
+                         "MinGap uses each row's top observed cell")
             target = target_indices(names, truth=np.where(np.isfinite(truth), truth, -np.inf))
             how = "top observed cell"
         else:
             off = int((ok & (target < 0)).sum())
             if off:
-                result.notes.append(f"MinGap: {off} rows whose '{target_cell_name}' is not one of "
-                                    f"{', '.join(names)} are left out")
+                notes.append(f"MinGap: {off} rows whose '{target_cell_name}' is not one of "
+                             f"{', '.join(names)} are left out")
             how = f"'{target_cell_name}' column"
     else:
         target = target_indices(names, truth=np.where(np.isfinite(truth), truth, -np.inf))
         how = "top observed cell"
+    return MinGapInputs(cells, names, truth, pred, ok, target, how, notes)
+
+
+def _specificity_units(tasks, task_rows, target_cell, target_cell_name, winsor, result):
+    """MinGap and top-cell units over the tasks that are cells."""
+    spec = mingap_inputs(tasks, target_cell, target_cell_name)
+    if spec is None:
+        return []
+    cells, names, truth, pred, ok, target = (spec.tasks, spec.names, spec.truth, spec.pred, spec.ok,
+                                             spec.target)
+    result.notes.extend(spec.notes)
     rows_all = np.flatnonzero(ok)
-    rows = np.flatnonzero(ok & (target >= 0))
-    result.notes.append(f"MinGap over {', '.join(names)}: target cell from the {how}; {len(rows)} rows")
+    rows = spec.rows
+    result.notes.append(f"MinGap over {', '.join(names)}: target cell from the {spec.how}; {len(rows)} rows")
     units = []
     pred_label = ",".join(t.pred_name for t in cells)
     if len(rows) >= MIN_ROWS:
