@@ -46,7 +46,7 @@ MOVED = opt.moved_to_config({
               help="Transforms of a regression target, in order, fitted on train and inverted by predict: log1p, "
                    "asinh, rank, zscore, none. Repeatable; default zscore.")
 @click.option("--preset", type=click.Choice(["auto", "malinois", "cpu"]), default="auto", show_default=True,
-              help="Model and schedule sizes: malinois (the full design) or cpu (minutes on a CPU); "
+              help="Model and schedule sizes: malinois (the full-size network, for a GPU) or cpu (minutes on a CPU); "
                    "auto: malinois on CUDA, cpu otherwise.")
 @click.option("--arch", type=click.Choice(["malinois", "resnet", "mm-transformer"]), default=None,
               help="Network: malinois (weight-normalised multi-scale CNN with dilated residual blocks), resnet "

@@ -76,7 +76,7 @@ def _layout_options(fn):
 @click.option("--test-chroms", default="chr7,chr13", show_default=True, metavar="LIST",
               help="--leave-one-cell-out: test chromosomes.")
 @click.option("--preset", type=click.Choice(["auto", "cpu", "full"]), default="auto", show_default=True,
-              help="Model sizes: full (the design's sizes, for a GPU) or cpu (minutes on a CPU for a few thousand "
+              help="Model sizes: full (the full-size model, for a GPU) or cpu (minutes on a CPU for a few thousand "
                    "pairs); auto: full on CUDA, cpu otherwise.")
 @opt.config_option
 @opt.training_options(_TRAIN_FLAGS, _DEFAULTS)

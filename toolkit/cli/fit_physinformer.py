@@ -36,14 +36,14 @@ MOVED = opt.moved_to_config({
               help="Measured activity columns (e.g. mean_value, Dev_log2_enrichment) for the auxiliary heads "
                    "A (sequence + descriptors) and B (descriptors only); they never change the main model.")
 @click.option("--arch", type=click.Choice(["physinformer", "tileformer"]), default="physinformer", show_default=True,
-              help="physinformer: every descriptor (section 2-3); tileformer: the transformer of section 4 on the "
+              help="physinformer: every descriptor; tileformer: a sequence transformer on the "
                    "psi_* electrostatic descriptors (descfeat --families psi); its default --descriptors is 'psi_*'.")
 @click.option("--tileformer", "tileformer_dir", metavar="DIR", default=None,
               help="A trained TileFormer model directory: frozen inside PhysInformer, its predictions join the "
-                   "representation every head sees (section 4.2). Its weights are copied into this model.")
+                   "representation every head sees. Its weights are copied into this model.")
 @click.option("--preset", type=click.Choice(["auto", "full", "cpu"]), default="auto", show_default=True,
-              help="Model and schedule sizes: full (the design's) or cpu (minutes on a CPU); auto: full on CUDA, "
-                   "cpu otherwise.")
+              help="Model and schedule sizes: full (the full-size model, for a GPU) or cpu (minutes on a CPU); "
+                   "auto: full on CUDA, cpu otherwise.")
 @click.option("--length", type=click.IntRange(1), default=None,
               help="Input length; shorter sequences are N-padded, longer ones centre-cropped "
                    "(default: the longest training sequence).")

@@ -250,8 +250,8 @@ def motif_options(fn):
     fn = click.option("--motifs", "motifs_path", metavar="FILE", default=None,
                       help="Use the motifs of a MEME or JASPAR format file instead of the cell type's list.")(fn)
     fn = click.option("--cell-type", type=click.Choice(CELL_TYPES), default="HepG2", show_default=True,
-                      help="Motif list of the pwm family: the design's JASPAR 2024 CORE matrices for this cell type "
-                           "(S2: 13 Drosophila factors by name).")(fn)
+                      help="Motif list of the pwm family: the built-in list of JASPAR 2024 CORE matrices for this "
+                           "cell type (S2: 13 Drosophila factors by name).")(fn)
     return fn
 
 

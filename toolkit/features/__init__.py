@@ -30,7 +30,7 @@ class Descriptor:
     Attributes
     ----------
     name : str
-        Column name, ``<family>_<what>``, as the PhysInformer document names it.
+        Column name, ``<family>_<what>``.
     family : str
     unit : str
         Physical unit, or ``-`` for dimensionless, ``count``, ``bits``, ...

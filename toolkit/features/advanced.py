@@ -1,10 +1,8 @@
 """The ``advanced`` descriptor family: 55 structural and biophysical descriptors.
 
-The PhysInformer design document (section 5.2.1, item 6) names 40 of them and ends
-with "Additional advanced structural features..."; the other 15 are the DNAshape
-propeller twist, roll, helix twist (mean, variance, minimum, maximum) and electrostatic
-potential (mean, variance, minimum) of the same pentamer table that gives the minor
-groove width.
+They fall in the groups below; 15 of them are the DNAshape propeller twist, roll,
+helix twist (mean, variance, minimum, maximum) and electrostatic potential (mean,
+variance, minimum) of the same pentamer table that gives the minor groove width.
 
 Groups, each computed for all sequences of one length at once:
 
@@ -14,8 +12,7 @@ Groups, each computed for all sequences of one length at once:
   the count.
 * Local melting: SantaLucia (1998, PNAS 95:1460) unified nearest-neighbour model on
   20-nt windows (stride 1), with initiation, symmetry and salt corrections, at 50 mM Na+
-  and 50 nM total strand concentration; ΔG at 310.15 K (37 °C; the design document's "310 K",
-  and the temperature of the thermo family).
+  and 50 nM total strand concentration; ΔG at 310.15 K (37 °C, the temperature of the thermo family).
 * SIDD: Benham's stress-induced duplex destabilisation model (Benham 1992, JMB 225:835;
   Benham & Bi 2004, J Comput Biol 11:519; parameters of the SIST code, Zhabinskaya,
   Madden & Benham 2015, Bioinformatics 31:421) reduced to one open run per 20-bp window.
@@ -44,7 +41,7 @@ from .params import TABLES
 FAMILY = "advanced"
 
 # ---------------------------------------------------------------- constants
-T_KELVIN = 310.15           # 37 °C (the document's "310 K"), as the thermo family
+T_KELVIN = 310.15           # 37 °C, as the thermo family
 R_CAL = 1.987               # cal/(mol K), as SantaLucia 1998
 RT_KCAL = R_CAL * T_KELVIN / 1000.0
 

@@ -3,17 +3,15 @@
 Two per-position profiles are computed for every sequence; the 44 descriptors are
 statistics of them.
 
-Bendability profile ``b`` (the document's "bending cost")
+Bendability profile ``b`` (the "bending cost" of the column names)
     One value per trinucleotide ``s[k]s[k+1]s[k+2]`` (k = 0 .. L-3): the DNase I
     bendability of Brukner et al. (1995) on the 0-10 trinucleotide scale of Goodsell &
     Dickerson (1994), column ``Bendability-DNAse`` of
-    ``share/params/trinucleotide_bendability_ftrCOOL.tsv``. The design document takes
-    its values from row 4 ("Bend") of its ``DNAProperties.txt`` and sums them with a
-    stiffness constant kappa0 = 1 ("E_bend = sum bend_params * kappa0"); the project
-    uses the measured trinucleotide scale in that place, with the same kappa0 = 1. It
-    is a bendability scale (larger = more bendable towards the major groove; A-tracts
-    lowest), not an energy in kT, whatever the document's names ("bending energy",
-    "bending cost") suggest.
+    ``share/params/trinucleotide_bendability_ftrCOOL.tsv``, summed with a stiffness
+    constant kappa0 = 1 (E_bend = sum of the values * kappa0). It is a bendability
+    scale (larger = more bendable towards the major groove; A-tracts lowest), not an
+    energy in kT, whatever the column names ("bending energy", "bending cost")
+    suggest.
 
 Curvature profile ``kappa`` (wedge model)
     Every dinucleotide step i carries the roll rho_i, tilt tau_i and twist Omega_i
@@ -38,11 +36,10 @@ Curvature profile ``kappa`` (wedge model)
     reversed kappa profile (z of the reverse complement is -exp(i*T)*conj(z), T the
     total twist), so every curvature descriptor is strand-symmetric.
 
-Windows of w = 5, 7, 9, 11 consecutive kappa values give the document's windowed RMS,
-variance and maximum; the spectral descriptors are sliding-window periodograms of
-``b``; the attention bias is the document's span-wise Boltzmann factor
-exp(-(b_i + ... + b_j) / RT) of ``b``, with b read as kcal/mol as the document does
-and RT at 310.15 K (:data:`RT_KCAL`).
+Windows of w = 5, 7, 9, 11 consecutive kappa values give the windowed RMS, variance
+and maximum; the spectral descriptors are sliding-window periodograms of ``b``; the
+attention bias is the span-wise Boltzmann factor exp(-(b_i + ... + b_j) / RT) of
+``b``, with b read as kcal/mol and RT at 310.15 K (:data:`RT_KCAL`).
 
 N handling: a trinucleotide or step containing N has no value; every window (helical
 turn, w-window, spectral window, attention span) that contains one is left out of the
@@ -104,7 +101,7 @@ _KAPPA_WORDS = ("the wedge-model curvature kappa (magnitude of the vector sum of
 
 
 def _layout():
-    """(name, kind, argument) of the 44 descriptors, in the document's order."""
+    """(name, kind, argument) of the 44 descriptors, in output order."""
     out = [("bend_total_bending_energy", "b_total", None),
            ("bend_mean_bending_cost", "b_mean", None),
            ("bend_max_bending_cost", "b_max", None),

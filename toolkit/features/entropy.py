@@ -1,7 +1,7 @@
 """Information and complexity descriptors (``entropy_*``).
 
 All entropies are in bits (log base 2) and computed from the sequence's own
-counts (no pseudocounts), as the design document's formulas do. N handling:
+counts (no pseudocounts). N handling:
 
 * counts of bases, k-mers, base pairs at a distance and windows only use items
   made of A/C/G/T (an item containing N is left out, and so are its positions);
@@ -63,7 +63,7 @@ BLOCK_ROWS = 4096
 
 
 def _layout():
-    """(name, kind, argument) of every descriptor in the document's order (46)."""
+    """(name, kind, argument) of every descriptor, in output order (46)."""
     out = [("entropy_shannon_global", "shannon", None)]
     for stat in ("mean", "max", "min", "std"):
         out += [(f"entropy_shannon_w{w}_{stat}", "shannon_w", (w, stat)) for w in SHANNON_WINDOWS]

@@ -1,12 +1,11 @@
-"""Motifs of the ``pwm`` family: the design's per-cell-type JASPAR 2024 lists and motif files.
+"""Motifs of the ``pwm`` family: the built-in per-cell-type JASPAR 2024 lists and motif files.
 
 A motif is a :class:`Motif`: its TF name, JASPAR matrix ID and a count matrix of
 shape (L, 4) over A, C, G, T. Three sources:
 
-* :func:`cell_type_motifs` -- the lists of the PhysInformer design document,
-  section 5.2.1: HepG2 (34), K562 (31) and WTC11 (34) JASPAR 2024 CORE matrix IDs,
-  copied verbatim with the document's TF labels, and S2's 13 Drosophila factors,
-  which the document names without IDs and which are resolved by name in the
+* :func:`cell_type_motifs` -- the built-in lists: HepG2 (34), K562 (31) and WTC11
+  (34) JASPAR 2024 CORE matrix IDs, each with the TF label used in column names, and
+  S2's 13 Drosophila factors, listed by name without IDs and resolved by name in the
   JASPAR 2024 CORE insects collection. Everything is read offline from the
   SQLite database that ships with ``pyjaspar`` (release ``JASPAR2024``).
 * :func:`read_motif_file` -- a MEME-format (``letter-probability matrix``) or
@@ -15,13 +14,13 @@ shape (L, 4) over A, C, G, T. Three sources:
 
 Resolution record (checked by ``tests/test_features_pwm.py``):
 
-* Every one of the 34 + 31 + 34 IDs of section 5.2.1 exists in JASPAR2024 as
+* Every one of the 34 + 31 + 34 listed IDs exists in JASPAR2024 as
   written, in the CORE collection, and is the latest version of its base ID; no
   substitution was needed. (The code still falls back to the latest version of
   the base ID, recording it in ``Motif.note``, should a listed version be missing.)
   One label differs from JASPAR's: MA0095.4 is listed as ``YY1``, JASPAR names it
-  ``Yy1`` (a mouse matrix); the document's label is kept.
-* S2 (document label -> JASPAR 2024 CORE insects name, matrix):
+  ``Yy1`` (a mouse matrix); the list's label is kept.
+* S2 (listed label -> JASPAR 2024 CORE insects name, matrix):
   Jra -> Jra MA2246.1; Kay -> kay MA2248.1; Stat92E -> Stat92E MA0532.2;
   SREBP/HLH106 -> SREBP MA2282.1; Achaete -> ac MA2295.1;
   Daughterless -> da MA2308.1; GATAe -> GATAe MA2238.1; Serpent -> srp MA2283.1;
@@ -47,7 +46,7 @@ RELEASE = "JASPAR2024"
 BASES = "ACGT"
 MEME_DEFAULT_NSITES = 20.0  # MEME motif format: nsites defaults to 20 when absent
 
-# Section 5.2.1 of the design document, verbatim (matrix ID, the document's TF label), in its order.
+# The built-in lists: (matrix ID, TF label), in output order.
 HEPG2 = (
     ("MA0018.5", "CREB1"), ("MA0024.3", "E2F1"), ("MA0028.3", "ELK1"), ("MA0046.3", "HNF1A"),
     ("MA0047.4", "FOXA2"), ("MA0058.4", "MAX"), ("MA0060.4", "NFYA"), ("MA0079.5", "SP1"),
@@ -80,7 +79,7 @@ WTC11 = (
     ("MA0787.1", "POU3F2"), ("MA0809.3", "TEAD4"), ("MA0866.1", "SOX21"), ("MA0870.1", "Sox1"),
     ("MA1723.2", "PRDM9"), ("MA2339.1", "Nanog"),
 )
-# S2: (the document's label, the JASPAR 2024 CORE insects name it is resolved by).
+# S2: (the listed label, the JASPAR 2024 CORE insects name it is resolved by).
 S2 = (
     ("Jra", "Jra"), ("Kay", "kay"), ("Stat92E", "Stat92E"), ("SREBP/HLH106", "SREBP"),
     ("Achaete", "ac"), ("Daughterless", "da"), ("GATAe", "GATAe"), ("Serpent", "srp"),
@@ -105,7 +104,7 @@ class Motif:
     Attributes
     ----------
     name : str
-        TF label used in column names (the design's label, or the file's / JASPAR's name).
+        TF label used in column names (the built-in list's label, or the file's / JASPAR's name).
     matrix_id : str
         JASPAR matrix ID (``MA0139.2``) or the identifier a motif file gives.
     counts : numpy.ndarray of float64, shape (L, 4)
@@ -234,7 +233,7 @@ def _cell_type_motifs(cell_type):
 
 
 def cell_type_motifs(cell_type):
-    """The design's motif list of a cell type (section 5.2.1), from JASPAR2024 offline.
+    """The built-in motif list of a cell type, from JASPAR2024 offline.
 
     Parameters
     ----------
@@ -243,7 +242,7 @@ def cell_type_motifs(cell_type):
     Returns
     -------
     list of Motif
-        In the document's order: 34 (HepG2), 31 (K562), 34 (WTC11) or 13 (S2).
+        In the list's order: 34 (HepG2), 31 (K562), 34 (WTC11) or 13 (S2).
     """
     if cell_type not in CELL_TYPES:
         raise ConfigError(f"no motif list for cell type '{cell_type}'", hint=f"choose from {', '.join(CELL_TYPES)}")

@@ -1,11 +1,10 @@
 """Electrostatic potential descriptors (``psi_*``): the 18 TileFormer targets.
 
-The PhysInformer design document (section 4.1.2) has TileFormer predict 18 electrostatic
-potential (Ψ) features: the minimum, maximum and mean of Ψ in "standard" and "enhanced"
-conditions (its ``STD_PSI_MIN`` ... ``ENH_PSI_MEAN``) over three windows, ``w0`` the
-whole sequence, ``w1`` its first half and ``w2`` its second half. The document gives
-no model, no ionic strength and no temperature for them; this family computes them
-from a coarse-grained B-DNA and a screened Coulomb potential, as follows.
+TileFormer predicts 18 electrostatic potential (Ψ) features: the minimum, maximum and
+mean of Ψ in "standard" and "enhanced" conditions (``STD_PSI_MIN`` ... ``ENH_PSI_MEAN``)
+over three windows, ``w0`` the whole sequence, ``w1`` its first half and ``w2`` its
+second half. This family computes them from a coarse-grained B-DNA and a screened
+Coulomb potential, as follows.
 
 Structure (one rigid frame per base pair)
     Every dinucleotide step gets the shift, slide, rise, tilt, roll and twist of the
@@ -67,13 +66,12 @@ Potential (Debye-Hückel, in kT/e)
     l_B = 7.266 Å and a Debye length 1/κ = 0.3016/sqrt(I) nm (the same formula at
     25 °C with εr = 78.5 gives the textbook 0.304/sqrt(I) nm).
 
-Conditions (the document's "standard" and "enhanced")
+Conditions ("standard" and "enhanced")
     standard: I = 0.15 M (physiological monovalent salt), 1/κ = 7.79 Å;
     enhanced: I = 0.01 M (low salt, 10 mM; the potential is enhanced by the weaker
     screening; also the standard condition of the SIDD descriptors of the
     ``advanced`` family), 1/κ = 30.16 Å.
-    The document names the conditions only; these ionic strengths are the project's
-    choice.
+    These two ionic strengths are the toolkit's choice.
 
 Cut-off, sampled base pairs and closest approach
     A sample point at base pair j feels the phosphates of nucleotides j-K .. j+K on
@@ -145,7 +143,7 @@ AVOGADRO = 6.02214076e23                # 1/mol
 
 #: Temperature (K): 37 °C, as the thermo and advanced families.
 TEMPERATURE_K = 310.15
-#: The two conditions: (name tag, document name, ionic strength in mol/L).
+#: The two conditions: (name tag, condition name, ionic strength in mol/L).
 CONDITIONS = (("std", "standard", 0.15), ("enh", "enhanced", 0.01))
 #: Charge of every phosphate (units of e).
 PHOSPHATE_CHARGE = -1.0
@@ -162,7 +160,7 @@ IDEAL_RISE = 3.38
 #: Closest approach of a probe to a phosphate's charge centre (Å).
 R_MIN = 3.0
 
-#: Output order: window-major as the document lists them (per window w0, w1, w2).
+#: Output order: window-major (per window w0, w1, w2).
 WINDOWS = (("w0", "the whole sequence"),
            ("w1", "the first half (0-based base pairs j < ceil(L/2))"),
            ("w2", "the second half (j >= floor(L/2), the last ceil(L/2) base pairs)"))

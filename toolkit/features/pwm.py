@@ -1,4 +1,4 @@
-"""PWM family: transcription-factor motif scans (design section 5.2.1 item 1 and 5.2.2 item 6).
+"""PWM family: transcription-factor motif scans.
 
 Method
 ------
@@ -30,16 +30,15 @@ Per motif (``pwm_<TF>_<metric>``), over the valid sites s_1..s_S:
 * ``total_weight`` Z = sum_i 2**s_i: the sum of the sites' likelihood ratios
   P(site | motif) / P(site | background). Under the Berg & von Hippel (1987)
   approximation a site's log-odds is proportional to its binding free energy,
-  ``ln LR_i = -dG_i / RT``, so Z = sum_i exp(-dG_i / RT) is the document's
-  "sum(exp(scores/RT))" with the score read as -dG; it is the sequence's
+  ``ln LR_i = -dG_i / RT``, so Z = sum_i exp(-dG_i / RT), i.e.
+  sum(exp(scores/RT)) with the score read as -dG; it is the sequence's
   association constant relative to one average random site (E_background[LR] = 1).
 * ``entropy``: Shannon entropy (bits) of the binding probability over sites,
   p_i = LR_i / Z (each window in each orientation one binding state, the Boltzmann
   distribution of the sites), H = log2 Z - sum_i p_i s_i.
 * ``delta_g`` = -RT ln Z at T = 310 K, R = 1.98720 cal/(mol K), in kcal/mol: the
-  free energy of the sequence's total relative affinity (the document writes
-  ``dG = -RT ln K_d``; with K_d a dissociation constant that has the wrong sign,
-  dG = RT ln K_d = -RT ln K_a, and K_a relative to background is Z).
+  free energy of the sequence's total relative affinity (dG = RT ln K_d = -RT ln K_a
+  for a dissociation constant K_d, and K_a relative to background is Z).
 * ``top_k_mean``: mean of the k = 5 highest site scores (NaN with fewer than 5 sites).
 
 Scan. A compiled pass (numba) per block of equal-length sequences. A motif is cut
@@ -303,7 +302,7 @@ def descriptors(params=None, motifs=None, background=None, pseudocount=PSEUDOCOU
     ----------
     params : Params, unused (the family needs no parameter table)
     motifs : list of toolkit.features.motifs.Motif, optional
-        Default: the design's HepG2 list.
+        Default: the built-in HepG2 list.
 
     Returns
     -------

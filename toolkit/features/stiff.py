@@ -6,10 +6,10 @@ Model
     kT/(deg*A), kT/A^2), both from the molecular-dynamics parametrisation of Lankas,
     Sponer, Langowski & Cheatham (2003) (``lankas2003_md_equilibrium.tsv``,
     ``lankas2003_md_stiffness_long.tsv``, column ``K_kT_deg_A``). The harmonic energy
-    ``E = 1/2 dtheta^T K dtheta`` (Olson et al. 1998) needs a target geometry; the
-    design document (section 5.2.2) names it: ideal B-DNA, twist 36 deg, tilt = roll = 0,
-    shift = slide = 0, rise 3.4 A. So the **relative energy** of a step is the energy to
-    hold it in ideal straight B-DNA instead of its own equilibrium,
+    ``E = 1/2 dtheta^T K dtheta`` (Olson et al. 1998) needs a target geometry: here
+    ideal B-DNA, twist 36 deg, tilt = roll = 0, shift = slide = 0, rise 3.4 A. So the
+    **relative energy** of a step is the energy to hold it in ideal straight B-DNA
+    instead of its own equilibrium,
 
         E_s = 1/2 (theta_s - theta_B)^T K_s (theta_s - theta_B)     (kT),
 
@@ -17,12 +17,11 @@ Model
     tilt, roll, shift, slide, rise) is its diagonal term 1/2 K_s[p,p] (theta_s[p] -
     theta_B[p])^2. The mode energies do not add up to E_s: the couplings are only in E_s.
     Lankas et al. give equilibrium and stiffness from the same simulations, so the pair
-    is self-consistent; the design document's mix of Olson (1998) crystal means with
-    stiffness rows is not used (the Olson step means drive the ``bend`` family's
-    curvature instead), nor are the Olson force constants
-    (``olson1998_force_constants_emDNA_long.tsv``), whose units the data README marks
-    as unverified. The table's K of a step and of its complement agree up to rounding
-    of the unit conversion (1e-12); they are averaged (with tilt and shift negated,
+    is self-consistent; a mix of Olson (1998) crystal means with other stiffness rows
+    is not used (the Olson step means drive the ``bend`` family's curvature instead),
+    nor are the Olson force constants (``olson1998_force_constants_emDNA_long.tsv``),
+    whose units are unverified. The table's K of a step and of its complement agree up
+    to rounding of the unit conversion (1e-12); they are averaged (with tilt and shift negated,
     which is what reading the other strand does) so that every energy is exactly the
     same for a step and its complement. Relative energies run from 0.20 kT (AA/TT) to
     2.17 kT (AT); steps above kT are AC/GT (1.15) and AT.
@@ -30,7 +29,7 @@ Model
 Statistics (per sequence, over its steps without N)
     Totals, means, population variances, extrema (with 16 step types, the extrema are
     the same for nearly every natural sequence of 200 nt, which contains AT, AA and
-    the other extreme steps; the document lists them anyway). The PCA is that of the
+    the other extreme steps; they are written anyway). The PCA is that of the
     sequence's own 6-parameter step profile, each parameter divided by its spread over
     the 16 steps of the table; the z-scores compare with the fixed reference of a
     uniform random sequence, whose exact moments follow from the table (adjacent steps
@@ -41,13 +40,11 @@ Statistics (per sequence, over its steps without N)
     Order-free statistics are computed from the counts of the 16 step types (one
     ``bincount`` per block of sequences).
 
-Document count: section 5.2.1 says 62 stiffness features but lists 48 names. The 14
-missing ones are taken to be the translational modes, which section 5.2.2's 6-D
-energy includes: ``stiff_{shift,slide,rise}_{total,mean,var,max,min}_energy`` (15)
+Columns: 62, 48 for the statistics above plus 14 for the translational modes, which
+the 6-D energy includes: ``stiff_{shift,slide,rise}_{total,mean,var,max,min}_energy`` (15)
 less ``stiff_shift_min_energy``, which is 0 for every sequence that contains one of
-the self-complementary steps AT, CG, GC, TA (shift 0 by symmetry), i.e. constant,
-the kind of column the document drops (section 5.2.3). (``stiff_tilt_min_energy`` is
-constant for the same reason but is one of the listed names, so it stays.)
+the self-complementary steps AT, CG, GC, TA (shift 0 by symmetry), i.e. constant.
+(``stiff_tilt_min_energy`` is constant for the same reason but is kept.)
 
 N handling: steps containing N are left out; the profile keeps its positions (lags,
 gradients and phases are measured in true positions, pairs across an N are left out).
@@ -71,7 +68,7 @@ FAMILY = "stiff"
 
 #: Step parameters in table order (degrees for the first three, Angstrom for the rest).
 PARAMETERS = ("tilt", "roll", "twist", "shift", "slide", "rise")
-#: Ideal B-DNA target of the design document (section 5.2.2).
+#: Ideal B-DNA target geometry.
 B_DNA = {"tilt": 0.0, "roll": 0.0, "twist": 36.0, "shift": 0.0, "slide": 0.0, "rise": 3.4}
 #: A step is "high-energy" when its relative energy exceeds the thermal energy kT.
 HIGH_ENERGY_KT = 1.0
@@ -122,7 +119,7 @@ def _layout():
             ("stiff_energy_gradient_std", "grad_std", None),
             ("stiff_smoothness_score", "smooth", None)]
     out += [(f"stiff_periodicity_score_{p}", "period", p) for p in PERIODS]
-    # The 14 the document counts but does not list (see the module docstring).
+    # The 14 translational-mode columns (see the module docstring).
     for mode in ("shift", "slide", "rise"):
         stats = ("total", "mean", "var", "max") if mode == "shift" else ("total", "mean", "var", "max", "min")
         out += [(f"stiff_{mode}_{s}_energy", f"E_{s}", mode) for s in stats]

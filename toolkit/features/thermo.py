@@ -7,9 +7,8 @@ unified nearest-neighbour enthalpy ΔH (kcal/mol) and entropy ΔS (cal/mol/K) fr
     ΔG = ΔH - T·ΔS / 1000   at T = 310.15 K (37 °C),
 
 which reproduces the table's ``SL1998_dG37`` column to its three printed decimals
-(the design document writes "310 K"; 310.15 K is 37 °C exactly). No initiation or
-symmetry terms are added: totals are sums over the steps only, as the document
-defines them.
+(310.15 K is 37 °C exactly). No initiation or symmetry terms are added: totals are
+sums over the steps only.
 
 Steps containing N are left out of every statistic; a statistic with no valid step
 (a sequence shorter than 2, or only N) is NaN. Because the SantaLucia table gives a

@@ -68,7 +68,8 @@ def open_genome(path):
 
 
 def window(start, end, length):
-    """The SPEC window of ``length`` around a BED interval: returns (wstart, wend)."""
+    """The window of ``length`` centred on a BED interval (centre floor((start + end) / 2),
+    wstart = centre - length // 2): returns (wstart, wend)."""
     centre = (start + end) // 2
     wstart = centre - length // 2
     return wstart, wstart + length

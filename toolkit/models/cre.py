@@ -2,7 +2,7 @@
 
 Two backbones, one head per task:
 
-``malinois`` (MODEL DESIGN, the default)
+``malinois`` (the default)
     Multi-scale stem: three weight-normalised (``norm="weight"``; or BatchNorm after
     each conv, ``norm="batch"``) Conv1d branches (kernels 7, 11, 15,
     ``stem`` channels each, LeakyReLU 0.1, dropout 0.10), concatenated, fused by a 1x1
@@ -10,50 +10,30 @@ Two backbones, one head per task:
     (two k=3 convs, dropout 0.15, identity shortcut); widened to ``wide`` channels by a
     k=3 conv and max-pooled by 2; two more residual blocks (dilations 1, 2, dropout
     0.20); global average and max pooling concatenated (2 x ``wide``).
-``resnet`` (METHOD, item 2)
+``resnet``
     Conv1d(4 -> ``width``, k=15) + BatchNorm + GELU + dropout, ``res_blocks`` residual
     blocks of two k=7 convs with BatchNorm, a dilated stack (k=3, dilations 2, 4, 8),
     global average pooling; weight norm on every conv.
 
 Side inputs (a motif prior, descriptor features or any numeric columns) are
-concatenated to the pooled embedding after Dropout(``side_dropout``), as the design's
-motif-prior fusion. Heads: Linear(in -> h1), LeakyReLU, Dropout(0.30), Linear(h1 -> h2),
+concatenated to the pooled embedding after Dropout(``side_dropout``) (late fusion).
+Heads: Linear(in -> h1), LeakyReLU, Dropout(0.30), Linear(h1 -> h2),
 LeakyReLU, Dropout(0.20), Linear(h2 -> 1), one independent head per task. Conv
-weights use Kaiming normal initialisation (a = 0.1, fan_out, as the design says);
+weights use Kaiming normal initialisation (a = 0.1, fan_out);
 Linear weights the same with fan_in (fan_out on a 1-output layer would start the
 predictions at tens of SDs); biases zero.
 
-Design choices the ``cpu`` preset changes, and why. At the cpu sizes on a few thousand
-lentiMPRA elements the design's settings underfit: the training loss stays near that of
-a constant prediction. Ablations on the 3-cell table (seqqc | dgsplit, 2,461 train / 308
-val rows, seed 0, 12 epochs; validation mean Pearson over HepG2/K562/WTC11, test rows
-never looked at; benchmarks/bench_cre_quality.py has the test figures):
-
-    design settings (weight norm, lr 1e-3, masking 0.02, head dropout 0.3/0.2)   0.260
-    lr 3e-3                                                                      0.290
-    BatchNorm after every conv instead of weight norm (``norm="batch"``)         0.343
-    BatchNorm + lr 3e-3                                                          0.379
-    + no input masking, head dropout 0.1/0.1                                     0.457
-    + mean with the k-mer ridge branch                                           0.520
-    k-mer ridge regression alone                                                 0.477
-    network trained on the residual of cross-fitted ridge predictions            0.477
-    cpu preset without the RC-consistency penalty (stopped at epoch 8)           0.476
-
-The network part is then the weakest link on K562 (test r 0.524 against the ridge's 0.531
-in benchmarks/bench_cre_quality.py), and its seed-to-seed variance is large at this data
-size; an ensemble of 3 independently initialised networks (``members=3``) raised the
-benchmark's validation mean Pearson from 0.502 to 0.508 and its test mean from 0.520 to
-0.547, ahead of the ridge on all three cells (same split and seed).
-
-So the cpu preset uses BatchNorm, lr 3e-3, no input masking, head dropout 0.1/0.1, 3 members, and
-``kmer_prior=True``: a KmerRidgeBranch, a k-mer (k = 1-6, both strands) ridge regression
-fitted on the train rows (penalty by cross-validation within them,
-toolkit.train.side.crossfit_kmer_ridge), whose predictions are averaged with the
-network's; the network trains on its own output and validation scores the mean. The
-two make different errors (their validation predictions correlate 0.3-0.85), so the mean
-beats both. The ``malinois`` preset keeps the design; the config keys ``norm``,
-``head_dropout`` and ``kmer_prior`` (model), ``lr`` and ``mask_prob`` (train) and the
-``--ensemble`` flag give either choice to any preset.
+Presets. ``malinois`` is the full-size network (weight norm, input masking 0.02, head
+dropout 0.3/0.2). ``cpu`` is sized for minutes on a CPU and, because the malinois settings
+underfit at that size, uses BatchNorm (``norm="batch"``), lr 3e-3, no input masking, head
+dropout 0.1/0.1, an ensemble of 3 networks (``members=3``) and ``kmer_prior=True``: a
+:class:`KmerRidgeBranch`, a k-mer (k = 1-6, both strands) ridge regression fitted on the
+train rows (penalty by cross-validation within them, toolkit.train.side.crossfit_kmer_ridge),
+whose predictions are averaged with the network's; the network trains on its own output and
+validation scores the mean. The measurements behind these choices are in
+docs/decisions/0009-fit-cre-cpu-preset.md. The config keys ``norm``, ``head_dropout`` and
+``kmer_prior`` (model), ``lr`` and ``mask_prob`` (train) and the ``--ensemble`` flag give
+either choice to any preset.
 
 Input: one-hot float tensor (B, 4, L); an N base is an all-zero column. Any L works
 (pooling is global), so a model trained on 230 nt can score 200 nt.
@@ -68,13 +48,13 @@ PREDICTOR = "toolkit.train.serve:CREPredictor"
 toolkit.train.serve.Predictor for what it offers)."""
 
 PRESETS = {
-    # the full design
+    # the full-size network and schedule, for a GPU
     "malinois": {"arch": "malinois", "stem": 64, "width": 256, "wide": 384, "head_hidden": [256, 64],
                  "res_blocks": 6, "batch_size": 256, "epochs": 80, "min_epochs": 20, "patience": 12,
                  "warmup_epochs": 5, "lr": 3e-4, "mask_prob": 0.02, "norm": "weight", "head_dropout": [0.3, 0.2],
                  "kmer_prior": False, "members": 1},
     # minutes on a CPU for a few thousand sequences; BatchNorm, lr 3e-3, less regularisation
-    # and the k-mer ridge branch because the design's choices underfit at this size (module docstring)
+    # and the k-mer ridge branch because malinois's settings underfit at this size (module docstring)
     "cpu": {"arch": "malinois", "stem": 32, "width": 96, "wide": 128, "head_hidden": [64, 32],
             "res_blocks": 2, "batch_size": 64, "epochs": 12, "min_epochs": 12, "patience": 4,
             "warmup_epochs": 1, "lr": 3e-3, "mask_prob": 0.0, "norm": "batch", "head_dropout": [0.1, 0.1],
@@ -121,7 +101,7 @@ class _WNResBlock(nn.Module):
 
 
 class MalinoisBackbone(nn.Module):
-    """Design 001 MODEL DESIGN backbone; output (B, 2 * wide)."""
+    """The malinois backbone (multi-scale stem, dilated residual blocks); output (B, 2 * wide)."""
 
     def __init__(self, stem=64, width=256, wide=384, norm="weight", **_):
         super().__init__()
@@ -152,7 +132,7 @@ class _BNResBlock(nn.Module):
 
 
 class ResNetBackbone(nn.Module):
-    """Design 001 METHOD backbone (BatchNorm ResNet + dilated stack); output (B, width)."""
+    """The resnet backbone (BatchNorm ResNet + dilated stack); output (B, width)."""
 
     def __init__(self, width=256, res_blocks=6, **_):
         super().__init__()

@@ -1,83 +1,64 @@
 """The enhancer-promoter interaction model: two streams and an energy.
 
-Streams
-    f_I, the sequence backbone: one CNN tower, shared by the enhancer and the promoter
-    (Conv1d(4 -> C, k) + ReLU read on both strands, ``strands=2``: each filter and its
-    reverse complement, weights shared, the larger response kept at every position;
-    global max pooling: which motifs a sequence holds; with
-    ``blocks`` > 0 also [MaxPool(p), Conv1d(C -> C, 5) + ReLU] blocks, whose global max
-    pooling is appended). The pair's z_I, shape (B, d), is the product of an enhancer
-    term and a promoter term, z_I = softplus(W_E h_E) * softplus(W_P h_P), so each
-    component is a soft AND of an enhancer module and a promoter module (a motif pair).
-    f_E', the environment stream: a light MLP on the backbone's intermediate features
-    (the stem's global max pooling of the enhancer, (B, C), ``env_input="enhancer"``; of
-    both sequences, (B, 2C), with ``env_input="pair"``, the earlier form) gives e, shape
-    (B, d), a linear output. A cell line's environment z_E (d,) is the mean of e over a
+Inputs: one-hot float tensors ``xe`` (B, 4, L_E) and ``xp`` (B, 4, L_P), an N base an
+all-zero column; pooling is global, so any lengths work. Output: logits (B,) of
+P(y=1 | pair, cell line) = sigmoid(logit), given the cell line's environment z_E (d,).
+
+Sequence stream f_I (:class:`Tower`, shared by the enhancer and the promoter)
+    Conv1d(4 -> C, ``kernel``) + ReLU, with ``strands=2`` read on both strands (each
+    filter and its reverse complement, weights shared, the larger response kept at every
+    position), then global max pooling, (B, C): which motifs a sequence holds. With
+    ``blocks`` > 0 also [MaxPool(``pool``), Conv1d(C -> C, 5) + ReLU] blocks, whose global
+    max pooling is appended, (B, 2C). ``stem_norm`` batch-normalises the stem's responses
+    (both strands with one set of statistics) before the ReLU. The pair's z_I, (B, d), is
+    with ``pair_form="product"`` softplus(W_E h_E) * softplus(W_P h_P): each component a
+    soft AND of an enhancer module and a promoter module (a motif pair); ``PAIR_FORMS``
+    lists the other forms (``bilinear``: softplus(W (h_E outer h_P)), every enhancer
+    feature with every promoter feature).
+
+Environment stream f_E'
+    Linear(-> ``env_hidden``) + ReLU + Linear(-> d), a linear output e, (B, d), reading
+    max-pooled stem features: of a stem of ``env_filters`` filters of its own (trained by
+    the environment's losses only: the shared stem gets no gradient from e, the own stem
+    none from z_I) or, with ``env_filters=0``, of the shared stem (C_E = ``env_filters``
+    or C channels); of the enhancer only, (B, C_E), with ``env_input="enhancer"``, or of
+    both sequences, (B, 2 C_E), with ``env_input="pair"``. A cell line's environment z_E, (d,), is the mean of e over a
     support set of that cell line's pairs (labels are never needed).
-    Why both strands (measured on the synthetic benchmark, the fold holding out cellC:
-    plain backbone, BCE, every regulariser off, environment off, 6 epochs; validation
-    AUPR on the seen cell lines, prior 0.050, where the "agnostic" answer that knows
-    the motif pairs but not the cell line's programs reaches 0.453): the generator
-    plants its motifs in either orientation, and a one-strand filter finds only one of
-    them, so each motif needed two filters and half of every motif's occurrences taught
-    a filter nothing: one strand, lr 3e-3 (the old cpu preset) 0.187 (test AUPR on
-    cellC 0.154); lr 1e-2 0.230 (0.185); both strands, lr 1e-2 0.339 (0.292; distance
-    baseline 0.062). The cpu preset's learning rate is 1e-2 accordingly (3e-3 learned
-    too slowly to leave the prior in the first epochs). Why the enhancer only for e:
-    in the generator, as in cells, what a cell line's environment changes is which
-    enhancers are active (enriched for its programs' marker motifs); the promoters of
-    all cell lines are alike, so their features only add noise to a support-set mean.
-    The environment stream with the design's settings (f_E' on the shared stem, the
-    interaction energy, gamma 0.05) collapses: after training e is the same vector for
-    every pair (standard deviation < 1e-3, f_E''s hidden ReLUs dead), so z_E and R_E are
-    the same in every cell line and the model is its sequence stream alone. Every term
-    on e or z_E but InfoNCE is minimised by a constant e, and a contrastive weight large
-    enough to make the shared stem detect the cell lines' marker motifs took the stem
-    from the task (validation AUPR 0.06-0.17), one small enough taught e nothing. Hence
-    the presets (README, fit-ep decisions, for every variant tried): f_E' reads a stem of
-    ``env_filters`` filters of its own, trained by the environment's losses only (the
-    shared stem gets no gradient from e, the own stem none from z_I), the fallback energy
-    with K = d channels (``energy="linear"``), gamma 1 and the environment's learning
-    rate at a tenth (toolkit.train.ep). On the synthetic benchmark the held-out line's own
-    z_E then scores its pairs best, a line sharing one of its programs worse and the line
-    sharing none worst, in all six folds with both seeds (mean test AUPR 0.382 / 0.318,
-    0.250 / 0.227, 0.188 / 0.156; environment off 0.231 / 0.201).
-    Why this shape (measured on the synthetic benchmark, validation AUPR after 8
-    epochs, prior 0.057, same data and settings): an MLP on the concatenated
-    embeddings, with global mean pooling, memorised the elements (each enhancer and
-    promoter recurs in many pairs; a mean over a window is a composition fingerprint)
-    and reached 0.08 while its train AUPR rose to 0.34; max pooling and the product form
-    reached 0.15-0.18, and with the full objective 0.25-0.28. Softplus (z_I) and no
-    activation (e) instead of ReLU: with ReLU both collapsed to exact zeros once the
-    correlation, sparsity and prototype terms came on (a zero vector satisfies all three)
-    and never recovered; a softplus e saturated the same way (3% of its components
-    active), which a linear e cannot.
 
-Energy (the design's extended dissipation form, ``energy="interaction"``)
-    U_I = g_I(z_I) and R_E = softplus(g_E(LN(z_E))) >= 0, each with K = ``modules`` channels
-    (LN: z_E standardised across its components, without parameters; see ``env_input``);
-    logit = sum_k (U_k - R_k + lambda * U_k * R_k) / T, P(y=1 | x, c) = sigmoid(logit),
-    with lambda a learnable scalar (init 0.1) and T = softplus(t) (t init 0, so T = ln 2
-    ~ 0.69 at the start; optionally clamped to [0.5, 2]). With ``modules=1`` this is the
-    design's formula verbatim. Why K channels: with one scalar U_I the environment can only
-    move a cell line's threshold and slope, since within a cell every pair is ranked by
-    U_I alone, so which sequence modules matter could never depend on the cell line; with
-    K channels R_E can damp or amplify each module (U_k (1 + lambda R_k) - R_k).
-    Fallback (``energy="linear"``, the design's "退路方案"):
-    logit = (sum_k U_k + U^T Lambda_U LN(z_E) + lambda_R^T LN(z_E)) / T, Lambda_U (K, d) and
-    lambda_R (d,) learnable (for K = 1: U + lambda_U U.z_E + lambda_R.z_E).
-    Curriculum: ``env=False`` computes the logit with R_E = 0 and lambda = 0 (the
-    interaction and environment terms off): sum_k U_k / T.
+Energy
+    U_I = g_I(z_I), (B, K), with K = ``modules`` channels; LN(z_E) is z_E standardised
+    across its d components (a LayerNorm without parameters), so that the L1 penalty on
+    z_E can shrink its scale but not erase which cell line it describes.
+    ``energy="interaction"``: R_E = softplus(g_E(LN(z_E))) >= 0, (K,), and
+    logit = sum_k (U_k - R_k + lambda * U_k * R_k) / T, lambda a learnable scalar (init
+    0.1): R_E can damp or amplify each channel, U_k (1 + lambda R_k) - R_k; with
+    ``modules=1`` one scalar U_I and R_E.
+    ``energy="linear"`` (the presets' form):
+    logit = (sum_k U_k + U^T Lambda_U LN(z_E) + lambda_R^T LN(z_E)) / T, Lambda_U (K, d)
+    and lambda_R (d,) learnable (for K = 1: U + lambda_U U.z_E + lambda_R.z_E): each
+    channel gated by a linear function of z_E.
+    T = softplus(t) (t init 0, so T = ln 2 ~ 0.69 at the start; optionally clamped to
+    [0.5, 2]). ``env=False`` (the curriculum's first epochs) computes the logit with
+    R_E = 0 and lambda = 0: sum_k U_k / T.
 
-Regularisers' parts (the losses themselves are in toolkit.train.ep)
-    ``GradReverse``: identity forward, gradient times -coeff backward; ``classifier``:
-    an MLP from GRL(z_I) to the training cell lines (domain-adversarial invariance);
-    ``prototypes``: a buffer (n_cells, d) of momentum-updated per-cell means of e;
-    ``env_active``: a buffer, 0 when the weights were saved during the curriculum (the
-    environment off), so that a model file says how it is to be used.
+Losses (the functions at the end of this module; toolkit.train.ep weighs and schedules
+them): the task loss (IMMAX margins or BCE), the squared correlation of z_I and z_E,
+hierarchical InfoNCE on e (all its rows from one forward pass), L1 sparsity and the
+distance of e to its cell line's prototype. Their parts in the model: ``GradReverse``
+(identity forward, gradient times -coeff backward); ``classifier``, an MLP from GRL(z_I)
+to the training cell lines (domain-adversarial invariance); ``prototypes``, a buffer
+(n_cells, d) of momentum-updated per-cell means of e; ``env_active``, a buffer, 0 when
+the weights were saved during the curriculum (the environment off), so that a model file
+says how it is to be used.
 
-Inputs: one-hot float tensors (B, 4, L_E) and (B, 4, L_P); N is an all-zero column.
-Pooling is global, so any lengths work.
+Why these forms (measurements in docs/decisions/): max pooling only, because a mean over
+the window is a composition fingerprint of the element, which the network memorises;
+softplus z_I and a linear e, because ReLU outputs collapsed to exact zeros; both strands
+and e from the enhancer only (0006-fit-ep-sequence-stream-shape.md). The presets'
+environment settings, under which e does not collapse to one vector for every pair: a
+stem of its own, the linear energy with K = d, the contrastive weight at 1 and the
+environment's learning rate at a tenth (0007-fit-ep-environment-stream.md); the
+contrastive negatives (0008-fit-ep-contrastive-negatives.md).
 """
 
 import math
@@ -97,7 +78,7 @@ PRESETS = {
             "energy": "linear", "pair_form": "product", "stem_norm": False, "batch_size": 64, "support": 32,
             "epochs": 15, "lr": 1e-2,
             "loss_weights": [0.1, 0.1, 1.0, 0.01, 0.05], "env_lr_scale": 0.1},
-    # the design's sizes for a GPU and the TargetFinder windows (3,000 / 2,000 bp); the
+    # sizes for a GPU and the TargetFinder windows (3,000 / 2,000 bp); the
     # environment settings carried over from the cpu preset's benchmark (not run on a GPU)
     "full": {"channels": 128, "kernel": 19, "blocks": 4, "pool": 4, "d": 64, "env_hidden": 128,
              "modules": 64, "dropout": 0.3, "strands": 2, "env_input": "enhancer", "env_filters": 64,
@@ -105,12 +86,13 @@ PRESETS = {
              "epochs": 40, "lr": 1e-3,
              "loss_weights": [0.1, 0.1, 1.0, 0.01, 0.05], "env_lr_scale": 0.1},
 }
-# What the presets change from the design, and why (README, fit-ep decisions): f_E' reads a
-# stem of its own (env_filters), the fallback energy with one channel per z_I component
-# (energy, modules = d), the contrastive weight gamma at 1 (20 times the design's 0.05;
-# every weight still grows by 0.01 per epoch up to twice its start) and the environment
-# stream's learning rate at a tenth. With the design's values the environment collapsed
-# (e the same vector for every pair) in every run of the synthetic benchmark.
+# Where the presets differ from the library defaults (EPModel's arguments and
+# toolkit.train.presets.EP_TRAIN_DEFAULTS): f_E' reads a stem of its own (env_filters), the
+# linear energy with one channel per z_I component (energy, modules = d), the contrastive
+# weight gamma at 1 (the default 0.05; every weight still grows by 0.01 per epoch up to
+# twice its start) and the environment stream's learning rate at a tenth (env_lr_scale).
+# With the defaults e collapses to one vector for every pair: see
+# docs/decisions/0007-fit-ep-environment-stream.md.
 ENERGIES = ("interaction", "linear")
 PAIR_FORMS = ("product", "bilinear")
 ENV_INPUTS = ("enhancer", "pair")

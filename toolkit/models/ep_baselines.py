@@ -34,7 +34,7 @@ DEFAULT_PRIOR_STRENGTH = 10.0
 def region_keys(chrom, start, end, bin=DEFAULT_BIN):
     """Overlap-aware keys of genomic regions: the bin of each region's centre.
 
-    The centre is ``floor((start + end) / 2)`` (SPEC's window centre; BED-style 0-based
+    The centre is ``floor((start + end) / 2)`` (the centre of fit-ep's windows; BED-style 0-based
     start, end exclusive), and the key names the ``bin``-bp bin that holds it, as
     ``<chrom>:<bin start>-<bin end>`` with the chromosome normalised (``chr7`` and ``7``
     give ``7``). Two windows whose centres are ``d`` bp apart share a key when they fall

@@ -1,6 +1,6 @@
 """The multi-modal accessibility transformer (sequence plus accessibility tracks), as a fit-cre network.
 
-Architecture (document 004, "Model")::
+Architecture::
 
     one-hot (B, 4, L)
       -> k-mer patches: Conv1d(4 -> d_model, kernel = stride = ``patch``) + sinusoidal positions
@@ -22,10 +22,10 @@ Its forward has the signature of the other fit-cre networks (one-hot, side vecto
 so the fit-cre training loop (task types, masks, ensembles, collapse guard) applies
 unchanged. Without modalities it is a sequence-only transformer.
 
-Where the document's run went wrong (near-constant predictions, SD 0.02 around 0.51):
-fit-cre standardises every modality on the train split, z-scores regression targets,
-logs the SD of validation predictions against the targets' SD each epoch and stops a
-collapsed run (toolkit.train.cre, collapse guard).
+A network of this kind can collapse to near-constant predictions; fit-cre guards against
+it: it standardises every modality on the train split, z-scores regression targets, logs
+the SD of validation predictions against the targets' SD each epoch and stops a collapsed
+run (toolkit.train.cre, collapse guard).
 """
 
 import torch
@@ -61,7 +61,7 @@ class _CNNBranch(nn.Module):
 
 
 class MMNet(nn.Module):
-    """Design 004's network: sequence transformer + modality branches + fusion + heads.
+    """The multi-modal network: sequence transformer + modality branches + fusion + heads.
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """PhysInformer: sequence -> every biophysical descriptor of descfeat.
 
-Architecture (section 2.1)::
+Architecture::
 
     codes (B, L) A0 C1 G2 T3 N4
       -> Embedding(5, embed)
@@ -14,21 +14,21 @@ Architecture (section 2.1)::
          feature map and returns a mean and a log-variance for each of its descriptors
       -> mean (B, d), log-variance (B, d), in train-standardised units
 
-State-space layer (sections 3.2, 11.2). Per layer, with state size N and width d:
+State-space layer. Per layer, with state size N and width d:
 ``x[k+1] = Ā x[k] + B̄ u[k]``, ``y[k] = C x[k] + D u[k]``, ``Ā = exp(ΔA)``,
 ``B̄ = (Ā - I) A⁻¹ B`` (zero-order hold), Δ = softplus(δ) > 0 learnable (initial 0.01).
-The document initialises A as an unconstrained random matrix; exp(ΔA) then may have
-eigenvalues above 1 in modulus and the state can grow without bound over 230 steps, and A
-may be singular. Here A is parametrised as ``A = -(M Mᵀ + εI) + (W - Wᵀ)`` (ε = 0.1): its
-symmetric part is negative definite, so every eigenvalue has real part <= -ε (A is
-invertible, ||A⁻¹|| <= 1/ε) and ||exp(ΔA)||₂ <= exp(-εΔ) < 1 (the discretised system is
-a contraction for every Δ > 0); the skew part W - Wᵀ adds rotations (oscillating modes).
+With an unconstrained random A, exp(ΔA) may have eigenvalues above 1 in modulus and the
+state can grow without bound over 230 steps, and A may be singular. Here A is
+parametrised as ``A = -(M Mᵀ + εI) + (W - Wᵀ)`` (ε = 0.1): its symmetric part is
+negative definite, so every eigenvalue has real part <= -ε (A is invertible,
+||A⁻¹|| <= 1/ε) and ||exp(ΔA)||₂ <= exp(-εΔ) < 1 (the discretised system is a
+contraction for every Δ > 0); the skew part W - Wᵀ adds rotations (oscillating modes).
 The output sequence is computed in O(L log L) as a causal FFT convolution in state
 space: with powers Āᵐ (m < L, by repeated squaring), ``x[k] = Σ_{j<k} Ā^{k-1-j} B̄ u[j]``;
 :meth:`SSMLayer.recurrence` is the sequential O(L) reference. The SSM runs in float32
 even under bf16 autocast.
 
-Heads (section 3.4.4), each ending in a mean Linear and a bias-free, zero-initialised
+Heads, each ending in a mean Linear and a bias-free, zero-initialised
 log-variance Linear:
 
 pwm       Conv1d(k7) over the SSM map + ReLU, max and mean pooled, with z -> Linear + ReLU
@@ -46,13 +46,17 @@ advanced  1x1 conv of the SSM map, average-pooled at scales 1, 5 and 25, each ma
           pooled, with z -> Linear + GELU (multi-scale extraction)
 global    Linear + ReLU + Dropout + Linear + ReLU (descriptors of no known family)
 
-Uncertainty (sections 3.5, 11.1.2, 12.2.2). The log-variance of descriptor j for
+Uncertainty. The log-variance of descriptor j for
 sequence x is ``clamp(s_j + δ_j(x), -10, 10)``: s_j is a learnable per-descriptor
-log-variance (the document's ``log_vars``; exp(-s_j) is the descriptor's learned weight in
+log-variance (``log_vars``; exp(-s_j) is the descriptor's learned weight in
 the loss) and δ_j(x) the head's heteroscedastic term. The loss is the Gaussian negative
 log-likelihood, 0.5·[log 2π + lv + (y - μ)² e^(-lv)], averaged over observed values.
 
-Auxiliary heads (section 7), trained separately on detached inputs: :class:`AuxHeadA`
+Physics prior (``physics_prior``, :class:`PhysicsPrior`): a fixed ridge regression of every
+descriptor on k-mer frequencies and motif site statistics, fitted once on the train rows; the
+network's mean output is added to its prediction (docs/decisions/0004-physinformer-physics-prior.md).
+
+Auxiliary heads, trained separately on detached inputs: :class:`AuxHeadA`
 (an own CNN sequence encoder + the real descriptors) and :class:`AuxHeadB` (descriptors
 only) predict measured activities.
 """
@@ -80,7 +84,7 @@ ENTROPY_FACTOR = 1e-3           # ΔS in cal/mol/K, ΔH and ΔG in kcal/mol
 LOGVAR_RANGE = (-10.0, 10.0)
 
 PRESETS = {
-    # the document's sizes (sections 3.1-3.3, 7, 13.1)
+    # the full-size model, for a GPU
     "full": {"embed": 64, "channels": [128, 192, 256], "kernels": [11, 9, 7], "d_state": 16, "ssm_layers": 2,
              "pyramid_hidden": 128, "attn_heads": 8, "head_hidden": 256, "dropout": 0.1,
              "aux_embed": 64, "aux_channels": [128, 256], "aux_hidden": 256,
@@ -361,7 +365,7 @@ class PropertyHead(nn.Module):
 
 
 class ThermoHead(PropertyHead):
-    """The thermo head with ΔG derived from predicted ΔH and ΔS (section 4.1).
+    """The thermo head with ΔG derived from predicted ΔH and ΔS.
 
     For each triple (local indices h, s, g) the mean outputs at h and s are the
     standardised ΔH and ΔS; ΔG in original units is ΔH - T·f·ΔS, standardised with the
@@ -589,7 +593,7 @@ class PhysInformer(nn.Module):
     grad_checkpoint : bool
         Recompute the stem and SSM activations in the backward pass (training only).
     tileformer : TileFormer or None
-        A trained TileFormer (section 4.2), frozen (never trained, always in eval
+        A trained TileFormer, frozen (never trained, always in eval
         mode): its predictions (standardised) are concatenated to the pooled
         representation z that every head sees.
     prior : dict or None
@@ -723,7 +727,7 @@ def gaussian_nll(mu, logvar, y, beta=0.0):
 # ---------------------------------------------------------------------- auxiliary heads
 
 class AuxHeadA(nn.Module):
-    """Head A (section 7.2): an own sequence encoder + the descriptors -> activities.
+    """Head A: an own sequence encoder + the descriptors -> activities.
 
     Encoder: Embedding(5, embed), Conv1d(k11) + ReLU + MaxPool 2, Conv1d(k7) + ReLU,
     global average. Descriptors: Linear + ReLU + Dropout. Predictor: Linear + ReLU +
@@ -746,7 +750,7 @@ class AuxHeadA(nn.Module):
 
 
 class AuxHeadB(nn.Module):
-    """Head B (section 7.3): descriptors only -> activities (MLP with BatchNorm)."""
+    """Head B: descriptors only -> activities (MLP with BatchNorm)."""
 
     def __init__(self, d_feat, n_out, hidden=256, dropout=0.1):
         super().__init__()

@@ -1,6 +1,6 @@
 """TileFormer: sequence -> electrostatic-potential descriptors.
 
-Architecture (section 4.1)::
+Architecture::
 
     codes (B, L) A0 C1 G2 T3 N4
       -> Embedding(5, d_model) x sqrt(d_model) + sinusoidal positional encoding
@@ -11,15 +11,15 @@ Architecture (section 4.1)::
          per-descriptor log-variance, clamped to [-10, 10]
       -> mean (B, d), log-variance (B, d), train-standardised
 
-The document's sizes (d_model 256, 8 heads, 6 layers, d_ff 1024) are the ``full``
-preset; ``cpu`` is small enough to train in minutes. The targets are descfeat's 18
-``psi_*`` descriptors (toolkit.features.psi): minimum, maximum and mean of the
+The ``full`` preset (d_model 256, 8 heads, 6 layers, d_ff 1024) is sized for a GPU;
+``cpu`` is small enough to train in minutes. The targets are descfeat's 18 ``psi_*``
+descriptors (toolkit.features.psi): minimum, maximum and mean of the
 Debye-Hückel potential in the minor groove at two ionic strengths, over the whole
 sequence and each half. The model has PhysInformer's interface (``names``,
 ``forward(codes) -> (mean, logvar)``, ``set_scalers``), so fit-physinformer trains it
 with the same Gaussian NLL, schedule, metrics and resume, and ``predict`` serves it.
 
-Section 4.2: a trained TileFormer is frozen inside a PhysInformer
+A trained TileFormer can be frozen inside a PhysInformer
 (``PhysInformer(tileformer=...)``), whose heads then also see its 18 predictions.
 
 The positional encoding is computed for the input's length, so any L works; padding
@@ -34,7 +34,7 @@ from torch import nn
 LOGVAR_RANGE = (-10.0, 10.0)
 
 PRESETS = {
-    # the document's sizes (section 4.1.1)
+    # the full-size model, for a GPU
     "full": {"d_model": 256, "n_heads": 8, "n_layers": 6, "d_ff": 1024, "dropout": 0.1,
              "batch_size": 32, "epochs": 50, "lr": 1e-4,
              "physics_prior": True, "prior_kmax": 0, "prior_tracks": True},

@@ -1,4 +1,4 @@
-"""The library profile the CRE design asks for: lengths, GC, duplication,
+"""The library profile seqqc reports: lengths, GC, duplication,
 per-target distribution and per-cell standard errors."""
 
 import numpy as np

@@ -1,4 +1,6 @@
-"""seqqc: the QC rules of the CRE design (001, DATA USAGE PLAN, steps 1-6), in order.
+"""seqqc: the QC rules for CRE activity tables, in order (empty sequence, alphabet, length,
+N fraction, non-finite targets and SEs, SE bounds, the SE filter), then the optional
+winsorising and merging of duplicates.
 
 Each rule looks only at rows no earlier rule rejected, so every rejected row has
 exactly one reason and the report's counts add up:
@@ -34,7 +36,7 @@ RULE_A_ADVICE_FRACTION = 0.30
 
 @dataclass
 class QCConfig:
-    """seqqc options with the design's defaults."""
+    """seqqc options with their defaults."""
 
     length: int = None            # expected length; None = the most common length
     length_policy: str = "auto"   # auto: drop if off-length rows are < length_tolerance, else trim/pad
@@ -314,7 +316,7 @@ class QCRun:
         advice = None
         if cfg.se_rule == "A" and self.ses and se_fraction > RULE_A_ADVICE_FRACTION:
             advice = (f"Rule A removed {se_fraction:.1%} of the rows that reached it (> 30%): "
-                      "the design advises raising --max-se to 0.6, or --se-rule B with SE-weighted training")
+                      "consider raising --max-se to 0.6, or --se-rule B with SE-weighted training")
         report = {
             "input": self.name,
             "format": self.fmt,

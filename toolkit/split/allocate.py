@@ -1,9 +1,8 @@
 """Allocate whole groups to train/val/test.
 
-Random mode follows the CRE design (001, DATA USAGE PLAN step 6): groups are
-shuffled with a fixed seed and allocated by cumulative size to 80/10/10 of the
-rows, stratified by ``target_cell`` so that each split stays close to the
-overall proportions (the design's tolerance is +-2 percentage points).
+Random mode: groups are shuffled with a fixed seed and allocated by cumulative size
+to 80/10/10 of the rows, stratified by ``target_cell`` so that each split stays close
+to the overall proportions (the aim: within 2 percentage points).
 Chromosome and column hold-outs put whole groups in val/test.
 
 Both hold-outs at once (:func:`by_column_and_chromosome`, for models that must

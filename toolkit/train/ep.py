@@ -7,9 +7,9 @@ pairs of the same cell line, drawn from outside the batch, whose mean e is the b
 z_E. Each cell line's rows are shuffled and cut into batches, and the batches of all
 cell lines are shuffled together, every epoch, from the seed and the epoch number.
 
-Losses (weights alpha .. eta as the design gives them):
+Losses (weights alpha .. eta):
 
-- task (``task_loss="immax"``, the design's "AdaptiveIMMAX"): the logistic surrogate of
+- task (``task_loss="immax"``, "AdaptiveIMMAX"): the logistic surrogate of
   the class-imbalanced (rho+, rho-)-margin loss of IMMAX (Cortes, Mao, Mohri & Zhong
   2025): softplus(rho_y - y~ s) with y~ = +-1 and s the logit, so a pair counts as right
   only beyond a class-dependent confidence margin. Margins: rho_y proportional to
@@ -35,14 +35,8 @@ Losses (weights alpha .. eta as the design gives them):
   (uniformly from their rows, by the epoch's generator), passed through both streams in
   the same forward pass: their e are the negatives (and each other's positives), their
   cell lines also train the domain classifier and the prototype term, and they take no
-  part in the task loss or z_E. Why not a memory of earlier batches' e (MoCo's queue,
-  the first form): with one cell line per batch the network lowered that loss by making
-  the current batch's e unlike the stored, stale ones, whatever the cell line; measured
-  on the synthetic benchmark (the five lines other than cellC; a stem and f_E' trained
-  by this loss alone, 2 epochs), no stem filter learned a marker motif (best response
-  difference 0.1-0.4 SD between enhancers with and without the marker), and a
-  cell-line cross-entropy on one-cell-line batches failed the same way (0.07-0.11 SD),
-  while with 32 fresh pairs of other lines each step every marker was found (1.5-2.0 SD).
+  part in the task loss or z_E. (Negatives from a memory of earlier batches' e do not
+  work with one cell line per batch: docs/decisions/0008-fit-ep-contrastive-negatives.md.)
 - sparsity (delta): mean |z_I| + mean |z_E| (L1 per component).
 - prototype (eta): mean over the step's rows of |e - p_c|^2 per component, p_c the
   row's cell line's prototype (rows whose line has none yet are skipped); the batch's
@@ -55,9 +49,9 @@ Schedule and curriculum. For the first ``curriculum_epochs`` (2) epochs f_E' and
 frozen and the logit uses R_E = 0 and lambda = 0; the loss is then the task loss plus
 beta * invariance plus delta * mean |z_I| (the terms that involve e or z_E are off).
 From then on everything trains and each weight grows by ``weight_step`` (0.01) per
-epoch from its initial value (the design's 0.1, 0.1, 0.05, 0.01, 0.05 here; fit-ep's
-presets start gamma at 1) up to its cap, twice the initial value (the design's 0.2,
-0.2, 0.1, 0.02, 0.1): weight = min(initial + 0.01 * (epoch - curriculum_epochs), cap),
+epoch from its initial value (by default 0.1, 0.1, 0.05, 0.01, 0.05; fit-ep's presets
+start gamma at 1) up to its cap, twice the initial value (by default 0.2, 0.2, 0.1, 0.02,
+0.1): weight = min(initial + 0.01 * (epoch - curriculum_epochs), cap),
 epochs counted from 0.
 
 Selection. After every epoch each validation cell line's environment is computed from a
@@ -68,8 +62,8 @@ unused) and every val pair is scored. Early stopping on the pooled validation AU
 the one that maximises F1 on the best epoch's validation predictions (calibration.json).
 
 Optimisation: AdamW (no decay on biases and the energy's scalars; the environment
-stream's learning rate times ``env_lr_scale``: the presets' 0.1, since at the full rate
-its own stem left its random start under the L1 and prototype terms and e collapsed),
+stream's learning rate times ``env_lr_scale``: the presets' 0.1, see
+docs/decisions/0007-fit-ep-environment-stream.md),
 linear warm-up and cosine decay of the learning rate, gradient-norm clipping, autocast
 as the ``precision`` setting says (by default bf16 on a CUDA device that supports it); a non-finite loss stops training (guarded_step). Each epoch seeds its
 own generators from the seed and the epoch, so a run resumed from checkpoint-last.pt

@@ -12,7 +12,7 @@ rate, ``pct_start`` (10%) warm-up from peak/``div_factor`` (25), cosine annealin
 peak/25/``final_div_factor`` (1e4); gradient norm clipped at ``clip`` (1.0); autocast
 as the ``precision`` setting says (by default bf16 on a CUDA device that supports it).
 
-Auxiliary heads (section 7). With activities, heads A and B are trained on the real,
+Auxiliary heads. With activities, heads A and B are trained on the real,
 standardised descriptors (and, for A, the sequence), inputs the main model never sees
 in its graph, with their own AdamW at ``aux_lr_mult`` (0.1) x the main schedule's
 current rate and MSE on train-standardised activities (missing values masked). They
@@ -24,10 +24,10 @@ Selection. After every epoch the validation split is predicted; per descriptor:
 Pearson, Spearman, R², MSE and MAE (standardised units); their mean, median and
 quartiles overall and per family; the 5 best and 5 worst descriptors by Pearson; the
 auxiliary heads' Pearson per activity. ``model.pt`` holds the weights of the epoch
-with the lowest median over descriptors of the per-descriptor validation NLL (the
-document keeps the best validation loss; the mean over all values is logged as
-val_nll, but a few heavy-tailed descriptors, such as pwm_*_total_weight with val values
-hundreds of train SDs out, dominate it and make it erratic); the ``best_k`` best
+with the lowest median over descriptors of the per-descriptor validation NLL (not the
+mean over all values, which is logged as val_nll: a few heavy-tailed descriptors, such
+as pwm_*_total_weight with val values hundreds of train SDs out, dominate it and make
+it erratic); the ``best_k`` best
 epochs are kept as checkpoint-best-<epoch>.pt; val_descriptors.tsv has the best
 epoch's per-descriptor metrics and, with activities, aux.pt the auxiliary heads of that
 same epoch (PhysInformerPredictor.predict_activities serves them).

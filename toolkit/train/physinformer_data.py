@@ -723,7 +723,7 @@ def _select(have, spec, name):
                 raise ConfigError(f"--descriptors: nothing matches '{pat}'", file=name,
                                   hint="name descriptors of the input, e.g. 'thermo_*,bend_*' (descfeat --list)")
         return select_columns(have, spec)
-    # psi_* (electrostatics) are TileFormer's targets and reach PhysInformer as its inputs (section 4.2)
+    # psi_* (electrostatics) are TileFormer's targets and reach PhysInformer as its inputs (--tileformer)
     out = [c for c in have if family_of(c) != "global"] if not _from_h5(have) else \
         [c for c in have if not c.startswith("psi_")]
     if not out:

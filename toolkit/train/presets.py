@@ -189,9 +189,10 @@ CRE_KEYS = {
         "head_hidden": Key("ints", "Hidden sizes of each task head.", lo=1, length=2, preset=True),
         "side_dropout": Key("float", "Dropout of the side-input (features, modalities) branch.", lo=0, hi=1,
                             hi_open=True, default=0.3),
-        "norm": Key("str", "malinois backbone: weight-normalised convolutions (the design) or convolutions "
-                           "followed by BatchNorm.", choices=("weight", "batch"), preset=True),
-        "head_dropout": Key("floats", "Dropout after the first and second layer of each head (design: 0.3, 0.2).",
+        "norm": Key("str", "malinois backbone: weight-normalised convolutions (the malinois preset) or "
+                           "convolutions followed by BatchNorm.", choices=("weight", "batch"), preset=True),
+        "head_dropout": Key("floats", "Dropout after the first and second layer of each head (malinois "
+                                      "preset: 0.3, 0.2).",
                             lo=0, hi=1, hi_open=True, length=2, preset=True),
         "kmer_prior": Key("bool", "Average the network's output with a k-mer (k = 1-6, both strands) ridge "
                                   "regression fitted on the train rows (false for the mm-transformer unless set).",
@@ -261,15 +262,15 @@ EP_KEYS = {
         "pool": _int("Pooling width of the sequence tower.", 1, preset=True),
         "d": _int("Size of z_I and z_E.", 1, preset=True),
         "env_hidden": _int("Hidden size of the environment stream.", 1, preset=True),
-        "modules": _int("Energy channels K (U_I and R_E are K-vectors; 1 is the design's scalar formula).", 1,
+        "modules": _int("Energy channels K (U_I and R_E are K-vectors; 1: scalar U_I and R_E).", 1,
                         preset=True),
         "dropout": Key("float", "Dropout.", lo=0, hi=1, hi_open=True, preset=True),
         "strands": _int("Strands read (1: forward; 2: both).", 1, hi=2, preset=True),
         "env_input": Key("str", "What the environment stream reads.", choices=("enhancer", "pair"), preset=True),
-        "env_filters": _int("0: f_E' reads the shared stem's features (the design); N: a stem of N filters of its "
+        "env_filters": _int("0: f_E' reads the shared stem's features; N: a stem of N filters of its "
                             "own, trained by the environment's losses only.", 0, preset=True),
-        "energy": Key("str", "interaction: the design's sigma(sum_k (U_k - R_k + lambda U_k R_k) / T); linear: its "
-                             "fallback sigma((U + U Lambda_U z_E + lambda_R z_E) / T).",
+        "energy": Key("str", "interaction: sigma(sum_k (U_k - R_k + lambda U_k R_k) / T); linear: "
+                             "sigma((U + U Lambda_U z_E + lambda_R z_E) / T).",
                       choices=("interaction", "linear"), preset=True),
         "clamp_temperature": Key("bool", "Clamp T = softplus(t) to [0.5, 2].", default=False),
         "pair_form": Key("str", "How z_I joins the two sequences: product, softplus(W_E h_E) * softplus(W_P h_P); "
