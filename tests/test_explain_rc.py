@@ -225,3 +225,56 @@ def test_ism_of_a_motif_prior_model_gives_each_mutant_its_own_motif_scores(rows,
     for k, (p, b) in enumerate((p, b) for p in range(L) for b in "ACGT" if b != s[p]):
         want[0, :, "ACGT".index(b), p] = d[k]
     assert np.allclose(ism, want, rtol=1e-4, atol=2e-5), np.abs(ism - want).max()
+
+
+def test_contribution_scores_hand_worked():
+    """The logo letters: for saliency/IG the map at the observed base; for ISM minus the mean of
+    the three substitutions (worked by hand: at 'A' with deltas C 0.3, G -0.6, T 0.9 the base
+    contributes -(0.3 - 0.6 + 0.9) / 3 = -0.2); N positions and other bases stay 0."""
+    from toolkit.evaluate.plots import contribution_scores
+
+    att = np.array([[0.0, 0.5, 0.1, 7.0],     # A
+                    [0.3, 0.0, 0.2, 7.0],     # C
+                    [-0.6, 0.4, 0.0, 7.0],    # G
+                    [0.9, -0.3, 0.6, 7.0]])   # T
+    ism = contribution_scores("ACGN", att, "ism")
+    want = np.zeros((4, 4))
+    want[0, 0], want[1, 1], want[2, 2] = -0.2, -(0.5 + 0.4 - 0.3) / 3, -(0.1 + 0.2 + 0.6) / 3
+    assert np.allclose(ism, want)
+    sal = contribution_scores("TGCA", att, "saliency")
+    want = np.zeros((4, 4))
+    want[3, 0], want[2, 1], want[1, 2], want[0, 3] = 0.9, 0.4, 0.2, 7.0
+    assert np.allclose(sal, want)
+
+
+def test_plot_draws_the_first_sequences_maps(model, rows, tmp_path):
+    """--plot writes a PNG of the maps predict wrote: the figure has one logo per sequence and
+    target (first 3 sequences), whose letters are the ISM contributions of the observed bases
+    computed here from the HDF5 maps; --plot without --explain is a usage error."""
+    import matplotlib.image as mpimg
+
+    from toolkit.evaluate.plots import attribution_logos
+
+    seqs = _central(rows, 0, 4)
+    png, e = tmp_path / "maps.png", tmp_path / "maps.h5"
+    res = invoke(predict_cli, ["-m", model, "-q", "--explain", "ism", "-e", e, "--plot", png], input=_table(seqs))
+    assert res.exit_code == 0, res.output
+    img = mpimg.imread(png)
+    assert img.ndim == 3 and img.shape[0] > 9 * 100 and img.shape[1] > 500
+    import h5py
+
+    with h5py.File(e) as h5:
+        maps = h5["ism"][()]
+    fig = attribution_logos([(f"s{i} {t}", seqs[i], maps[i, j]) for i in range(3) for j, t in enumerate(TARGETS)],
+                            "ism")
+    assert len(fig.axes) == 9
+    # each panel spans its letters: from the most negative to the most positive contribution,
+    # computed here from the maps (minus the mean of the three substitutions at each position)
+    for k, ax in enumerate(fig.axes):
+        i, j = divmod(k, len(TARGETS))
+        m = maps[i, j]
+        obs = ["ACGT".index(b) for b in seqs[i]]
+        score = np.array([-(m[:, p].sum() - m[obs[p], p]) / 3 for p in range(L)])
+        assert np.allclose(ax.get_ylim(), (min(score.min(), 0), max(score.max(), 0)), rtol=1e-5, atol=1e-7)
+    res = invoke(predict_cli, ["-m", model, "-q", "--plot", tmp_path / "x.png"], input=_table(seqs))
+    assert res.exit_code == 2 and "--explain" in res.output

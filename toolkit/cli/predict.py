@@ -34,6 +34,10 @@ from . import options as opt
                    "it is large.")
 @click.option("--ig-baseline", type=click.Choice(["zero", "shuffle"]), default="zero", show_default=True,
               help="Integrated-gradients baseline: all-zero, or the sequence's bases shuffled (--seed).")
+@click.option("--plot", metavar="PNG", default=None,
+              help="With --explain: draw the attribution maps of the first 3 sequences (one logo per sequence and "
+                   "target: the observed bases' contributions, above the axis where they raise the prediction, "
+                   "below where they lower it; for ism minus the mean of the three substitutions) to a PNG.")
 @click.option("--genome", metavar="FASTA", default=None,
               help="Enhancer-promoter (fit-ep) models: the genome for a pair table of coordinates (default: the "
                    "FASTA the model was trained with, if it is still there).")
@@ -47,7 +51,7 @@ from . import options as opt
 def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, chunk_rows, uncertainty, baseline,
         features_h5,
         explain,
-        explain_output, ig_steps, ig_baseline, genome, support_size, device, seed, jobs, shard, quiet, verbose):
+        explain_output, ig_steps, ig_baseline, plot, genome, support_size, device, seed, jobs, shard, quiet, verbose):
     """Predict with a trained model: every input column plus pred_<target>.
 
     Reads any sequence input (table or FASTA; path or standard input) in
@@ -97,7 +101,9 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
     if explain_output and not explain_output.endswith(".h5"):
         raise click.BadParameter(f"'{explain_output}': attribution maps are written as HDF5, to a path ending "
                                  "in .h5", param_hint="'-e' / '--explain-output'")
-    opt.distinct_outputs(**{"-o": output, "-e": explain_output})
+    if plot and not explain:
+        raise click.UsageError("--plot draws attribution maps: it needs --explain METHOD and -e FILE.h5")
+    opt.distinct_outputs(**{"-o": output, "-e": explain_output, "--plot": plot})
     opt.require_input(input)
     opt.check_shard(shard, input)
     log = opt.Log("predict", quiet, verbose)
@@ -137,6 +143,7 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(AtomicOutput(output, inputs=[input]))
         maps = None
+        shown = []  # (title, sequence, map (4, L)) of the first sequences, for --plot
         if explain:  # attribution maps are written chunk by chunk, like the predictions
             maps = _MapWriter(stack.enter_context(AtomicOutput(explain_output, inputs=[input], by_name=True)),
                               explain, pred)
@@ -167,15 +174,20 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
             write_tsv(pd.concat([frame, vals], axis=1), out, header=first and header)
             first = False
             if explain:
-                maps.append(frame["id"].to_numpy(dtype=object),
-                            *pred.explain(seqs, side, explain, steps=ig_steps, baseline=ig_baseline, seed=seed,
-                                          rc_average=rc_average, ism_batch_size=batch_size))
+                ids = frame["id"].to_numpy(dtype=object)
+                att = pred.explain(seqs, side, explain, steps=ig_steps, baseline=ig_baseline, seed=seed,
+                                   rc_average=rc_average, ism_batch_size=batch_size)
+                maps.append(ids, *att)
+                for i in range(min(len(ids), 3 - len({t[0] for t in shown}))):
+                    shown += [((ids[i], task), seqs[i], att[0][i, j]) for j, task in enumerate(pred.targets)]
             n += len(frame)
             del chunk, seqs, side, y, frame, vals  # not held while the next chunk is read
             log.status(f"predict: {n:,} sequences, {n / max(time.time() - t0, 1e-9):,.0f}/s")
         log.status_done()
         if maps is not None:
             maps.close()
+        if plot and shown:
+            _plot_maps(plot, input, shown, explain)
     if filled[0]:
         log.warn(f"{filled[0]:,} missing or non-finite side-input value(s) in {filled[1]:,} row(s) were set to the "
                  "train mean (as in training); check the input columns or --features")
@@ -225,6 +237,28 @@ def _predict_pairs(input, output, pred, genome, support_size, seed, batch_size, 
              + (f" ({len(unseen)} not seen in training: {', '.join(unseen[:6])})" if unseen else "")
              + f", support sets of {pred.support_size if support_size is None else support_size}, threshold "
              f"{pred.threshold:.4g}, device {dev}, {time.time() - t0:.1f} s")
+
+
+def _plot_maps(path, input, shown, method):
+    """The --plot figure: one logo per (sequence, target) of the maps shown (((id, target),
+    sequence, map (4, L)), ...), each sequence as the model read it."""
+    from ..errors import ConfigError
+    from ..io.streams import AtomicOutput
+
+    try:
+        from ..evaluate.plots import attribution_logos
+    except ImportError as exc:   # pragma: no cover - matplotlib and logomaker are install requirements
+        raise ConfigError(f"--plot needs matplotlib and logomaker ({exc})",
+                          hint="install them: python3 -m pip install matplotlib logomaker") from None
+    from ..train.data import decode_rows, encode
+
+    def as_read(seq, L):  # N-padded or centre-cropped to the model's input length, as the model read it
+        return decode_rows(encode([seq], L), [L])[0]
+
+    rows = [(f"{sid}  {task}", as_read(seq, att.shape[-1]), att) for (sid, task), seq, att in shown]
+    fig = attribution_logos(rows, method)
+    with AtomicOutput(path, inputs=[input], text=False, by_name=True) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
 
 
 class _MapWriter:

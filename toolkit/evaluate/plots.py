@@ -396,3 +396,75 @@ def _binary(top, bottom, y, p, t):
     bottom.set_xlabel(t.pred_name)
     bottom.set_ylabel("rows")
     bottom.legend(fontsize=8, frameon=False)
+
+
+def contribution_scores(seq, attribution, method):
+    """The per-position contribution of the observed bases, the letters of an attribution logo.
+
+    Parameters
+    ----------
+    seq : str
+        The sequence the map was computed on (ACGT; any other letter is a position with no
+        base), at most L long (shorter: the map's first len(seq) positions are read).
+    attribution : numpy.ndarray, shape (4, L)
+        One task's map, bases in the order A, C, G, T.
+    method : str
+        ``saliency`` or ``ig``: the map at the observed base (gradient or attribution times
+        the one-hot input). ``ism``: the map holds each single mutant's prediction minus
+        the sequence's, so the observed base's contribution is minus the mean of the three
+        substitutions (how much the prediction drops, on average, when the base is changed).
+
+    Returns
+    -------
+    numpy.ndarray, shape (4, len(seq))
+        Zero everywhere but the observed base's row (and zero at positions without a base).
+    """
+    a = np.asarray(attribution, dtype=np.float64)
+    n = len(seq)
+    idx = np.array(["ACGT".find(b) for b in seq.upper()], dtype=np.int64)
+    out = np.zeros((4, n))
+    pos = np.flatnonzero(idx >= 0)
+    if method == "ism":
+        others = a[:, pos].sum(axis=0) - a[idx[pos], pos]      # the three substitutions at each position
+        out[idx[pos], pos] = -others / 3.0
+    else:
+        out[idx[pos], pos] = a[idx[pos], pos]
+    return out
+
+
+def attribution_logos(rows, method, width=None):
+    """Sequence logos of attribution maps, one panel per (sequence, task).
+
+    Parameters
+    ----------
+    rows : list of (title str, sequence str, attribution numpy.ndarray (4, L))
+    method : str
+        ``saliency``, ``ig`` or ``ism`` (see :func:`contribution_scores`).
+    width : float, optional
+        Figure width in inches (default: grows with the sequence length, 6 to 24).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Attached to an Agg canvas. Letters above the axis raised the prediction, letters
+        below lowered it; drawn with logomaker.
+    """
+    import logomaker
+    import pandas as pd
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    longest = max(len(s) for _, s, _ in rows)
+    fig = Figure(figsize=(width or float(np.clip(longest / 10, 6, 24)), 1.9 * len(rows)), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
+    for ax, (title, seq, att) in zip(axes, rows):
+        scores = contribution_scores(seq, att, method)
+        frame = pd.DataFrame(scores.T, columns=list("ACGT"))
+        logomaker.Logo(frame, ax=ax, color_scheme="classic", show_spines=False)
+        ax.axhline(0, color="#7f7f7f", linewidth=0.5)
+        ax.set_xlim(-0.5, len(seq) - 0.5)
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.set_ylabel({"ism": "ISM score", "ig": "IG attribution"}.get(method, "saliency"), fontsize=8)
+    axes[-1].set_xlabel("position")
+    return fig
