@@ -118,3 +118,11 @@ def test_non_acgtn_is_an_error_naming_the_line(tmp_path):
     path, _ = _small(tmp_path, n=3, extra={"seq_id": ["iupac"], "seq": ["ACGTRYACGT"], "mean_value": ["1"]})
     res = run_cli("descfeat", [path])
     assert res.exit_code == 1 and "line 5" in res.stderr and "seqqc" in res.stderr
+
+
+@pytest.mark.parametrize("name", ["f.h5.gz", "f.hdf5"])
+def test_hdf5_like_output_names_are_refused_not_written_as_tsv(tmp_path, name):
+    """-o f.h5.gz used to write gzipped TSV under an HDF5-looking name: a usage error now, and no file."""
+    res = run_cli("descfeat", [DATA / "deepstarr_200.tsv", "-o", tmp_path / name, "-q"])
+    assert res.exit_code == 2 and "ending in .h5" in res.output
+    assert not (tmp_path / name).exists()

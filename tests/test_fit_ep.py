@@ -160,7 +160,7 @@ def test_stem_reads_both_strands():
     assert new.tower.strands == 2 and new.f_E[0].in_features == 4
 
 
-def test_normalised_stem_stays_strand_symmetric_and_bilinear_pairs_every_feature():
+def test_normalised_stem_stays_strand_symmetric_and_pair_forms_are_what_they_say():
     """stem_norm: one normalisation for both strands, so a sequence and its reverse complement
     still pool to the same features (in training and eval mode); pair_form bilinear: z_I is a
     function of the outer product h_E h_P^T (checked against it computed by hand)."""
@@ -182,6 +182,14 @@ def test_normalised_stem_stays_strand_symmetric_and_bilinear_pairs_every_feature
     want = torch.nn.functional.softplus(torch.stack([(lin.weight.view(3, 4, 4) * torch.outer(he[i], hp[i])).sum((1, 2))
                                                      for i in range(2)]) + lin.bias)
     assert torch.allclose(z, want, atol=1e-6)
+    c = M.EPModel(2, channels=4, kernel=5, blocks=0, pool=4, d=3, env_hidden=6, modules=2, dropout=0.0,
+                  pair_form="conjunction")
+    c.eval()
+    z, _ = c.features(xe, xp)
+    he, hp = c.tower(xe)[0], c.tower(xp)[0]
+    sp = torch.nn.functional.softplus
+    term = [sp(h @ lin.weight.T + lin.bias) for h, lin in ((he, c.f_I_e[1]), (he, c.f_I_m[1]), (hp, c.f_I_p[1]))]
+    assert torch.allclose(z, term[0] * term[1] * term[2], atol=1e-6)   # (enhancer AND enhancer) AND promoter
     with pytest.raises(ValueError, match="pair_form"):
         M.EPModel(2, channels=4, kernel=5, blocks=0, pair_form="concat")
 

@@ -131,4 +131,8 @@ def test_commands_man_pages_and_share_installed(installed, tmp_path):
     assert (out / "model" / "model.pt").exists() and "pred_WTC11_l2fc" in (out / "preds.tsv").read_text()
     table = (out / "eval.txt").read_text()
     assert "HepG2_l2fc" in table and "pearson" in table.lower() and table == res.stdout
+    assert "base_K562_l2fc" in table                        # the k-mer ridge beside the model
+    for png in ("eval.png", "ism.png"):                     # the figures, real PNGs
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+    assert "results in out/" in res.stderr and "ism.png" in res.stderr
     assert (installed / "share" / "regseq-toolkit" / "examples" / "ecoli" / "NC_000913.3.fa.bgz.fai").exists()

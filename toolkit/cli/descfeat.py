@@ -151,6 +151,9 @@ def cli(inputs, output, fmt, seq_col, id_col, cell_type, motifs_path, families, 
     from ..io.tables import iter_table, standard_frame, tsv_header, tsv_rows, write_tsv
 
     log = opt.Log("descfeat", quiet, verbose)
+    if output.endswith((".h5.gz", ".hdf5", ".h5.bgz")):
+        raise click.BadParameter(f"'{output}': HDF5 output is written to a path ending in .h5 (its datasets are "
+                                 "compressed inside the file); .gz is for TSV", param_hint="'-o' / '--output'")
     opt.distinct_outputs(**{"-o": output, "--report": report})
     if merge:
         if prune:

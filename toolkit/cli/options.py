@@ -336,9 +336,10 @@ def resume_option(fn):
     """``--resume`` of every fit-* command."""
     return click.option("--resume", is_flag=True,
                         help="Continue the run in DIR from its last checkpoint, exactly, with the settings of "
-                             "DIR/config.json (--config and the training options given now are not read). The rows "
-                             "come from DIR's training cache when it is there (INPUT, if a file, must be the one it "
-                             "was built from); else INPUT is read again and must give the same rows.")(fn)
+                             "DIR/config.json (--config and the training options given now are not read). fit-cre and "
+                             "fit-physinformer take the rows from DIR's training cache when it is there (INPUT, if a "
+                             "file, must be the one it was built from); otherwise, and for fit-ep, INPUT is read "
+                             "again and must give the same rows.")(fn)
 
 
 def device_option(fn):

@@ -21,8 +21,9 @@ Layout (format 1)::
     /<split>/<name>    [n] or [n, k]    the command's per-row values, as read (raw): fit-cre
                                         y, se (float64 [n, T]), side (float32 [n, S]),
                                         cell (int32 [n]), target_idx (int64 [n]), groups (str [n]);
-                                        fit-physinformer values (float32 or float64 [n, d]) and
-                                        act (float64 [n, A])
+                                        fit-physinformer values (float32 or float64 [n, d]),
+                                        act (float64 [n, A]) and origin (uint8 [n]: 0 a row of the
+                                        input; --augment copies 1 mutated, 2 shuffled, 3 genome)
     attrs: format ("regseq-toolkit training cache"), format_version (1), kind (cre or
            physinformer), toolkit_version, complete (1), source (JSON: the input's path,
            size and mtime_ns; null for standard input), meta (JSON: what the command derived

@@ -94,7 +94,7 @@ PRESETS = {
 # With the defaults e collapses to one vector for every pair: see
 # docs/decisions/0007-fit-ep-environment-stream.md.
 ENERGIES = ("interaction", "linear")
-PAIR_FORMS = ("product", "bilinear")
+PAIR_FORMS = ("product", "bilinear", "conjunction")
 ENV_INPUTS = ("enhancer", "pair")
 
 
@@ -208,6 +208,8 @@ class EPModel(nn.Module):
         else:
             self.f_I_e = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, d), nn.Softplus())
             self.f_I_p = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, d), nn.Softplus())
+        if pair_form == "conjunction":          # a second enhancer term: (enhancer AND enhancer) AND promoter
+            self.f_I_m = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, d), nn.Softplus())
         self.env_tower = Tower(env_filters, kernel, 0, pool, strands) if env_filters > 0 else None
         env_channels = env_filters if env_filters > 0 else channels
         env_width = env_channels if env_input == "enhancer" else 2 * env_channels
@@ -245,6 +247,8 @@ class EPModel(nn.Module):
             z_I = self.f_I((he[:, :, None] * hp[:, None, :]).flatten(1))
         else:
             z_I = self.f_I_e(he) * self.f_I_p(hp)
+            if self.pair_form == "conjunction":
+                z_I = z_I * self.f_I_m(he)
         return z_I, self.f_E(env_in)
 
     def environment_parameters(self):

@@ -275,7 +275,9 @@ EP_KEYS = {
         "clamp_temperature": Key("bool", "Clamp T = softplus(t) to [0.5, 2].", default=False),
         "pair_form": Key("str", "How z_I joins the two sequences: product, softplus(W_E h_E) * softplus(W_P h_P); "
                                 "bilinear, softplus(W (h_E outer h_P)), every enhancer feature with every promoter "
-                                "feature.", choices=("product", "bilinear"), preset=True),
+                                "feature; conjunction, softplus(W_E h_E) * softplus(W_M h_E) * softplus(W_P h_P), two "
+                                "enhancer terms (e.g. a motif and a marker) with a promoter term.",
+                         choices=("product", "bilinear", "conjunction"), preset=True),
         "stem_norm": Key("bool", "Batch-normalise the stem's responses (both strands together) before the ReLU.",
                          preset=True),
     },
