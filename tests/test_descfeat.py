@@ -126,3 +126,12 @@ def test_hdf5_like_output_names_are_refused_not_written_as_tsv(tmp_path, name):
     res = run_cli("descfeat", [DATA / "deepstarr_200.tsv", "-o", tmp_path / name, "-q"])
     assert res.exit_code == 2 and "ending in .h5" in res.output
     assert not (tmp_path / name).exists()
+
+
+def test_list_goes_to_o_like_any_output(tmp_path):
+    """--list honours -o (it used to print to standard output whatever -o said): the same TSV."""
+    out = tmp_path / "list.tsv"
+    res = run_cli("descfeat", ["--list", "--families", "thermo", "-o", out])
+    assert res.exit_code == 0 and res.output == ""
+    assert out.read_text() == run_cli("descfeat", ["--list", "--families", "thermo"]).output
+    assert out.read_text().startswith("name\tfamily\tunit\tformula\tsource\tcaveat\n")

@@ -86,7 +86,7 @@ def _pieces(n, jobs):
 @click.option("--families", default="all", show_default=True, metavar="LIST",
               help="Comma-separated families: pwm, bend, stiff, thermo, entropy, advanced, psi (or all).")
 @click.option("--list", "list_only", is_flag=True,
-              help="Print every descriptor column it writes as TSV and exit: name, family, unit, formula (what "
+              help="Write every descriptor column it computes as TSV (to -o, or standard output) and exit: name, family, unit, formula (what "
                    "the value is, one line), source, and caveat (where the formula is not to be trusted as its "
                    "name suggests, e.g. the Wallace rule beyond ~20 nt; empty if none).")
 @opt.threads_option
@@ -182,7 +182,11 @@ def cli(inputs, output, fmt, seq_col, id_col, cell_type, motifs_path, families, 
 
         table = pd.DataFrame([(d.name, d.family, d.unit, d.formula, d.source, d.caveat) for d in dset.descriptors],
                              columns=["name", "family", "unit", "formula", "source", "caveat"])
-        write_tsv(table, sys.stdout)
+        if output.endswith(".h5"):
+            raise click.BadParameter("--list writes TSV: give -o FILE.tsv (or no -o, for standard output)",
+                                     param_hint="'-o' / '--output'")
+        with AtomicOutput(output) as out:
+            write_tsv(table, out)
         return
     opt.require_input(input)
     opt.check_shard(shard, input)

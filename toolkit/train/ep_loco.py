@@ -195,7 +195,7 @@ def _score_test(fold_dir, test_split, sub, config, dev, no_baseline):
     logits, _, _, _ = trainer.score_pairs(pred.model, test_split, groups, dev, pred.env)
     test = sub["test"]
     frame = pd.DataFrame({"id": test["ids"], "cell": test["cells"], "label": test["y"].astype(int).astype(str),
-                          "distance": ["" if test["distance"] is None or not np.isfinite(v) else f"{v:.10g}"
+                          "distance": ["NaN" if test["distance"] is None or not np.isfinite(v) else f"{v:.10g}"
                                        for v in (test["distance"] if test["distance"] is not None
                                                  else np.full(len(test["y"]), np.nan))]})
     frame["pred_label"] = [f"{v:.10g}" for v in trainer.sigmoid(logits)]
