@@ -53,6 +53,7 @@ SAME_MEANING = {
     "--test-chroms": "test chromosomes of a chromosome hold-out",
     "--val-chroms": "validation chromosomes of a chromosome hold-out",
     "--winsorize": "LOW,HIGH percentiles at which values are clipped (seqqc: targets; evalboot: for winsor_pearson)",
+    "--plot": "PNG: where the command draws its figure (evalboot: the evaluation panels; predict: attribution logos)",
     "--clip": "windows past a chromosome end are padded with N instead of refused",
 }
 
