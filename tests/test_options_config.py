@@ -310,7 +310,7 @@ def _ep_config(file_settings, flags):
 
 def test_fit_ep_precedence_defaults_preset_file_flags():
     base = _ep_config({}, {})
-    # the cpu preset (README: gamma starts at 1, environment at a tenth of the rate, lr 1e-2)
+    # the cpu preset (docs/models.md, fit-ep: gamma starts at 1, environment at a tenth of the rate, lr 1e-2)
     assert base["train"]["gamma"] == 1.0 and base["train"]["gamma_max"] == 2.0
     assert base["train"]["env_lr_scale"] == 0.1 and base["train"]["lr"] == 0.01 and base["train"]["support"] == 32
     assert base["train"]["task_loss"] == "immax" and base["model"]["energy"] == "linear"
@@ -374,7 +374,7 @@ def _cre_config(file_settings, arch=None, members=None):
 
 
 def test_fit_cre_mm_transformer_defaults_yield_to_the_file_and_flags():
-    # the mm-transformer's own defaults (README, design 004): lr 5e-4, no k-mer branch, one network
+    # the mm-transformer's own defaults (docs/models.md, multi-modal inputs): lr 5e-4, no k-mer branch, one network
     cfg = _cre_config({"model": {"arch": "mm-transformer", "mm": {"d_model": 64}}})
     assert cfg["model"]["arch"] == "mm-transformer" and cfg["train"]["lr"] == 5e-4
     assert cfg["model"]["kmer_prior"] is False and cfg["model"]["members"] == 1
