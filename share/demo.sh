@@ -39,6 +39,8 @@ evalboot "$out/preds.tsv" --truth "$targets" --compare base_HepG2_l2fc,base_K562
 echo "== in-silico mutagenesis of the first test sequence" >&2
 head -2 "$out/test.tsv" > "$out/one.tsv"
 predict --model "$out/model" "$out/one.tsv" --explain ism -e "$out/ism.h5" --plot "$out/ism.png" > "$out/one_pred.tsv"
+echo "== variant effects: seven MPRA-tested GWAS variants (Gosai et al. 2024), alt minus ref per cell line" >&2
+predict --model "$out/model" --variants "$here/examples/gosai_variants.tsv" > "$out/effects.tsv"
 cat >&2 <<EOF
 == done in $(($(date +%s) - start)) s; results in $out/:
    split.tsv      every input row with its split (rejected.tsv: rows dropped, with the reason)
@@ -49,4 +51,5 @@ cat >&2 <<EOF
    eval.txt       metrics with 95% bootstrap intervals, model against baseline, MinGap specificity
    eval.png       per cell line: observed against predicted, residuals, calibration; MinGap by quintile
    ism.png        what each base of one test sequence contributes to its prediction (ism.h5: the maps)
+   effects.tsv    each variant's ref_, alt_ and delta_<cell> (alt - ref) and its MinGap change
 EOF

@@ -135,4 +135,6 @@ def test_commands_man_pages_and_share_installed(installed, tmp_path):
     for png in ("eval.png", "ism.png"):                     # the figures, real PNGs
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
     assert "results in out/" in res.stderr and "ism.png" in res.stderr
+    effects = (out / "effects.tsv").read_text().splitlines()   # the installed variant table, all scored
+    assert len(effects) == 8 and "delta_K562_l2fc" in effects[0] and "delta_mingap" in effects[0]
     assert (installed / "share" / "regseq-toolkit" / "examples" / "ecoli" / "NC_000913.3.fa.bgz.fai").exists()

@@ -54,6 +54,7 @@ SAME_MEANING = {
     "--val-chroms": "validation chromosomes of a chromosome hold-out",
     "--winsorize": "LOW,HIGH percentiles at which values are clipped (seqqc: targets; evalboot: for winsor_pearson)",
     "--plot": "PNG: where the command draws its figure (evalboot: the evaluation panels; predict: attribution logos)",
+    "--rejects": "FILE: every input row (seqqc) or variant allele (predict --variants) not kept, with its reason",
     "--clip": "windows past a chromosome end are padded with N instead of refused",
 }
 

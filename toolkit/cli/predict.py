@@ -38,9 +38,17 @@ from . import options as opt
               help="With --explain: draw the attribution maps of the first 3 sequences (one logo per sequence and "
                    "target: the observed bases' contributions, above the axis where they raise the prediction, "
                    "below where they lower it; for ism minus the mean of the three substitutions) to a PNG.")
+@click.option("--variants", is_flag=True,
+              help="INPUT holds variants, not sequences: score each as alt - ref (see above). A VCF (plain, gzip or "
+                   "bgzip; by content or a .vcf/.vcf.gz/.bcf name) or a TSV/CSV of chrom, pos, ref, alt needs "
+                   "--genome; a TSV/CSV of elements (sequence, position, ref, alt) does not.")
+@click.option("--rejects", metavar="FILE", default=None,
+              help="With --variants: write every allele not scored, with qc_reason, qc_detail and qc_line, to "
+                   "FILE (TSV).")
 @click.option("--genome", metavar="FASTA", default=None,
-              help="Enhancer-promoter (fit-ep) models: the genome for a pair table of coordinates (default: the "
-                   "FASTA the model was trained with, if it is still there).")
+              help="With --variants: the reference genome the windows are cut from and REF is checked against "
+                   "(plain or bgzip FASTA). Enhancer-promoter (fit-ep) models: the genome for a pair table of "
+                   "coordinates (default: the FASTA the model was trained with, if it is still there).")
 @click.option("--support-size", type=click.IntRange(1), default=None,
               help="Enhancer-promoter models: pairs per cell line whose mean environment feature is its z_E, "
                    "drawn with --seed from that cell line's input rows (labels unused). [default: the model's, 32]")
@@ -51,7 +59,8 @@ from . import options as opt
 def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, chunk_rows, uncertainty, baseline,
         features_h5,
         explain,
-        explain_output, ig_steps, ig_baseline, plot, genome, support_size, device, seed, jobs, shard, quiet, verbose):
+        explain_output, ig_steps, ig_baseline, plot, variants, rejects, genome, support_size, device, seed, jobs, shard,
+        quiet, verbose):
     """Predict with a trained model: every input column plus pred_<target>.
 
     Reads any sequence input (table or FASTA; path or standard input) in
@@ -76,12 +85,48 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
     (support_set = 1 marks them; leave them out of an evaluation if you
     prefer); every pair, support pairs included, is then scored.
 
+    With --variants (sequence models: fit-cre, fit-physinformer), each
+    variant is scored as the prediction of its ALT window minus that of its
+    REF window, both in one forward pass. INPUT: a VCF or a TSV/CSV with
+    chrom, pos, ref, alt (1-based; optional id, strand), cut from
+    --genome; or a TSV/CSV of elements (an MPRA library: a sequence
+    column, position 1-based in the element, ref, alt; no genome). A
+    table with a sequence column is read as elements. Models that read
+    descfeat features or other columns besides the sequence are refused. Multi-allelic records
+    give one row per ALT. Genome windows are L bases, the model's length:
+    the REF window starts at pos - 1 + floor(len(REF)/2) - floor(L/2)
+    (centred on REF as seqqc centres a BED interval); the ALT window is
+    centred the same way on ALT in the genome with REF replaced by ALT,
+    its flanks read from the genome, so an indel keeps both windows L
+    bases long and centred on the event. Bases past a chromosome end are
+    N (n_pad counts them: the larger of the two windows). A table's
+    strand column, where '-', reverse-complements both windows (for
+    models of strand-oriented windows, such as promoters); a VCF is read
+    on the + strand. Elements: REF is
+    the element, ALT the element with REF replaced by ALT, each read as
+    any sequence is (N-padded or centre-cropped to L). Output: id (the
+    VCF ID or id column, else chrom:pos:ref:alt), chrom, pos, ref, alt,
+    n_pad (tables: their own columns, the ALT column holding one allele),
+    then per target ref_<target>, alt_<target>, delta_<target> (alt -
+    ref); with two or more <CELL>_l2fc targets also mingap_cell (the top
+    cell of the REF prediction), mingap_ref, mingap_alt and delta_mingap
+    (MinGap of each allele for that cell). Not scored, with a reason:
+    REF differing from the genome or element (ref_mismatch), an unknown
+    chromosome (unknown_chrom), REF past the end (out_of_bounds), a
+    symbolic ALT, '*' or a breakend (symbolic_alt), no ALT (no_alt),
+    other characters (invalid_allele), a bad position (invalid_position),
+    REF outside the bases the model reads of a long element
+    (outside_window). --rejects FILE keeps them; standard error gets the
+    counts. --batch-size is rounded up to an even number.
+
     \b
     Examples:
       seqqc lib.csv | predict --model models/cre > preds.tsv
       predict --model models/cre test.tsv | evalboot --truth HepG2_l2fc --pred pred_HepG2_l2fc
       predict -m models/cre hits.fa --explain ism -e ism.h5 > preds.tsv
       predict -m models/cre big.tsv --shard 2/8 -o preds.2.tsv   # cat preds.{1..8}.tsv > preds.tsv
+      predict -m models/cre --variants calls.vcf.gz --genome hg38.fa --rejects rej.tsv > effects.tsv
+      predict -m models/cre --variants library_snvs.tsv | sort -t$'\\t' -k9,9g | head
     """
     import contextlib
     import math
@@ -96,6 +141,14 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
     from ..train.cre import resolve_device
     from ..train.serve import load
 
+    if variants:
+        return _predict_variants(input, model_dir, output, rejects, fmt, seq_col, id_col, rc_average, batch_size,
+                                 chunk_rows, genome, device, jobs, shard, quiet, verbose,
+                                 {"--uncertainty": uncertainty, "--baseline": baseline, "--features": features_h5,
+                                  "--explain": explain, "-e": explain_output, "--plot": plot,
+                                  "--support-size": support_size})
+    if rejects:
+        raise click.UsageError("--rejects is for --variants (variants not scored); predict scores every sequence")
     if explain and not explain_output:
         raise click.UsageError("--explain needs -e/--explain-output FILE.h5")
     if explain_output and not explain_output.endswith(".h5"):
@@ -237,6 +290,215 @@ def _predict_pairs(input, output, pred, genome, support_size, seed, batch_size, 
              + (f" ({len(unseen)} not seen in training: {', '.join(unseen[:6])})" if unseen else "")
              + f", support sets of {pred.support_size if support_size is None else support_size}, threshold "
              f"{pred.threshold:.4g}, device {dev}, {time.time() - t0:.1f} s")
+
+
+def _predict_variants(input, model_dir, output, rejects, fmt, seq_col, id_col, rc_average, batch_size, chunk_rows,
+                      genome, device, jobs, shard, quiet, verbose, not_here):
+    """predict --variants: every allele of the input scored (ref, alt, delta per target) or
+    rejected with its reason; streamed chunk by chunk, both windows of a variant in one batch."""
+    import contextlib
+    import os
+    import shutil
+    import tempfile
+    import time
+    from collections import Counter
+
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from ..errors import ConfigError
+    from ..evaluate.variants import mingap_effects, score_alleles
+    from ..io import variants as V
+    from ..io.genome import open_genome
+    from ..io.streams import AtomicOutput, display_name
+    from ..io.tables import iter_table, shard_bounds, target_cell_name, write_tsv
+    from ..seq import reverse_complement as revcomp
+    from ..train.cre import resolve_device
+    from ..train.serve import load
+
+    given = [flag for flag, value in not_here.items() if value]
+    if given:
+        raise click.UsageError(f"{', '.join(given)} do(es) not apply with --variants (variant effects are "
+                               "predictions of two windows; explain or plot the windows with a plain predict)")
+    opt.distinct_outputs(**{"-o": output, "--rejects": rejects})
+    opt.require_input(input)
+    opt.check_shard(shard, input)
+    log = opt.Log("predict", quiet, verbose)
+    torch.set_num_threads(jobs)
+    dev = resolve_device(device)
+    pred = load(model_dir, dev)
+    if getattr(pred, "kind", None) == "ep" or not getattr(pred, "length", None):
+        raise ConfigError("--variants scores sequence models (fit-cre, fit-physinformer); this is an "
+                          "enhancer-promoter model", file=model_dir,
+                          hint="score a pair table with a plain predict, once with each allele's sequences")
+    side = (getattr(pred, "config", None) or {}).get("side") or {}
+    if getattr(pred, "features", None) or side.get("modality_specs") or side.get("cell"):
+        raise ConfigError("--variants: this model reads more than the sequence (descfeat features, input "
+                          "columns or a cell column), which the variant windows do not have", file=model_dir,
+                          hint="score variants with a model trained on the sequence alone (fit-cre without "
+                               "--features or modality columns)")
+    L = int(pred.length)
+    name = display_name(input)
+    bs = batch_size + batch_size % 2
+    block = bs // 2          # variants per forward pass: a record meets the same batch in every chunk and shard
+    chunk_rows = -(-chunk_rows // block) * block
+    targets = list(pred.targets)
+    cells = [target_cell_name(t) for t in targets]
+    mingap = sum(c is not None for c in cells) >= 2
+    cell_idx = [j for j, c in enumerate(cells) if c is not None]
+    t0 = time.time()
+    reasons = Counter()
+    n_scored = n_alleles = 0
+    header = shard is None or shard[0] == 1
+
+    with contextlib.ExitStack() as stack:
+        path = input
+        if input in (None, "-"):   # pysam and the kind check need a file: standard input is spooled to one
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="predict-variants-"))
+            path = os.path.join(tmp, "input")
+            with open(path, "wb") as dst:
+                shutil.copyfileobj(click.get_binary_stream("stdin"), dst, 1 << 20)
+            if os.path.getsize(path) == 0:
+                from ..errors import InputError
+
+                raise InputError("the input is empty", file=name, hint="check the file or the command before the pipe")
+        kind = V.variant_input_kind(path, None if input in (None, "-") else input)
+        fa = None
+        if kind == "vcf" or genome is not None:
+            if genome is None:
+                raise click.UsageError("--variants with a VCF needs --genome FASTA (the windows are cut from it "
+                                       "and REF is checked against it)")
+            fa = V.GenomeWindows(open_genome(genome), L)
+
+        if kind == "vcf":
+            vcf = stack.enter_context(V.readable_vcf(path))
+            lo, hi = 0, None
+            if shard is not None:
+                lo, hi = shard_bounds(V.count_vcf_records(vcf, name), *shard, align=block)
+
+            def chunks():
+                for df in V.vcf_chunks(vcf, name, chunk_rows, lo, hi):
+                    yield df, {"mode": "genome", "chrom": "chrom", "pos": "pos", "ref": "ref", "alt": "alt",
+                               "seq": None, "id": "id"}, df["_record"].to_numpy(), df["_line"].to_numpy()
+        else:
+            def chunks():
+                lay = None
+                for t in iter_table(path, fmt=fmt, seq_col=seq_col, id_col=id_col, chunk_rows=chunk_rows,
+                                    require_seq=False, shard=shard, shard_align=block):
+                    if lay is None:
+                        lay = V.table_layout(t.df.columns, seq_col, t.seq_col)
+                        lay["id"] = id_col or V._find(t.df.columns, ("id",))
+                        lay["strand"] = V._find(t.df.columns, ("strand",)) if lay["mode"] == "genome" else None
+                        if lay["mode"] == "genome" and fa is None:
+                            raise click.UsageError("--variants with a table of chrom, pos, ref, alt needs --genome "
+                                                   "FASTA (a table of elements: sequence, position, ref, alt does not)")
+                        if lay["mode"] == "element" and fa is not None:
+                            raise click.UsageError("--genome is for VCFs and tables of chrom, pos, ref, alt; this "
+                                                   f"table has element sequences ('{lay['seq']}'): drop --genome")
+                    df = t.df.reset_index(drop=True)
+                    df["_line"] = t.lines
+                    yield df, lay, t.row_offset + np.arange(len(df)), t.lines
+
+        out = stack.enter_context(AtomicOutput(output, inputs=[input]))
+        rej = stack.enter_context(AtomicOutput(rejects, inputs=[input])) if rejects else None
+        first_out = first_rej = True
+        for df, lay, records, lines in chunks():
+            if not len(df):
+                continue
+            df = df.assign(_record=records)
+            al = V.expand_alleles(df, lay["alt"])
+            m = len(al)
+            ref_seq, alt_seq, ok, why, detail, n_pad = [], [], np.zeros(m, bool), [""] * m, [""] * m, np.zeros(m, int)
+            pos_col, ref_col, alt_col = lay["pos"], lay["ref"], lay["alt"]
+            for i, (p, r, a) in enumerate(zip(al[pos_col].tolist(), al[ref_col].tolist(), al[alt_col].tolist())):
+                r, a = str(r).strip().upper(), str(a).strip()
+                prob = V.allele_problem(r, a)
+                pos = V.parse_position(p)
+                if prob is None and pos is None:
+                    prob = ("invalid_position", f"position '{str(p)[:20]}' is not a whole number of at least 1")
+                if prob is None:
+                    a = a.upper()
+                    if lay["mode"] == "genome":
+                        res, prob = fa.windows(str(al[lay["chrom"]].iat[i]).strip(), pos, r, a)
+                        if res is not None and lay.get("strand") and str(al[lay["strand"]].iat[i]).strip() == "-":
+                            res = (revcomp(res[0]), revcomp(res[1]), res[2])
+                        if res is not None:
+                            ref_seq.append(res[0])
+                            alt_seq.append(res[1])
+                            n_pad[i] = res[2]
+                    else:
+                        seq = str(al[lay["seq"]].iat[i]).strip().upper()
+                        if not seq or not V._BASES.match(seq):
+                            res, prob = None, ("invalid_sequence", "the element's sequence is empty or has characters "
+                                                                   "outside A, C, G, T, N")
+                        else:
+                            res, prob = V.element_windows(seq, pos, r, a, L)
+                        if res is not None:
+                            ref_seq.append(res[0])
+                            alt_seq.append(res[1])
+                if prob is None:
+                    ok[i] = True
+                else:
+                    why[i], detail[i] = prob
+            n_alleles += m
+            bad = np.flatnonzero(~ok)
+            for i in bad:
+                reasons[why[i]] += 1
+            keep = np.flatnonzero(ok)
+            visible = [c for c in df.columns if not c.startswith("_")]
+            if rej is not None and len(bad):
+                r_frame = al.iloc[bad][visible].reset_index(drop=True)
+                r_frame["qc_reason"] = [why[i] for i in bad]
+                r_frame["qc_detail"] = [detail[i] for i in bad]
+                r_frame["qc_line"] = [str(int(x)) for x in al["_line"].iloc[bad]]
+                write_tsv(r_frame, rej, header=first_rej and header)
+                first_rej = False
+            ok_rows = al.iloc[keep].reset_index(drop=True)
+            y_ref, y_alt = score_alleles(pred, ref_seq, alt_seq, ok_rows["_record"].to_numpy() // block,
+                                         batch_size=bs, rc_average=rc_average)
+            frame = ok_rows[visible].copy()
+            given_id = ok_rows[lay["id"]].tolist() if lay.get("id") else [None] * len(ok_rows)
+            if lay["mode"] == "genome":
+                ids = [V.variant_id(g, c, p, r, a) for g, c, p, r, a in
+                       zip(given_id, ok_rows[lay["chrom"]], ok_rows[pos_col], ok_rows[ref_col], ok_rows[alt_col])]
+            else:
+                ids = [V.variant_id(g, f"row{k + 1}", p, r, a) for g, k, p, r, a in
+                       zip(given_id, ok_rows["_record"], ok_rows[pos_col], ok_rows[ref_col], ok_rows[alt_col])]
+            if "id" in frame.columns:
+                frame["id"] = ids
+            else:
+                frame.insert(0, "id", ids)
+            if lay["mode"] == "genome":
+                frame["n_pad"] = [str(int(v)) for v in n_pad[keep]]
+            vals = {}
+            for j, t in enumerate(targets):
+                vals[f"ref_{t}"] = [f"{v:.10g}" for v in y_ref[:, j]]
+                vals[f"alt_{t}"] = [f"{v:.10g}" for v in y_alt[:, j]]
+                vals[f"delta_{t}"] = [f"{v:.10g}" for v in y_alt[:, j] - y_ref[:, j]]
+            if mingap:
+                g = mingap_effects(y_ref[:, cell_idx], y_alt[:, cell_idx])
+                vals["mingap_cell"] = [cells[cell_idx[c]] for c in g["cell"]]
+                for k in ("ref", "alt"):
+                    vals[f"mingap_{k}"] = [f"{v:.10g}" for v in g[k]]
+                vals["delta_mingap"] = [f"{v:.10g}" for v in g["delta"]]
+            clash = [c for c in vals if c in frame.columns]
+            if clash:
+                raise ConfigError(f"the input already has column(s) {', '.join(clash)}", file=name, line=1,
+                                  hint="drop or rename them before predicting")
+            write_tsv(pd.concat([frame.reset_index(drop=True), pd.DataFrame(vals)], axis=1), out,
+                      header=first_out and header)
+            first_out = False
+            n_scored += len(keep)
+            log.status(f"predict: {n_scored:,} variants, {n_scored / max(time.time() - t0, 1e-9):,.0f}/s")
+        log.status_done()
+    n_rej = sum(reasons.values())
+    counts = ", ".join(f"{k} {v:,}" for k, v in reasons.most_common())
+    if n_rej and not rejects:
+        log.warn(f"{n_rej:,} variant allele(s) not scored ({counts}); --rejects FILE keeps them with their reason")
+    log.info(f"predict: {n_scored:,} of {n_alleles:,} variant allele(s) scored"
+             + (f", {n_rej:,} rejected ({counts})" if n_rej else "")
+             + f", {len(targets)} target(s), windows of {L} bases, device {dev}, {time.time() - t0:.1f} s")
 
 
 def _plot_maps(path, input, shown, method):

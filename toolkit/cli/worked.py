@@ -39,6 +39,14 @@ WORKED = {
         ("The test rows only, as the model never saw them.", TEST_ROWS),
         ("Predictions for every test row (the input columns kept, pred_<target> added).",
          "predict --model cre test.tsv > preds.tsv"),
+        ("Variant effects: seven MPRA-tested GWAS variants inside their 200-nt elements (Gosai et al. 2024), "
+         "each allele predicted in one pass; ref_, alt_ and delta_ (alt - ref) per cell line, and the change "
+         "in MinGap specificity.",
+         "predict --model cre --variants share/examples/gosai_variants.tsv > effects.tsv"),
+        ("Variants from a VCF against a genome: the bundled test records on the E. coli genome show how each "
+         "is read and which are rejected, with their reason (a human model: the format, not the biology).",
+         "predict --model cre --variants share/examples/ecoli/variants.vcf "
+         "--genome share/examples/ecoli/NC_000913.3.fa.bgz --rejects variant_rejects.tsv > vcf_effects.tsv"),
     ],
     "evalboot": [
         ("Pearson, Spearman, R² and more per cell line with 95% intervals from resampling dgsplit groups.",
