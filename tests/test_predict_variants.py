@@ -236,3 +236,33 @@ def test_real_mpra_variants_alt_element_is_the_measured_alt_row(model):
                                    atol=1e-6)
         np.testing.assert_allclose([float(eff.loc[v, f"alt_{t}"]) for t in TARGETS], by_hand[2 * k + 1], rtol=1e-5,
                                    atol=1e-6)
+
+
+def test_bcf_gives_the_vcf_rows(model, effects, tmp_path):
+    bcf = tmp_path / "v.bcf"
+    vcf = tmp_path / "v.vcf"   # BCF needs every chromosome declared (a VCF does not)
+    text = VCF.read_text().replace("##INFO", "##contig=<ID=chr1,length=1000>\n##INFO", 1)
+    # htslib writes a symbolic <DEL> without END as a BCF record it cannot read back: leave it out
+    vcf.write_text("".join(ln for ln in text.splitlines(keepends=True) if "<DEL>" not in ln))
+    with pysam.VariantFile(str(vcf)) as src, pysam.VariantFile(str(bcf), "wb", header=src.header) as dst:
+        for rec in src:
+            dst.write(rec)
+    res = invoke(["-m", model, "-q", "--variants", bcf, "--genome", GENOME])
+    assert res.exit_code == 0, res.output
+    assert read_tsv(res.stdout).equals(effects[0])
+
+
+def test_a_model_reading_more_than_the_sequence_is_refused(model, monkeypatch):
+    """A model trained with descfeat features cannot score variant windows, which have none."""
+    import toolkit.train.serve as serve
+
+    real = serve.load
+
+    def with_features(*a, **kw):
+        pred = real(*a, **kw)
+        pred.features = {"spec": "feats.h5", "names": ["thermo_dG"]}
+        return pred
+
+    monkeypatch.setattr(serve, "load", with_features)
+    res = invoke(["-m", model, "--variants", EXAMPLES / "gosai_variants.tsv"])
+    assert res.exit_code == 1 and "reads more than the sequence" in res.output
