@@ -9,9 +9,13 @@
   together into records;
 - :mod:`~toolkit.evaluate.descriptors`: many tasks at once (PhysInformer's descriptors): per-task
   metrics and their distribution overall and per family, best and worst, with intervals;
-- :mod:`~toolkit.evaluate.plots`: scatter and residual figures (matplotlib, imported on use).
+- :mod:`~toolkit.evaluate.plots`: scatter and residual figures (matplotlib, imported on use);
+- :mod:`~toolkit.evaluate.motifs`: motifs from attribution maps (TF-MoDISco seqlet clusters matched
+  to JASPAR with Tomtom), written as MEME, TSV and logo files.
 
-Everything here is pure: no printing, no files, no exits.
+Everything here is pure: no printing, no exits, and no files except those
+:func:`~toolkit.evaluate.motifs.write_motifs` and :func:`~toolkit.evaluate.motifs.motifs_from_maps`
+are asked to write.
 """
 
 from .report import COLUMNS, Evaluation, Record, Task, evaluate, infer_kind

@@ -1,0 +1,334 @@
+"""Motifs from attribution maps (toolkit.evaluate.motifs): TF-MoDISco clusters, Tomtom matches
+to JASPAR 2024, and the three kinds of files written, checked against known answers.
+
+The known answer is synthetic: random 200-nt sequences with JASPAR motifs planted, each instance
+sampled base by base from the JASPAR matrix on a random strand: CTCF (MA0139.2) and REST
+(MA0138.3) raising an additive score, TP53 (MA0106.3) lowering it, 200 sequences each, and 200
+sequences with none. The ISM maps are exactly those of that score (a substitution changes it by
+the planted matrix's log-odds difference between the new and the observed base; 0 outside the
+sites) plus Gaussian noise. So every motif TF-MoDISco returns must be one of the planted ones,
+matched by Tomtom to its JASPAR ID, and its seqlets must lie on that motif's planted sites.
+
+The last test (slow) trains a small fit-cre model on sequences whose activity is the presence of
+a planted CTCF site, explains it with ``predict --explain ism`` and recovers CTCF from the maps.
+"""
+
+import math
+
+import h5py
+import numpy as np
+import pytest
+
+from conftest import read_tsv, run_cli
+from toolkit.evaluate import motifs as M
+
+PLANTED = {"MA0139.2": 1.0, "MA0138.3": 1.0, "MA0106.3": -1.0}   # JASPAR ID -> sign of its effect
+N_EACH, N_NONE, L, MARGIN, NOISE = 200, 200, 200, 30, 0.1
+FAST = {"leiden_runs": 10}   # 10 Leiden seeds instead of 50: the clusters here are unambiguous
+
+
+def _planted_maps(seed=0):
+    """Synthetic sequences and ISM maps with a known answer (see the module docstring).
+
+    Returns (sequences list of str (n), maps float32 (n, 4, L), sites dict row -> (JASPAR ID,
+    start, width, reverse))."""
+    ids, _, mats = M.read_database(M.jaspar_path("vertebrates"))
+    rng = np.random.default_rng(seed)
+    n = N_EACH * len(PLANTED) + N_NONE
+    codes = rng.integers(0, 4, (n, L))
+    maps = np.zeros((n, 4, L))
+    sites = {}
+    rows = rng.permutation(n)
+    for k, (mid, sign) in enumerate(PLANTED.items()):
+        P = mats[ids.index(mid)].T
+        P = (P + 1e-3) / (P + 1e-3).sum(axis=1, keepdims=True)
+        W = sign * np.log2(P / 0.25)               # the score's weights: log-odds against a uniform background
+        w = len(P)
+        for r in rows[k * N_EACH:(k + 1) * N_EACH]:
+            rev = bool(rng.random() < 0.5)
+            Pk, Wk = (P[::-1, ::-1], W[::-1, ::-1]) if rev else (P, W)
+            s = int(rng.integers(MARGIN, L - w - MARGIN))
+            codes[r, s:s + w] = [rng.choice(4, p=row) for row in Pk]
+            obs = codes[r, s:s + w]
+            maps[r, :, s:s + w] = (Wk - Wk[np.arange(w), obs][:, None]).T   # mutant score - sequence score
+            sites[int(r)] = (mid, s, w, rev)
+    maps += rng.normal(0, NOISE, maps.shape)
+    maps[np.arange(n)[:, None], codes, np.arange(L)[None, :]] = 0.0      # ISM is 0 at the observed base
+    seqs = ["".join("ACGT"[c] for c in row) for row in codes]
+    return seqs, maps.astype(np.float32), sites
+
+
+def _write_maps(path, maps, ids, targets=("activity",), method="ism"):
+    """An HDF5 file in the layout predict --explain writes (docs/formats.md): maps (n, T, 4, L)."""
+    with h5py.File(path, "w") as h5:
+        s = h5py.string_dtype("utf-8")
+        h5.create_dataset("ids", data=np.array(ids, dtype=object), dtype=s)
+        h5.create_dataset("targets", data=np.array(list(targets), dtype=object), dtype=s)
+        h5.create_dataset(method, data=maps.astype(np.float32))
+        h5.attrs["method"] = method
+        h5.attrs["layout"] = "[sequence, task, base A C G T, position]"
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    """The synthetic maps written as a predict --explain file and run through motifs_from_maps
+    (sequences read off the ISM maps)."""
+    seqs, maps, sites = _planted_maps()
+    d = tmp_path_factory.mktemp("motifs")
+    h5 = d / "maps.h5"
+    _write_maps(h5, maps[:, None], [f"s{i}" for i in range(len(seqs))])
+    run = M.motifs_from_maps(str(h5), str(d / "found"), **FAST)
+    return {"seqs": seqs, "maps": maps, "sites": sites, "run": run, "dir": d, "h5": h5}
+
+
+# ------------------------------------------------------------------------------------------------
+# contributions, hand-worked
+
+
+def test_ism_contributions_hand_worked_and_as_the_logos_draw_them():
+    """At 'A' with deltas C 0.3, G -0.6, T 0.9 the observed base contributes -(0.3 - 0.6 + 0.9)/3
+    = -0.2 (as predict --plot's logos); a hypothetical base gets its delta minus the mean of the
+    other three: C 0.3 - (0 - 0.6 + 0.9)/3 = 0.2, G -0.6 - 0.4 = -1.0, T 0.9 - (-0.1) = 1.0."""
+    from toolkit.evaluate.plots import contribution_scores
+
+    att = np.array([[0.0, 0.5, 0.1, 0.0],      # A
+                    [0.3, 0.0, 0.2, 0.0],      # C
+                    [-0.6, 0.4, 0.0, 0.0],     # G
+                    [0.9, -0.3, 0.6, 0.0]])    # T   (last position: N, all zero)
+    h = M.hypothetical_contributions(att[None], "ism")[0]          # (L, 4)
+    assert np.allclose(h[0], [-0.2, 0.2, -1.0, 1.0])
+    x = M.reference_from_ism(att[None])[0]
+    assert x.tolist() == [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]]   # ACG then no base
+    assert np.allclose((x * h).T, contribution_scores("ACGN", att, "ism"))
+    xs, hs = M.attribution_tracks(att[None], "saliency", ["TGCA"])
+    assert np.allclose(hs[0], att.T) and np.allclose((xs * hs)[0].T, contribution_scores("TGCA", att, "saliency"))
+    with pytest.raises(ValueError, match="pass the sequences"):
+        M.attribution_tracks(att[None], "ig")
+
+
+def test_sequences_are_read_as_the_model_reads_them():
+    """Short sequences N-padded on both sides (the extra N on the right), long ones centre-cropped,
+    lowercase accepted, other letters no base."""
+    x = M.onehot(["ac", "GGTTACG", "ANT"], 5)
+    assert ["".join("ACGT"[k] if row.any() else "N" for k, row in zip(r.argmax(1), r)) for r in x] == \
+        ["NACNN", "GTTAC", "NANTN"]
+
+
+def test_bh_qvalues_match_scipy():
+    """Benjamini-Hochberg q-values, per row, against scipy's false_discovery_control."""
+    from scipy.stats import false_discovery_control
+
+    p = np.random.default_rng(1).random((3, 50)) ** 3
+    p[0, :5] = 1e-9
+    assert np.allclose(M.bh_qvalues(p), [false_discovery_control(r) for r in p])
+    # by hand: sorted 0.01 0.03 0.04 0.5 times 4/rank = 0.04 0.06 0.0533 0.5; running minimum from the top
+    assert np.allclose(M.bh_qvalues(np.array([0.01, 0.04, 0.03, 0.5])), [0.04, 0.16 / 3, 0.16 / 3, 0.5])
+
+
+# ------------------------------------------------------------------------------------------------
+# the known answer
+
+
+def test_reference_read_off_the_ism_maps_is_the_sequence(planted):
+    x = M.reference_from_ism(planted["maps"])
+    assert np.array_equal(x, M.onehot(planted["seqs"], L))
+
+
+def test_each_planted_motif_is_its_own_cluster_matched_to_its_jaspar_id(planted):
+    run = planted["run"]
+    assert run.message is None and run.n_sequences == len(planted["seqs"]) and run.targets == ["activity"]
+    best = [ms[0] for ms in run.matches]
+    summary = [(m.name, m.n_seqlets, b.id, b.name, f"{b.qvalue:.2g}") for m, b in zip(run.motifs, best)]
+    # the positive patterns: CTCF and REST, each its own cluster; the top one (most seqlets) one of them
+    pos = {b.id: m for m, b in zip(run.motifs, best) if m.sign == "pos"}
+    assert [m.sign for m in run.motifs][0] == "pos" and best[0].id in ("MA0139.2", "MA0138.3"), summary
+    assert sorted(pos) == ["MA0138.3", "MA0139.2"] and len(pos) == sum(m.sign == "pos" for m in run.motifs), summary
+    # the negative ones: TP53 (a palindrome: modisco may keep its two orientations apart)
+    assert {b.id for m, b in zip(run.motifs, best) if m.sign == "neg"} == {"MA0106.3"}, summary
+    for m, b in zip(run.motifs, best):
+        assert b.qvalue < 1e-6 and b.pvalue <= b.qvalue <= b.evalue, summary
+    # nearly every planted instance is a seqlet of its motif (200 planted per motif)
+    for mid in PLANTED:
+        n = sum(m.n_seqlets for m, b in zip(run.motifs, best) if b.id == mid)
+        assert 0.75 * N_EACH <= n <= N_EACH, (mid, n, summary)
+    assert run.n_seqlets == sum(m.n_seqlets for m in run.motifs)
+    assert "matched in JASPAR2024_CORE_vertebrates" in run.text
+
+
+def test_seqlets_lie_on_the_planted_sites_in_tomtoms_alignment(planted):
+    """Each seqlet overlaps a planted site of its motif; for the asymmetric motifs (CTCF, REST) the
+    seqlet's strand combined with Tomtom's strand is the planted strand, and the motif's first
+    position lies Tomtom's offset into the planted JASPAR matrix."""
+    run, sites = planted["run"], planted["sites"]
+    for m, ms in zip(run.motifs, run.matches):
+        b = ms[0]
+        assert m.seqlets.shape == (m.n_seqlets, 4) and m.width == m.ppm.shape[0] == m.cwm.shape[0]
+        on = [sites.get(int(r), ("",))[0] == b.id and a < sites[int(r)][1] + sites[int(r)][2] and sites[int(r)][1] < e
+              for r, a, e, _ in m.seqlets]
+        assert np.mean(on) >= 0.95, (m.name, np.mean(on))
+        if b.id == "MA0106.3":
+            continue
+        agree = []
+        for r, a, e, rc in m.seqlets:
+            mid, s, w, rev = sites.get(int(r), ("", 0, 0, False))
+            if mid != b.id:
+                continue
+            # the sequence position of the motif's first column, and of the Tomtom-aligned column
+            # (``offset``) of the strand-oriented JASPAR matrix, read in the same direction
+            first = a if not rc else e - 1
+            forward_column = b.offset if b.strand == "+" else w - 1 - b.offset
+            aligned = s + forward_column if not rev else s + w - 1 - forward_column
+            agree.append((bool(rc) ^ (b.strand == "-")) == rev and first == aligned)
+        assert np.mean(agree) >= 0.95, (m.name, np.mean(agree))
+
+
+def test_sequences_given_or_read_off_the_maps_give_the_same_tracks(planted):
+    seqs, maps = planted["seqs"][:50], planted["maps"][:50]
+    a = M.attribution_tracks(maps, "ism")
+    b = M.attribution_tracks(maps, "ism", seqs)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+# ------------------------------------------------------------------------------------------------
+# the files
+
+
+def test_meme_table_and_logos_read_back(planted):
+    """PREFIX.meme parsed by memelite's reader (independent of the writer) gives the motifs'
+    PPMs; PREFIX.tsv has the documented columns and the run's values; each logo is a PNG."""
+    from memelite.io import read_meme
+
+    run, d = planted["run"], planted["dir"]
+    prefix = str(d / "found")
+    assert run.files[:2] == [prefix + ".meme", prefix + ".tsv"]
+    meme = read_meme(prefix + ".meme")
+    assert list(meme) == [f"{m.name} activity" for m in run.motifs]
+    for m, pwm in zip(run.motifs, meme.values()):
+        assert pwm.shape == (4, m.width) and np.allclose(pwm.T, m.ppm, atol=1e-6)
+        assert np.allclose(pwm.sum(axis=0), 1, atol=1e-5)
+    tsv = read_tsv(d / "found.tsv")
+    assert list(tsv.columns) == M.TABLE_COLUMNS + [f"match{k}_{c}" for k in (2, 3) for c in ("id", "name", "qvalue")]
+    assert tsv["motif"].tolist() == [m.name for m in run.motifs]
+    assert tsv["n_seqlets"].astype(int).tolist() == [m.n_seqlets for m in run.motifs]
+    assert tsv["match_id"].tolist() == [ms[0].id for ms in run.matches]
+    assert np.allclose(tsv["match_qvalue"].astype(float), [ms[0].qvalue for ms in run.matches], rtol=1e-3)
+    assert set(tsv["sign"]) == {"pos", "neg"} and set(tsv["match_strand"]) <= {"+", "-"}
+    logos = run.files[2:]
+    assert logos == [f"{prefix}_{m.name}.png" for m in run.motifs]
+    for path in logos:
+        with open(path, "rb") as fh:
+            assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_writers_without_a_match(tmp_path):
+    """A motif with no database match: empty ID and name, NaN numbers; the logo has no match panel."""
+    ppm = np.eye(4)[[0, 1, 2, 3, 3]].astype(float)
+    m = M.Motif(name="pos_0", sign="pos", ppm=ppm, cwm=ppm * 0.5, hcwm=ppm * 0.5, n_seqlets=42,
+                seqlets=np.zeros((42, 4), dtype=np.int64), target="HepG2 l2fc")
+    files = M.write_motifs(str(tmp_path / "one"), [m], [[]])
+    tsv = read_tsv(tmp_path / "one.tsv")
+    row = tsv.iloc[0]
+    assert (row["motif"], row["target"], row["n_seqlets"], row["width"], row["consensus"]) == \
+        ("pos_0", "HepG2 l2fc", "42", "5", "ACGTT")
+    assert row["match_id"] == "" and row["match_qvalue"] == "NaN" and row["match2_qvalue"] == "NaN"
+    assert "MOTIF pos_0 HepG2_l2fc" in (tmp_path / "one.meme").read_text()
+    assert (tmp_path / "one_pos_0.png").read_bytes()[:4] == b"\x89PNG" and len(files) == 3
+
+
+def test_too_little_signal_is_a_message_not_a_crash(tmp_path):
+    """Noise-only maps of a few sequences, and maps shorter than a seqlet: no motif, a message
+    saying why, header-only files."""
+    rng = np.random.default_rng(5)
+    maps = rng.normal(0, 0.1, (20, 1, 4, 100)).astype(np.float32)
+    codes = rng.integers(0, 4, (20, 100))
+    maps[np.arange(20)[:, None], 0, codes, np.arange(100)[None, :]] = 0
+    _write_maps(tmp_path / "few.h5", maps, [f"r{i}" for i in range(20)])
+    run = M.motifs_from_maps(str(tmp_path / "few.h5"), str(tmp_path / "few"), **FAST)
+    assert run.motifs == [] and "found no motif" in run.message and "more than 100 seqlets" in run.message
+    assert "headers only" in run.text
+    assert (tmp_path / "few.tsv").read_text().count("\n") == 1
+    assert (tmp_path / "few.meme").read_text().startswith("MEME version 4") and len(run.files) == 2
+    _write_maps(tmp_path / "short.h5", maps[:, :, :, :30], [f"r{i}" for i in range(20)])
+    run = M.motifs_from_maps(str(tmp_path / "short.h5"), str(tmp_path / "short"))
+    assert run.motifs == [] and "shorter than a seqlet" in run.message
+
+
+def test_bad_inputs_are_clear_errors(tmp_path):
+    maps = np.zeros((3, 2, 4, 50), dtype=np.float32)
+    _write_maps(tmp_path / "m.h5", maps, ["a", "b", "c"], targets=("K562", "HepG2"), method="saliency")
+    with pytest.raises(ValueError, match="target 'WTC11' is not in .* K562, HepG2"):
+        M.motifs_from_maps(str(tmp_path / "m.h5"), str(tmp_path / "o"), target="WTC11")
+    with pytest.raises(ValueError, match="pass the sequences"):
+        M.motifs_from_maps(str(tmp_path / "m.h5"), str(tmp_path / "o"))
+    with pytest.raises(ValueError, match="have no sequence"):
+        M.motifs_from_maps(str(tmp_path / "m.h5"), str(tmp_path / "o"), sequences={"a": "ACGT"})
+    with pytest.raises(FileNotFoundError):
+        M.motifs_from_maps(str(tmp_path / "m.h5"), str(tmp_path / "o"), sequences=["A", "C", "G"],
+                           jaspar=str(tmp_path / "none.meme"))
+    assert M.jaspar_path("insects").endswith("JASPAR2024_CORE_insects_non-redundant_pfms.meme")
+    ids, names, mats = M.read_database(M.jaspar_path("insects"))
+    assert len(ids) == len(names) == len(mats) == 286 and all(m.shape[0] == 4 for m in mats)
+
+
+# ------------------------------------------------------------------------------------------------
+# a trained model
+
+
+@pytest.mark.slow
+def test_a_trained_models_ism_maps_give_back_the_planted_motif(tmp_path):
+    """A small fit-cre model learns activity = 2 x (a CTCF site sampled from MA0139.2 is present)
+    + noise on 2,000 random 100-nt sequences; predict --explain ism on 300 held-out sequences (200
+    with a site) gives maps from which motifs_from_maps recovers CTCF, matched to MA0139.2, its
+    seqlets on the planted sites."""
+    from click.testing import CliRunner
+
+    from toolkit.cli.fit_cre import cli as fit_cli
+
+    ids, _, mats = M.read_database(M.jaspar_path("vertebrates"))
+    P = mats[ids.index("MA0139.2")].T
+    P = P / P.sum(axis=1, keepdims=True)
+    w, length = len(P), 100
+    rng = np.random.default_rng(1)
+
+    def make(n, every):
+        """n (sequence, activity, site start or None); every ``every``-th sequence has no site. Sites
+        start 30 to 55 nt in (centred 37 to 62), clear of the ends TF-MoDISco drops."""
+        out = []
+        for i in range(n):
+            s = rng.integers(0, 4, length)
+            start = None
+            if i % every != 0:
+                Pk = P[::-1, ::-1] if rng.random() < 0.5 else P
+                start = int(rng.integers(30, 56))
+                s[start:start + w] = [rng.choice(4, p=row) for row in Pk]
+            out.append(("".join("ACGT"[c] for c in s), 2.0 * (start is not None) + rng.normal(0, 0.3), start))
+        return out
+
+    train = make(2000, 2)
+    split = ["train"] * 1700 + ["val"] * 300
+    table = "id\tsequence\tactivity\tsplit\n" + "".join(
+        f"t{i}\t{s}\t{y:.4f}\t{k}\n" for i, ((s, y, _), k) in enumerate(zip(train, split)))
+    model = tmp_path / "cre"
+    res = CliRunner().invoke(fit_cli, ["-o", model, "--targets", "activity", "--preset", "cpu", "--epochs", "4",
+                                       "--ensemble", "1", "--length", str(length), "--no-baseline", "-q"],
+                             input=table, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    held = make(300, 3)                                   # 200 of 300 with a site
+    res = run_cli("predict", ["-m", model, "-q", "--no-rc-average", "--explain", "ism", "-e", tmp_path / "maps.h5",
+                              "-o", tmp_path / "pred.tsv"],
+                  input="id\tsequence\n" + "".join(f"h{i}\t{s}\n" for i, (s, _, _) in enumerate(held)))
+    assert res.exit_code == 0, res.output
+    pred = read_tsv(tmp_path / "pred.tsv")["pred_activity"].astype(float).to_numpy()
+    assert np.corrcoef(pred, [y for _, y, _ in held])[0, 1] > 0.6                 # the model learned the site
+    with h5py.File(tmp_path / "maps.h5") as h5:
+        maps = h5["ism"][:, 0]
+    x = M.reference_from_ism(maps)
+    assert (x == M.onehot([s for s, _, _ in held], length)).all(axis=2).mean() > 0.999
+    run = M.motifs_from_maps(str(tmp_path / "maps.h5"), str(tmp_path / "found"), **FAST)
+    assert run.motifs, run.message
+    top, best = run.motifs[0], run.matches[0][0]
+    assert top.sign == "pos" and best.id == "MA0139.2" and best.qvalue < 1e-6, run.table.to_string()
+    assert 40 <= top.n_seqlets <= 200 and not math.isnan(best.pvalue), run.table.to_string()
+    on = [held[r][2] is not None and a < held[r][2] + w and held[r][2] < e for r, a, e, _ in top.seqlets]
+    assert np.mean(on) >= 0.9, np.mean(on)
+    assert read_tsv(tmp_path / "found.tsv")["match_id"].iloc[0] == "MA0139.2"
