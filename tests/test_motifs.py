@@ -314,8 +314,8 @@ def test_a_trained_models_ism_maps_give_back_the_planted_motif(tmp_path):
                              input=table, catch_exceptions=False)
     assert res.exit_code == 0, res.output
     held = make(300, 3)                                   # 200 of 300 with a site
-    res = run_cli("predict", ["-m", model, "-q", "--no-rc-average", "--explain", "ism", "-e", tmp_path / "maps.h5",
-                              "-o", tmp_path / "pred.tsv"],
+    res = run_cli("predict", ["-m", model, "--no-rc-average", "--explain", "ism", "-e", tmp_path / "maps.h5",
+                              "-o", tmp_path / "pred.tsv", "--find-motifs", tmp_path / "cli"],
                   input="id\tsequence\n" + "".join(f"h{i}\t{s}\n" for i, (s, _, _) in enumerate(held)))
     assert res.exit_code == 0, res.output
     pred = read_tsv(tmp_path / "pred.tsv")["pred_activity"].astype(float).to_numpy()
@@ -332,3 +332,84 @@ def test_a_trained_models_ism_maps_give_back_the_planted_motif(tmp_path):
     on = [held[r][2] is not None and a < held[r][2] + w and held[r][2] < e for r, a, e, _ in top.seqlets]
     assert np.mean(on) >= 0.9, np.mean(on)
     assert read_tsv(tmp_path / "found.tsv")["match_id"].iloc[0] == "MA0139.2"
+    # predict --find-motifs: the same maps through the command line, modisco's default settings
+    cli = read_tsv(tmp_path / "cli.tsv")
+    assert cli["match_id"].iloc[0] == "MA0139.2" and float(cli["match_qvalue"].iloc[0]) < 1e-6, cli.to_string()
+    assert "motifs:" in res.stderr and (tmp_path / "cli.meme").exists()
+
+
+# ----------------------------------------------------------------------------- predict --find-motifs
+
+@pytest.fixture(scope="module")
+def quick_model(tmp_path_factory):
+    """fit-cre, cpu preset, one epoch, one member, 64-nt windows, on 300 rows of the bundled
+    lentiMPRA table: for the command line's wiring, not for motifs."""
+    from click.testing import CliRunner
+
+    from conftest import EXAMPLES
+    from toolkit.cli.fit_cre import cli as fit_cli
+
+    qc = run_cli("seqqc", [EXAMPLES / "lentimpra_joint_3cell.csv.gz", "-q"])
+    df = read_tsv(run_cli("dgsplit", ["-q"], input=qc.stdout).stdout).head(300)
+    out = tmp_path_factory.mktemp("m") / "cre"
+    res = CliRunner().invoke(fit_cli, [str(a) for a in ["-o", out, "--targets", "HepG2_l2fc,K562_l2fc", "--preset",
+                                                        "cpu", "--epochs", "1", "--ensemble", "1", "--length", 64,
+                                                        "--no-baseline", "-q"]],
+                             input=df.to_csv(sep="\t", index=False), catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return out, df["sequence"].tolist()[:24]
+
+
+def _table(seqs):
+    return "id\tsequence\n" + "".join(f"s{i}\t{s}\n" for i, s in enumerate(seqs))
+
+
+def test_find_motifs_gets_the_maps_file_and_the_explained_sequences_in_order(quick_model, tmp_path, monkeypatch):
+    model, seqs = quick_model
+    seen = {}
+
+    def fake(h5_path, prefix, sequences=None, jaspar="vertebrates", **kw):
+        with h5py.File(h5_path) as h5:                    # the maps file is complete when motifs are sought
+            seen["ids"] = list(h5["ids"].asstr()[:])
+        seen.update(prefix=prefix, sequences=list(sequences), jaspar=jaspar)
+        return M.MotifRun(motifs=[], matches=[], table=None, files=[], n_sequences=len(sequences), targets=[],
+                          method="saliency", n_seqlets=0, message="nothing here", text="motifs: none")
+
+    monkeypatch.setattr(M, "motifs_from_maps", fake)
+    res = run_cli("predict", ["-m", model, "--explain", "saliency", "-e", tmp_path / "m.h5", "--chunk-rows", 7,
+                              "--find-motifs", tmp_path / "found", "--motifs", "insects", "-o", tmp_path / "p.tsv"],
+                  input=_table(seqs))
+    assert res.exit_code == 0, res.output
+    assert seen["ids"] == [f"s{i}" for i in range(len(seqs))] and seen["sequences"] == seqs
+    assert seen["prefix"] == str(tmp_path / "found") and seen["jaspar"] == "insects"
+    assert "--find-motifs: nothing here" in res.stderr
+
+
+def test_find_motifs_with_too_few_sequences_warns_and_writes_headers(quick_model, tmp_path):
+    model, seqs = quick_model
+    res = run_cli("predict", ["-m", model, "--explain", "saliency", "-e", tmp_path / "m.h5", "--find-motifs",
+                              tmp_path / "found", "-o", tmp_path / "p.tsv"], input=_table(seqs))
+    assert res.exit_code == 0, res.output
+    assert "--find-motifs:" in res.stderr
+    assert read_tsv(tmp_path / "found.tsv").empty and "motif" in (tmp_path / "found.tsv").read_text()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--find-motifs", "x"], "--explain"),
+    (["--explain", "ism", "-e", "m.h5", "--motifs", "insects"], "--find-motifs"),
+    (["--explain", "ism", "-e", "m.h5", "--find-motifs", "x", "--motifs", "no/such.meme"], "--motifs"),
+])
+def test_find_motifs_usage_errors(quick_model, tmp_path, args, needle):
+    model, seqs = quick_model
+    res = run_cli("predict", ["-m", model, *[tmp_path / a if a.endswith(".h5") else a for a in args]],
+                  input=_table(seqs[:2]))
+    assert res.exit_code == 2 and needle in res.output
+
+
+def test_find_motifs_with_a_file_that_is_not_meme_is_an_input_error(quick_model, tmp_path):
+    model, seqs = quick_model
+    bad = tmp_path / "bad.meme"
+    bad.write_text("not a motif file\n")
+    res = run_cli("predict", ["-m", model, "--explain", "saliency", "-e", tmp_path / "m.h5", "--find-motifs",
+                              tmp_path / "found", "--motifs", bad, "-o", tmp_path / "p.tsv"], input=_table(seqs))
+    assert res.exit_code == 1 and "MEME" in res.stderr and str(bad) in res.stderr

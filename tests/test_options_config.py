@@ -55,6 +55,7 @@ SAME_MEANING = {
     "--winsorize": "LOW,HIGH percentiles at which values are clipped (seqqc: targets; evalboot: for winsor_pearson)",
     "--plot": "PNG: where the command draws its figure (evalboot: the evaluation panels; predict: attribution logos)",
     "--rejects": "FILE: every input row (seqqc) or variant allele (predict --variants) not kept, with its reason",
+    "--motifs": "FILE: a motif file (MEME/JASPAR format) used instead of the built-in list (descfeat's pwm family; predict --find-motifs' database)",
     "--clip": "windows past a chromosome end are padded with N instead of refused",
 }
 

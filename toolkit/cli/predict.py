@@ -38,6 +38,13 @@ from . import options as opt
               help="With --explain: draw the attribution maps of the first 3 sequences (one logo per sequence and "
                    "target: the observed bases' contributions, above the axis where they raise the prediction, "
                    "below where they lower it; for ism minus the mean of the three substitutions) to a PNG.")
+@click.option("--find-motifs", "find_motifs", metavar="PREFIX", default=None,
+              help="With --explain and -e: call seqlets in the maps and cluster them into motifs (TF-MoDISco, "
+                   "modisco-lite), match each to JASPAR (Tomtom, memelite) and write PREFIX.meme, PREFIX.tsv (motif, "
+                   "seqlets, best matches, q-values) and a logo PNG per motif. Explain a few hundred sequences.")
+@click.option("--motifs", "motifs_path", metavar="FILE", default=None,
+              help="With --find-motifs: match against the motifs of a MEME format file instead of the bundled "
+                   "JASPAR 2024 CORE vertebrates ('insects': the bundled insect collection).")
 @click.option("--variants", is_flag=True,
               help="INPUT holds variants, not sequences: score each as alt - ref (see above). A VCF (plain, gzip or "
                    "bgzip; by content or a .vcf/.vcf.gz/.bcf name) or a TSV/CSV of chrom, pos, ref, alt needs "
@@ -59,8 +66,8 @@ from . import options as opt
 def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, chunk_rows, uncertainty, baseline,
         features_h5,
         explain,
-        explain_output, ig_steps, ig_baseline, plot, variants, rejects, genome, support_size, device, seed, jobs, shard,
-        quiet, verbose):
+        explain_output, ig_steps, ig_baseline, plot, find_motifs, motifs_path, variants, rejects, genome, support_size,
+        device, seed, jobs, shard, quiet, verbose):
     """Predict with a trained model: every input column plus pred_<target>.
 
     Reads any sequence input (table or FASTA; path or standard input) in
@@ -125,11 +132,13 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
       predict --model models/cre test.tsv | evalboot --truth HepG2_l2fc --pred pred_HepG2_l2fc
       predict -m models/cre hits.fa --explain ism -e ism.h5 > preds.tsv
       predict -m models/cre big.tsv --shard 2/8 -o preds.2.tsv   # cat preds.{1..8}.tsv > preds.tsv
+      predict -m models/cre test.tsv --explain ism -e ism.h5 --find-motifs motifs > preds.tsv
       predict -m models/cre --variants calls.vcf.gz --genome hg38.fa --rejects rej.tsv > effects.tsv
       predict -m models/cre --variants library_snvs.tsv | sort -t$'\\t' -k9,9g | head
     """
     import contextlib
     import math
+    import os
     import time
 
     import pandas as pd
@@ -146,6 +155,7 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
                                  chunk_rows, genome, device, jobs, shard, quiet, verbose,
                                  {"--uncertainty": uncertainty, "--baseline": baseline, "--features": features_h5,
                                   "--explain": explain, "-e": explain_output, "--plot": plot,
+                                  "--find-motifs": find_motifs, "--motifs": motifs_path,
                                   "--support-size": support_size})
     if rejects:
         raise click.UsageError("--rejects is for --variants (variants not scored); predict scores every sequence")
@@ -156,7 +166,16 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
                                  "in .h5", param_hint="'-e' / '--explain-output'")
     if plot and not explain:
         raise click.UsageError("--plot draws attribution maps: it needs --explain METHOD and -e FILE.h5")
-    opt.distinct_outputs(**{"-o": output, "-e": explain_output, "--plot": plot})
+    if find_motifs and not explain:
+        raise click.UsageError("--find-motifs reads attribution maps: it needs --explain METHOD and -e FILE.h5")
+    if motifs_path and not find_motifs:
+        raise click.UsageError("--motifs names the motifs that --find-motifs matches against: give --find-motifs "
+                               "PREFIX too")
+    if motifs_path and motifs_path not in ("vertebrates", "insects") and not os.path.isfile(motifs_path):
+        raise click.BadParameter(f"'{motifs_path}': no such file (a MEME motif file, or 'insects')",
+                                 param_hint="'--motifs'")
+    opt.distinct_outputs(**{"-o": output, "-e": explain_output, "--plot": plot,
+                            "--find-motifs": f"{find_motifs}.tsv" if find_motifs else None})
     opt.require_input(input)
     opt.check_shard(shard, input)
     log = opt.Log("predict", quiet, verbose)
@@ -197,6 +216,7 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
         out = stack.enter_context(AtomicOutput(output, inputs=[input]))
         maps = None
         shown = []  # (title, sequence, map (4, L)) of the first sequences, for --plot
+        explained = [] if find_motifs else None  # the sequences explained, in the maps' order, for --find-motifs
         if explain:  # attribution maps are written chunk by chunk, like the predictions
             maps = _MapWriter(stack.enter_context(AtomicOutput(explain_output, inputs=[input], by_name=True)),
                               explain, pred)
@@ -231,6 +251,8 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
                 att = pred.explain(seqs, side, explain, steps=ig_steps, baseline=ig_baseline, seed=seed,
                                    rc_average=rc_average, ism_batch_size=batch_size)
                 maps.append(ids, *att)
+                if explained is not None:
+                    explained.extend(seqs)
                 for i in range(min(len(ids), 3 - len({t[0] for t in shown}))):
                     shown += [((ids[i], task), seqs[i], att[0][i, j]) for j, task in enumerate(pred.targets)]
             n += len(frame)
@@ -241,6 +263,8 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
             maps.close()
         if plot and shown:
             _plot_maps(plot, input, shown, explain)
+    if find_motifs:   # the maps file is complete and in place
+        _find_motifs(explain_output, find_motifs, explained, motifs_path, log)
     if filled[0]:
         log.warn(f"{filled[0]:,} missing or non-finite side-input value(s) in {filled[1]:,} row(s) were set to the "
                  "train mean (as in training); check the input columns or --features")
@@ -499,6 +523,27 @@ def _predict_variants(input, model_dir, output, rejects, fmt, seq_col, id_col, r
     log.info(f"predict: {n_scored:,} of {n_alleles:,} variant allele(s) scored"
              + (f", {n_rej:,} rejected ({counts})" if n_rej else "")
              + f", {len(targets)} target(s), windows of {L} bases, device {dev}, {time.time() - t0:.1f} s")
+
+
+def _find_motifs(maps_path, prefix, sequences, database, log):
+    """--find-motifs: motifs from the maps file just written, matched to a motif database."""
+    from ..errors import ConfigError
+
+    try:
+        from ..evaluate.motifs import motifs_from_maps
+    except ImportError as exc:   # pragma: no cover - modisco-lite and memelite are install requirements
+        raise ConfigError(f"--find-motifs needs modisco-lite and memelite ({exc})",
+                          hint="install them: python3 -m pip install modisco-lite memelite") from None
+    try:
+        run = motifs_from_maps(maps_path, prefix, sequences=sequences, jaspar=database or "vertebrates")
+    except (ValueError, OSError) as exc:   # a motif file that is not MEME, an unwritable PREFIX
+        from ..errors import InputError
+
+        raise InputError(f"--find-motifs: {exc}", file=database or prefix,
+                         hint="give a MEME format motif file to --motifs, and a PREFIX in a writable folder") from None
+    if run.message:
+        log.warn(f"--find-motifs: {run.message}")
+    log.info(run.text)
 
 
 def _plot_maps(path, input, shown, method):

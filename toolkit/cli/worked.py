@@ -39,6 +39,9 @@ WORKED = {
         ("The test rows only, as the model never saw them.", TEST_ROWS),
         ("Predictions for every test row (the input columns kept, pred_<target> added).",
          "predict --model cre test.tsv > preds.tsv"),
+        ("Saliency maps of the test rows and the motifs in them: TF-MoDISco clusters the seqlets per cell line, "
+         "Tomtom names them after JASPAR 2024 (motifs.tsv, motifs.meme, a logo PNG per motif).",
+         "predict --model cre test.tsv --explain saliency -e saliency.h5 --find-motifs motifs > preds_saliency.tsv"),
         ("Variant effects: seven MPRA-tested GWAS variants inside their 200-nt elements (Gosai et al. 2024), "
          "each allele predicted in one pass; ref_, alt_ and delta_ (alt - ref) per cell line, and the change "
          "in MinGap specificity.",
