@@ -103,14 +103,20 @@ def agnostic_probability(enh_a, prom_b, distance, p_noise=0.004):
     return factor * (0.9 * (1 - 0.5 ** m) + p_noise * 0.5 ** m)
 
 
-def own_sequence_probability(enh_a, enh_marker, prom_b, distance, p_noise=0.004):
+def own_sequence_probability(enh_a, enh_marker, prom_b, distance, p_noise=0.004, combos=None):
     """The best a model can do that reads the pair's own sequences (motif pairs and the
     enhancer's markers) but no support set of its cell line: the cell line's combination S
-    of programs is unknown (uniform over the six), and the enhancer being in the table is
-    evidence for the combinations whose markers it holds, P(S | enhancer present) proportional
-    to 0.05 + 0.8 [it holds a marker of S]; P = factor * sum_S P(S | present) P(match | S)."""
+    of programs is unknown (uniform over ``combos``, default the six), and the enhancer being
+    in the table is evidence for the combinations whose markers it holds, P(S | enhancer
+    present) proportional to 0.05 + 0.8 [it holds a marker of S]; P = factor * sum_S
+    P(S | present) P(match | S).
+
+    With the six combinations this knows that the held-out line's combination exists, which a
+    model trained on the other five lines cannot learn from its pairs; ``combos`` = the five
+    training lines' combinations gives what such a model can reach (Bayes-optimal on its
+    training distribution)."""
     factor = 1.0 if distance < 30_000 else 0.7
-    combos = list(CELLS.values())
+    combos = list(CELLS.values()) if combos is None else list(combos)
     w = np.array([0.05 + 0.8 * bool(any(enh_marker[k] for k in s)) for s in combos])
     hit = np.array([0.9 if any(enh_a[k] and prom_b[k] for k in s) else p_noise for s in combos])
     return factor * float(w @ hit / w.sum())
@@ -129,7 +135,8 @@ def make(seed=7, n_chroms=8, enhancers_per_chrom=400, promoters_per_chrom=100, p
     truth : pandas.DataFrame (n rows): ``planted`` (the known answer, P(interaction) given the
         cell line's programs) and ``agnostic`` (the same knowing the motif pairs but not the
         cell line) and ``own_sequence`` (knowing the motif pairs and reading the enhancer's
-        own markers, but not the cell line: the ceiling of a model without the environment)
+        own markers, but not the cell line), and the pair's planted motifs as bit masks over
+        the programs (``enh_a``, ``enh_marker``, ``prom_b``; :func:`flags` reads them)
     grammar : dict, the motifs and programs (JSON-ready)
     """
     import pandas as pd
@@ -181,7 +188,7 @@ def make(seed=7, n_chroms=8, enhancers_per_chrom=400, promoters_per_chrom=100, p
                 rows.append((cell, f"{cell}|{chrom}:{es}-{ee}", chrom, es, ee, f"{cell}|{chrom}:{ps}-{pe}", chrom, ps,
                              pe, y, dist))
                 truth.append((p, agnostic_probability(a, b, dist, p_noise),
-                              own_sequence_probability(a, mk, b, dist, p_noise)))
+                              own_sequence_probability(a, mk, b, dist, p_noise), _bits(a), _bits(mk), _bits(b)))
     cols = ["cell", "enhancer_name", "enhancer_chrom", "enhancer_start", "enhancer_end", "promoter_name",
             "promoter_chrom", "promoter_start", "promoter_end", "label", "distance"]
     pairs = pd.DataFrame(rows, columns=cols)
@@ -194,7 +201,18 @@ def make(seed=7, n_chroms=8, enhancers_per_chrom=400, promoters_per_chrom=100, p
                "sizes": {"chromosomes": n_chroms, "enhancers_per_chrom": enhancers_per_chrom,
                          "promoters_per_chrom": promoters_per_chrom, "partners": partners, "spacing": spacing,
                          "flank": flank, "max_distance": max_distance}}
-    return genome, pairs, pd.DataFrame(truth, columns=["planted", "agnostic", "own_sequence"]), grammar
+    return genome, pairs, pd.DataFrame(truth, columns=["planted", "agnostic", "own_sequence", "enh_a", "enh_marker",
+                                                       "prom_b"]), grammar
+
+
+def _bits(flags):
+    """Program flags (k = 0..3) as one integer, bit k set where flag k is."""
+    return int(sum(1 << k for k, f in enumerate(flags) if f))
+
+
+def flags(bits):
+    """The inverse of :func:`_bits`: a list of PROGRAMS booleans."""
+    return [bool(int(bits) >> k & 1) for k in range(PROGRAMS)]
 
 
 def write_fasta(genome, path, bgzf=False, width=60):
