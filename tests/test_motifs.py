@@ -9,8 +9,11 @@ the planted matrix's log-odds difference between the new and the observed base; 
 sites) plus Gaussian noise. So every motif TF-MoDISco returns must be one of the planted ones,
 matched by Tomtom to its JASPAR ID, and its seqlets must lie on that motif's planted sites.
 
-The last test (slow) trains a small fit-cre model on sequences whose activity is the presence of
-a planted CTCF site, explains it with ``predict --explain ism`` and recovers CTCF from the maps.
+Two slow tests train small fit-cre models and recover the planted motifs from their maps through
+``predict --find-motifs``: on sequences whose activity is the presence of a planted CTCF site
+(``--explain ism``, CTCF back), and on the bundled synthetic enhancer-promoter genome, whose
+enhancers' presence in the cell lines' pair tables is decided by planted marker 10-mers
+(``--explain saliency``, the four markers back, matched among the planted 10-mers and decoys).
 """
 
 import math
@@ -336,6 +339,106 @@ def test_a_trained_models_ism_maps_give_back_the_planted_motif(tmp_path):
     cli = read_tsv(tmp_path / "cli.tsv")
     assert cli["match_id"].iloc[0] == "MA0139.2" and float(cli["match_qvalue"].iloc[0]) < 1e-6, cli.to_string()
     assert "motifs:" in res.stderr and (tmp_path / "cli.meme").exists()
+
+
+def _planted_meme(path, named, n_decoys=20, seed=0):
+    """Write a MEME (version 4) file of 10-mers: ``named`` (name -> 10-mer) and ``n_decoys``
+    random 10-mers (``decoy<i>``; none equal to a named one on either strand), each a PPM with
+    0.97 on its base and 0.01 on the others. With 25 or more motifs Tomtom's p-values (which use
+    the database's columns as background) are reliable."""
+    comp = str.maketrans("ACGT", "TGCA")
+    rng = np.random.default_rng(seed)
+    motifs = dict(named)
+    taken = {m for s in named.values() for m in (s, s.translate(comp)[::-1])}
+    while len(motifs) < len(named) + n_decoys:
+        s = "".join(rng.choice(list("ACGT"), 10))
+        if s not in taken and s.translate(comp)[::-1] not in taken and max(s.count(b) for b in "ACGT") <= 5:
+            taken |= {s, s.translate(comp)[::-1]}
+            motifs[f"decoy{len(motifs) - len(named)}"] = s
+    lines = ["MEME version 4", "", "ALPHABET= ACGT", "", "strands: + -", "",
+             "Background letter frequencies", "A 0.25 C 0.25 G 0.25 T 0.25", ""]
+    for name, s in motifs.items():
+        lines += [f"MOTIF {name} {s}", f"letter-probability matrix: alength= 4 w= {len(s)} nsites= 20 E= 0"]
+        lines += [" ".join("0.970" if b == c else "0.010" for b in "ACGT") for c in s] + [""]
+    path.write_text("\n".join(lines))
+    return motifs
+
+
+@pytest.mark.slow
+def test_the_synthetic_ep_genomes_planted_motifs_come_back(tmp_path):
+    """Synthetic data with a known answer: the bundled enhancer-promoter genome
+    (share/examples/ep, make_synthetic_ep.py). Every enhancer there has 10-mers planted within
+    150 nt of its centre: the enhancer motif a_k of program k with probability 0.1 and the marker
+    m_k with probability 0.2 (k = 0..3). In each of the six cell lines an enhancer enters the pair
+    table with probability 0.05 + 0.8 [it holds a marker of one of the line's two programs], and
+    nothing else decides it. So the target here, the number of cell lines whose table holds the
+    enhancer (0 to 6; an enhancer in no table is one of the genome's slots, every spacing bp,
+    that holds no enhancer or promoter of the pair table), is raised by the four markers and by
+    no other motif: the enhancer motifs (as frequent, planted the same way) only matter to the
+    pair labels, and the promoter motifs are not in enhancers.
+
+    A fit-cre model (cpu preset, 1 network, 2 epochs) learns it from 360-nt windows around the
+    enhancers of chr1-5 (chr6 for validation); predict --explain saliency --find-motifs on the
+    800 windows of chr7-8 must give the four markers back as the four largest pos motifs, each
+    matched by Tomtom to its own marker (q < 0.01) among the 12 planted 10-mers and 20 random
+    decoys, with a consensus that is the marker's, and no motif matched best to anything but a
+    marker."""
+    import json
+
+    import pandas as pd
+
+    from conftest import EXAMPLES
+
+    ep = EXAMPLES / "ep"
+    grammar = json.loads((ep / "synthetic_ep_grammar.json").read_text())
+    planted = {f"prog{k}_{kind.split('_')[0]}": s for k, prog in grammar["programs"].items()
+               for kind, s in prog.items()}                       # prog0_enhancer, prog0_promoter, prog0_marker, ...
+    markers = {n for n in planted if n.endswith("_marker")}
+    motifs = _planted_meme(tmp_path / "planted.meme", planted)
+    pairs = pd.read_csv(ep / "synthetic_ep_pairs.csv.gz")
+    pairs["centre"] = (pairs["enhancer_start"] + pairs["enhancer_end"]) // 2
+    cells = pairs.groupby(["enhancer_chrom", "centre"])["cell"].nunique()
+    promoters = set(zip(pairs["promoter_chrom"], (pairs["promoter_start"] + pairs["promoter_end"]) // 2))
+    size = grammar["sizes"]
+    slots = [(f"chr{c + 1}", size["flank"] + size["spacing"] * j + size["spacing"] // 2)
+             for c in range(size["chromosomes"])
+             for j in range(size["enhancers_per_chrom"] + size["promoters_per_chrom"])]
+    enhancers = [(c, x, int(cells.get((c, x), 0))) for c, x in slots if (c, x) not in promoters]
+    assert len(enhancers) == size["chromosomes"] * size["enhancers_per_chrom"]       # every promoter is paired
+    bed = "".join(f"{c}\t{x}\t{x + 1}\t{c}_{x}\n" for c, x, _ in enhancers)
+    res = run_cli("seqqc", ["--format", "bed", "--genome", ep / "synthetic_ep_genome.fa.bgz", "--length", 360, "-q"],
+                  input=bed)                                       # windows [centre - 180, centre + 180)
+    assert res.exit_code == 0, res.output
+    win = read_tsv(res.stdout).set_index("id")
+    target = {f"{c}_{x}": n for c, x, n in enhancers}
+    split = {"chr6": "val", "chr7": "test", "chr8": "test"}
+    table = pd.DataFrame({"id": win.index, "sequence": win["sequence"], "cells": [target[i] for i in win.index],
+                          "split": [split.get(c, "train") for c in win["chrom"]]})
+    assert len(table) == 3200 and (table["split"] == "test").sum() == 800
+    res = run_cli("fit-cre", ["-o", tmp_path / "cre", "--targets", "cells", "--preset", "cpu", "--epochs", 2,
+                              "--ensemble", 1, "--length", 360, "--no-baseline", "-q"],
+                  input=table.to_csv(sep="\t", index=False))
+    assert res.exit_code == 0, res.output
+    test = table[table["split"] == "test"]
+    res = run_cli("predict", ["-m", tmp_path / "cre", "--explain", "saliency", "-e", tmp_path / "sal.h5",
+                              "-o", tmp_path / "pred.tsv", "--find-motifs", tmp_path / "found",
+                              "--motifs", tmp_path / "planted.meme"],
+                  input=test[["id", "sequence"]].to_csv(sep="\t", index=False))
+    assert res.exit_code == 0, res.output
+    pred = read_tsv(tmp_path / "pred.tsv")["pred_cells"].astype(float).to_numpy()
+    assert np.corrcoef(pred, test["cells"])[0, 1] > 0.6                               # the model learned the markers
+    found = read_tsv(tmp_path / "found.tsv")
+    shown = found.iloc[:, :11].to_string()
+    pos = found[found["sign"] == "pos"].assign(n=lambda d: d["n_seqlets"].astype(int)).sort_values("n", ascending=False)
+    top = pos.head(4)
+    assert set(top["match_id"]) == markers, shown                                      # each marker, once
+    assert (top["match_qvalue"].astype(float) < 0.01).all() and (top["n"] >= 50).all(), shown
+    comp = str.maketrans("ACGT", "TGCA")
+    for cons, mid in zip(top["consensus"], top["match_id"]):
+        s = motifs[mid]
+        assert any(c in t for c in (cons, cons[1:], cons[:-1]) for t in (s, s.translate(comp)[::-1])), shown
+    assert found["match_id"].isin(markers).all(), shown                               # no enhancer motif, no decoy
+    assert "motifs:" in res.stderr and (tmp_path / "found.meme").exists()
 
 
 # ----------------------------------------------------------------------------- predict --find-motifs
