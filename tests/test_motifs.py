@@ -117,21 +117,6 @@ def test_sequences_are_read_as_the_model_reads_them():
         ["NACNN", "GTTAC", "NANTN"]
 
 
-def test_bh_qvalues_match_scipy():
-    """Benjamini-Hochberg q-values, per row, against scipy's false_discovery_control."""
-    from scipy.stats import false_discovery_control
-
-    p = np.random.default_rng(1).random((3, 50)) ** 3
-    p[0, :5] = 1e-9
-    assert np.allclose(M.bh_qvalues(p), [false_discovery_control(r) for r in p])
-    # by hand: sorted 0.01 0.03 0.04 0.5 times 4/rank = 0.04 0.06 0.0533 0.5; running minimum from the top
-    assert np.allclose(M.bh_qvalues(np.array([0.01, 0.04, 0.03, 0.5])), [0.04, 0.16 / 3, 0.16 / 3, 0.5])
-
-
-# ------------------------------------------------------------------------------------------------
-# the known answer
-
-
 def test_reference_read_off_the_ism_maps_is_the_sequence(planted):
     x = M.reference_from_ism(planted["maps"])
     assert np.array_equal(x, M.onehot(planted["seqs"], L))

@@ -99,8 +99,8 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
     --genome; or a TSV/CSV of elements (an MPRA library: a sequence
     column, position 1-based in the element, ref, alt; no genome). A
     table with a sequence column is read as elements. Models that read
-    descfeat features or other columns besides the sequence are refused. Multi-allelic records
-    give one row per ALT. Genome windows are L bases, the model's length:
+    descfeat features or other columns besides the sequence are
+    refused. Multi-allelic records give one row per ALT. Genome windows are L bases, the model's length:
     the REF window starts at pos - 1 + floor(len(REF)/2) - floor(L/2)
     (centred on REF as seqqc centres a BED interval); the ALT window is
     centred the same way on ALT in the genome with REF replaced by ALT,
@@ -109,9 +109,9 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
     N (n_pad counts them: the larger of the two windows). A table's
     strand column, where '-', reverse-complements both windows (for
     models of strand-oriented windows, such as promoters); a VCF is read
-    on the + strand. Elements: REF is
-    the element, ALT the element with REF replaced by ALT, each read as
-    any sequence is (N-padded or centre-cropped to L). Output: id (the
+    on the + strand. Elements: REF is the element, ALT the element with
+    REF replaced by ALT, each read as any sequence is (N-padded or
+    centre-cropped to L). Output: id (the
     VCF ID or id column, else chrom:pos:ref:alt), chrom, pos, ref, alt,
     n_pad (tables: their own columns, the ALT column holding one allele),
     then per target ref_<target>, alt_<target>, delta_<target> (alt -
@@ -123,7 +123,8 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
     symbolic ALT, '*' or a breakend (symbolic_alt), no ALT (no_alt),
     other characters (invalid_allele), a bad position (invalid_position),
     REF outside the bases the model reads of a long element
-    (outside_window). --rejects FILE keeps them; standard error gets the
+    (outside_window), an element that is not DNA (invalid_sequence).
+    --rejects FILE keeps them; standard error gets the
     counts. --batch-size is rounded up to an even number.
 
     \b
@@ -151,13 +152,14 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
     from ..train.serve import load
 
     if variants:
-        return _predict_variants(input, model_dir, output, rejects, fmt, seq_col, id_col, rc_average, batch_size,
-                                 chunk_rows, genome, device, jobs, shard, quiet, verbose,
-                                 {"--uncertainty": uncertainty, "--baseline": baseline, "--features": features_h5,
-                                  "--explain": explain, "-e": explain_output, "--plot": plot,
-                                  "--find-motifs": find_motifs, "--motifs": motifs_path,
-                                  "--support-size": support_size})
-    if rejects:
+        not_here = {"--uncertainty": uncertainty, "--baseline": baseline, "--features": features_h5,
+                    "--explain": explain, "-e": explain_output, "--plot": plot, "--find-motifs": find_motifs,
+                    "--motifs": motifs_path, "--support-size": support_size}
+        given = [flag for flag, value in not_here.items() if value]
+        if given:
+            raise click.UsageError(f"{', '.join(given)} do(es) not apply with --variants (variant effects are "
+                                   "predictions of two windows; explain or plot the windows with a plain predict)")
+    elif rejects:
         raise click.UsageError("--rejects is for --variants (variants not scored); predict scores every sequence")
     if explain and not explain_output:
         raise click.UsageError("--explain needs -e/--explain-output FILE.h5")
@@ -174,7 +176,7 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
     if motifs_path and motifs_path not in ("vertebrates", "insects") and not os.path.isfile(motifs_path):
         raise click.BadParameter(f"'{motifs_path}': no such file (a MEME motif file, or 'insects')",
                                  param_hint="'--motifs'")
-    opt.distinct_outputs(**{"-o": output, "-e": explain_output, "--plot": plot,
+    opt.distinct_outputs(**{"-o": output, "-e": explain_output, "--plot": plot, "--rejects": rejects,
                             "--find-motifs": f"{find_motifs}.tsv" if find_motifs else None})
     opt.require_input(input)
     opt.check_shard(shard, input)
@@ -182,6 +184,9 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
     torch.set_num_threads(jobs)
     dev = resolve_device(device)
     pred = load(model_dir, dev)
+    if variants:
+        return _predict_variants(input, pred, model_dir, output, rejects, fmt, seq_col, id_col, rc_average, batch_size,
+                                 chunk_rows, genome, shard, log, dev)
     if getattr(pred, "kind", None) == "ep":
         if explain or uncertainty or features_h5:
             raise ConfigError("--explain, --uncertainty and --features do not apply to an enhancer-promoter model",
@@ -316,8 +321,8 @@ def _predict_pairs(input, output, pred, genome, support_size, seed, batch_size, 
              f"{pred.threshold:.4g}, device {dev}, {time.time() - t0:.1f} s")
 
 
-def _predict_variants(input, model_dir, output, rejects, fmt, seq_col, id_col, rc_average, batch_size, chunk_rows,
-                      genome, device, jobs, shard, quiet, verbose, not_here):
+def _predict_variants(input, pred, model_dir, output, rejects, fmt, seq_col, id_col, rc_average, batch_size,
+                      chunk_rows, genome, shard, log, dev):
     """predict --variants: every allele of the input scored (ref, alt, delta per target) or
     rejected with its reason; streamed chunk by chunk, both windows of a variant in one batch."""
     import contextlib
@@ -329,29 +334,14 @@ def _predict_variants(input, model_dir, output, rejects, fmt, seq_col, id_col, r
 
     import numpy as np
     import pandas as pd
-    import torch
 
-    from ..errors import ConfigError
+    from ..errors import ConfigError, InputError
     from ..evaluate.variants import mingap_effects, score_alleles
     from ..io import variants as V
     from ..io.genome import open_genome
     from ..io.streams import AtomicOutput, display_name
     from ..io.tables import iter_table, shard_bounds, target_cell_name, write_tsv
-    from ..seq import reverse_complement as revcomp
-    from ..train.cre import resolve_device
-    from ..train.serve import load
 
-    given = [flag for flag, value in not_here.items() if value]
-    if given:
-        raise click.UsageError(f"{', '.join(given)} do(es) not apply with --variants (variant effects are "
-                               "predictions of two windows; explain or plot the windows with a plain predict)")
-    opt.distinct_outputs(**{"-o": output, "--rejects": rejects})
-    opt.require_input(input)
-    opt.check_shard(shard, input)
-    log = opt.Log("predict", quiet, verbose)
-    torch.set_num_threads(jobs)
-    dev = resolve_device(device)
-    pred = load(model_dir, dev)
     if getattr(pred, "kind", None) == "ep" or not getattr(pred, "length", None):
         raise ConfigError("--variants scores sequence models (fit-cre, fit-physinformer); this is an "
                           "enhancer-promoter model", file=model_dir,
@@ -369,7 +359,6 @@ def _predict_variants(input, model_dir, output, rejects, fmt, seq_col, id_col, r
     chunk_rows = -(-chunk_rows // block) * block
     targets = list(pred.targets)
     cells = [target_cell_name(t) for t in targets]
-    mingap = sum(c is not None for c in cells) >= 2
     cell_idx = [j for j, c in enumerate(cells) if c is not None]
     t0 = time.time()
     reasons = Counter()
@@ -384,8 +373,6 @@ def _predict_variants(input, model_dir, output, rejects, fmt, seq_col, id_col, r
             with open(path, "wb") as dst:
                 shutil.copyfileobj(click.get_binary_stream("stdin"), dst, 1 << 20)
             if os.path.getsize(path) == 0:
-                from ..errors import InputError
-
                 raise InputError("the input is empty", file=name, hint="check the file or the command before the pipe")
         kind = V.variant_input_kind(path, None if input in (None, "-") else input)
         fa = None
@@ -395,117 +382,69 @@ def _predict_variants(input, model_dir, output, rejects, fmt, seq_col, id_col, r
                                        "and REF is checked against it)")
             fa = V.GenomeWindows(open_genome(genome), L)
 
-        if kind == "vcf":
-            vcf = stack.enter_context(V.readable_vcf(path))
-            lo, hi = 0, None
-            if shard is not None:
-                lo, hi = shard_bounds(V.count_vcf_records(vcf, name), *shard, align=block)
-
-            def chunks():
+        def chunks():
+            """(frame with _record and _line, layout) per chunk of the input."""
+            if kind == "vcf":
+                vcf = stack.enter_context(V.readable_vcf(path))
+                lo, hi = (0, None) if shard is None else shard_bounds(V.count_vcf_records(vcf, name), *shard,
+                                                                      align=block)
                 for df in V.vcf_chunks(vcf, name, chunk_rows, lo, hi):
-                    yield df, {"mode": "genome", "chrom": "chrom", "pos": "pos", "ref": "ref", "alt": "alt",
-                               "seq": None, "id": "id"}, df["_record"].to_numpy(), df["_line"].to_numpy()
-        else:
-            def chunks():
-                lay = None
-                for t in iter_table(path, fmt=fmt, seq_col=seq_col, id_col=id_col, chunk_rows=chunk_rows,
-                                    require_seq=False, shard=shard, shard_align=block):
-                    if lay is None:
-                        lay = V.table_layout(t.df.columns, seq_col, t.seq_col)
-                        lay["id"] = id_col or V._find(t.df.columns, ("id",))
-                        lay["strand"] = V._find(t.df.columns, ("strand",)) if lay["mode"] == "genome" else None
-                        if lay["mode"] == "genome" and fa is None:
-                            raise click.UsageError("--variants with a table of chrom, pos, ref, alt needs --genome "
-                                                   "FASTA (a table of elements: sequence, position, ref, alt does not)")
-                        if lay["mode"] == "element" and fa is not None:
-                            raise click.UsageError("--genome is for VCFs and tables of chrom, pos, ref, alt; this "
-                                                   f"table has element sequences ('{lay['seq']}'): drop --genome")
-                    df = t.df.reset_index(drop=True)
-                    df["_line"] = t.lines
-                    yield df, lay, t.row_offset + np.arange(len(df)), t.lines
+                    yield df, V.VCF_LAYOUT
+                return
+            lay = None
+            for t in iter_table(path, fmt=fmt, seq_col=seq_col, id_col=id_col, chunk_rows=chunk_rows,
+                                require_seq=False, shard=shard, shard_align=block):
+                if lay is None:
+                    lay = V.table_layout(t.df.columns, seq_col, t.seq_col, id_col, name)
+                    if lay["mode"] == "genome" and fa is None:
+                        raise click.UsageError("--variants with a table of chrom, pos, ref, alt needs --genome "
+                                               "FASTA (a table of elements: sequence, position, ref, alt does not)")
+                    if lay["mode"] == "element" and fa is not None:
+                        raise click.UsageError("--genome is for VCFs and tables of chrom, pos, ref, alt; this "
+                                               f"table has element sequences ('{lay['seq']}'): drop --genome")
+                yield t.df.reset_index(drop=True).assign(_record=t.row_offset + np.arange(len(t)), _line=t.lines), lay
+
+        def fmt_g(values):
+            return [f"{v:.10g}" for v in values]
 
         out = stack.enter_context(AtomicOutput(output, inputs=[input]))
         rej = stack.enter_context(AtomicOutput(rejects, inputs=[input])) if rejects else None
         first_out = first_rej = True
-        for df, lay, records, lines in chunks():
+        for df, lay in chunks():
             if not len(df):
                 continue
-            df = df.assign(_record=records)
             al = V.expand_alleles(df, lay["alt"])
-            m = len(al)
-            ref_seq, alt_seq, ok, why, detail, n_pad = [], [], np.zeros(m, bool), [""] * m, [""] * m, np.zeros(m, int)
-            pos_col, ref_col, alt_col = lay["pos"], lay["ref"], lay["alt"]
-            for i, (p, r, a) in enumerate(zip(al[pos_col].tolist(), al[ref_col].tolist(), al[alt_col].tolist())):
-                r, a = str(r).strip().upper(), str(a).strip()
-                prob = V.allele_problem(r, a)
-                pos = V.parse_position(p)
-                if prob is None and pos is None:
-                    prob = ("invalid_position", f"position '{str(p)[:20]}' is not a whole number of at least 1")
-                if prob is None:
-                    a = a.upper()
-                    if lay["mode"] == "genome":
-                        res, prob = fa.windows(str(al[lay["chrom"]].iat[i]).strip(), pos, r, a)
-                        if res is not None and lay.get("strand") and str(al[lay["strand"]].iat[i]).strip() == "-":
-                            res = (revcomp(res[0]), revcomp(res[1]), res[2])
-                        if res is not None:
-                            ref_seq.append(res[0])
-                            alt_seq.append(res[1])
-                            n_pad[i] = res[2]
-                    else:
-                        seq = str(al[lay["seq"]].iat[i]).strip().upper()
-                        if not seq or not V._BASES.match(seq):
-                            res, prob = None, ("invalid_sequence", "the element's sequence is empty or has characters "
-                                                                   "outside A, C, G, T, N")
-                        else:
-                            res, prob = V.element_windows(seq, pos, r, a, L)
-                        if res is not None:
-                            ref_seq.append(res[0])
-                            alt_seq.append(res[1])
-                if prob is None:
-                    ok[i] = True
-                else:
-                    why[i], detail[i] = prob
-            n_alleles += m
-            bad = np.flatnonzero(~ok)
-            for i in bad:
-                reasons[why[i]] += 1
-            keep = np.flatnonzero(ok)
+            win = V.allele_windows(al, lay, fa, L)
+            n_alleles += len(al)
+            bad, keep = np.flatnonzero(~win["ok"]), np.flatnonzero(win["ok"])
+            reasons.update(win["reason"][i] for i in bad)
             visible = [c for c in df.columns if not c.startswith("_")]
             if rej is not None and len(bad):
                 r_frame = al.iloc[bad][visible].reset_index(drop=True)
-                r_frame["qc_reason"] = [why[i] for i in bad]
-                r_frame["qc_detail"] = [detail[i] for i in bad]
+                r_frame["qc_reason"] = [win["reason"][i] for i in bad]
+                r_frame["qc_detail"] = [win["detail"][i] for i in bad]
                 r_frame["qc_line"] = [str(int(x)) for x in al["_line"].iloc[bad]]
                 write_tsv(r_frame, rej, header=first_rej and header)
                 first_rej = False
             ok_rows = al.iloc[keep].reset_index(drop=True)
-            y_ref, y_alt = score_alleles(pred, ref_seq, alt_seq, ok_rows["_record"].to_numpy() // block,
+            y_ref, y_alt = score_alleles(pred, win["ref"], win["alt"], ok_rows["_record"].to_numpy() // block,
                                          batch_size=bs, rc_average=rc_average)
             frame = ok_rows[visible].copy()
-            given_id = ok_rows[lay["id"]].tolist() if lay.get("id") else [None] * len(ok_rows)
-            if lay["mode"] == "genome":
-                ids = [V.variant_id(g, c, p, r, a) for g, c, p, r, a in
-                       zip(given_id, ok_rows[lay["chrom"]], ok_rows[pos_col], ok_rows[ref_col], ok_rows[alt_col])]
-            else:
-                ids = [V.variant_id(g, f"row{k + 1}", p, r, a) for g, k, p, r, a in
-                       zip(given_id, ok_rows["_record"], ok_rows[pos_col], ok_rows[ref_col], ok_rows[alt_col])]
+            ids = V.variant_ids(ok_rows, lay)
             if "id" in frame.columns:
                 frame["id"] = ids
             else:
                 frame.insert(0, "id", ids)
             if lay["mode"] == "genome":
-                frame["n_pad"] = [str(int(v)) for v in n_pad[keep]]
+                frame["n_pad"] = [str(int(v)) for v in win["n_pad"][keep]]
             vals = {}
             for j, t in enumerate(targets):
-                vals[f"ref_{t}"] = [f"{v:.10g}" for v in y_ref[:, j]]
-                vals[f"alt_{t}"] = [f"{v:.10g}" for v in y_alt[:, j]]
-                vals[f"delta_{t}"] = [f"{v:.10g}" for v in y_alt[:, j] - y_ref[:, j]]
-            if mingap:
+                vals.update({f"ref_{t}": fmt_g(y_ref[:, j]), f"alt_{t}": fmt_g(y_alt[:, j]),
+                             f"delta_{t}": fmt_g(y_alt[:, j] - y_ref[:, j])})
+            if len(cell_idx) >= 2:   # MinGap of both alleles for the REF allele's top cell line
                 g = mingap_effects(y_ref[:, cell_idx], y_alt[:, cell_idx])
-                vals["mingap_cell"] = [cells[cell_idx[c]] for c in g["cell"]]
-                for k in ("ref", "alt"):
-                    vals[f"mingap_{k}"] = [f"{v:.10g}" for v in g[k]]
-                vals["delta_mingap"] = [f"{v:.10g}" for v in g["delta"]]
+                vals.update({"mingap_cell": [cells[cell_idx[c]] for c in g["cell"]], "mingap_ref": fmt_g(g["ref"]),
+                             "mingap_alt": fmt_g(g["alt"]), "delta_mingap": fmt_g(g["delta"])})
             clash = [c for c in vals if c in frame.columns]
             if clash:
                 raise ConfigError(f"the input already has column(s) {', '.join(clash)}", file=name, line=1,

@@ -392,28 +392,6 @@ def read_database(meme_path):
     return ids, names, [np.asarray(m, dtype=np.float64) for m in db.values()]
 
 
-def bh_qvalues(p):
-    """Benjamini-Hochberg q-values of p-values ``p`` (last axis = one family of tests).
-
-    Parameters
-    ----------
-    p : numpy.ndarray, shape (..., m)
-
-    Returns
-    -------
-    numpy.ndarray, shape (..., m)
-        ``q_i = min_{j: p_j >= p_i} min(1, p_j * m / rank_j)``.
-    """
-    p = np.asarray(p, dtype=np.float64)
-    m = p.shape[-1]
-    order = np.argsort(p, axis=-1, kind="stable")
-    ranked = np.take_along_axis(p, order, axis=-1) * m / np.arange(1, m + 1)
-    ranked = np.minimum.accumulate(ranked[..., ::-1], axis=-1)[..., ::-1]
-    q = np.empty_like(p)
-    np.put_along_axis(q, order, np.minimum(ranked, 1.0), axis=-1)
-    return q
-
-
 def match_motifs(motifs, meme_path=None, n_matches=3):
     """Match each motif's PPM against a MEME motif database with Tomtom (memelite).
 
@@ -437,12 +415,13 @@ def match_motifs(motifs, meme_path=None, n_matches=3):
     if not motifs:
         return []
     from memelite.tomtom import tomtom
+    from scipy.stats import false_discovery_control
 
     ids, names, mats = read_database(jaspar_path("vertebrates" if meme_path is None else meme_path))
     queries = [np.asarray(m.ppm, dtype=np.float64).T.copy() for m in motifs]
     p, _, offsets, _, strands = tomtom(queries, mats)
     p = np.clip(np.nan_to_num(p, nan=1.0), 0.0, 1.0)
-    q = bh_qvalues(p)
+    q = false_discovery_control(p, axis=-1, method="bh")   # Benjamini-Hochberg, per motif
     out = []
     for i in range(len(motifs)):
         best = np.argsort(p[i], kind="stable")[:n_matches]

@@ -422,13 +422,12 @@ def contribution_scores(seq, attribution, method):
     a = np.asarray(attribution, dtype=np.float64)
     n = len(seq)
     idx = np.array(["ACGT".find(b) for b in seq.upper()], dtype=np.int64)
+    from .motifs import hypothetical_contributions   # the one definition of a base's contribution
+
+    hyp = hypothetical_contributions(a[None, :, :n], method)[0].T      # (4, n)
     out = np.zeros((4, n))
     pos = np.flatnonzero(idx >= 0)
-    if method == "ism":
-        others = a[:, pos].sum(axis=0) - a[idx[pos], pos]      # the three substitutions at each position
-        out[idx[pos], pos] = -others / 3.0
-    else:
-        out[idx[pos], pos] = a[idx[pos], pos]
+    out[idx[pos], pos] = hyp[idx[pos], pos]
     return out
 
 

@@ -189,6 +189,8 @@ def element_windows(seq, pos, ref, alt, length):
     """((ref_sequence, alt_sequence), None) or (None, (reason, detail)) for a variant inside an
     element: REF (uppercase) at 1-based ``pos`` of ``seq`` (uppercase) replaced by ALT. REF must
     lie inside the ``length`` central bases that the model reads of a longer element."""
+    if not _BASES.match(seq):
+        return None, ("invalid_sequence", "the element's sequence is empty or has characters outside A, C, G, T, N")
     s, m = pos - 1, len(ref)
     if s + m > len(seq):
         return None, ("out_of_bounds", f"REF ends at {s + m}, past the element's end ({len(seq)})")
@@ -295,30 +297,98 @@ def _find(columns, names):
     return next((lower[n] for n in names if n in lower), None)
 
 
-def table_layout(columns, seq_col=None, detected=None):
+VCF_LAYOUT = {"mode": "genome", "chrom": "chrom", "pos": "pos", "ref": "ref", "alt": "alt", "seq": None, "id": "id",
+              "strand": None}
+"""The layout of the frames :func:`vcf_chunks` yields (see :func:`table_layout`)."""
+
+
+def table_layout(columns, seq_col=None, detected=None, id_col=None, name=None):
     """How a variant table is laid out: ``{'mode': 'genome'|'element', 'chrom', 'pos', 'ref',
-    'alt', 'seq'}`` (column names). A sequence column (``seq_col``, else ``detected``, the one
-    the table reader found, unless that is the REF or ALT column) with position makes an element
-    table; otherwise a chromosome column (chrom, chr, chromosome; any case, '#' allowed) with pos
-    makes a genome table. Raises InputError naming what is missing."""
+    'alt', 'seq', 'id', 'strand'}`` (column names, None where absent). A sequence column
+    (``seq_col``, else ``detected``, the one the table reader found, unless that is the REF or
+    ALT column) with position makes an element table; otherwise a chromosome column (chrom,
+    chr, chromosome; any case, '#' allowed) with pos makes a genome table, which may have a
+    strand column. ``id``: ``id_col``, else a column called id. Raises InputError naming the
+    file (``name``) and what is missing."""
     cols = list(columns)
     ref, alt = _find(cols, ("ref",)), _find(cols, ("alt",))
     chrom = _find(cols, ("chrom", "chr", "chromosome"))
     seq = seq_col or (detected if detected not in (None, ref, alt) else None)
     if seq is None and chrom is not None:
-        lay = {"mode": "genome", "chrom": chrom, "pos": _find(cols, ("pos", "position")), "seq": None}
+        lay = {"mode": "genome", "chrom": chrom, "pos": _find(cols, ("pos", "position")), "seq": None,
+               "strand": _find(cols, ("strand",))}
     else:
-        lay = {"mode": "element", "chrom": None, "pos": _find(cols, ("position", "pos")), "seq": seq}
-    lay.update(ref=ref, alt=alt)
+        lay = {"mode": "element", "chrom": None, "pos": _find(cols, ("position", "pos")), "seq": seq, "strand": None}
+    lay.update(ref=ref, alt=alt, id=id_col or _find(cols, ("id",)))
     need = ["pos", "ref", "alt"] + (["seq"] if lay["mode"] == "element" else [])
     missing = [k for k in need if lay[k] is None]
     if missing:
         want = {"pos": "pos" if lay["mode"] == "genome" else "position", "ref": "ref", "alt": "alt",
                 "seq": "sequence"}
         raise InputError(f"a variant table needs the column(s) {', '.join(want[k] for k in missing)}",
-                         line=1, hint="give chrom, pos, ref, alt (with --genome), or sequence, position, ref, alt "
-                                      f"(elements); columns are: {', '.join(cols[:12])}")
+                         file=name, line=1, hint="give chrom, pos, ref, alt (with --genome), or sequence, position, "
+                                                 f"ref, alt (elements); columns are: {', '.join(cols[:12])}")
     return lay
+
+
+def allele_windows(alleles, layout, genome=None, length=None):
+    """The two windows of every allele of a chunk, or why it cannot be scored.
+
+    Parameters
+    ----------
+    alleles : pandas.DataFrame, one row per ALT allele (:func:`expand_alleles`), text columns
+    layout : dict, :func:`table_layout` or :data:`VCF_LAYOUT`
+    genome : GenomeWindows, for genome layouts
+    length : int, the model's input length L (elements)
+
+    Returns
+    -------
+    dict: ``ref``, ``alt`` (lists of str, one pair per scorable allele, in order), ``ok`` (bool,
+    shape (m,)), ``reason``, ``detail`` (lists of str, m; empty where ok) and ``n_pad`` (int,
+    shape (m,); genome windows: N bases past a chromosome end). A ``strand`` column with '-'
+    reverse-complements both windows.
+    """
+    from ..seq import reverse_complement
+
+    m = len(alleles)
+    out = {"ref": [], "alt": [], "ok": np.zeros(m, bool), "reason": [""] * m, "detail": [""] * m,
+           "n_pad": np.zeros(m, int)}
+    col = {k: alleles[layout[k]].tolist() if layout.get(k) else [None] * m
+           for k in ("chrom", "pos", "ref", "alt", "seq", "strand")}
+    for i in range(m):
+        r, a = str(col["ref"][i]).strip().upper(), str(col["alt"][i]).strip()
+        prob = allele_problem(r, a)
+        pos = parse_position(col["pos"][i])
+        if prob is None and pos is None:
+            prob = ("invalid_position", f"position '{str(col['pos'][i])[:20]}' is not a whole number of at least 1")
+        res = None
+        if prob is None:
+            a = a.upper()
+            if layout["mode"] == "genome":
+                res, prob = genome.windows(str(col["chrom"][i]).strip(), pos, r, a)
+                if res is not None and str(col["strand"][i]).strip() == "-":
+                    res = (reverse_complement(res[0]), reverse_complement(res[1]), res[2])
+            else:
+                res, prob = element_windows(str(col["seq"][i]).strip().upper(), pos, r, a, length)
+        if prob is not None:
+            out["reason"][i], out["detail"][i] = prob
+            continue
+        out["ok"][i] = True
+        out["ref"].append(res[0])
+        out["alt"].append(res[1])
+        if layout["mode"] == "genome":
+            out["n_pad"][i] = res[2]
+    return out
+
+
+def variant_ids(rows, layout):
+    """Each row's id (:func:`variant_id`): the given id, else ``chrom:pos:ref:alt`` (genome) or
+    ``row<N>:pos:ref:alt`` (elements; N the 1-based input row, from the ``_record`` column)."""
+    m = len(rows)
+    given = rows[layout["id"]].tolist() if layout.get("id") else [None] * m
+    where = rows[layout["chrom"]].tolist() if layout["mode"] == "genome" else [f"row{k + 1}" for k in rows["_record"]]
+    return [variant_id(g, w, p, r, a) for g, w, p, r, a in
+            zip(given, where, rows[layout["pos"]], rows[layout["ref"]], rows[layout["alt"]])]
 
 
 def expand_alleles(df, alt_col):
