@@ -5,8 +5,8 @@ planted, cell-line-specific grammar (share/examples/ep/make_synthetic_ep.py: a k
    (six cell lines, about 1 interacting pair in 20) into the work folder.
 2. ``fit-ep --leave-one-cell-out`` runs as a user runs it: for every cell line, train on the
    other five lines' pairs off the held-out chromosomes (val ``--val-chroms``), test on the
-   held-out line's pairs on ``--test-chroms``, its environment from a support set of 32 of
-   those test pairs (labels unused); the distance and region-propensity baselines are fitted
+   held-out line's pairs on ``--test-chroms``, its environment from a support set of 256 of
+   those test pairs (fit-ep's eval_support; labels unused); the distance and region-propensity baselines are fitted
    on the same train pairs. loco.tsv has AUPR with 95% intervals (1,000 bootstrap resamples
    of the test pairs, the same resamples for all three) and the paired differences.
    Every fold runs for each of ``--seeds`` (default three: 1, 2, 3; fit-ep --seed) and, unless

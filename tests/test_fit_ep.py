@@ -194,6 +194,41 @@ def test_normalised_stem_stays_strand_symmetric_and_pair_forms_are_what_they_say
         M.EPModel(2, channels=4, kernel=5, blocks=0, pair_form="concat")
 
 
+def test_linear_stem_keeps_every_filter_trainable_and_linear_environment_is_a_mean():
+    """stem_activation="linear": the pooled feature is the largest raw response over positions
+    and strands (checked against F.conv1d computed by hand), and a filter that responds below
+    zero everywhere still gets a gradient, where after a ReLU it gets none (a dead filter).
+    env_hidden=0: f_E' is one linear layer, so z_E of a support set is f_E' of the set's mean
+    stem features (the mean of a linear map, computed here the other way round)."""
+    torch.manual_seed(0)
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (3, 40)), 4).float().transpose(1, 2)
+    lin = M.Tower(4, 5, 0, 4, strands=2, activation="linear")
+    relu = M.Tower(4, 5, 0, 4, strands=2)
+    relu.load_state_dict(lin.state_dict())
+    with torch.no_grad():
+        lin.stem.weight[0] = -torch.rand(4, 5) - 0.1      # filter 0 below zero at every position
+        lin.stem.bias[0] = -1.0
+        relu.load_state_dict(lin.state_dict())
+    w, b = lin.stem.weight.detach(), lin.stem.bias.detach()
+    fwd = torch.nn.functional.conv1d(x, w, b, padding=2)
+    rev = torch.nn.functional.conv1d(x.flip(1).flip(2), w, b, padding=2).flip(2)
+    want = torch.maximum(fwd, rev).amax(dim=-1)
+    assert torch.allclose(lin(x)[0], want, atol=1e-5)
+    assert torch.allclose(relu(x)[0], want.clamp(min=0), atol=1e-5)
+    assert float(want[:, 0].max()) < 0
+    for tower, alive in ((lin, True), (relu, False)):
+        tower.zero_grad()
+        tower(x)[0][:, 0].sum().backward()
+        assert (float(tower.stem.weight.grad[0].abs().sum()) > 0) is alive
+    with pytest.raises(ValueError, match="activation"):
+        M.Tower(4, 5, 0, 4, activation="tanh")
+    m = M.EPModel(2, channels=4, kernel=5, blocks=0, d=3, env_hidden=0, modules=2, dropout=0.0, env_filters=6)
+    assert isinstance(m.f_E, torch.nn.Linear) and m.f_E.in_features == 6
+    xe, xp = torch.rand(7, 4, 30), torch.rand(7, 4, 40)
+    mean_h = m.env_tower(xe)[1].mean(dim=0)
+    assert torch.allclose(m.environment(xe, xp), mean_h @ m.f_E.weight.T + m.f_E.bias, atol=1e-5)
+
+
 def test_stem_firing_counts_the_filters_that_respond_somewhere():
     """Filters with weights and bias below zero never respond to a one-hot sequence (dead);
     the others do: the count is checked by hand on a stem with 2 dead filters of 6."""
@@ -416,7 +451,8 @@ def test_curriculum_freezes_the_environment_stream(tiny, tmp_path, monkeypatch, 
         assert float(snapshots[epoch]["env_active"]) == 0.0
     assert not torch.equal(fresh["tower.stem.weight"], snapshots[0]["tower.stem.weight"])
     # everything the energy uses trains from epoch 3
-    used = ["env_tower.stem.weight", "f_E.0.weight"] + (["lam_U", "lam_R"] if energy == "linear" else ["g_E.weight"])
+    used = ["env_tower.stem.weight", "f_E.weight"] + (["lam_U", "lam_R"] if energy == "linear" else ["g_E.weight"])
+    # (the presets' f_E' is one linear layer)
     assert not any(torch.equal(fresh[k], snapshots[2][k]) for k in used)
     assert float(snapshots[2]["env_active"]) == 1.0
     log = read_tsv(out / "train_log.tsv")
@@ -524,7 +560,8 @@ def test_predict_on_an_unseen_cell_line_uses_its_support_set(model_dir, tiny, tm
     assert list(out.columns[:len(unseen.columns) + 1]) == ["id", *unseen.columns]        # passthrough, in order
     p = out["pred_label"].astype(float).to_numpy()
     assert ((p > 0) & (p < 1)).all()
-    assert out["support_set"].astype(int).sum() == 16                                     # the model's m
+    m = json.loads((model_dir / "config.json").read_text())["support_size"]              # the model's m: 256
+    assert m == 256 and out["support_set"].astype(int).sum() == min(m, len(unseen))       # here every row
     thr = json.loads((model_dir / "calibration.json").read_text())["threshold"]
     assert (out["call_label"].astype(int).to_numpy() == (p >= thr)).all()
     # z_E is the mean e of exactly those support pairs: recompute by hand
@@ -621,7 +658,7 @@ def test_leave_one_cell_out_recovers_the_planted_grammar(tmp_path):
     assert f["aupr_fit_ep"] > 3 * f["prior"]
     assert f["delta_aupr_vs_distance_low"] > 0 and f["delta_aupr_vs_propensity_low"] > 0
     preds = read_tsv(out / "loco_predictions.tsv")
-    assert set(preds["cell"]) == {"cellC"} and preds["support_set"].astype(int).sum() == 32
+    assert set(preds["cell"]) == {"cellC"} and preds["support_set"].astype(int).sum() == 256    # eval_support
 
 
 def test_bundled_example_is_what_the_generator_writes(tmp_path):

@@ -326,7 +326,8 @@ def test_fit_ep_precedence_defaults_preset_file_flags():
     assert [t[k] for k in ("alpha", "beta", "gamma", "delta")] == [0.1, 0.1, 0.05, 0.01]
     assert [t[k + "_max"] for k in ("alpha", "beta", "gamma", "delta", "eta")] == [0.2, 0.2, 0.1, 0.02, 0.1]
     assert t["eta"] == 0.5 and "loss_weights" not in t
-    assert t["support"] == 16 and cfg["support_size"] == 16      # --support-size over the file's 8
+    assert t["support"] == 16                                    # --support-size over the file's 8
+    assert cfg["support_size"] == t["eval_support"] == 256      # scoring's support set: a config key
     assert t["task_loss"] == "bce" and t["env_lr_scale"] == 1.0 and t["lr"] == 0.01
     assert (m["energy"], m["modules"], m["clamp_temperature"]) == ("interaction", 1, True)
     assert list(t) == list(base["train"]) and list(m) == list(base["model"])     # config.json's layout kept

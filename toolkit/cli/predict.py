@@ -58,7 +58,7 @@ from . import options as opt
                    "coordinates (default: the FASTA the model was trained with, if it is still there).")
 @click.option("--support-size", type=click.IntRange(1), default=None,
               help="Enhancer-promoter models: pairs per cell line whose mean environment feature is its z_E, "
-                   "drawn with --seed from that cell line's input rows (labels unused). [default: the model's, 32]")
+                   "drawn with --seed from that cell line's input rows (labels unused). [default: the model's, 256]")
 @opt.device_option
 @opt.seed_option
 @opt.threads_option

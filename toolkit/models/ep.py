@@ -5,7 +5,9 @@ all-zero column; pooling is global, so any lengths work. Output: logits (B,) of
 P(y=1 | pair, cell line) = sigmoid(logit), given the cell line's environment z_E (d,).
 
 Sequence stream f_I (:class:`Tower`, shared by the enhancer and the promoter)
-    Conv1d(4 -> C, ``kernel``) + ReLU, with ``strands=2`` read on both strands (each
+    Conv1d(4 -> C, ``kernel``) + ReLU (``stem_activation="relu"``) or nothing (``"linear"``,
+    the presets': max pooling then keeps each filter's best raw response, so every filter
+    has a gradient), with ``strands=2`` read on both strands (each
     filter and its reverse complement, weights shared, the larger response kept at every
     position), then global max pooling, (B, C): which motifs a sequence holds. With
     ``blocks`` > 0 also [MaxPool(``pool``), Conv1d(C -> C, 5) + ReLU] blocks, whose global
@@ -17,7 +19,9 @@ Sequence stream f_I (:class:`Tower`, shared by the enhancer and the promoter)
     feature with every promoter feature).
 
 Environment stream f_E'
-    Linear(-> ``env_hidden``) + ReLU + Linear(-> d), a linear output e, (B, d), reading
+    Linear(-> ``env_hidden``) + ReLU + Linear(-> d), or with ``env_hidden=0`` one Linear(-> d)
+    (the presets': z_E is then a linear map of the support set's mean stem features), a
+    linear output e, (B, d), reading
     max-pooled stem features: of a stem of ``env_filters`` filters of its own (trained by
     the environment's losses only: the shared stem gets no gradient from e, the own stem
     none from z_I) or, with ``env_filters=0``, of the shared stem (C_E = ``env_filters``
@@ -54,7 +58,11 @@ says how it is to be used.
 Why these forms (measurements in docs/decisions/): max pooling only, because a mean over
 the window is a composition fingerprint of the element, which the network memorises;
 softplus z_I and a linear e, because ReLU outputs collapsed to exact zeros; both strands
-and e from the enhancer only (0006-fit-ep-sequence-stream-shape.md). The presets'
+and e from the enhancer only (0006-fit-ep-sequence-stream-shape.md). A linear f_E' and
+shared stem responses pooled without a ReLU, because an MLP f_E' extrapolated to an unseen
+line's combination of programs differently with every seed, and a third of the ReLU stem's
+filters died, sometimes with a motif the held-out line needed
+(0012-fit-ep-linear-environment-and-stem.md). The presets'
 environment settings, under which e does not collapse to one vector for every pair: a
 stem of its own, the linear energy with K = d, the contrastive weight at 1 and the
 environment's learning rate at a tenth (0007-fit-ep-environment-stream.md); the
@@ -73,16 +81,18 @@ toolkit.train.serve.Predictor for what it offers)."""
 
 PRESETS = {
     # minutes on a CPU for a few thousand pairs of windows of a few hundred bp
-    "cpu": {"channels": 32, "kernel": 11, "blocks": 0, "pool": 4, "d": 32, "env_hidden": 64,
+    "cpu": {"channels": 32, "kernel": 11, "blocks": 0, "pool": 4, "d": 32, "env_hidden": 0,
             "modules": 32, "dropout": 0.1, "strands": 2, "env_input": "enhancer", "env_filters": 32,
-            "energy": "linear", "pair_form": "product", "stem_norm": False, "batch_size": 64, "support": 32,
+            "energy": "linear", "pair_form": "product", "stem_norm": False, "stem_activation": "linear",
+            "batch_size": 64, "support": 32,
             "epochs": 15, "lr": 1e-2,
             "loss_weights": [0.1, 0.1, 1.0, 0.01, 0.05], "env_lr_scale": 0.1},
     # sizes for a GPU and the TargetFinder windows (3,000 / 2,000 bp); the
     # environment settings carried over from the cpu preset's benchmark (not run on a GPU)
-    "full": {"channels": 128, "kernel": 19, "blocks": 4, "pool": 4, "d": 64, "env_hidden": 128,
+    "full": {"channels": 128, "kernel": 19, "blocks": 4, "pool": 4, "d": 64, "env_hidden": 0,
              "modules": 64, "dropout": 0.3, "strands": 2, "env_input": "enhancer", "env_filters": 64,
-             "energy": "linear", "pair_form": "product", "stem_norm": False, "batch_size": 64, "support": 32,
+             "energy": "linear", "pair_form": "product", "stem_norm": False, "stem_activation": "linear",
+             "batch_size": 64, "support": 32,
              "epochs": 40, "lr": 1e-3,
              "loss_weights": [0.1, 0.1, 1.0, 0.01, 0.05], "env_lr_scale": 0.1},
 }
@@ -93,9 +103,12 @@ PRESETS = {
 # twice its start) and the environment stream's learning rate at a tenth (env_lr_scale).
 # With the defaults e collapses to one vector for every pair: see
 # docs/decisions/0007-fit-ep-environment-stream.md.
+# A linear f_E' (env_hidden 0) and a linear shared stem (stem_activation): see
+# docs/decisions/0012-fit-ep-linear-environment-and-stem.md.
 ENERGIES = ("interaction", "linear")
 PAIR_FORMS = ("product", "bilinear", "conjunction")
 ENV_INPUTS = ("enhancer", "pair")
+STEM_ACTIVATIONS = ("relu", "linear")
 
 
 class GradReverse(torch.autograd.Function):
@@ -124,8 +137,11 @@ class Tower(nn.Module):
     are blocks. Max pooling only: a mean over the window is a composition fingerprint of
     the element, which a network memorises (see the module docstring)."""
 
-    def __init__(self, channels, kernel, blocks, pool, strands=2, norm=False):
+    def __init__(self, channels, kernel, blocks, pool, strands=2, norm=False, activation="relu"):
         super().__init__()
+        if activation not in STEM_ACTIVATIONS:
+            raise ValueError(f"activation must be one of {STEM_ACTIVATIONS}")
+        self.act = F.relu if activation == "relu" else (lambda h: h)
         self.stem = nn.Conv1d(4, channels, kernel, padding=kernel // 2)
         self.norm = nn.BatchNorm1d(channels) if norm else None
         self.strands = int(strands)
@@ -134,12 +150,13 @@ class Tower(nn.Module):
         self.out_channels = channels * (2 if blocks else 1)
 
     def scan(self, x):
-        """The stem's ReLU responses (B, C, L); with ``strands=2`` each filter's maximum
-        over the two strands at every position (the filter and its reverse complement,
-        weights shared), so a motif is found in either orientation by one filter."""
+        """The stem's responses (B, C, L), after a ReLU or, with ``activation="linear"``,
+        as they are; with ``strands=2`` each filter's maximum over the two strands at every
+        position (the filter and its reverse complement, weights shared), so a motif is found
+        in either orientation by one filter."""
         if self.strands == 1:
             h = self.stem(x)
-            return F.relu(self.norm(h) if self.norm is not None else h)
+            return self.act(self.norm(h) if self.norm is not None else h)
         w = self.stem.weight
         C = w.shape[0]
         both = F.conv1d(x, torch.cat([w, w.flip(1).flip(2)]), torch.cat([self.stem.bias, self.stem.bias]),
@@ -147,7 +164,7 @@ class Tower(nn.Module):
         fwd, rev = both[:, :C], both[:, C:]
         if self.norm is not None:                  # one normalisation for both strands (shared statistics)
             fwd, rev = self.norm(torch.cat([fwd, rev])).chunk(2)
-        return F.relu(torch.maximum(fwd, rev))
+        return self.act(torch.maximum(fwd, rev))
 
     def forward(self, x):
         h = self.scan(x)
@@ -170,7 +187,7 @@ class EPModel(nn.Module):
         Training cell lines (outputs of the domain classifier, rows of the prototypes).
     channels, kernel, blocks, pool : CNN tower sizes
     d : int, size of z_I, e and z_E
-    env_hidden : hidden size of f_E'
+    env_hidden : hidden size of f_E' (0: f_E' is one linear layer)
     modules : int, K energy channels
     dropout : float, in the z_I MLP
     energy : ``interaction`` or ``linear``
@@ -188,7 +205,8 @@ class EPModel(nn.Module):
 
     def __init__(self, n_cells, channels=64, kernel=15, blocks=2, pool=4, d=32, env_hidden=64,
                  modules=8, dropout=0.1, energy="interaction", clamp_temperature=False, strands=2,
-                 env_input="enhancer", env_filters=0, pair_form="product", stem_norm=False):
+                 env_input="enhancer", env_filters=0, pair_form="product", stem_norm=False,
+                 stem_activation="relu"):
         super().__init__()
         if energy not in ENERGIES:
             raise ValueError(f"energy must be one of {ENERGIES}")
@@ -198,7 +216,7 @@ class EPModel(nn.Module):
         if env_input not in ENV_INPUTS:
             raise ValueError(f"env_input must be one of {ENV_INPUTS}")
         self.env_from = env_input
-        self.tower = Tower(channels, kernel, blocks, pool, strands, norm=stem_norm)
+        self.tower = Tower(channels, kernel, blocks, pool, strands, norm=stem_norm, activation=stem_activation)
         width = self.tower.out_channels
         if pair_form not in PAIR_FORMS:
             raise ValueError(f"pair_form must be one of {PAIR_FORMS}")
@@ -213,7 +231,10 @@ class EPModel(nn.Module):
         self.env_tower = Tower(env_filters, kernel, 0, pool, strands) if env_filters > 0 else None
         env_channels = env_filters if env_filters > 0 else channels
         env_width = env_channels if env_input == "enhancer" else 2 * env_channels
-        self.f_E = nn.Sequential(nn.Linear(env_width, env_hidden), nn.ReLU(), nn.Linear(env_hidden, d))
+        if env_hidden > 0:
+            self.f_E = nn.Sequential(nn.Linear(env_width, env_hidden), nn.ReLU(), nn.Linear(env_hidden, d))
+        else:                                   # linear: z_E is a linear map of the support set's mean features
+            self.f_E = nn.Linear(env_width, d)
         self.g_I = nn.Linear(d, modules)
         self.g_E = nn.Linear(d, modules)
         self.lam = nn.Parameter(torch.tensor(0.1))
@@ -318,7 +339,7 @@ def build(config):
                    dropout=m["dropout"], energy=m["energy"], clamp_temperature=m["clamp_temperature"],
                    strands=m.get("strands", 1), env_input=m.get("env_input", "pair"),
                    env_filters=m.get("env_filters", 0), pair_form=m.get("pair_form", "product"),
-                   stem_norm=bool(m.get("stem_norm", False)))
+                   stem_norm=bool(m.get("stem_norm", False)), stem_activation=m.get("stem_activation", "relu"))
 
 
 def no_decay(name, param):

@@ -55,8 +55,8 @@ start gamma at 1) up to its cap, twice the initial value (by default 0.2, 0.2, 0
 epochs counted from 0.
 
 Selection. After every epoch each validation cell line's environment is computed from a
-fixed support set of ``support`` of its val pairs (drawn once from the seed, labels
-unused) and every val pair is scored. Early stopping on the pooled validation AUPR
+fixed support set of ``eval_support`` (256) of its val pairs (drawn once from the seed,
+labels unused; the training batches' 32 give a noisier z_E) and every val pair is scored. Early stopping on the pooled validation AUPR
 (average precision): stop when it has not improved for ``patience`` (3) epochs, after
 ``min_epochs``. ``model.pt`` holds the best epoch's weights. The decision threshold is
 the one that maximises F1 on the best epoch's validation predictions (calibration.json).
@@ -435,7 +435,8 @@ class EPFamily(L.Family):
         self.epochs = cfg["epochs"]
         self.cells = list(config["cells"])
         self.total, self.warmup = n_batches * cfg["epochs"], n_batches * cfg["warmup_epochs"]
-        self.val_groups = support_sets(val_split.cell_names, int(cfg["support"]), self.seed)
+        self.val_groups = support_sets(val_split.cell_names, int(cfg.get("eval_support", cfg["support"])),
+                                       self.seed)
         self.others = {c: np.flatnonzero(train_split.cell_idx != c) for c in np.unique(train_split.cell_idx)}
 
     def begin_epoch(self, state, gen):

@@ -216,6 +216,7 @@ def resolve_config(data, settings, dev, extra=None):
     train.update({k: v for k, v in settings["flags"].items() if v is not None})
     model = {k: p[k] for k in ("channels", "kernel", "blocks", "pool", "d", "env_hidden", "modules",
                                "dropout", "strands", "env_input", "env_filters", "energy", "pair_form", "stem_norm")}
+    model["stem_activation"] = p["stem_activation"]
     model["clamp_temperature"] = False
     model.update(settings["file"]["model"])
     layout = data["layout"]
@@ -227,7 +228,7 @@ def resolve_config(data, settings, dev, extra=None):
            "data": {"layout": layout.kind, "columns": cols, "coordinates": {k: list(v) for k, v in layout.coords.items()},
                     "genome": os.path.abspath(genome) if genome else None, "lengths": dict(data["lengths"]),
                     "clip": bool(settings["clip"])},
-           "support_size": train["support"], "input": data["input"], "data_sha1": data["data_sha1"],
+           "support_size": train["eval_support"], "input": data["input"], "data_sha1": data["data_sha1"],
            "rows": {"train": data["n"]["train"], "val": data["n"]["val"], "test_not_read": data["n"]["test"],
                     "excluded_not_read": data["n"]["excluded"]}}
     if extra:

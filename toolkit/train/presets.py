@@ -33,7 +33,7 @@ EP_TRAIN_DEFAULTS = {
     "alpha_max": 0.2, "beta_max": 0.2, "gamma_max": 0.1, "delta_max": 0.02, "eta_max": 0.1,
     "tau": 0.1, "mu": 0.9, "contrast": 32, "grl_coeff": 1.0, "corr_eps": 1e-8,
     "task_loss": "immax", "margin": 1.0, "margin_power": 0.25, "rc_prob": 0.5,
-    "env_lr_scale": 1.0,
+    "env_lr_scale": 1.0, "eval_support": 256,
     "precision": "auto",
 }
 """fit-ep's training settings (config.json ``train``)."""
@@ -219,7 +219,7 @@ EP_KEYS = {
     "train": {
         "batch_size": _int("Query pairs per batch; every batch holds one cell line (also --batch-size).", 2,
                            preset=True),
-        "support": _int("Pairs per support set (also --support-size).", 1, preset=True),
+        "support": _int("Pairs per support set in the training batches (also --support-size).", 1, preset=True),
         "epochs": _int("Maximum epochs (also --epochs).", 1, preset=True),
         "min_epochs": _int("Never stop early before this epoch.", 1),
         "patience": _int("Stop after this many epochs without a higher validation AUPR.", 1),
@@ -228,6 +228,9 @@ EP_KEYS = {
         "weight_decay": _nonneg("AdamW weight decay (not on biases and energy scalars)."),
         "env_lr_scale": _pos("Learning rate of the environment stream (f_E', g_E and the env_filters stem) "
                              "relative to the rest.", preset=True),
+        "eval_support": _int("Pairs per cell line whose mean environment feature is its z_E when pairs are "
+                             "scored: validation, the --leave-one-cell-out test and predict's default "
+                             "(a mean over more pairs is a less noisy z_E).", 1),
         "warmup_epochs": _int("Linear warm-up from lr/100, then cosine to lr/100.", 0),
         "clip": _pos("Gradient norm clipping."),
         "curriculum_epochs": _int("First epochs with f_E' and g_E frozen, R_E = 0 and lambda = 0.", 0),
@@ -261,7 +264,8 @@ EP_KEYS = {
         "blocks": _int("Residual blocks of the sequence tower.", 0, preset=True),
         "pool": _int("Pooling width of the sequence tower.", 1, preset=True),
         "d": _int("Size of z_I and z_E.", 1, preset=True),
-        "env_hidden": _int("Hidden size of the environment stream.", 1, preset=True),
+        "env_hidden": _int("Hidden size of the environment stream (0: one linear layer, so z_E is a linear map of "
+                           "the support set's mean detector responses).", 0, preset=True),
         "modules": _int("Energy channels K (U_I and R_E are K-vectors; 1: scalar U_I and R_E).", 1,
                         preset=True),
         "dropout": Key("float", "Dropout.", lo=0, hi=1, hi_open=True, preset=True),
@@ -278,6 +282,9 @@ EP_KEYS = {
                                 "feature; conjunction, softplus(W_E h_E) * softplus(W_M h_E) * softplus(W_P h_P), two "
                                 "enhancer terms (e.g. a motif and a marker) with a promoter term.",
                          choices=("product", "bilinear", "conjunction"), preset=True),
+        "stem_activation": Key("str", "The shared stem's responses before its global max pooling: relu, or linear "
+                                      "(as they are, so every filter passes a gradient at its best position and "
+                                      "none can die).", choices=("relu", "linear"), preset=True),
         "stem_norm": Key("bool", "Batch-normalise the stem's responses (both strands together) before the ReLU.",
                          preset=True),
     },

@@ -429,7 +429,7 @@ class EPPredictor(Predictor):
     """A trained enhancer-promoter model ready to score pairs.
 
     Attributes: config, targets ([the label column]), cells (training cell lines),
-    lengths (enhancer and promoter lengths), support_size (m, default 32), threshold
+    lengths (enhancer and promoter lengths), support_size (m; 256 in models trained now, 32 before), threshold
     (the validation-calibrated decision threshold, calibration.json), env (False when the
     saved epoch had the environment off: the curriculum), layout settings in config["data"].
     EP models score pairs, not single sequences: ``score`` takes enhancers, promoters and
@@ -478,7 +478,7 @@ class EPPredictor(Predictor):
         ----------
         enhancers, promoters : list of str, one per pair
         cells : sequence of str, each pair's cell line (seen in training or not)
-        support_size : int, m (default the model's, 32): per cell line, m of its pairs drawn
+        support_size : int, m (default the model's, 256): per cell line, m of its pairs drawn
             without replacement by numpy's default_rng(seed + CRC32(cell name)) (all of them
             when it has fewer); their mean environment feature is the cell line's z_E. Labels
             are never used.
