@@ -11,8 +11,9 @@ _TRAIN_FLAGS = {
     "epochs": ("epochs", click.IntRange(1), "Maximum epochs."),
     "batch-size": ("batch_size", click.IntRange(2), "Query pairs per batch (every batch holds one cell line)."),
     "support-size": ("support", click.IntRange(1),
-                     "Pairs per support set: the unlabeled pairs whose mean environment feature is a cell "
-                     "line's z_E (training batches, validation, --leave-one-cell-out test, predict's default)."),
+                     "Pairs per support set in the training batches: the unlabeled pairs whose mean "
+                     "environment feature is a cell line's z_E (scoring uses the config key "
+                     "train.eval_support, 256: validation, --leave-one-cell-out test, predict's default)."),
     **opt.PRECISION_FLAG,
 }
 
