@@ -23,7 +23,6 @@ Usage: python3 benchmarks/bench_ep_oracle_features.py [--cells cellC] [--seeds 0
 """
 
 import argparse
-import importlib.util
 import os
 import sys
 import time
@@ -35,16 +34,8 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 sys.path.insert(0, HERE)
 
+from bench_ep_synthetic import _generator  # noqa: E402
 from benchlib import machine  # noqa: E402
-
-GENERATOR = os.path.join(REPO, "share", "examples", "ep", "make_synthetic_ep.py")
-
-
-def _generator():
-    spec = importlib.util.spec_from_file_location("make_synthetic_ep", GENERATOR)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def indicators(truth, gen):
@@ -62,7 +53,7 @@ def run_fold(held, seed, data, args):
     from sklearn.metrics import average_precision_score as ap
     from torch.nn import functional as F
 
-    from toolkit.models.ep import EPModel
+    from toolkit.models.ep import PRESETS, EPModel
 
     E, P, y, cell, chrom, combos = data
     test_ch, val_ch = ("chr1", "chr5", "chr9"), ("chr2", "chr3")
@@ -75,12 +66,14 @@ def run_fold(held, seed, data, args):
             return x, x
 
     torch.manual_seed(seed)
-    m = EPModel(len(cells), channels=12, kernel=11, blocks=0, d=32, modules=32, dropout=0.1, energy="linear",
+    p = PRESETS["cpu"]                      # the cpu preset's head and energy; 12 indicators for each stem
+    m = EPModel(len(cells), channels=12, kernel=p["kernel"], blocks=0, d=p["d"], modules=p["modules"],
+                dropout=p["dropout"], energy=p["energy"], pair_form=p["pair_form"], env_input=p["env_input"],
                 env_filters=12, env_hidden=args.env_hidden)
     m.tower, m.env_tower = Identity(), Identity()
 
     def oracle(c):
-        v = torch.zeros(32)
+        v = torch.zeros(p["d"])
         v[list(combos[c])] = 1.0
         return v
 
@@ -102,7 +95,7 @@ def run_fold(held, seed, data, args):
                 g["lr"] = args.lr * 0.5 * (1 + np.cos(np.pi * step / total))
             step += 1
             z_I, _ = m.features(Et[r], Pt[r])
-            loss = F.binary_cross_entropy_with_logits(m.energy(z_I, z_E(c, rng.choice(idx[c], 32)), env), yt[r])
+            loss = F.binary_cross_entropy_with_logits(m.energy(z_I, z_E(c, rng.choice(idx[c], p["support"])), env), yt[r])
             opt.zero_grad()
             loss.backward()
             opt.step()

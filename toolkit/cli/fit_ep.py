@@ -13,7 +13,8 @@ _TRAIN_FLAGS = {
     "support-size": ("support", click.IntRange(1),
                      "Pairs per support set in the training batches: the unlabeled pairs whose mean "
                      "environment feature is a cell line's z_E (scoring uses the config key "
-                     "train.eval_support, 256: validation, --leave-one-cell-out test, predict's default)."),
+                     f"train.eval_support, {_DEFAULTS['eval_support']}: validation, --leave-one-cell-out test, "
+                     "predict's default)."),
     **opt.PRECISION_FLAG,
 }
 
