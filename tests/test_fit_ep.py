@@ -229,6 +229,33 @@ def test_linear_stem_keeps_every_filter_trainable_and_linear_environment_is_a_me
     assert torch.allclose(m.environment(xe, xp), mean_h @ m.f_E.weight.T + m.f_E.bias, atol=1e-5)
 
 
+def test_logsumexp_pooling_is_a_smooth_maximum_that_passes_gradient_to_every_position():
+    """stem_pooling="logsumexp": the pooled feature is t log(mean_l exp(h_l / t)) of the stem's
+    responses h (checked against scipy's logsumexp), between their mean and their maximum, and
+    every position gets a share of the gradient (softmax(h / t)), where max pooling gives all of
+    it to one position."""
+    from scipy.special import logsumexp
+
+    torch.manual_seed(0)
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (3, 50)), 4).float().transpose(1, 2)
+    lse = M.Tower(4, 5, 0, 4, strands=2, activation="linear", pooling="logsumexp", temperature=0.1)
+    mx = M.Tower(4, 5, 0, 4, strands=2, activation="linear")
+    mx.load_state_dict(lse.state_dict())
+    h = lse.scan(x).detach().double().numpy()
+    t = lse.temperature
+    want = t * (logsumexp(h / t, axis=-1) - np.log(h.shape[-1]))
+    got = lse(x)[0].detach().double().numpy()
+    assert np.allclose(got, want, atol=1e-5)
+    assert (got >= h.mean(axis=-1) - 1e-6).all() and (got <= h.max(axis=-1) + 1e-6).all()
+    for tower, share in ((lse, True), (mx, False)):
+        xx = x.clone().requires_grad_(True)
+        tower(xx)[0][0, 0].backward()
+        g = xx.grad[0].abs().sum(dim=0)                  # per position of the first sequence
+        assert (int((g > 0).sum()) > 20) is share
+    with pytest.raises(ValueError, match="pooling"):
+        M.Tower(4, 5, 0, 4, pooling="mean")
+
+
 def test_stem_firing_counts_the_filters_that_respond_somewhere():
     """Filters with weights and bias below zero never respond to a one-hot sequence (dead);
     the others do: the count is checked by hand on a stem with 2 dead filters of 6."""

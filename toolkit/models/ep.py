@@ -84,7 +84,7 @@ PRESETS = {
     "cpu": {"channels": 32, "kernel": 11, "blocks": 0, "pool": 4, "d": 32, "env_hidden": 0,
             "modules": 32, "dropout": 0.1, "strands": 2, "env_input": "enhancer", "env_filters": 32,
             "energy": "linear", "pair_form": "product", "stem_norm": False, "stem_activation": "linear",
-            "batch_size": 64, "support": 32,
+            "stem_pooling": "max", "stem_temperature": 0.1, "batch_size": 64, "support": 32,
             "epochs": 15, "lr": 1e-2,
             "loss_weights": [0.1, 0.1, 1.0, 0.01, 0.05], "env_lr_scale": 0.1},
     # sizes for a GPU and the TargetFinder windows (3,000 / 2,000 bp); the
@@ -92,7 +92,7 @@ PRESETS = {
     "full": {"channels": 128, "kernel": 19, "blocks": 4, "pool": 4, "d": 64, "env_hidden": 0,
              "modules": 64, "dropout": 0.3, "strands": 2, "env_input": "enhancer", "env_filters": 64,
              "energy": "linear", "pair_form": "product", "stem_norm": False, "stem_activation": "linear",
-             "batch_size": 64, "support": 32,
+             "stem_pooling": "max", "stem_temperature": 0.1, "batch_size": 64, "support": 32,
              "epochs": 40, "lr": 1e-3,
              "loss_weights": [0.1, 0.1, 1.0, 0.01, 0.05], "env_lr_scale": 0.1},
 }
@@ -109,6 +109,7 @@ ENERGIES = ("interaction", "linear")
 PAIR_FORMS = ("product", "bilinear", "conjunction")
 ENV_INPUTS = ("enhancer", "pair")
 STEM_ACTIVATIONS = ("relu", "linear")
+STEM_POOLINGS = ("max", "logsumexp")
 
 
 class GradReverse(torch.autograd.Function):
@@ -137,10 +138,14 @@ class Tower(nn.Module):
     are blocks. Max pooling only: a mean over the window is a composition fingerprint of
     the element, which a network memorises (see the module docstring)."""
 
-    def __init__(self, channels, kernel, blocks, pool, strands=2, norm=False, activation="relu"):
+    def __init__(self, channels, kernel, blocks, pool, strands=2, norm=False, activation="relu", pooling="max",
+                 temperature=0.1):
         super().__init__()
         if activation not in STEM_ACTIVATIONS:
             raise ValueError(f"activation must be one of {STEM_ACTIVATIONS}")
+        if pooling not in STEM_POOLINGS:
+            raise ValueError(f"pooling must be one of {STEM_POOLINGS}")
+        self.pooling, self.temperature = pooling, float(temperature)
         self.act = F.relu if activation == "relu" else (lambda h: h)
         self.stem = nn.Conv1d(4, channels, kernel, padding=kernel // 2)
         self.norm = nn.BatchNorm1d(channels) if norm else None
@@ -166,9 +171,21 @@ class Tower(nn.Module):
             fwd, rev = self.norm(torch.cat([fwd, rev])).chunk(2)
         return self.act(torch.maximum(fwd, rev))
 
+    def pooled(self, h):
+        """The stem's global pooling of responses h (B, C, L) -> (B, C): the largest, or with
+        ``pooling="logsumexp"`` t log(mean_l exp(h_l / t)), t = ``temperature``, a smooth
+        maximum: every position passes a share softmax(h / t) of the gradient, spread over many
+        positions while a filter's responses are small next to t (so a motif enriched among the
+        interacting pairs pulls a random filter toward it), concentrated on the best position
+        once the filter responds strongly there."""
+        if self.pooling == "max":
+            return h.amax(dim=-1)
+        t = self.temperature
+        return t * (torch.logsumexp(h / t, dim=-1) - math.log(h.shape[-1]))
+
     def forward(self, x):
         h = self.scan(x)
-        inter = h.amax(dim=-1)
+        inter = self.pooled(h)
         if not self.convs:
             return inter, inter
         for conv in self.convs:
@@ -206,7 +223,7 @@ class EPModel(nn.Module):
     def __init__(self, n_cells, channels=64, kernel=15, blocks=2, pool=4, d=32, env_hidden=64,
                  modules=8, dropout=0.1, energy="interaction", clamp_temperature=False, strands=2,
                  env_input="enhancer", env_filters=0, pair_form="product", stem_norm=False,
-                 stem_activation="relu"):
+                 stem_activation="relu", stem_pooling="max", stem_temperature=0.1):
         super().__init__()
         if energy not in ENERGIES:
             raise ValueError(f"energy must be one of {ENERGIES}")
@@ -216,7 +233,8 @@ class EPModel(nn.Module):
         if env_input not in ENV_INPUTS:
             raise ValueError(f"env_input must be one of {ENV_INPUTS}")
         self.env_from = env_input
-        self.tower = Tower(channels, kernel, blocks, pool, strands, norm=stem_norm, activation=stem_activation)
+        self.tower = Tower(channels, kernel, blocks, pool, strands, norm=stem_norm, activation=stem_activation,
+                           pooling=stem_pooling, temperature=stem_temperature)
         width = self.tower.out_channels
         if pair_form not in PAIR_FORMS:
             raise ValueError(f"pair_form must be one of {PAIR_FORMS}")
@@ -339,7 +357,8 @@ def build(config):
                    dropout=m["dropout"], energy=m["energy"], clamp_temperature=m["clamp_temperature"],
                    strands=m.get("strands", 1), env_input=m.get("env_input", "pair"),
                    env_filters=m.get("env_filters", 0), pair_form=m.get("pair_form", "product"),
-                   stem_norm=bool(m.get("stem_norm", False)), stem_activation=m.get("stem_activation", "relu"))
+                   stem_norm=bool(m.get("stem_norm", False)), stem_activation=m.get("stem_activation", "relu"),
+                   stem_pooling=m.get("stem_pooling", "max"), stem_temperature=m.get("stem_temperature", 0.1))
 
 
 def no_decay(name, param):

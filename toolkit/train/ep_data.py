@@ -216,7 +216,8 @@ def resolve_config(data, settings, dev, extra=None):
     train.update({k: v for k, v in settings["flags"].items() if v is not None})
     model = {k: p[k] for k in ("channels", "kernel", "blocks", "pool", "d", "env_hidden", "modules",
                                "dropout", "strands", "env_input", "env_filters", "energy", "pair_form", "stem_norm")}
-    model["stem_activation"] = p["stem_activation"]
+    for key in ("stem_activation", "stem_pooling", "stem_temperature"):
+        model[key] = p[key]
     model["clamp_temperature"] = False
     model.update(settings["file"]["model"])
     layout = data["layout"]

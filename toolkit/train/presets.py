@@ -285,6 +285,11 @@ EP_KEYS = {
         "stem_activation": Key("str", "The shared stem's responses before its global max pooling: relu, or linear "
                                       "(as they are, so every filter passes a gradient at its best position and "
                                       "none can die).", choices=("relu", "linear"), preset=True),
+        "stem_pooling": Key("str", "The shared stem's global pooling: max, or logsumexp (log of the mean of "
+                                   "exp(response) over positions: a smooth maximum through which every position "
+                                   "passes a share of the gradient).", choices=("max", "logsumexp"), preset=True),
+        "stem_temperature": _pos("Temperature t of the shared stem's logsumexp pooling, t log(mean exp(response / "
+                                 "t)): the smaller, the closer to the maximum.", preset=True),
         "stem_norm": Key("bool", "Batch-normalise the stem's responses (both strands together) before the ReLU.",
                          preset=True),
     },
