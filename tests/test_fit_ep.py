@@ -23,6 +23,7 @@ from toolkit.cli.evalboot import cli as evalboot_cli
 from toolkit.cli.fit_ep import cli as fit_cli
 from toolkit.cli.predict import cli as predict_cli
 from toolkit.models import ep as M
+from toolkit.train import data as D
 from toolkit.train import ep as trainer
 
 WINDOWS = ["--enhancer-length", "320", "--promoter-length", "320"]
@@ -254,6 +255,46 @@ def test_logsumexp_pooling_is_a_smooth_maximum_that_passes_gradient_to_every_pos
         assert (int((g > 0).sum()) > 20) is share
     with pytest.raises(ValueError, match="pooling"):
         M.Tower(4, 5, 0, 4, pooling="mean")
+
+
+def test_enriched_kmers_finds_the_planted_motifs_once_each_and_seeds_filters_with_them():
+    """enriched_filters: canonical k-mer ids agree with a brute force over strings (a k-mer and
+    its reverse complement one id, none across an N); on synthetic windows (a known answer:
+    two 10-mers planted in 70% of the interacting rows) the two most enriched 8-mers are one
+    from each motif, on either strand; a seeded filter responds 3/4 * scale * k to its k-mer
+    (computed by hand from the weights' definition) and its reverse complement alike."""
+    rng = np.random.default_rng(0)
+    comp = str.maketrans("ACGT", "TGCA")
+    codes = rng.integers(0, 4, (4, 30)).astype(np.uint8)
+    codes[1, 5] = 4                                       # an N
+    ids, ok = trainer.canonical_kmers(codes, 4)
+    for r in range(4):
+        seq = "".join("ACGTN"[c] for c in codes[r])
+        for j in range(27):
+            km = seq[j:j + 4]
+            assert ok[r, j] == ("N" not in km)
+            if ok[r, j]:
+                canon = min(km, km.translate(comp)[::-1])
+                assert ids[r, j] == int(canon.translate(str.maketrans("ACGT", "0123")), 4)
+    n, L = 3000, 200
+    codes = rng.integers(0, 4, (n, L)).astype(np.uint8)
+    y = (rng.random(n) < 0.05).astype(np.float32)
+    motifs = ("CCCATAAATG", "GCTTAGTTGG")
+    for motif, at in zip(motifs, (50, 120)):
+        m = np.array(["ACGT".index(b) for b in motif], dtype=np.uint8)
+        for i in np.flatnonzero(y):
+            if rng.random() < 0.7:
+                codes[i, at:at + 10] = m
+    top = trainer.enriched_kmers(codes, y, 8, 2)
+    assert len(top) == 2
+    for motif in motifs:
+        assert sum(k in motif or k.translate(comp)[::-1] in motif for k in top) == 1
+    tower = M.Tower(3, 11, 0, 4, strands=2, activation="linear")
+    trainer.seed_stem(tower, top, scale=0.5)
+    bg = "A" * 20
+    for seq in (bg + top[0] + bg, bg + top[0].translate(comp)[::-1] + bg):
+        x = torch.as_tensor(D.encode([seq], len(seq)))
+        assert math.isclose(float(tower(D.onehot(x))[0][0, 0].detach()), 0.75 * 0.5 * 8, rel_tol=1e-5)
 
 
 def test_stem_firing_counts_the_filters_that_respond_somewhere():
@@ -553,12 +594,13 @@ def test_env_filters_option_is_saved_and_served(tiny, tmp_path):
     out = tmp_path / "m"
     settings = tmp_path / "settings.json"
     settings.write_text(json.dumps({"model": {"env_filters": 4, "energy": "linear", "modules": 16, "channels": 12},
-                                    "train": {"loss_weights": [0.1, 0.1, 1, 0.01, 0.05], "env_lr_scale": 0.1}}))
+                                    "train": {"loss_weights": [0.1, 0.1, 1, 0.01, 0.05], "env_lr_scale": 0.1,
+                                              "enriched_filters": 4}}))
     res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", out, *FAST, "--config", settings])
     assert res.exit_code == 0, res.output
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["model"]["env_filters"] == 4 and cfg["model"]["modules"] == 16 and cfg["train"]["gamma"] == 1.0
-    assert cfg["train"]["env_lr_scale"] == 0.1
+    assert cfg["train"]["env_lr_scale"] == 0.1 and cfg["train"]["enriched_filters"] == 4
     weights = torch.load(out / "model.pt", weights_only=True)
     assert weights["env_tower.stem.weight"].shape[0] == 4 and weights["tower.stem.weight"].shape[0] == 12
     assert cfg["model"]["channels"] == 12
@@ -574,7 +616,6 @@ def test_env_filters_option_is_saved_and_served(tiny, tmp_path):
 # ---------------------------------------------------------------------------- predict on an unseen cell line
 
 def test_predict_on_an_unseen_cell_line_uses_its_support_set(model_dir, tiny, tmp_path):
-    from toolkit.train import data as D
     from toolkit.train.serve import load
 
     pairs = tiny["pairs"]

@@ -130,6 +130,84 @@ class PairSplit:
         return self.e.shape[0]
 
 
+# ---------------------------------------------------------------------------- enriched k-mer filters
+
+def canonical_kmers(codes, k):
+    """Each window's k-mers as canonical integer ids (the smaller of a k-mer's and its reverse
+    complement's base-4 number), so that a k-mer and its reverse complement are one.
+
+    codes : (n, L) uint8 array (0-3 ACGT, 4 N). Returns ids (n, L - k + 1) int64 and a
+    mask (n, L - k + 1), False where the k-mer holds an N."""
+    c = np.asarray(codes, dtype=np.int64)
+    width = c.shape[1] - k + 1
+    fwd = np.zeros((c.shape[0], width), dtype=np.int64)
+    rev = np.zeros_like(fwd)
+    ok = np.ones(fwd.shape, dtype=bool)
+    for j in range(k):
+        b = c[:, j:j + width]
+        ok &= b < 4
+        b = np.minimum(b, 3)
+        fwd = fwd * 4 + b
+        rev = rev + (3 - b) * 4 ** j
+    return np.minimum(fwd, rev), ok
+
+
+def enriched_kmers(codes, y, k, n):
+    """The ``n`` k-mers (either strand) whose presence in a sequence is most enriched among
+    the interacting pairs (y = 1) over the others, by the one-sided z-score of the difference
+    of the two fractions of sequences holding it; a k-mer sharing a 6-mer (either strand) with
+    one already taken is skipped, so that shifts of one motif are taken once.
+
+    codes : (n_rows, L) uint8; y : (n_rows,) 0/1. Returns a list of k-mer strings."""
+    ids, ok = canonical_kmers(codes, k)
+    y = np.asarray(y) > 0.5
+    counts = np.zeros((2, 4 ** k), dtype=np.int64)
+    for row in range(len(ids)):
+        counts[int(y[row]), np.unique(ids[row][ok[row]])] += 1
+    n1, n0 = max(int(y.sum()), 1), max(int((~y).sum()), 1)
+    f1, f0 = counts[1] / n1, counts[0] / n0
+    pooled = (counts[1] + counts[0] + 1) / (n1 + n0 + 2)
+    z = (f1 - f0) / np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
+    bases = np.array(list("ACGT"))
+    taken = []
+    for i in np.argsort(-z):
+        if len(taken) == n or z[i] <= 0:
+            break
+        kmer = "".join(bases[(int(i) >> (2 * (k - 1 - j))) & 3] for j in range(k))
+        if not any(_same_motif(kmer, t) for t in taken):
+            taken.append(kmer)
+    return taken
+
+
+def _same_motif(a, b, overlap=5):
+    """Whether k-mers a and b look like shifts of one motif: on either strand of a, one holds
+    a 6-mer of the other, or the end of one (``overlap`` bases or more) is the start of the other."""
+    for x in (a, a.translate(str.maketrans("ACGT", "TGCA"))[::-1]):
+        if any(x[j:j + 6] in b for j in range(len(x) - 5)):
+            return True
+        for n in range(overlap, min(len(x), len(b))):
+            if x[-n:] == b[:n] or b[-n:] == x[:n]:
+                return True
+    return False
+
+
+def seed_stem(tower, kmers, scale=0.5):
+    """Set the first len(kmers) filters of ``tower``'s stem to match the k-mers: weight
+    scale * (one-hot - 1/4) at the k-mer's positions (centred in the kernel), 0 elsewhere,
+    bias 0, so a perfect match responds 3/4 * scale * k and a random sequence 0 on average."""
+    w = tower.stem.weight
+    kernel = w.shape[-1]
+    with torch.no_grad():
+        for f, kmer in enumerate(kmers[:w.shape[0]]):
+            k = min(len(kmer), kernel)
+            at = (kernel - k) // 2
+            w[f].zero_()
+            for j, base in enumerate(kmer[:k]):
+                w[f, :, at + j] = -scale / 4
+                w[f, "ACGT".index(base), at + j] = 3 * scale / 4
+            tower.stem.bias[f] = 0.0
+
+
 # ---------------------------------------------------------------------------- sampling
 
 class CellBatchSampler:
@@ -395,7 +473,19 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
     cfg = {**TRAIN_DEFAULTS, **config["train"]}
     seed = int(config["seed"])
     torch.manual_seed(seed)
-    model = model_lib.build(config).to(device)
+    model = model_lib.build(config)
+    n_seed = int(cfg.get("enriched_filters", 0))
+    if n_seed and not resume:
+        y_np = train_split.y.numpy()
+        k = min(8, model.tower.stem.weight.shape[-1])
+        half = n_seed - n_seed // 2
+        kmers = (enriched_kmers(train_split.p.numpy(), y_np, k, half)
+                 + enriched_kmers(train_split.e.numpy(), y_np, k, n_seed - half))
+        seed_stem(model.tower, kmers)
+        if log is not None:
+            log(f"{len(kmers)} stem filters start as the 8-mers most enriched among interacting train pairs "
+                f"(promoters, then enhancers): {' '.join(kmers)}")
+    model = model.to(device)
     G = dist.group()
     # DistributedDataParallel under torchrun, built before the curriculum freezes anything, so that it
     # registers every parameter; some get no gradient in some steps (f_E' and g_E in the curriculum, the

@@ -33,7 +33,7 @@ EP_TRAIN_DEFAULTS = {
     "alpha_max": 0.2, "beta_max": 0.2, "gamma_max": 0.1, "delta_max": 0.02, "eta_max": 0.1,
     "tau": 0.1, "mu": 0.9, "contrast": 32, "grl_coeff": 1.0, "corr_eps": 1e-8,
     "task_loss": "immax", "margin": 1.0, "margin_power": 0.25, "rc_prob": 0.5,
-    "env_lr_scale": 1.0, "eval_support": 256,
+    "env_lr_scale": 1.0, "eval_support": 256, "enriched_filters": 0,
     "precision": "auto",
 }
 """fit-ep's training settings (config.json ``train``)."""
@@ -231,6 +231,8 @@ EP_KEYS = {
         "eval_support": _int("Pairs per cell line whose mean environment feature is its z_E when pairs are "
                              "scored: validation, the --leave-one-cell-out test and predict's default "
                              "(a mean over more pairs is a less noisy z_E).", 1),
+        "enriched_filters": _int("Shared-stem filters that start as the 8-mers most enriched among the interacting "
+                                 "train pairs' promoters (half) and enhancers (half); 0: all random.", 0),
         "warmup_epochs": _int("Linear warm-up from lr/100, then cosine to lr/100.", 0),
         "clip": _pos("Gradient norm clipping."),
         "curriculum_epochs": _int("First epochs with f_E' and g_E frozen, R_E = 0 and lambda = 0.", 0),
