@@ -9,7 +9,9 @@ Sequence stream f_I (:class:`Tower`, shared by the enhancer and the promoter)
     the presets': max pooling then keeps each filter's best raw response, so every filter
     has a gradient), with ``strands=2`` read on both strands (each
     filter and its reverse complement, weights shared, the larger response kept at every
-    position), then global max pooling, (B, C): which motifs a sequence holds. With
+    position), then global max pooling (or with ``stem_pooling="logsumexp"`` the smooth
+    maximum t log(mean exp(h / t)), t = ``stem_temperature``), (B, C): which motifs a
+    sequence holds. With
     ``blocks`` > 0 also [MaxPool(``pool``), Conv1d(C -> C, 5) + ReLU] blocks, whose global
     max pooling is appended, (B, 2C). ``stem_norm`` batch-normalises the stem's responses
     (both strands with one set of statistics) before the ReLU. The pair's z_I, (B, d), is
@@ -62,7 +64,11 @@ and e from the enhancer only (0006-fit-ep-sequence-stream-shape.md). A linear f_
 shared stem responses pooled without a ReLU, because an MLP f_E' extrapolated to an unseen
 line's combination of programs differently with every seed, and a third of the ReLU stem's
 filters died, sometimes with a motif the held-out line needed
-(0012-fit-ep-linear-environment-and-stem.md). The presets'
+(0012-fit-ep-linear-environment-and-stem.md). Half the presets' shared-stem filters start as
+the k-mers most enriched among interacting train pairs (toolkit.train.ep's
+``enriched_filters``), because random filters missed promoter motifs on some folds and seeds,
+and ``stem_pooling="logsumexp"`` (a smooth maximum) did not fix that
+(0013-fit-ep-enriched-kmer-filters.md). The presets'
 environment settings, under which e does not collapse to one vector for every pair: a
 stem of its own, the linear energy with K = d, the contrastive weight at 1 and the
 environment's learning rate at a tenth (0007-fit-ep-environment-stream.md); the
@@ -85,7 +91,7 @@ PRESETS = {
             "modules": 32, "dropout": 0.1, "strands": 2, "env_input": "enhancer", "env_filters": 32,
             "energy": "linear", "pair_form": "product", "stem_norm": False, "stem_activation": "linear",
             "stem_pooling": "max", "stem_temperature": 0.1, "batch_size": 64, "support": 32,
-            "epochs": 15, "lr": 1e-2,
+            "epochs": 15, "lr": 1e-2, "enriched_filters": 16,
             "loss_weights": [0.1, 0.1, 1.0, 0.01, 0.05], "env_lr_scale": 0.1},
     # sizes for a GPU and the TargetFinder windows (3,000 / 2,000 bp); the
     # environment settings carried over from the cpu preset's benchmark (not run on a GPU)
@@ -93,7 +99,7 @@ PRESETS = {
              "modules": 64, "dropout": 0.3, "strands": 2, "env_input": "enhancer", "env_filters": 64,
              "energy": "linear", "pair_form": "product", "stem_norm": False, "stem_activation": "linear",
              "stem_pooling": "max", "stem_temperature": 0.1, "batch_size": 64, "support": 32,
-             "epochs": 40, "lr": 1e-3,
+             "epochs": 40, "lr": 1e-3, "enriched_filters": 32,
              "loss_weights": [0.1, 0.1, 1.0, 0.01, 0.05], "env_lr_scale": 0.1},
 }
 # Where the presets differ from the library defaults (EPModel's arguments and
@@ -104,7 +110,8 @@ PRESETS = {
 # With the defaults e collapses to one vector for every pair: see
 # docs/decisions/0007-fit-ep-environment-stream.md.
 # A linear f_E' (env_hidden 0) and a linear shared stem (stem_activation): see
-# docs/decisions/0012-fit-ep-linear-environment-and-stem.md.
+# docs/decisions/0012-fit-ep-linear-environment-and-stem.md. Shared-stem filters that start as
+# enriched k-mers (enriched_filters, a training setting): 0013-fit-ep-enriched-kmer-filters.md.
 ENERGIES = ("interaction", "linear")
 PAIR_FORMS = ("product", "bilinear", "conjunction")
 ENV_INPUTS = ("enhancer", "pair")

@@ -61,6 +61,15 @@ labels unused; the training batches' 32 give a noisier z_E) and every val pair i
 ``min_epochs``. ``model.pt`` holds the best epoch's weights. The decision threshold is
 the one that maximises F1 on the best epoch's validation predictions (calibration.json).
 
+Initialisation. With ``enriched_filters`` N > 0 (the presets'), the first N filters of the
+shared stem start as k-mers found in the train pairs before the first step
+(:func:`enriched_kmers`, :func:`seed_stem`): the 8-mers, either strand, whose presence in a
+window is most enriched among the interacting pairs, half from the promoters and half from
+the enhancers, shifts of one motif taken once; the rest start random, and all train alike.
+A max-pooled random filter learns only from its best position, which is rarely a motif, so
+a promoter motif that matters only beside its enhancer partner was often never learned
+(docs/decisions/0013-fit-ep-enriched-kmer-filters.md). Only train rows are read.
+
 Optimisation: AdamW (no decay on biases and the energy's scalars; the environment
 stream's learning rate times ``env_lr_scale``: the presets' 0.1, see
 docs/decisions/0007-fit-ep-environment-stream.md),
@@ -159,11 +168,12 @@ def enriched_kmers(codes, y, k, n):
     one already taken is skipped, so that shifts of one motif are taken once.
 
     codes : (n_rows, L) uint8; y : (n_rows,) 0/1. Returns a list of k-mer strings."""
-    ids, ok = canonical_kmers(codes, k)
     y = np.asarray(y) > 0.5
     counts = np.zeros((2, 4 ** k), dtype=np.int64)
-    for row in range(len(ids)):
-        counts[int(y[row]), np.unique(ids[row][ok[row]])] += 1
+    for start in range(0, len(y), 1024):             # in chunks: ids are 8 bytes per position
+        ids, ok = canonical_kmers(codes[start:start + 1024], k)
+        for row in range(len(ids)):
+            counts[int(y[start + row]), np.unique(ids[row][ok[row]])] += 1
     n1, n0 = max(int(y.sum()), 1), max(int((~y).sum()), 1)
     f1, f0 = counts[1] / n1, counts[0] / n0
     pooled = (counts[1] + counts[0] + 1) / (n1 + n0 + 2)
