@@ -164,8 +164,8 @@ def canonical_kmers(codes, k):
 def enriched_kmers(codes, y, k, n):
     """The ``n`` k-mers (either strand) whose presence in a sequence is most enriched among
     the interacting pairs (y = 1) over the others, by the one-sided z-score of the difference
-    of the two fractions of sequences holding it; a k-mer sharing a 6-mer (either strand) with
-    one already taken is skipped, so that shifts of one motif are taken once.
+    of the two fractions of sequences holding it; a k-mer that looks like a shift of one already
+    taken (:func:`_same_motif`) is skipped, so that each motif is taken once.
 
     codes : (n_rows, L) uint8; y : (n_rows,) 0/1. Returns a list of k-mer strings."""
     y = np.asarray(y) > 0.5
@@ -493,7 +493,7 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
                  + enriched_kmers(train_split.e.numpy(), y_np, k, n_seed - half))
         seed_stem(model.tower, kmers)
         if log is not None:
-            log(f"{len(kmers)} stem filters start as the 8-mers most enriched among interacting train pairs "
+            log(f"{len(kmers)} stem filters start as the {k}-mers most enriched among interacting train pairs "
                 f"(promoters, then enhancers): {' '.join(kmers)}")
     model = model.to(device)
     G = dist.group()
