@@ -267,13 +267,14 @@ def test_enriched_kmers_finds_the_planted_motifs_once_each_and_seeds_filters_wit
     comp = str.maketrans("ACGT", "TGCA")
     codes = rng.integers(0, 4, (4, 30)).astype(np.uint8)
     codes[1, 5] = 4                                       # an N
-    ids, ok = trainer.canonical_kmers(codes, 4)
+    ids = trainer.canonical_kmers(codes, 4)
     for r in range(4):
         seq = "".join("ACGTN"[c] for c in codes[r])
         for j in range(27):
             km = seq[j:j + 4]
-            assert ok[r, j] == ("N" not in km)
-            if ok[r, j]:
+            if "N" in km:
+                assert ids[r, j] == -1
+            else:
                 canon = min(km, km.translate(comp)[::-1])
                 assert ids[r, j] == int(canon.translate(str.maketrans("ACGT", "0123")), 4)
     n, L = 3000, 200
@@ -596,8 +597,13 @@ def test_env_filters_option_is_saved_and_served(tiny, tmp_path):
     settings.write_text(json.dumps({"model": {"env_filters": 4, "energy": "linear", "modules": 16, "channels": 12},
                                     "train": {"loss_weights": [0.1, 0.1, 1, 0.01, 0.05], "env_lr_scale": 0.1,
                                               "enriched_filters": 4}}))
-    res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", out, *FAST, "--config", settings])
+    loud = [a for a in FAST if a != "-q"]
+    res = invoke(fit_cli, [tiny["split"], "--genome", tiny["genome"], "-o", out, *loud, "--config", settings])
     assert res.exit_code == 0, res.output
+    # the 4 enriched filters are seeded from the train pairs before training: the log names them
+    seeded = [ln for ln in res.stderr.splitlines() if "stem filters start as the 8-mers" in ln]
+    assert len(seeded) == 1 and seeded[0].startswith("4 stem filters")
+    assert len(seeded[0].rsplit(": ", 1)[1].split()) == 4
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["model"]["env_filters"] == 4 and cfg["model"]["modules"] == 16 and cfg["train"]["gamma"] == 1.0
     assert cfg["train"]["env_lr_scale"] == 0.1 and cfg["train"]["enriched_filters"] == 4

@@ -142,8 +142,9 @@ class Tower(nn.Module):
 
     The intermediate features are the stem's global max pooling (which motifs the sequence
     holds); the embedding is them, next to the last block's global max pooling when there
-    are blocks. Max pooling only: a mean over the window is a composition fingerprint of
-    the element, which a network memorises (see the module docstring)."""
+    are blocks. Max pooling, or its smooth form (``pooling="logsumexp"``, ``temperature``
+    t), never a plain mean: a mean over the window is a composition fingerprint of the
+    element, which a network memorises (see the module docstring)."""
 
     def __init__(self, channels, kernel, blocks, pool, strands=2, norm=False, activation="relu", pooling="max",
                  temperature=0.1):

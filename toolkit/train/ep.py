@@ -104,9 +104,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ..features.encode import kmer_index
 from ..models import ep as model_lib
 from ..models.ep import (correlation_loss, hierarchical_infonce, immax_margins,  # noqa: F401  (losses live
                          prototype_loss, sparsity_loss, task_loss)                # with the model)
+from ..seq import reverse_complement
 from . import data as D
 from . import dist
 from . import loop as L
@@ -141,24 +143,21 @@ class PairSplit:
 
 # ---------------------------------------------------------------------------- enriched k-mer filters
 
-def canonical_kmers(codes, k):
-    """Each window's k-mers as canonical integer ids (the smaller of a k-mer's and its reverse
-    complement's base-4 number), so that a k-mer and its reverse complement are one.
+ENRICHED_K = 8
+"""Length of the k-mers that ``enriched_filters`` starts stem filters as (at most the kernel)."""
 
-    codes : (n, L) uint8 array (0-3 ACGT, 4 N). Returns ids (n, L - k + 1) int64 and a
-    mask (n, L - k + 1), False where the k-mer holds an N."""
-    c = np.asarray(codes, dtype=np.int64)
-    width = c.shape[1] - k + 1
-    fwd = np.zeros((c.shape[0], width), dtype=np.int64)
-    rev = np.zeros_like(fwd)
-    ok = np.ones(fwd.shape, dtype=bool)
-    for j in range(k):
-        b = c[:, j:j + width]
-        ok &= b < 4
-        b = np.minimum(b, 3)
-        fwd = fwd * 4 + b
-        rev = rev + (3 - b) * 4 ** j
-    return np.minimum(fwd, rev), ok
+
+def canonical_kmers(codes, k):
+    """Each window's k-mers as canonical ids (the smaller of the k-mer's and its reverse
+    complement's index, toolkit.features.encode.kmer_index), so that a k-mer and its reverse
+    complement are one.
+
+    codes : (n, L) uint8 array (0-3 ACGT, 4 N). Returns (n, L - k + 1) int64, -1 where the
+    k-mer holds an N."""
+    codes = np.asarray(codes, dtype=np.uint8)
+    fwd = kmer_index(codes, k)
+    rev = kmer_index(D.reverse_complement(torch.from_numpy(codes)).numpy(), k)[:, ::-1]
+    return np.where(fwd < 0, -1, np.minimum(fwd, rev))
 
 
 def enriched_kmers(codes, y, k, n):
@@ -171,9 +170,9 @@ def enriched_kmers(codes, y, k, n):
     y = np.asarray(y) > 0.5
     counts = np.zeros((2, 4 ** k), dtype=np.int64)
     for start in range(0, len(y), 1024):             # in chunks: ids are 8 bytes per position
-        ids, ok = canonical_kmers(codes[start:start + 1024], k)
+        ids = canonical_kmers(codes[start:start + 1024], k)
         for row in range(len(ids)):
-            counts[int(y[start + row]), np.unique(ids[row][ok[row]])] += 1
+            counts[int(y[start + row]), np.unique(ids[row][ids[row] >= 0])] += 1
     n1, n0 = max(int(y.sum()), 1), max(int((~y).sum()), 1)
     f1, f0 = counts[1] / n1, counts[0] / n0
     pooled = (counts[1] + counts[0] + 1) / (n1 + n0 + 2)
@@ -192,7 +191,7 @@ def enriched_kmers(codes, y, k, n):
 def _same_motif(a, b, overlap=5):
     """Whether k-mers a and b look like shifts of one motif: on either strand of a, one holds
     a 6-mer of the other, or the end of one (``overlap`` bases or more) is the start of the other."""
-    for x in (a, a.translate(str.maketrans("ACGT", "TGCA"))[::-1]):
+    for x in (a, reverse_complement(a)):
         if any(x[j:j + 6] in b for j in range(len(x) - 5)):
             return True
         for n in range(overlap, min(len(x), len(b))):
@@ -204,7 +203,9 @@ def _same_motif(a, b, overlap=5):
 def seed_stem(tower, kmers, scale=0.5):
     """Set the first len(kmers) filters of ``tower``'s stem to match the k-mers: weight
     scale * (one-hot - 1/4) at the k-mer's positions (centred in the kernel), 0 elsewhere,
-    bias 0, so a perfect match responds 3/4 * scale * k and a random sequence 0 on average."""
+    bias 0, so a perfect match responds 3/4 * scale * k and a random sequence 0 on average
+    (the default scale: 3 for an 8-mer, about 4 times a random filter's largest response in
+    a 320-bp window at initialisation)."""
     w = tower.stem.weight
     kernel = w.shape[-1]
     with torch.no_grad():
@@ -484,10 +485,10 @@ def train(config, train_split, val_split, out_dir, device, log=None, resume=Fals
     seed = int(config["seed"])
     torch.manual_seed(seed)
     model = model_lib.build(config)
-    n_seed = int(cfg.get("enriched_filters", 0))
+    n_seed = min(int(cfg.get("enriched_filters", 0)), model.tower.stem.weight.shape[0])
     if n_seed and not resume:
         y_np = train_split.y.numpy()
-        k = min(8, model.tower.stem.weight.shape[-1])
+        k = min(ENRICHED_K, model.tower.stem.weight.shape[-1])
         half = n_seed - n_seed // 2
         kmers = (enriched_kmers(train_split.p.numpy(), y_np, k, half)
                  + enriched_kmers(train_split.e.numpy(), y_np, k, n_seed - half))
