@@ -14,12 +14,16 @@ curriculum. ``--oracle-env`` replaces z_E by the line's true program indicator (
 perfect environment stream could say).
 
 Each held-out line's test pairs (on chr1, chr5, chr9) are scored with support sets drawn from
-them (labels unused) of 32 and of 256 pairs: AUPR, mean over 10 (32) and 5 (256) draws.
+them (labels unused) of 32 and of 256 pairs: AUPR, mean over 10 (32) and 5 (256) draws. Beside
+them the ceiling of any model that reads the sequences but not the distance, as fit-ep does: the
+AUPR of the generator's planted probability with the distance factor left out (the pair's
+planted motif pairs and the line's programs only).
 Training pairs: the other five lines off chr1-3, chr5, chr9, as fit-ep --leave-one-cell-out.
 About 10 s per line and seed on one core.
 
 Usage: python3 benchmarks/bench_ep_oracle_features.py [--cells cellC] [--seeds 0,1,2]
-       [--env-hidden 0] [--no-environment] [--oracle-env]
+       [--env-hidden 0] [--no-environment] [--oracle-env] [--energy interaction]
+       [--pair-form conjunction]
 """
 
 import argparse
@@ -55,7 +59,7 @@ def run_fold(held, seed, data, args):
 
     from toolkit.models.ep import PRESETS, EPModel
 
-    E, P, y, cell, chrom, combos = data
+    E, P, y, cell, chrom, combos, _ = data
     test_ch, val_ch = ("chr1", "chr5", "chr9"), ("chr2", "chr3")
     train = (cell != held) & ~np.isin(chrom, test_ch + val_ch)
     test = (cell == held) & np.isin(chrom, test_ch)
@@ -68,7 +72,8 @@ def run_fold(held, seed, data, args):
     torch.manual_seed(seed)
     p = PRESETS["cpu"]                      # the cpu preset's head and energy; 12 indicators for each stem
     m = EPModel(len(cells), channels=12, kernel=p["kernel"], blocks=0, d=p["d"], modules=p["modules"],
-                dropout=p["dropout"], energy=p["energy"], pair_form=p["pair_form"], env_input=p["env_input"],
+                dropout=p["dropout"], energy=args.energy or p["energy"], pair_form=args.pair_form or p["pair_form"],
+                env_input=p["env_input"],
                 env_filters=12, env_hidden=args.env_hidden)
     m.tower, m.env_tower = Identity(), Identity()
 
@@ -120,6 +125,10 @@ def main(argv=None):
     ap.add_argument("--env-hidden", type=int, default=0, help="f_E' hidden units (0: one linear layer)")
     ap.add_argument("--no-environment", action="store_true", help="the sequence-only model (R_E = 0)")
     ap.add_argument("--oracle-env", action="store_true", help="z_E = the line's true program indicator")
+    ap.add_argument("--energy", default=None, help="the energy form (toolkit.models.ep.ENERGIES; default: the cpu "
+                                                   "preset's)")
+    ap.add_argument("--pair-form", default=None, help="the pair head's form (toolkit.models.ep.PAIR_FORMS; default: "
+                                                      "the cpu preset's)")
     ap.add_argument("--lr", type=float, default=1e-2)
     ap.add_argument("--epochs", type=int, default=15)
     args = ap.parse_args(argv)
@@ -130,25 +139,32 @@ def main(argv=None):
     t0 = time.time()
     _, pairs, truth, _ = gen.make(seed=args.seed, n_chroms=args.chroms)
     E, P = indicators(truth, gen)
+    no_distance = np.array([gen.planted_probability(c, gen.flags(a), gen.flags(b), 0)     # distance 0: factor 1
+                            for c, a, b in zip(pairs["cell"], truth["enh_a"], truth["prom_b"])])
     data = (E, P, pairs["label"].to_numpy(np.float32), pairs["cell"].to_numpy().astype(str),
-            pairs["enhancer_chrom"].to_numpy().astype(str), gen.CELLS)
+            pairs["enhancer_chrom"].to_numpy().astype(str), gen.CELLS, no_distance)
     seeds = [int(s) for s in args.seeds.split(",")]
     m = machine(("numpy", "torch"))
     print(f"machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB, {m['os']}, Python {m['python']}, "
           f"numpy {m['numpy']}, torch {m['torch']}")
     print(f"command: python3 benchmarks/{os.path.basename(__file__)} {' '.join(sys.argv[1:] if argv is None else argv)}")
     print()
-    print("| held-out cell | AUPR, support 32 (per seed) | AUPR, support 256 (per seed) | mean, 256 | spread, 256 |")
-    print("|---|---|---|---:|---:|")
-    means = []
+    from sklearn.metrics import average_precision_score
+
+    print("| held-out cell | AUPR, support 32 (per seed) | AUPR, support 256 (per seed) | mean, 256 | spread, 256 | "
+          "ceiling without distance |")
+    print("|---|---|---|---:|---:|---:|")
+    means, ceilings = [], []
     for held in args.cells.split(","):
         res = [run_fold(held, s, data, args) for s in seeds]
         s32 = " ".join(f"{r[32][0]:.3f}" for r in res)
         s256 = [r[256][0] for r in res]
         means.append(np.mean(s256))
+        test = (data[3] == held) & np.isin(data[4], ("chr1", "chr5", "chr9"))
+        ceilings.append(average_precision_score(data[2][test], no_distance[test]))
         print(f"| {held} | {s32} | {' '.join(f'{v:.3f}' for v in s256)} | {np.mean(s256):.3f} | "
-              f"{max(s256) - min(s256):.3f} |", flush=True)
-    print(f"| mean of {len(means)} | | | {np.mean(means):.3f} | |")
+              f"{max(s256) - min(s256):.3f} | {ceilings[-1]:.3f} |", flush=True)
+    print(f"| mean of {len(means)} | | | {np.mean(means):.3f} | | {np.mean(ceilings):.3f} |")
     print(f"\n{time.time() - t0:.0f} s")
 
 
