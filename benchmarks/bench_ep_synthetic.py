@@ -14,13 +14,15 @@ planted, cell-line-specific grammar (share/examples/ep/make_synthetic_ep.py: a k
    reference model: the same command with the environment stream off), so that what the
    environment adds is always visible. Per fold: the mean over seeds and the spread (largest
    minus smallest AUPR).
-3. Four references on the same test pairs, from the generator's known answer: the planted
+3. Five references on the same test pairs, from the generator's known answer: the planted
    probability (the ceiling); "own sequence", which knows the motif pairs and reads the
    enhancer's own markers but not the cell line, with the six lines' program combinations
    equally likely; "agnostic", which knows the motif pairs only; and "own sequence, training
    lines' combinations", the same as "own sequence" over the five training lines'
    combinations only: the best a model without the environment can learn from the training
-   pairs, which never show the held-out line's combination (docs/decisions/0011).
+   pairs, which never show the held-out line's combination (docs/decisions/0011); and the planted
+   probability without its distance factor, the ceiling of a model that reads the two sequences
+   but not the distance, as fit-ep does (docs/decisions/0014).
 
 Output: markdown tables on stdout with the machine and the command, and the issue's targets
 checked (sequence-only >= 0.9 x own sequence, full model >= own sequence, seed spread <= 0.05
@@ -53,6 +55,7 @@ from benchlib import machine  # noqa: E402
 GENERATOR = os.path.join(REPO, "share", "examples", "ep", "make_synthetic_ep.py")
 REFERENCES = ("planted", "own_sequence", "agnostic")     # the generator's known-answer columns
 TRAINED = "own_sequence_trained"   # own sequence, over the five training lines' program combinations
+NO_DISTANCE = "planted_without_distance"   # the planted answer without its distance factor: fit-ep's ceiling
 SOURCES_HASHED = ("toolkit/models/ep.py", "toolkit/train/ep.py", "toolkit/cli/fit_ep.py", "toolkit/train/ep_data.py",
                   "toolkit/train/ep_loco.py", "toolkit/io/pairs.py",
                   "toolkit/models/ep_baselines.py", "share/examples/ep/make_synthetic_ep.py")
@@ -152,6 +155,9 @@ def main(argv=None):
                                                         gen.flags(t.prom_b), d, combos=combos)
                            for t, d in zip(truth.iloc[idx].itertuples(), pairs["distance"].to_numpy()[idx])]
                 row["refs"][TRAINED] = aupr_ci(y, np.asarray(trained), 2025, args.resamples)
+                blind = [gen.planted_probability(cell, gen.flags(t.enh_a), gen.flags(t.prom_b), 0)   # factor 1
+                         for t in truth.iloc[idx].itertuples()]
+                row["refs"][NO_DISTANCE] = aupr_ci(y, np.asarray(blind), 2025, args.resamples)
                 row["loco"] = r.to_dict()
 
     m = machine(("numpy", "pandas", "torch"))
@@ -179,8 +185,8 @@ def main(argv=None):
     head = " | ".join(f"{n} AUPR mean (spread)" for n in names)
     print(f"| held-out cell | test pairs (positives) | prior | {head} | environment's gain | distance AUPR | "
           "propensity AUPR | planted answer (ceiling) | own sequence without the cell line | motif pairs only | "
-          "own sequence, training lines' combinations |")
-    print("|---|---|---|" + "---|" * len(names) + "---|---|---|---|---|---|---|")
+          "own sequence, training lines' combinations | planted answer without the distance (fit-ep's ceiling) |")
+    print("|---|---|---|" + "---|" * len(names) + "---|---|---|---|---|---|---|---|")
     summary = []
     for cell, row in rows.items():
         lo = row["loco"]
@@ -190,13 +196,13 @@ def main(argv=None):
         print(f"| {cell} | {int(lo['n_test']):,} ({int(lo['positives'])}) | {lo['prior']:.3f} | {cols} | "
               f"{gain:+.3f} | {fmt(lo['aupr_distance'], lo['aupr_distance_low'], lo['aupr_distance_high'])} | "
               f"{fmt(lo['aupr_propensity'], lo['aupr_propensity_low'], lo['aupr_propensity_high'])} | "
-              f"{' | '.join(fmt(row['refs'][k]['value']) for k in (*REFERENCES, TRAINED))} |")
+              f"{' | '.join(fmt(row['refs'][k]['value']) for k in (*REFERENCES, TRAINED, NO_DISTANCE))} |")
         summary.append({"cell": cell, **{n: st[n][0] for n in names}, **{n + "_spread": st[n][1] for n in names},
-                        "distance": lo["aupr_distance"], **{k: row["refs"][k]["value"] for k in (*REFERENCES, TRAINED)}})
+                        "distance": lo["aupr_distance"], **{k: row["refs"][k]["value"] for k in (*REFERENCES, TRAINED, NO_DISTANCE)}})
     mean = {k: float(np.mean([r[k] for r in summary])) for k in summary[0] if k != "cell"}
     cols = " | ".join(f"{mean[n]:.3f}" for n in names)
     gain = mean["full"] - mean["sequence-only"] if "sequence-only" in mean else float("nan")
-    refs = " | ".join(f"{mean[k]:.3f}" for k in (*REFERENCES, TRAINED))
+    refs = " | ".join(f"{mean[k]:.3f}" for k in (*REFERENCES, TRAINED, NO_DISTANCE))
     print(f"| mean of {len(summary)} | | | {cols} | {gain:+.3f} | {mean['distance']:.3f} | | {refs} |")
     own = REFERENCES[1]
     checks = [("full model: seed spread <= 0.05 AUPR in every fold", all(r["full_spread"] <= 0.05 for r in summary)),
