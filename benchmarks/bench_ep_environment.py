@@ -22,7 +22,16 @@ standard deviations of that response over the same sequences without it; "missed
 those of its own motifs that no filter shifts by 2 SD. The shared stem should find the a_k and b_k (the
 pairs the task needs), the environment's own stem the markers (what tells lines apart).
 
-Usage: python3 benchmarks/bench_ep_environment.py --workdir DIR [--draws 5]
+With ``--probes`` a third table says what each fold's model holds, by logistic regressions
+(scikit-learn) fitted on 12,000 pairs off the test chromosomes and scored (AUPR) on every line's
+pairs on them: from the shared stem's max-pooled responses to each planted motif a_k (enhancer)
+and b_k (promoter), from z_I to each motif pair (a_k in the enhancer and b_k in the promoter);
+and per cell line the model's AUPR on its test-chromosome pairs (z_E from 256 of them) beside a
+logistic readout of z_I fitted on that line's own labelled pairs off the test chromosomes (what
+z_I holds for the line, told which line it is) and the planted answer without its distance factor
+(the ceiling of a model that reads the sequences only). About a minute per fold.
+
+Usage: python3 benchmarks/bench_ep_environment.py --workdir DIR [--draws 5] [--probes]
 """
 
 import argparse
@@ -41,6 +50,7 @@ def main(argv=None):
     ap.add_argument("--workdir", required=True, help="the --workdir of a finished bench_ep_synthetic.py run")
     ap.add_argument("--draws", type=int, default=5, help="support sets drawn per cell line")
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--probes", action="store_true", help="also the table of what each fold's stem and z_I hold")
     args = ap.parse_args(argv)
     import pandas as pd
     import torch
@@ -112,6 +122,82 @@ def main(argv=None):
           f"{mean['one']:.3f} | "
           f"{mean['none']:.3f} |")
     motif_table(loco, run["held_out"], grammar, s["lengths"]["enhancer"], args.seed)
+    if args.probes:
+        chrom = pd.read_csv(os.path.join(args.workdir, "synthetic_ep_pairs.csv.gz"),
+                            usecols=["enhancer_chrom"])["enhancer_chrom"].to_numpy()
+        probe_table(loco, run["held_out"], grammar, (xe, xp, np.asarray(cells), np.asarray(y_all), chrom),
+                    run["test_chroms"], args.seed)
+
+
+def probe_table(loco, held_out, grammar, data, test_chroms, seed):
+    """What each fold's shared stem and z_I hold (see the module text)."""
+    import importlib.util
+
+    import torch
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import average_precision_score as aupr
+
+    from toolkit.train import data as D
+    from toolkit.train.serve import load
+
+    xe, xp, cells, y_all, chrom = data
+    spec = importlib.util.spec_from_file_location("gen", os.path.join(os.path.dirname(HERE), "share", "examples",
+                                                                     "ep", "make_synthetic_ep.py"))
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    _, pairs, truth, _ = gen.make(seed=grammar["seed"], n_chroms=grammar["sizes"]["chromosomes"])
+    assert len(pairs) == len(y_all) and (pairs["label"].to_numpy() == y_all).all()
+    a = np.array([gen.flags(v) for v in truth["enh_a"]], dtype=bool)
+    b = np.array([gen.flags(v) for v in truth["prom_b"]], dtype=bool)
+    ceiling = np.array([gen.planted_probability(c, ea, pb, 0) for c, ea, pb in zip(cells, a, b)])
+    on_test = np.isin(chrom, test_chroms)
+    rng = np.random.default_rng(seed)
+    fit_rows = rng.choice(np.flatnonzero(~on_test), min(12000, int((~on_test).sum())), replace=False)
+    test_rows = np.flatnonzero(on_test)
+    lines = sorted(set(cells))
+
+    def fit(x, y):
+        return LogisticRegression(C=1.0, max_iter=3000).fit(x, y)
+
+    print("\n| held-out cell | stem -> a_k (enhancer) | stem -> b_k (promoter) | z_I -> motif pair k | "
+          + " | ".join(f"{c}: model, z_I readout, ceiling" for c in lines) + " |")
+    print("|---|---|---|---|" + "---|" * len(lines))
+    for held in held_out:
+        model = load(os.path.join(loco, f"heldout-{held}"), torch.device("cpu")).model
+
+        def feats(rows):
+            out = []
+            with torch.no_grad():
+                for i in range(0, len(rows), 1024):
+                    r = torch.as_tensor(rows[i:i + 1024])
+                    z, _ = model.features(D.onehot(xe[r]), D.onehot(xp[r]))
+                    out.append((z.numpy(), model.tower(D.onehot(xe[r]))[1].numpy(),
+                                model.tower(D.onehot(xp[r]))[1].numpy()))
+            return [np.concatenate(part) for part in zip(*out)]
+
+        zf, hef, hpf = feats(fit_rows)
+        zt, het, hpt = feats(test_rows)
+        k_range = range(a.shape[1])
+        stem_a = " ".join(f"{aupr(a[test_rows, k], fit(hef, a[fit_rows, k]).predict_proba(het)[:, 1]):.3f}"
+                          for k in k_range)
+        stem_b = " ".join(f"{aupr(b[test_rows, k], fit(hpf, b[fit_rows, k]).predict_proba(hpt)[:, 1]):.3f}"
+                          for k in k_range)
+        pair = a & b
+        z_pair = " ".join(f"{aupr(pair[test_rows, k], fit(zf, pair[fit_rows, k]).predict_proba(zt)[:, 1]):.3f}"
+                          for k in k_range)
+        per_line = []
+        for c in lines:
+            rows = test_rows[cells[test_rows] == c]
+            own = np.flatnonzero((cells == c) & ~on_test)
+            with torch.no_grad():
+                sup = torch.as_tensor(rng.choice(rows, min(256, len(rows)), replace=False))
+                z_E = model.environment(D.onehot(xe[sup]), D.onehot(xp[sup]))
+                z_rows = torch.as_tensor(zt[cells[test_rows] == c])
+                scored = model.energy(z_rows, z_E).numpy()
+            readout = fit(feats(own)[0], y_all[own]).predict_proba(z_rows.numpy())[:, 1]
+            per_line.append(f"{aupr(y_all[rows], scored):.3f}, {aupr(y_all[rows], readout):.3f}, "
+                            f"{aupr(y_all[rows], ceiling[rows]):.3f}")
+        print(f"| {held} | {stem_a} | {stem_b} | {z_pair} | {' | '.join(per_line)} |", flush=True)
 
 
 def motif_table(loco, held_out, grammar, length, seed):
