@@ -131,8 +131,6 @@ def main(argv=None):
 
 def probe_table(loco, held_out, grammar, data, test_chroms, seed):
     """What each fold's shared stem and z_I hold (see the module text)."""
-    import importlib.util
-
     import torch
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import average_precision_score as aupr
@@ -140,11 +138,11 @@ def probe_table(loco, held_out, grammar, data, test_chroms, seed):
     from toolkit.train import data as D
     from toolkit.train.serve import load
 
+    sys.path.insert(0, HERE)
+    from bench_ep_synthetic import _generator
+
     xe, xp, cells, y_all, chrom = data
-    spec = importlib.util.spec_from_file_location("gen", os.path.join(os.path.dirname(HERE), "share", "examples",
-                                                                     "ep", "make_synthetic_ep.py"))
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
+    gen = _generator()
     _, pairs, truth, _ = gen.make(seed=grammar["seed"], n_chroms=grammar["sizes"]["chromosomes"])
     assert len(pairs) == len(y_all) and (pairs["label"].to_numpy() == y_all).all()
     a = np.array([gen.flags(v) for v in truth["enh_a"]], dtype=bool)
