@@ -198,7 +198,8 @@ def main(argv=None):
               f"{fmt(lo['aupr_propensity'], lo['aupr_propensity_low'], lo['aupr_propensity_high'])} | "
               f"{' | '.join(fmt(row['refs'][k]['value']) for k in (*REFERENCES, TRAINED, NO_DISTANCE))} |")
         summary.append({"cell": cell, **{n: st[n][0] for n in names}, **{n + "_spread": st[n][1] for n in names},
-                        "distance": lo["aupr_distance"], **{k: row["refs"][k]["value"] for k in (*REFERENCES, TRAINED, NO_DISTANCE)}})
+                        "distance": lo["aupr_distance"],
+                        **{k: row["refs"][k]["value"] for k in (*REFERENCES, TRAINED, NO_DISTANCE)}})
     mean = {k: float(np.mean([r[k] for r in summary])) for k in summary[0] if k != "cell"}
     cols = " | ".join(f"{mean[n]:.3f}" for n in names)
     gain = mean["full"] - mean["sequence-only"] if "sequence-only" in mean else float("nan")
