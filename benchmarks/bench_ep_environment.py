@@ -147,7 +147,7 @@ def probe_table(loco, held_out, grammar, data, test_chroms, seed):
     assert len(pairs) == len(y_all) and (pairs["label"].to_numpy() == y_all).all()
     a = np.array([gen.flags(v) for v in truth["enh_a"]], dtype=bool)
     b = np.array([gen.flags(v) for v in truth["prom_b"]], dtype=bool)
-    ceiling = np.array([gen.planted_probability(c, ea, pb, 0) for c, ea, pb in zip(cells, a, b)])
+    ceiling = np.array([gen.planted_without_distance(c, ea, pb) for c, ea, pb in zip(cells, a, b)])
     on_test = np.isin(chrom, test_chroms)
     rng = np.random.default_rng(seed)
     fit_rows = rng.choice(np.flatnonzero(~on_test), min(12000, int((~on_test).sum())), replace=False)

@@ -139,7 +139,7 @@ def main(argv=None):
     t0 = time.time()
     _, pairs, truth, _ = gen.make(seed=args.seed, n_chroms=args.chroms)
     E, P = indicators(truth, gen)
-    no_distance = np.array([gen.planted_probability(c, gen.flags(a), gen.flags(b), 0)     # distance 0: factor 1
+    no_distance = np.array([gen.planted_without_distance(c, gen.flags(a), gen.flags(b))
                             for c, a, b in zip(pairs["cell"], truth["enh_a"], truth["prom_b"])])
     data = (E, P, pairs["label"].to_numpy(np.float32), pairs["cell"].to_numpy().astype(str),
             pairs["enhancer_chrom"].to_numpy().astype(str), gen.CELLS, no_distance)

@@ -155,7 +155,7 @@ def main(argv=None):
                                                         gen.flags(t.prom_b), d, combos=combos)
                            for t, d in zip(truth.iloc[idx].itertuples(), pairs["distance"].to_numpy()[idx])]
                 row["refs"][TRAINED] = aupr_ci(y, np.asarray(trained), 2025, args.resamples)
-                blind = [gen.planted_probability(cell, gen.flags(t.enh_a), gen.flags(t.prom_b), 0)   # factor 1
+                blind = [gen.planted_without_distance(cell, gen.flags(t.enh_a), gen.flags(t.prom_b))
                          for t in truth.iloc[idx].itertuples()]
                 row["refs"][NO_DISTANCE] = aupr_ci(y, np.asarray(blind), 2025, args.resamples)
                 row["loco"] = r.to_dict()

@@ -754,6 +754,20 @@ def test_bundled_example_is_what_the_generator_writes(tmp_path):
     assert aupr["agnostic"] + 0.05 < aupr["own_sequence"] < aupr["planted"] - 0.1
 
 
+def test_planted_answer_without_distance_is_the_planted_answer_without_its_factor():
+    """Hand-worked: cellC runs programs 2 and 3; a pair matching program 2 interacts with
+    probability 0.9 at any distance when the distance is not read, 0.9 below 30 kb and
+    0.9 * 0.7 beyond it in the planted answer; a pair matching only program 0 (not cellC's) at
+    the noise rate."""
+    gen = _generator()
+    two, zero = [False, False, True, False], [True, False, False, False]
+    assert gen.planted_without_distance("cellC", two, two) == 0.9
+    assert gen.planted_probability("cellC", two, two, 10_000) == 0.9
+    assert gen.planted_probability("cellC", two, two, 40_000) == pytest.approx(0.63)
+    assert gen.planted_without_distance("cellC", zero, zero, p_noise=0.004) == 0.004
+    assert gen.planted_probability("cellC", zero, zero, 40_000, p_noise=0.004) == pytest.approx(0.0028)
+
+
 def test_own_sequence_reference_reads_the_markers():
     """The no-environment reference: a motif pair whose enhancer holds its own program's marker is
     likely active; with another program's marker, much less; no motif pair, the noise rate."""

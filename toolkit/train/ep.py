@@ -204,8 +204,8 @@ def seed_stem(tower, kmers, scale=0.5):
     """Set the first len(kmers) filters of ``tower``'s stem to match the k-mers: weight
     scale * (one-hot - 1/4) at the k-mer's positions (centred in the kernel), 0 elsewhere,
     bias 0, so a perfect match responds 3/4 * scale * k and a random sequence 0 on average
-    (the default scale: 3 for an 8-mer, about 4 times a random filter's largest response in
-    a 320-bp window at initialisation)."""
+    (the default scale: 3 for an 8-mer, about 3 times a random filter's largest response in
+    a 320-bp window at initialisation, about 1)."""
     w = tower.stem.weight
     kernel = w.shape[-1]
     with torch.no_grad():

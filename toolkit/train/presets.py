@@ -232,8 +232,8 @@ EP_KEYS = {
                              "scored: validation, the --leave-one-cell-out test and predict's default "
                              "(a mean over more pairs is a less noisy z_E).", 1),
         "enriched_filters": _int("Shared-stem filters that start as the 8-mers most enriched among the interacting "
-                                 "train pairs' promoters (half) and enhancers (half), at most model.channels; 0: all random.", 0,
-                                 preset=True),
+                                 "train pairs' promoters (half) and enhancers (half), at most model.channels; "
+                                 "0: all random.", 0, preset=True),
         "warmup_epochs": _int("Linear warm-up from lr/100, then cosine to lr/100.", 0),
         "clip": _pos("Gradient norm clipping."),
         "curriculum_epochs": _int("First epochs with f_E' and g_E frozen, R_E = 0 and lambda = 0.", 0),

@@ -34,8 +34,9 @@ them apart, and in part the enhancer's own markers, since an enhancer in a cell 
 table mostly holds a marker of one of the line's programs; on the benchmark's test pairs
 a model reading those markers but no support set can reach about 0.59 AUPR against 0.45
 for the motif pairs alone and 0.82 for the known answer). ``planted_probability`` gives
-the known answer per pair; ``own_sequence_probability`` and ``agnostic_probability``
-the two references without the cell line.
+the known answer per pair (``planted_without_distance`` the same without the distance
+factor); ``own_sequence_probability`` and ``agnostic_probability`` the two references
+without the cell line.
 
 Usage: python3 make_synthetic_ep.py OUTDIR [--seed 7]   (writes synthetic_ep_genome.fa.bgz
 with its .fai/.gzi, synthetic_ep_pairs.csv.gz and synthetic_ep_grammar.json)
@@ -86,11 +87,21 @@ def _plant(chrom_arr, centre, motifs, rng):
         chrom_arr[pos:pos + MOTIF_LEN] = list(seq)
 
 
+def distance_factor(distance):
+    """The planted distance effect: 1 below 30 kb, 0.7 from there on."""
+    return 1.0 if distance < 30_000 else 0.7
+
+
+def planted_without_distance(cell, enh_a, prom_b, p_noise=0.004):
+    """The known answer without its distance factor: the best a model can do that reads the
+    pair's sequences and knows the cell line's programs but not the distance (as fit-ep)."""
+    match = any(enh_a[k] and prom_b[k] for k in CELLS[cell])
+    return 0.9 if match else p_noise
+
+
 def planted_probability(cell, enh_a, prom_b, distance, p_noise=0.004):
     """The known answer: P(interaction) of a pair (enhancer programs a, promoter programs b)."""
-    factor = 1.0 if distance < 30_000 else 0.7
-    match = any(enh_a[k] and prom_b[k] for k in CELLS[cell])
-    return (0.9 if match else p_noise) * factor
+    return planted_without_distance(cell, enh_a, prom_b, p_noise) * distance_factor(distance)
 
 
 def agnostic_probability(enh_a, prom_b, distance, p_noise=0.004):
@@ -98,7 +109,7 @@ def agnostic_probability(enh_a, prom_b, distance, p_noise=0.004):
     line's programs nor the enhancer's markers): with m programs matched by the pair, each
     active with probability 1/2 in a random cell line, P = factor * (0.9 (1 - 2^-m) +
     p_noise 2^-m) (the ranking is what counts)."""
-    factor = 1.0 if distance < 30_000 else 0.7
+    factor = distance_factor(distance)
     m = sum(bool(enh_a[k] and prom_b[k]) for k in range(PROGRAMS))
     return factor * (0.9 * (1 - 0.5 ** m) + p_noise * 0.5 ** m)
 
@@ -115,7 +126,7 @@ def own_sequence_probability(enh_a, enh_marker, prom_b, distance, p_noise=0.004,
     model trained on the other five lines cannot learn from its pairs; ``combos`` = the five
     training lines' combinations gives what such a model can reach (Bayes-optimal on its
     training distribution)."""
-    factor = 1.0 if distance < 30_000 else 0.7
+    factor = distance_factor(distance)
     combos = list(CELLS.values()) if combos is None else list(combos)
     w = np.array([0.05 + 0.8 * bool(any(enh_marker[k] for k in s)) for s in combos])
     hit = np.array([0.9 if any(enh_a[k] and prom_b[k] for k in s) else p_noise for s in combos])
