@@ -28,8 +28,9 @@ pairs on them: from the shared stem's max-pooled responses to each planted motif
 and b_k (promoter), from z_I to each motif pair (a_k in the enhancer and b_k in the promoter);
 and per cell line the model's AUPR on its test-chromosome pairs (z_E from 256 of them) beside a
 logistic readout of z_I fitted on that line's own labelled pairs off the test chromosomes (what
-z_I holds for the line, told which line it is) and the planted answer without its distance factor
-(the ceiling of a model that reads the sequences only). About a minute per fold.
+z_I holds for the line, told which line it is) and the ceiling: the planted answer for a model with
+the distance term, else the planted answer without its distance factor (the ceiling of a model that
+reads the sequences only). About a minute per fold.
 
 Usage: python3 benchmarks/bench_ep_environment.py --workdir DIR [--draws 5] [--probes]
 """
@@ -75,6 +76,8 @@ def main(argv=None):
     xe = torch.as_tensor(D.encode(aux["seqs"]["enhancer"], s["lengths"]["enhancer"]))
     xp = torch.as_tensor(D.encode(aux["seqs"]["promoter"], s["lengths"]["promoter"]))
     cells, y_all = aux["cells"], aux["y"]
+    dist = torch.as_tensor(aux["distance"] if aux["distance"] is not None else np.full(len(y_all), np.nan),
+                           dtype=torch.float32)       # read by a model with the distance term
     preds = pd.read_csv(os.path.join(loco, "loco_predictions.tsv"), sep="\t", dtype={"id": str})
     rng = np.random.default_rng(args.seed)
     cmdline = " ".join(["python3 benchmarks/bench_ep_environment.py", *(sys.argv[1:] if argv is None else argv)])
@@ -96,7 +99,7 @@ def main(argv=None):
             z_I, _ = model.features(D.onehot(xe[test]), D.onehot(xp[test]))
 
             def aupr(z_E, env=True):
-                return T.binary_metrics(y, model.energy(z_I, z_E, env=env).numpy())["aupr"]
+                return T.binary_metrics(y, model.energy(z_I, z_E, env=env, distance=dist[test]).numpy())["aupr"]
 
             def from_rows(pool):
                 pick = rng.choice(pool, m, replace=False)
@@ -125,7 +128,7 @@ def main(argv=None):
     if args.probes:
         chrom = pd.read_csv(os.path.join(args.workdir, "synthetic_ep_pairs.csv.gz"),
                             usecols=["enhancer_chrom"])["enhancer_chrom"].to_numpy()
-        probe_table(loco, run["held_out"], grammar, (xe, xp, np.asarray(cells), np.asarray(y_all), chrom),
+        probe_table(loco, run["held_out"], grammar, (xe, xp, np.asarray(cells), np.asarray(y_all), chrom, dist),
                     run["test_chroms"], args.seed)
 
 
@@ -141,13 +144,15 @@ def probe_table(loco, held_out, grammar, data, test_chroms, seed):
     sys.path.insert(0, HERE)
     from bench_ep_synthetic import _generator
 
-    xe, xp, cells, y_all, chrom = data
+    xe, xp, cells, y_all, chrom, dist = data
     gen = _generator()
     _, pairs, truth, _ = gen.make(seed=grammar["seed"], n_chroms=grammar["sizes"]["chromosomes"])
     assert len(pairs) == len(y_all) and (pairs["label"].to_numpy() == y_all).all()
     a = np.array([gen.flags(v) for v in truth["enh_a"]], dtype=bool)
     b = np.array([gen.flags(v) for v in truth["prom_b"]], dtype=bool)
     ceiling = np.array([gen.planted_without_distance(c, ea, pb) for c, ea, pb in zip(cells, a, b)])
+    planted = np.array([gen.planted_probability(c, ea, pb, d) for c, ea, pb, d in zip(cells, a, b,
+                                                                                     pairs["distance"].to_numpy())])
     on_test = np.isin(chrom, test_chroms)
     rng = np.random.default_rng(seed)
     fit_rows = rng.choice(np.flatnonzero(~on_test), min(12000, int((~on_test).sum())), replace=False)
@@ -162,6 +167,7 @@ def probe_table(loco, held_out, grammar, data, test_chroms, seed):
     print("|---|---|---|---|" + "---|" * len(lines))
     for held in held_out:
         model = load(os.path.join(loco, f"heldout-{held}"), torch.device("cpu")).model
+        best = planted if model.distance is not None else ceiling     # what a model that reads the distance can reach
 
         def feats(rows):
             out = []
@@ -191,10 +197,10 @@ def probe_table(loco, held_out, grammar, data, test_chroms, seed):
                 sup = torch.as_tensor(rng.choice(rows, min(256, len(rows)), replace=False))
                 z_E = model.environment(D.onehot(xe[sup]), D.onehot(xp[sup]))
                 z_rows = torch.as_tensor(zt[cells[test_rows] == c])
-                scored = model.energy(z_rows, z_E).numpy()
+                scored = model.energy(z_rows, z_E, distance=dist[rows]).numpy()
             readout = fit(feats(own)[0], y_all[own]).predict_proba(z_rows.numpy())[:, 1]
             per_line.append(f"{aupr(y_all[rows], scored):.3f}, {aupr(y_all[rows], readout):.3f}, "
-                            f"{aupr(y_all[rows], ceiling[rows]):.3f}")
+                            f"{aupr(y_all[rows], best[rows]):.3f}")
         print(f"| {held} | {stem_a} | {stem_b} | {z_pair} | {' | '.join(per_line)} |", flush=True)
 
 

@@ -15,7 +15,7 @@ perfect environment stream could say).
 
 Each held-out line's test pairs (on chr1, chr5, chr9) are scored with support sets drawn from
 them (labels unused) of 32 and of 256 pairs: AUPR, mean over 10 (32) and 5 (256) draws. Beside
-them the ceiling of any model that reads the sequences but not the distance, as fit-ep does: the
+them the ceiling of any model that reads the sequences but not the distance (as these heads do): the
 AUPR of the generator's planted probability with the distance factor left out (the pair's
 planted motif pairs and the line's programs only).
 Training pairs: the other five lines off chr1-3, chr5, chr9, as fit-ep --leave-one-cell-out.

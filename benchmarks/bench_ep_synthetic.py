@@ -22,7 +22,8 @@ planted, cell-line-specific grammar (share/examples/ep/make_synthetic_ep.py: a k
    combinations only: the best a model without the environment can learn from the training
    pairs, which never show the held-out line's combination (docs/decisions/0011); and the planted
    probability without its distance factor, the ceiling of a model that reads the two sequences
-   but not the distance, as fit-ep does (docs/decisions/0014).
+   but not the distance (docs/decisions/0014; fit-ep reads the distance too, from the table's
+   distance column, so its ceiling is the planted probability: docs/decisions/0015).
 
 Output: markdown tables on stdout with the machine and the command, and the issue's targets
 checked (sequence-only >= 0.9 x own sequence, full model >= own sequence, seed spread <= 0.05
@@ -55,7 +56,7 @@ from benchlib import machine  # noqa: E402
 GENERATOR = os.path.join(REPO, "share", "examples", "ep", "make_synthetic_ep.py")
 REFERENCES = ("planted", "own_sequence", "agnostic")     # the generator's known-answer columns
 TRAINED = "own_sequence_trained"   # own sequence, over the five training lines' program combinations
-NO_DISTANCE = "planted_without_distance"   # the planted answer without its distance factor: fit-ep's ceiling
+NO_DISTANCE = "planted_without_distance"   # the planted answer without its distance factor: a sequence-only ceiling
 SOURCES_HASHED = ("toolkit/models/ep.py", "toolkit/train/ep.py", "toolkit/cli/fit_ep.py", "toolkit/train/ep_data.py",
                   "toolkit/train/ep_loco.py", "toolkit/io/pairs.py",
                   "toolkit/models/ep_baselines.py", "share/examples/ep/make_synthetic_ep.py")
@@ -185,7 +186,7 @@ def main(argv=None):
     head = " | ".join(f"{n} AUPR mean (spread)" for n in names)
     print(f"| held-out cell | test pairs (positives) | prior | {head} | environment's gain | distance AUPR | "
           "propensity AUPR | planted answer (ceiling) | own sequence without the cell line | motif pairs only | "
-          "own sequence, training lines' combinations | planted answer without the distance (fit-ep's ceiling) |")
+          "own sequence, training lines' combinations | planted answer without the distance |")
     print("|---|---|---|" + "---|" * len(names) + "---|---|---|---|---|---|---|---|")
     summary = []
     for cell, row in rows.items():

@@ -126,6 +126,49 @@ def test_energy_equals_the_formula(modules):
     assert torch.allclose(lin.energy(z_I, z_E), want, atol=1e-6)
 
 
+def _distance_by_hand(values, missing, d):
+    """h(d) written independently: numpy's linear interpolation of the knot values over
+    log10(d + 1) (flat beyond the ends), the missing value where d is NaN."""
+    d = np.asarray(d, dtype=np.float64)
+    knots = np.arange(3.0, 6.75, 0.5)                   # 1 kb .. 10^6.5 bp, every half decade
+    x = np.log10(np.where(np.isfinite(d), d, 0.0) + 1)
+    return np.where(np.isfinite(d), np.interp(x, knots, values), missing)
+
+
+def test_distance_term_is_a_piecewise_linear_function_of_log_distance():
+    torch.manual_seed(0)
+    m = M.EPModel(3, channels=4, kernel=3, blocks=0, d=6, modules=2, energy="linear", distance=True)
+    z_I, z_E = torch.rand(7, 6), torch.rand(6)
+    d = torch.tensor([0.0, 500.0, 2_000.0, 31_622.0, 250_000.0, 5e7, float("nan")])
+    # an untrained term adds nothing, whatever the distance
+    assert torch.allclose(m.energy(z_I, z_E, distance=d), m.energy(z_I, z_E), atol=0)
+    plain = M.EPModel(3, channels=4, kernel=3, blocks=0, d=6, modules=2, energy="linear")
+    plain.load_state_dict({k: v for k, v in m.state_dict().items() if not k.startswith("distance.")})
+    values = np.array([1.5, 1.0, 0.2, -0.4, -1.0, -1.3, -2.0, -2.2])
+    with torch.no_grad():
+        m.distance.values.copy_(torch.as_tensor(values))
+        m.distance.missing.fill_(-3.0)
+    want = plain.energy(z_I, z_E).detach().double().numpy() + _distance_by_hand(values, -3.0, d.numpy())
+    assert np.allclose(m.energy(z_I, z_E, distance=d).detach().double().numpy(), want, atol=1e-5)
+    assert np.allclose(m.energy(z_I, z_E, env=False, distance=d).detach().double().numpy(),
+                       plain.energy(z_I, z_E, env=False).detach().double().numpy() + _distance_by_hand(values, -3.0, d),
+                       atol=1e-5)
+    # no distances given: every pair gets the missing value
+    assert np.allclose(m.energy(z_I, z_E).detach().double().numpy(), plain.energy(z_I, z_E).detach().double().numpy() - 3.0, atol=1e-5)
+    # the task gradient reaches the two knots around a distance and nothing else
+    m.zero_grad()
+    m.energy(z_I[:1], z_E, distance=torch.tensor([20_000.0])).sum().backward()
+    g = m.distance.values.grad.numpy()
+    assert np.flatnonzero(g).tolist() == [2, 3] and g.sum() == pytest.approx(1.0, abs=1e-5)
+    assert float(m.distance.missing.grad) == 0.0
+    # a model without the term ignores distances; a config.json written before the term builds without it
+    assert torch.equal(plain.energy(z_I, z_E, distance=d), plain.energy(z_I, z_E))
+    cfg = {"cells": ["a"], "model": {k: v for k, v in M.PRESETS["cpu"].items() if k != "distance"}}
+    cfg["model"]["clamp_temperature"] = False
+    assert M.build(cfg).distance is None
+    assert M.build({**cfg, "model": {**cfg["model"], "distance": True}}).distance is not None
+
+
 def test_full_preset_takes_the_published_windows():
     cfg = {"cells": ["a", "b"], "model": {**{k: v for k, v in M.PRESETS["full"].items()
                                              if k in ("channels", "kernel", "blocks", "pool", "d", "env_hidden",
@@ -648,10 +691,30 @@ def test_predict_on_an_unseen_cell_line_uses_its_support_set(model_dir, tiny, tm
     seqs = P.sequences(rows["all"], layout, tiny["genome"], pred.lengths)
     e = D.onehot(torch.as_tensor(D.encode(seqs["enhancer"], 320)))
     pp = D.onehot(torch.as_tensor(D.encode(seqs["promoter"], 320)))
+    # the model was trained with the table's distances: predict adds h(distance) to the logit
+    assert pred.uses_distance and json.loads((model_dir / "config.json").read_text())["model"]["distance"]
+    values, missing = pred.model.distance.values.detach().numpy(), float(pred.model.distance.missing.detach())
     with torch.no_grad():
         z_E = pred.model.environment(e[sup], pp[sup])
-        want = torch.sigmoid(pred.model(e, pp, z_E, env=pred.env)).numpy()
+        without = (pred.model(e, pp, z_E, env=pred.env) - missing).double().numpy()    # no distance: the missing value
+    want = 1 / (1 + np.exp(-(without + _distance_by_hand(values, missing, unseen["distance"].to_numpy(float)))))
     assert np.allclose(p, want, atol=1e-6)
+    assert np.ptp(values) > 0                           # trained: the distances change the predictions
+    # a table without the distance (no column, no coordinates) is refused with one Error line
+    seq_table = tmp_path / "seqs.csv"
+    import pandas as pd
+
+    pd.DataFrame({"enhancer_seq": seqs["enhancer"][:5], "promoter_seq": seqs["promoter"][:5],
+                  "cell": ["cellA"] * 5}).to_csv(seq_table, index=False)
+    res_nd = CliRunner().invoke(predict_cli, ["-m", str(model_dir), str(seq_table), "-q"])
+    assert res_nd.exit_code == 1 and res_nd.output.count("Error:") == 1, res_nd.output
+    assert "distance" in res_nd.output and "seqs.csv" in res_nd.output
+    # pairs on two chromosomes (no distance) are scored with the missing value, and said so
+    cross = unseen.head(8).copy()
+    cross["distance"] = ""
+    cross.to_csv(tmp_path / "cross.csv", index=False)
+    res_x = invoke(predict_cli, ["-m", model_dir, tmp_path / "cross.csv", "--genome", tiny["genome"]])
+    assert res_x.exit_code == 0 and "8 pair(s) without a distance" in res_x.stderr
     # deterministic for a seed; another seed draws another support set
     again = read_tsv(invoke(predict_cli, ["-m", model_dir, src, "--genome", tiny["genome"], "-q"]).stdout)
     assert list(again["pred_label"]) == list(out["pred_label"])
@@ -695,7 +758,16 @@ def test_sequence_layout_and_errors(tiny, tmp_path):
     out = tmp_path / "m"
     res = invoke(fit_cli, [path, "-o", out, *FAST, "--epochs", "1"])
     assert res.exit_code == 0, res.output
-    assert json.loads((out / "config.json").read_text())["data"]["layout"] == "sequences"
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["data"]["layout"] == "sequences" and cfg["model"]["distance"] is True    # its distance column
+    # without a distance column (and no coordinates) the model reads the sequences only
+    table.drop(columns=["distance"]).to_csv(tmp_path / "nodist.tsv", sep="\t", index=False)
+    res = invoke(fit_cli, [tmp_path / "nodist.tsv", "-o", tmp_path / "nd", *[a for a in FAST if a != "-q"],
+                           "--epochs", "1", "--no-baseline"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "nd" / "config.json").read_text())["model"]["distance"] is False
+    assert "distance term off" in res.stderr
+    assert not any(k.startswith("distance.") for k in torch.load(tmp_path / "nd" / "model.pt", weights_only=True))
     # a label that is not 0/1, a missing genome, a split without val rows
     bad = table.copy()
     bad.loc[3, "label"] = "2"

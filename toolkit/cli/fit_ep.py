@@ -53,8 +53,9 @@ def _layout_options(fn):
         click.option("--label-col", metavar="COL", default="label", show_default=True,
                      help="0/1 interaction label column."),
         click.option("--distance-col", metavar="COL", default=None,
-                     help="Enhancer-promoter distance column for the distance baseline (default: distance if "
-                          "present, else the distance between the element centres)."),
+                     help="Enhancer-promoter distance column (bp), read by the model and by the distance baseline "
+                          "(default: distance if present, else the distance between the element centres; with "
+                          "neither, the model reads the sequences only)."),
     ]):
         fn = deco(fn)
     return fn
@@ -88,7 +89,7 @@ def _layout_options(fn):
 @opt.resume_option
 @click.option("--no-environment", is_flag=True,
               help="Train the sequence-only reference: the environment stream stays off (as in the first "
-                   "epochs) and every pair is scored from its two sequences alone (config key "
+                   "epochs) and every pair is scored from its two sequences (and its distance) alone (config key "
                    "train.environment).")
 @click.option("--no-baseline", is_flag=True,
               help="Skip the distance and region-propensity baselines fitted on the same train rows "
@@ -106,7 +107,10 @@ def cli(input, out_dir, genome, enhancer_length, promoter_length, clip, enhancer
     validation AUPR of the `val` rows (patience 3), and never reads `test`
     or `excluded` rows. A cell line's environment z_E is the mean feature of
     a support set of its pairs (labels unused), so the model scores pairs of
-    a cell line it never saw. Writes a model directory (config.json, model.pt,
+    a cell line it never saw. Where the pairs have distances (a distance
+    column, or coordinates of both elements on one chromosome) the model adds
+    a learned function of log10(distance + 1) to each pair's score, and
+    predict then reads the distances too. Writes a model directory (config.json, model.pt,
     train_log.tsv, checkpoints) plus
     calibration.json (the decision threshold, the F1 maximum on val) and
     baseline.json (distance and region-propensity baselines on the same

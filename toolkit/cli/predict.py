@@ -90,7 +90,10 @@ def cli(input, model_dir, output, fmt, seq_col, id_col, rc_average, batch_size, 
     --support-size of its own input pairs, drawn without replacement by
     numpy's default_rng(seed + CRC32 of the cell name), labels unused
     (support_set = 1 marks them; leave them out of an evaluation if you
-    prefer); every pair, support pairs included, is then scored.
+    prefer); every pair, support pairs included, is then scored. A model
+    trained with distances (fit-ep's default when the train rows have them)
+    also reads each pair's distance: the column it was trained on, else the
+    distance between the element centres from the coordinates.
 
     With --variants (sequence models: fit-cre, fit-physinformer), each
     variant is scored as the prediction of its ALT window minus that of its
@@ -282,7 +285,9 @@ def _predict_pairs(input, output, pred, genome, support_size, seed, batch_size, 
     import os
     import time
 
-    from ..errors import ConfigError
+    import numpy as np
+
+    from ..errors import ConfigError, InputError
     from ..io import pairs as P
     from ..io.streams import AtomicOutput
     from ..io.tables import write_tsv
@@ -294,13 +299,25 @@ def _predict_pairs(input, output, pred, genome, support_size, seed, batch_size, 
     cols = data["columns"]
     label = pred.targets[0]
     out = AtomicOutput(output, inputs=[input])
+    uses_distance = getattr(pred, "uses_distance", False)
     layout, rows, _ = P.read_pairs(input, {"enhancer_col": cols.get("enhancer"), "promoter_col": cols.get("promoter"),
                                            "cell_col": cols["cell"], "label_col": label, "need_label": False,
+                                           "distance_col": cols.get("distance") if uses_distance else None,
                                            "genome": genome}, keep=None)
     rows = rows["all"]
     seqs = P.sequences(rows, layout, genome, pred.lengths, data.get("clip", False))
     cells = P.cells(rows, layout)
-    prob, support = pred.score(seqs["enhancer"], seqs["promoter"], cells, support_size, seed, batch_size)
+    distances = P.distances(rows, layout) if uses_distance else None
+    if uses_distance:
+        if distances is None:
+            raise InputError("the model reads the enhancer-promoter distance, but the table has no distance column "
+                             "and no coordinates of both elements", file=rows.name, line=1,
+                             hint="add a 'distance' column (bp), or the enhancer_/promoter_chrom, _start, _end columns")
+        unknown = int((~np.isfinite(distances)).sum())
+        if unknown:
+            log.warn(f"predict: {unknown:,} pair(s) without a distance (empty, or on two chromosomes) scored with "
+                     "the model's value for an unknown distance")
+    prob, support = pred.score(seqs["enhancer"], seqs["promoter"], cells, support_size, seed, batch_size, distances)
     frame = rows.df[[c for c in rows.df.columns if not c.startswith("_")]].copy()
     if "id" not in frame.columns:
         frame.insert(0, "id", rows.ids)

@@ -135,7 +135,8 @@ def resolve_layout(columns, name, enhancer_col=None, promoter_col=None, cell_col
             missing(f"no {what} column '{col}'", f"name it with fit-ep --{what.split()[0]}-col")
     if distance_col is not None:
         if distance_col not in cols:
-            missing(f"no distance column '{distance_col}'", "name it with fit-ep --distance-col")
+            missing(f"no distance column '{distance_col}'", "name it with fit-ep --distance-col (predict reads "
+                                                            "the column the model was trained on)")
         layout.distance = distance_col
     elif "distance" in cols:
         layout.distance = "distance"

@@ -47,6 +47,13 @@ Energy
     [0.5, 2]). ``env=False`` (the curriculum's first epochs) computes the logit with
     R_E = 0 and lambda = 0: sum_k U_k / T.
 
+Distance term (``distance=True``, the presets')
+    h(d), added to the logit: a piecewise-linear function of log10(d + 1) of the pair's
+    enhancer-promoter distance d (bp), with learnable values at ``DISTANCE_KNOTS`` (10^3 to
+    10^6.5 bp, every half decade; flat beyond the ends), and one learnable value for a pair
+    without a distance (another chromosome, or none given). Contact frequency falls with
+    genomic distance whatever the sequences, so the streams need not learn it.
+
 Losses (the functions at the end of this module; toolkit.train.ep weighs and schedules
 them): the task loss (IMMAX margins or BCE), the squared correlation of z_I and z_E,
 hierarchical InfoNCE on e (all its rows from one forward pass), L1 sparsity and the
@@ -91,7 +98,7 @@ PRESETS = {
             "modules": 32, "dropout": 0.1, "strands": 2, "env_input": "enhancer", "env_filters": 32,
             "energy": "linear", "pair_form": "product", "stem_norm": False, "stem_activation": "linear",
             "stem_pooling": "max", "stem_temperature": 0.1, "batch_size": 64, "support": 32,
-            "epochs": 15, "lr": 1e-2, "enriched_filters": 16,
+            "epochs": 15, "lr": 1e-2, "enriched_filters": 16, "distance": True,
             "loss_weights": [0.1, 0.1, 1.0, 0.01, 0.05], "env_lr_scale": 0.1},
     # sizes for a GPU and the TargetFinder windows (3,000 / 2,000 bp); the
     # environment settings carried over from the cpu preset's benchmark (not run on a GPU)
@@ -99,7 +106,7 @@ PRESETS = {
              "modules": 64, "dropout": 0.3, "strands": 2, "env_input": "enhancer", "env_filters": 64,
              "energy": "linear", "pair_form": "product", "stem_norm": False, "stem_activation": "linear",
              "stem_pooling": "max", "stem_temperature": 0.1, "batch_size": 64, "support": 32,
-             "epochs": 40, "lr": 1e-3, "enriched_filters": 32,
+             "epochs": 40, "lr": 1e-3, "enriched_filters": 32, "distance": True,
              "loss_weights": [0.1, 0.1, 1.0, 0.01, 0.05], "env_lr_scale": 0.1},
 }
 # Where the presets differ from the library defaults (EPModel's arguments and
@@ -117,6 +124,40 @@ PAIR_FORMS = ("product", "bilinear", "conjunction")
 ENV_INPUTS = ("enhancer", "pair")
 STEM_ACTIVATIONS = ("relu", "linear")
 STEM_POOLINGS = ("max", "logsumexp")
+DISTANCE_KNOTS = tuple(3.0 + 0.5 * i for i in range(8))
+"""log10(distance + 1) at the distance term's knots (1 kb to about 3 Mb)."""
+
+
+class DistanceTerm(nn.Module):
+    """h(d): a piecewise-linear function of x = log10(d + 1), d the enhancer-promoter distance
+    in bp, through learnable values at ``DISTANCE_KNOTS`` (constant beyond the first and the
+    last), and a learnable value for a missing distance (NaN). All values start at 0, so an
+    untrained term leaves the logit as it is."""
+
+    def __init__(self, knots=DISTANCE_KNOTS):
+        super().__init__()
+        self.register_buffer("knots", torch.tensor(knots, dtype=torch.float32))
+        self.values = nn.Parameter(torch.zeros(len(knots)))
+        self.missing = nn.Parameter(torch.zeros(()))
+
+    def basis(self, distance):
+        """Hat-function weights (B, n_knots) of distances (B,) (a row of zeros where NaN):
+        each row holds at most two non-zero weights, summing to 1."""
+        k = self.knots
+        d = distance.to(k.dtype)
+        ok = torch.isfinite(d)
+        x = torch.log10(torch.where(ok, d, torch.zeros_like(d)).clamp_min(0) + 1).clamp(k[0], k[-1])
+        j = torch.searchsorted(k, x.contiguous(), right=True).clamp(1, len(k) - 1)     # x in [k[j-1], k[j]]
+        frac = (x - k[j - 1]) / (k[j] - k[j - 1])
+        w = torch.zeros(d.shape[0], len(k), dtype=k.dtype, device=d.device)
+        w.scatter_(1, (j - 1)[:, None], (1 - frac)[:, None])
+        w.scatter_add_(1, j[:, None], frac[:, None])
+        return w * ok[:, None]
+
+    def forward(self, distance):
+        """h(d), (B,), of distances (B,) in bp (NaN: missing)."""
+        ok = torch.isfinite(distance)
+        return self.basis(distance) @ self.values + (~ok).to(self.values.dtype) * self.missing
 
 
 class GradReverse(torch.autograd.Function):
@@ -224,14 +265,17 @@ class EPModel(nn.Module):
         losses train, so the contrastive term does not compete with the task for the shared
         stem (see the module docstring)
 
-    A config.json written before ``strands`` and ``env_input`` existed builds with 1 and
-    ``pair``, the model it was trained as.
+    distance : bool, add the distance term h(d) to the logit (the pair's distance is then
+        needed wherever it is scored; NaN where unknown)
+
+    A config.json written before ``strands``, ``env_input`` and ``distance`` existed builds
+    with 1, ``pair`` and no distance term, the model it was trained as.
     """
 
     def __init__(self, n_cells, channels=64, kernel=15, blocks=2, pool=4, d=32, env_hidden=64,
                  modules=8, dropout=0.1, energy="interaction", clamp_temperature=False, strands=2,
                  env_input="enhancer", env_filters=0, pair_form="product", stem_norm=False,
-                 stem_activation="relu", stem_pooling="max", stem_temperature=0.1):
+                 stem_activation="relu", stem_pooling="max", stem_temperature=0.1, distance=False):
         super().__init__()
         if energy not in ENERGIES:
             raise ValueError(f"energy must be one of {ENERGIES}")
@@ -271,6 +315,7 @@ class EPModel(nn.Module):
         self.register_buffer("prototypes", torch.zeros(max(n_cells, 1), d))
         self.register_buffer("proto_seen", torch.zeros(max(n_cells, 1)))
         self.register_buffer("env_active", torch.tensor(1.0))   # 0 while the curriculum had the environment off
+        self.distance = DistanceTerm() if distance else None
 
     # ------------------------------------------------------------------ streams
     def features(self, xe, xp):
@@ -319,24 +364,34 @@ class EPModel(nn.Module):
         """U_I (B, K) and R_E (K,) (R_E = softplus(g_E(LN(z_E))))."""
         return self.g_I(z_I), F.softplus(self.g_E(self.env_input(z_E)))
 
-    def energy(self, z_I, z_E, env=True):
-        """Logits (B,) of P(y=1 | x, c) from z_I (B, d) and the cell line's z_E (d,).
+    def energy(self, z_I, z_E, env=True, distance=None):
+        """Logits (B,) of P(y=1 | x, c) from z_I (B, d) and the cell line's z_E (d,), plus the
+        distance term h(distance) for a model that has one (distance (B,) in bp, NaN where
+        unknown; None: every distance unknown).
 
         ``env=False``: R_E = 0 and lambda = 0 (the curriculum's first epochs)."""
         U = self.g_I(z_I)
         T = self.temperature()
         if not env:
-            return U.sum(dim=1) / T
-        z = self.env_input(z_E)
-        if self.energy_form == "linear":
-            return (U.sum(dim=1) + (U @ self.lam_U) @ z + self.lam_R @ z) / T
-        R = F.softplus(self.g_E(z))
-        return (U - R + self.lam * U * R).sum(dim=1) / T
+            out = U.sum(dim=1) / T
+        else:
+            z = self.env_input(z_E)
+            if self.energy_form == "linear":
+                out = (U.sum(dim=1) + (U @ self.lam_U) @ z + self.lam_R @ z) / T
+            else:
+                R = F.softplus(self.g_E(z))
+                out = (U - R + self.lam * U * R).sum(dim=1) / T
+        if self.distance is None:
+            return out
+        if distance is None:
+            distance = torch.full((z_I.shape[0],), float("nan"), device=z_I.device)
+        return out + self.distance(distance.to(z_I.device)).to(out.dtype)
 
-    def forward(self, xe, xp, z_E, env=True):
-        """Logits (B,) for pairs (xe, xp) in a cell line whose environment is z_E (d,)."""
+    def forward(self, xe, xp, z_E, env=True, distance=None):
+        """Logits (B,) for pairs (xe, xp) in a cell line whose environment is z_E (d,), at
+        distances (B,) (bp; used by a model with the distance term)."""
         z_I, _ = self.features(xe, xp)
-        return self.energy(z_I, z_E, env)
+        return self.energy(z_I, z_E, env, distance)
 
     def environment(self, xe, xp):
         """z_E (d,): the mean of e over a support set (xe, xp) of one cell line's pairs."""
@@ -366,7 +421,8 @@ def build(config):
                    strands=m.get("strands", 1), env_input=m.get("env_input", "pair"),
                    env_filters=m.get("env_filters", 0), pair_form=m.get("pair_form", "product"),
                    stem_norm=bool(m.get("stem_norm", False)), stem_activation=m.get("stem_activation", "relu"),
-                   stem_pooling=m.get("stem_pooling", "max"), stem_temperature=m.get("stem_temperature", 0.1))
+                   stem_pooling=m.get("stem_pooling", "max"), stem_temperature=m.get("stem_temperature", 0.1),
+                   distance=bool(m.get("distance", False)))
 
 
 def no_decay(name, param):

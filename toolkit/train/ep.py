@@ -127,13 +127,18 @@ class PairSplit:
 
     e_codes : uint8 (n, L_E); p_codes : uint8 (n, L_P); y : float32 (n,) 0/1;
     cell_names : object (n,), each row's cell line; cell_idx : int64 (n,), its index
-    among the training cell lines (-1 for a cell line not trained on).
+    among the training cell lines (-1 for a cell line not trained on); distance : float
+    (n,), the enhancer-promoter distance in bp, NaN where unknown (None: all unknown),
+    held as float32 ``dist``.
     """
 
-    def __init__(self, e_codes, p_codes, y, cell_names, cell_idx):
+    def __init__(self, e_codes, p_codes, y, cell_names, cell_idx, distance=None):
         self.e = torch.as_tensor(e_codes, dtype=torch.uint8)
         self.p = torch.as_tensor(p_codes, dtype=torch.uint8)
         self.y = torch.as_tensor(np.asarray(y, dtype=np.float32))
+        n = self.e.shape[0]
+        self.dist = torch.as_tensor(np.full(n, np.nan, dtype=np.float32) if distance is None
+                                    else np.asarray(distance, dtype=np.float32))
         self.cell_names = np.asarray(cell_names, dtype=object)
         self.cell_idx = np.asarray(cell_idx, dtype=np.int64)
 
@@ -365,7 +370,7 @@ def score_pairs(model, split, groups, device, env=True, batch_size=256):
                 r = torch.as_tensor(rows[a:a + batch_size])
                 z_I, _ = model.features(D.onehot(split.e[r].to(device)), D.onehot(split.p[r].to(device)))
                 z_I = z_I.float()
-                logits[rows[a:a + batch_size]] = model.energy(z_I, z_E, env).float().cpu().numpy()
+                logits[rows[a:a + batch_size]] = model.energy(z_I, z_E, env, split.dist[r]).float().cpu().numpy()
                 dom[rows[a:a + batch_size]] = model.classifier(z_I).argmax(dim=1).cpu().numpy()
                 act_I += float((z_I.abs() > ACTIVE).float().sum())
     model.train(was)
@@ -416,17 +421,18 @@ class _Forward(torch.nn.Module):
 
     Rows: B query pairs, S support pairs (both of one cell line), then the contrast pairs
     (other cell lines). Returns z_all (rows, d), e_all (rows, d), z_I (B, d), z_E (d,, the
-    mean e of the support rows), logits (B,) and the domain logits (rows, n_cells), float32."""
+    mean e of the support rows), logits (B,) and the domain logits (rows, n_cells), float32.
+    ``distance`` (B,): the query pairs' distances in bp (NaN where unknown)."""
 
     def __init__(self, model):
         super().__init__()
         self.model = model
 
-    def forward(self, xe, xp, n_query, n_support, env, grl_coeff):
+    def forward(self, xe, xp, n_query, n_support, env, grl_coeff, distance):
         z_all, e_all = self.model.features(xe, xp)
         z_all, e_all = z_all.float(), e_all.float()
         z_I, z_E = z_all[:n_query], e_all[n_query:n_query + n_support].mean(dim=0)
-        logits = self.model.energy(z_I, z_E, env).float()
+        logits = self.model.energy(z_I, z_E, env, distance).float()
         return z_all, e_all, z_I, z_E, logits, self.model.domain_logits(z_all, grl_coeff).float()
 
 
@@ -586,7 +592,8 @@ class EPFamily(L.Family):
                 g["lr"] = g.get("lr_scale", 1.0) * lr_at(state["step"], self.total, self.warmup, cfg["lr"])
             with L.autocast(device, self.amp):
                 z_all, e_all, z_I, z_E, logits, dlog = self.net(D.onehot(ec.to(device)), D.onehot(pc.to(device)),
-                                                                B, S, env, cfg["grl_coeff"])
+                                                                B, S, env, cfg["grl_coeff"],
+                                                                train_split.dist[q].to(device))
             cell_t = torch.as_tensor(train_split.cell_idx[idx.numpy()], dtype=torch.long, device=device)
             l_task = task_loss(logits, y, cfg["task_loss"], self.margins)
             l_inv = F.cross_entropy(dlog, cell_t)

@@ -46,7 +46,8 @@ def fit(input, out_dir, settings, dev, resume, no_baseline, log):
              f"{len(config['cells'])} training cell line(s): {', '.join(config['cells'])}; train prior "
              f"{data['normalization']['train_prior']:.4f}; {config['data']['layout']}, windows "
              f"{config['data']['lengths']['enhancer']}/{config['data']['lengths']['promoter']} bp; preset "
-             f"{config['preset']}, energy {config['model']['energy']} (K = {config['model']['modules']}), device "
+             f"{config['preset']}, energy {config['model']['energy']} (K = {config['model']['modules']}), distance term "
+             f"{'on' if config['model'].get('distance') else 'off'}, device "
              f"{dev}" + (", resuming" if resume else "")
              + (f"; {group.world} processes (DistributedDataParallel)" if group.active else ""))
     result = trainer.train(config, data["train"], data["val"], out_dir, dev, log=log.info, resume=resume)
@@ -117,7 +118,8 @@ def _split_of(aux, cells_list, lengths):
     lut = {c: i for i, c in enumerate(cells_list)}
     idx = [lut.get(c, -1) for c in aux["cells"]]
     return PairSplit(D.encode(aux["seqs"]["enhancer"], lengths["enhancer"]),
-                     D.encode(aux["seqs"]["promoter"], lengths["promoter"]), aux["y"], aux["cells"], idx)
+                     D.encode(aux["seqs"]["promoter"], lengths["promoter"]), aux["y"], aux["cells"], idx,
+                     aux["distance"])
 
 
 def _check_classes(aux, which, name, layout):
@@ -164,10 +166,20 @@ def load_split(input, settings, config):
             "cells": cells_list, "normalization": norm, "val_prior": float(np.mean(aux["val"]["y"])),
             "n": {"train": len(y), "val": len(aux["val"]["y"]), "test": dropped.get("test", 0),
                   "excluded": dropped.get("excluded", 0)},
-            "data_sha1": data_sha1(splits, aux), "input": name}
+            "data_sha1": data_sha1(splits, aux), "input": name, "has_distance": has_distance(aux["train"])}
+
+
+def has_distance(aux):
+    """Whether some of these rows have an enhancer-promoter distance (the distance term needs
+    train rows with one)."""
+    import numpy as np
+
+    return aux["distance"] is not None and bool(np.isfinite(aux["distance"]).any())
 
 
 def data_sha1(splits, aux):
+    """Hash of the train and val rows as the model reads them: sequences, labels, cell lines
+    and distances."""
     import hashlib
 
     h = hashlib.sha1()
@@ -176,6 +188,8 @@ def data_sha1(splits, aux):
         h.update(splits[k].p.numpy().tobytes())
         h.update(aux[k]["y"].tobytes())
         h.update("\t".join(aux[k]["cells"].tolist()).encode())
+        if splits[k].dist.isfinite().any():
+            h.update(splits[k].dist.numpy().tobytes())
     return h.hexdigest()
 
 
@@ -219,7 +233,10 @@ def resolve_config(data, settings, dev, extra=None):
     for key in ("stem_activation", "stem_pooling", "stem_temperature"):
         model[key] = p[key]
     model["clamp_temperature"] = False
+    model["distance"] = bool(p.get("distance", False))
     model.update(settings["file"]["model"])
+    if model["distance"] and not data.get("has_distance", False):
+        model["distance"] = False       # no train row has a distance: the model reads the sequences only
     layout = data["layout"]
     cols = {"enhancer": layout.seq.get("enhancer"), "promoter": layout.seq.get("promoter"), "cell": layout.cell,
             "label": layout.label, "distance": layout.distance}

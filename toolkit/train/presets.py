@@ -295,6 +295,9 @@ EP_KEYS = {
                                  "t)): the smaller, the closer to the maximum.", preset=True),
         "stem_norm": Key("bool", "Batch-normalise the stem's responses (both strands together) before the ReLU.",
                          preset=True),
+        "distance": Key("bool", "Add a learned function of log10(enhancer-promoter distance + 1) to the logit (off "
+                                "when no train row has a distance); the distance is then read wherever the model "
+                                "scores pairs.", preset=True),
     },
 }
 """fit-ep's config keys."""

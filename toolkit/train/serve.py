@@ -431,7 +431,8 @@ class EPPredictor(Predictor):
     Attributes: config, targets ([the label column]), cells (training cell lines),
     lengths (enhancer and promoter lengths), support_size (m; 256 in models trained now, 32 before), threshold
     (the validation-calibrated decision threshold, calibration.json), env (False when the
-    saved epoch had the environment off: the curriculum), layout settings in config["data"].
+    saved epoch had the environment off: the curriculum), uses_distance (the model adds a
+    function of the enhancer-promoter distance), layout settings in config["data"].
     EP models score pairs, not single sequences: ``score`` takes enhancers, promoters and
     their cell lines; ``predict`` and ``explain`` refuse.
     """
@@ -454,6 +455,7 @@ class EPPredictor(Predictor):
         self.model = model_lib.build(self.config)
         load_weights(self.model, model_dir, device)
         self.env = bool(float(self.model.env_active) > 0.5)
+        self.uses_distance = self.model.distance is not None
         cal = MD.read_json(os.path.join(model_dir, "calibration.json"))
         self.threshold = float(cal["threshold"])
 
@@ -471,7 +473,7 @@ class EPPredictor(Predictor):
 
         raise ConfigError("--explain is not available for enhancer-promoter models", hint="predict without --explain")
 
-    def score(self, enhancers, promoters, cells, support_size=None, seed=2025, batch_size=256):
+    def score(self, enhancers, promoters, cells, support_size=None, seed=2025, batch_size=256, distances=None):
         """P(interaction) of every pair, each cell line's environment from a support set.
 
         Parameters
@@ -483,6 +485,8 @@ class EPPredictor(Predictor):
             when it has fewer); their mean environment feature is the cell line's z_E. Labels
             are never used.
         seed : int
+        distances : float (n,), the enhancer-promoter distances in bp (NaN where unknown), which
+            a model with the distance term (``uses_distance``) reads; None: all unknown
 
         Returns
         -------
@@ -492,7 +496,7 @@ class EPPredictor(Predictor):
 
         m = self.support_size if support_size is None else int(support_size)
         split = PairSplit(D.encode(enhancers, self.lengths["enhancer"]), D.encode(promoters, self.lengths["promoter"]),
-                          np.zeros(len(enhancers)), cells, np.full(len(enhancers), -1))
+                          np.zeros(len(enhancers)), cells, np.full(len(enhancers), -1), distances)
         groups = support_sets(split.cell_names, m, seed)
         logits, _, _, _ = score_pairs(self.model, split, groups, self.device, self.env, batch_size)
         support = np.zeros(len(enhancers), dtype=bool)
