@@ -126,12 +126,12 @@ def test_energy_equals_the_formula(modules):
     assert torch.allclose(lin.energy(z_I, z_E), want, atol=1e-6)
 
 
-def _distance_by_hand(values, missing, d):
+def _distance_by_hand(values, missing, d, span=(3.0, 6.5)):
     """h(d) written independently: numpy's linear interpolation of the knot values over
-    log10(d + 1) (flat beyond the ends), the missing value where d is NaN."""
+    log10(d + 1) (flat beyond the ends and beyond ``span``), the missing value where d is NaN."""
     d = np.asarray(d, dtype=np.float64)
     knots = np.arange(3.0, 6.75, 0.5)                   # 1 kb .. 10^6.5 bp, every half decade
-    x = np.log10(np.where(np.isfinite(d), d, 0.0) + 1)
+    x = np.clip(np.log10(np.where(np.isfinite(d), d, 0.0) + 1), *span)
     return np.where(np.isfinite(d), np.interp(x, knots, values), missing)
 
 
@@ -163,6 +163,14 @@ def test_distance_term_is_a_piecewise_linear_function_of_log_distance():
     assert float(m.distance.missing.grad) == 0.0
     # a model without the term ignores distances; a config.json written before the term builds without it
     assert torch.equal(plain.energy(z_I, z_E, distance=d), plain.energy(z_I, z_E))
+    # flat beyond the train distances' span (here 10^3.5 - 1 to 10^5 - 1 bp)
+    spanned = M.EPModel(3, channels=4, kernel=3, blocks=0, d=6, modules=2, energy="linear", distance=True,
+                        distance_span=(3.5, 5.0))
+    spanned.load_state_dict(m.state_dict())
+    far = torch.tensor([10.0, 3_161.0, 99_999.0, 1e6, 3e6, float("nan")])
+    got = (spanned.energy(z_I[:6], z_E, distance=far) - plain.energy(z_I[:6], z_E)).detach().double().numpy()
+    assert np.allclose(got, _distance_by_hand(values, -3.0, far.numpy(), (3.5, 5.0)), atol=1e-5)
+    assert got[0] == pytest.approx(got[1], abs=1e-5) and got[2] == pytest.approx(got[3], abs=1e-5) == got[4]
     cfg = {"cells": ["a"], "model": {k: v for k, v in M.PRESETS["cpu"].items() if k != "distance"}}
     cfg["model"]["clamp_temperature"] = False
     assert M.build(cfg).distance is None
@@ -692,12 +700,16 @@ def test_predict_on_an_unseen_cell_line_uses_its_support_set(model_dir, tiny, tm
     e = D.onehot(torch.as_tensor(D.encode(seqs["enhancer"], 320)))
     pp = D.onehot(torch.as_tensor(D.encode(seqs["promoter"], 320)))
     # the model was trained with the table's distances: predict adds h(distance) to the logit
-    assert pred.uses_distance and json.loads((model_dir / "config.json").read_text())["model"]["distance"]
+    model_cfg = json.loads((model_dir / "config.json").read_text())["model"]
+    assert pred.uses_distance and model_cfg["distance"]
+    train_d = tiny["pairs"]["distance"][read_tsv(tiny["split"])["split"].eq("train").to_numpy()].to_numpy(float)
+    assert model_cfg["distance_span"] == pytest.approx([np.log10(train_d.min() + 1), np.log10(train_d.max() + 1)])
     values, missing = pred.model.distance.values.detach().numpy(), float(pred.model.distance.missing.detach())
     with torch.no_grad():
         z_E = pred.model.environment(e[sup], pp[sup])
         without = (pred.model(e, pp, z_E, env=pred.env) - missing).double().numpy()    # no distance: the missing value
-    want = 1 / (1 + np.exp(-(without + _distance_by_hand(values, missing, unseen["distance"].to_numpy(float)))))
+    want = 1 / (1 + np.exp(-(without + _distance_by_hand(values, missing, unseen["distance"].to_numpy(float),
+                                                                     model_cfg["distance_span"]))))
     assert np.allclose(p, want, atol=1e-6)
     assert np.ptp(values) > 0                           # trained: the distances change the predictions
     # a table without the distance (no column, no coordinates) is refused with one Error line

@@ -50,9 +50,10 @@ Energy
 Distance term (``distance=True``, the presets')
     h(d), added to the logit: a piecewise-linear function of log10(d + 1) of the pair's
     enhancer-promoter distance d (bp), with learnable values at ``DISTANCE_KNOTS`` (10^3 to
-    10^6.5 bp, every half decade; flat beyond the ends), and one learnable value for a pair
+    10^6.5 bp, every half decade; flat beyond the ends and beyond the train distances), and one learnable value for a pair
     without a distance (another chromosome, or none given). Contact frequency falls with
-    genomic distance whatever the sequences, so the streams need not learn it.
+    genomic distance whatever the sequences, so the streams need not learn it
+    (0015-fit-ep-distance-term.md).
 
 Losses (the functions at the end of this module; toolkit.train.ep weighs and schedules
 them): the task loss (IMMAX margins or BCE), the squared correlation of z_I and z_E,
@@ -130,13 +131,16 @@ DISTANCE_KNOTS = tuple(3.0 + 0.5 * i for i in range(8))
 
 class DistanceTerm(nn.Module):
     """h(d): a piecewise-linear function of x = log10(d + 1), d the enhancer-promoter distance
-    in bp, through learnable values at ``DISTANCE_KNOTS`` (constant beyond the first and the
-    last), and a learnable value for a missing distance (NaN). All values start at 0, so an
-    untrained term leaves the logit as it is."""
+    in bp, through learnable values at ``DISTANCE_KNOTS``, constant beyond ``span`` (lo, hi) in
+    x (the train distances' range, so that knots no train distance reaches do not set h; the
+    knots' range by default), and a learnable value for a missing distance (NaN). All values
+    start at 0, so an untrained term leaves the logit as it is."""
 
-    def __init__(self, knots=DISTANCE_KNOTS):
+    def __init__(self, knots=DISTANCE_KNOTS, span=None):
         super().__init__()
         self.register_buffer("knots", torch.tensor(knots, dtype=torch.float32))
+        lo, hi = span if span is not None else (knots[0], knots[-1])
+        self.lo, self.hi = min(max(float(lo), knots[0]), knots[-1]), max(min(float(hi), knots[-1]), knots[0])
         self.values = nn.Parameter(torch.zeros(len(knots)))
         self.missing = nn.Parameter(torch.zeros(()))
 
@@ -146,7 +150,7 @@ class DistanceTerm(nn.Module):
         k = self.knots
         d = distance.to(k.dtype)
         ok = torch.isfinite(d)
-        x = torch.log10(torch.where(ok, d, torch.zeros_like(d)).clamp_min(0) + 1).clamp(k[0], k[-1])
+        x = torch.log10(torch.where(ok, d, torch.zeros_like(d)).clamp_min(0) + 1).clamp(self.lo, self.hi)
         j = torch.searchsorted(k, x.contiguous(), right=True).clamp(1, len(k) - 1)     # x in [k[j-1], k[j]]
         frac = (x - k[j - 1]) / (k[j] - k[j - 1])
         w = torch.zeros(d.shape[0], len(k), dtype=k.dtype, device=d.device)
@@ -267,6 +271,8 @@ class EPModel(nn.Module):
 
     distance : bool, add the distance term h(d) to the logit (the pair's distance is then
         needed wherever it is scored; NaN where unknown)
+    distance_span : (lo, hi) or None, log10(distance + 1) of the nearest and farthest train
+        distances: h is flat beyond them
 
     A config.json written before ``strands``, ``env_input`` and ``distance`` existed builds
     with 1, ``pair`` and no distance term, the model it was trained as.
@@ -275,7 +281,8 @@ class EPModel(nn.Module):
     def __init__(self, n_cells, channels=64, kernel=15, blocks=2, pool=4, d=32, env_hidden=64,
                  modules=8, dropout=0.1, energy="interaction", clamp_temperature=False, strands=2,
                  env_input="enhancer", env_filters=0, pair_form="product", stem_norm=False,
-                 stem_activation="relu", stem_pooling="max", stem_temperature=0.1, distance=False):
+                 stem_activation="relu", stem_pooling="max", stem_temperature=0.1, distance=False,
+                 distance_span=None):
         super().__init__()
         if energy not in ENERGIES:
             raise ValueError(f"energy must be one of {ENERGIES}")
@@ -315,7 +322,7 @@ class EPModel(nn.Module):
         self.register_buffer("prototypes", torch.zeros(max(n_cells, 1), d))
         self.register_buffer("proto_seen", torch.zeros(max(n_cells, 1)))
         self.register_buffer("env_active", torch.tensor(1.0))   # 0 while the curriculum had the environment off
-        self.distance = DistanceTerm() if distance else None
+        self.distance = DistanceTerm(span=distance_span) if distance else None
 
     # ------------------------------------------------------------------ streams
     def features(self, xe, xp):
@@ -422,7 +429,7 @@ def build(config):
                    env_filters=m.get("env_filters", 0), pair_form=m.get("pair_form", "product"),
                    stem_norm=bool(m.get("stem_norm", False)), stem_activation=m.get("stem_activation", "relu"),
                    stem_pooling=m.get("stem_pooling", "max"), stem_temperature=m.get("stem_temperature", 0.1),
-                   distance=bool(m.get("distance", False)))
+                   distance=bool(m.get("distance", False)), distance_span=m.get("distance_span"))
 
 
 def no_decay(name, param):

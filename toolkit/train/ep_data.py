@@ -166,15 +166,17 @@ def load_split(input, settings, config):
             "cells": cells_list, "normalization": norm, "val_prior": float(np.mean(aux["val"]["y"])),
             "n": {"train": len(y), "val": len(aux["val"]["y"]), "test": dropped.get("test", 0),
                   "excluded": dropped.get("excluded", 0)},
-            "data_sha1": data_sha1(splits, aux), "input": name, "has_distance": has_distance(aux["train"])}
+            "data_sha1": data_sha1(splits, aux), "input": name, "distance_span": distance_span(aux["train"])}
 
 
-def has_distance(aux):
-    """Whether some of these rows have an enhancer-promoter distance (the distance term needs
-    train rows with one)."""
+def distance_span(aux):
+    """[lo, hi]: log10(distance + 1) of the nearest and the farthest of these rows' distances
+    (the distance term is flat beyond them), or None when no row has one."""
     import numpy as np
 
-    return aux["distance"] is not None and bool(np.isfinite(aux["distance"]).any())
+    d = aux["distance"]
+    d = d[np.isfinite(d) & (d >= 0)] if d is not None else np.zeros(0)
+    return [float(np.log10(d.min() + 1)), float(np.log10(d.max() + 1))] if len(d) else None
 
 
 def data_sha1(splits, aux):
@@ -235,8 +237,10 @@ def resolve_config(data, settings, dev, extra=None):
     model["clamp_temperature"] = False
     model["distance"] = bool(p.get("distance", False))
     model.update(settings["file"]["model"])
-    if model["distance"] and not data.get("has_distance", False):
+    if model["distance"] and data.get("distance_span") is None:
         model["distance"] = False       # no train row has a distance: the model reads the sequences only
+    if model["distance"]:
+        model["distance_span"] = data["distance_span"]
     layout = data["layout"]
     cols = {"enhancer": layout.seq.get("enhancer"), "promoter": layout.seq.get("promoter"), "cell": layout.cell,
             "label": layout.label, "distance": layout.distance}

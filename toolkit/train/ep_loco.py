@@ -112,7 +112,7 @@ def leave_one_cell_out(input, out_dir, settings, held_cells, val_chroms, test_ch
             fold_resume = resume and os.path.exists(os.path.join(fold_dir, MD.CONFIG))
             group.barrier()             # every rank has looked before rank 0 writes the fold's config
             data = {"layout": layout, "lengths": lengths, "cells": cells_list, "input": name,
-                    "data_sha1": ED.data_sha1(splits, sub), "has_distance": ED.has_distance(sub["train"]),
+                    "data_sha1": ED.data_sha1(splits, sub), "distance_span": ED.distance_span(sub["train"]),
                     "n": {"train": len(part["train"]), "val": len(part["val"]), "test": 0, "excluded": 0}}
             if fold_resume:
                 config = MD.read_config(fold_dir, kinds={"ep"})
