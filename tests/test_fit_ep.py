@@ -131,7 +131,7 @@ def _distance_by_hand(values, missing, d, span=(3.0, 6.5)):
     log10(d + 1) (flat beyond the ends and beyond ``span``), the missing value where d is NaN."""
     d = np.asarray(d, dtype=np.float64)
     knots = np.arange(3.0, 6.75, 0.5)                   # 1 kb .. 10^6.5 bp, every half decade
-    x = np.clip(np.log10(np.where(np.isfinite(d), d, 0.0) + 1), *span)
+    x = np.clip(np.log10(np.abs(np.where(np.isfinite(d), d, 0.0)) + 1), *span)
     return np.where(np.isfinite(d), np.interp(x, knots, values), missing)
 
 
@@ -153,6 +153,9 @@ def test_distance_term_is_a_piecewise_linear_function_of_log_distance():
     assert np.allclose(m.energy(z_I, z_E, env=False, distance=d).detach().double().numpy(),
                        plain.energy(z_I, z_E, env=False).detach().double().numpy() + _distance_by_hand(values, -3.0, d),
                        atol=1e-5)
+    # a signed distance: its magnitude
+    assert torch.allclose(m.energy(z_I[:2], z_E, distance=torch.tensor([-20_000.0, -500.0])),
+                          m.energy(z_I[:2], z_E, distance=torch.tensor([20_000.0, 500.0])))
     # no distances given: every pair gets the missing value
     assert np.allclose(m.energy(z_I, z_E).detach().double().numpy(), plain.energy(z_I, z_E).detach().double().numpy() - 3.0, atol=1e-5)
     # the task gradient reaches the two knots around a distance and nothing else

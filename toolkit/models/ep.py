@@ -131,7 +131,8 @@ DISTANCE_KNOTS = tuple(3.0 + 0.5 * i for i in range(8))
 
 class DistanceTerm(nn.Module):
     """h(d): a piecewise-linear function of x = log10(d + 1), d the enhancer-promoter distance
-    in bp, through learnable values at ``DISTANCE_KNOTS``, constant beyond ``span`` (lo, hi) in
+    in bp (its magnitude: a signed distance's sign is not read), through learnable values at
+    ``DISTANCE_KNOTS``, constant beyond ``span`` (lo, hi) in
     x (the train distances' range, so that knots no train distance reaches do not set h; the
     knots' range by default), and a learnable value for a missing distance (NaN). All values
     start at 0, so an untrained term leaves the logit as it is."""
@@ -150,7 +151,7 @@ class DistanceTerm(nn.Module):
         k = self.knots
         d = distance.to(k.dtype)
         ok = torch.isfinite(d)
-        x = torch.log10(torch.where(ok, d, torch.zeros_like(d)).clamp_min(0) + 1).clamp(self.lo, self.hi)
+        x = torch.log10(torch.where(ok, d, torch.zeros_like(d)).abs() + 1).clamp(self.lo, self.hi)
         j = torch.searchsorted(k, x.contiguous(), right=True).clamp(1, len(k) - 1)     # x in [k[j-1], k[j]]
         frac = (x - k[j - 1]) / (k[j] - k[j - 1])
         w = torch.zeros(d.shape[0], len(k), dtype=k.dtype, device=d.device)
