@@ -501,6 +501,12 @@ def test_coordinate_windows_are_centred_and_exact(tmp_path):
         P.sequences(rows, layout, str(tmp_path / "g.fa"), {"enhancer": 40, "promoter": 20})
     assert err.value.line == 3 and "--clip" in err.value.message()
     assert P.distances(rows, layout).tolist() == [310.0 - 105.0, 394.0 - 10.0]
+    # a signed distance column counts by its magnitude (the model and the distance baseline read the same)
+    (tmp_path / "d.csv").write_text(table.replace(",label\n", ",label,distance\n").replace(",1\n", ",1,-2500\n")
+                                    .replace(",0\n", ",0,\n"))
+    layout, rows, _ = P.read_pairs(str(tmp_path / "d.csv"), {"genome": str(tmp_path / "g.fa")})
+    got = P.distances(rows["all"], layout)
+    assert got[0] == 2500.0 and np.isnan(got[1])
 
 
 def test_coordinate_path_end_to_end(model_dir, tiny):
@@ -724,6 +730,12 @@ def test_predict_on_an_unseen_cell_line_uses_its_support_set(model_dir, tiny, tm
     res_nd = CliRunner().invoke(predict_cli, ["-m", str(model_dir), str(seq_table), "-q"])
     assert res_nd.exit_code == 1 and res_nd.output.count("Error:") == 1, res_nd.output
     assert "distance" in res_nd.output and "seqs.csv" in res_nd.output
+    # the model was trained on the 'distance' column: a table without it is refused, not read from coordinates
+    unseen.drop(columns=["distance"]).to_csv(tmp_path / "nocol.csv", index=False)
+    res_nc = CliRunner().invoke(predict_cli, ["-m", str(model_dir), str(tmp_path / "nocol.csv"), "--genome",
+                                              str(tiny["genome"]), "-q"])
+    assert res_nc.exit_code == 1 and res_nc.output.count("Error:") == 1, res_nc.output
+    assert "no distance column 'distance'" in res_nc.output and "--distance-col" in res_nc.output
     # pairs on two chromosomes (no distance) are scored with the missing value, and said so
     cross = unseen.head(8).copy()
     cross["distance"] = ""

@@ -53,7 +53,8 @@ def _layout_options(fn):
         click.option("--label-col", metavar="COL", default="label", show_default=True,
                      help="0/1 interaction label column."),
         click.option("--distance-col", metavar="COL", default=None,
-                     help="Enhancer-promoter distance column (bp), read by the model and by the distance baseline "
+                     help="Enhancer-promoter distance column (bp; a signed distance counts by its magnitude), read "
+                          "by the model and by the distance baseline "
                           "(default: distance if present, else the distance between the element centres; with "
                           "neither, the model reads the sequences only)."),
     ]):

@@ -257,13 +257,14 @@ def labels(rows, layout):
 
 
 def distances(rows, layout):
-    """The distance column as float64 (n,) (NaN where missing), or None when the table has none.
+    """The distance column as float64 (n,) (NaN where missing), or None when the table has none;
+    a signed distance (upstream negative) counts by its magnitude.
 
     Without a distance column but with coordinates, the distance between the element
     centres on the same chromosome (NaN across chromosomes)."""
     if layout.distance is not None:
-        return tables.parse_numeric_values(rows.df[layout.distance], rows.lines, rows.name, layout.distance,
-                                           hint="give the enhancer-promoter distance in bp, or leave it empty")
+        return np.abs(tables.parse_numeric_values(rows.df[layout.distance], rows.lines, rows.name, layout.distance,
+                                                  hint="give the enhancer-promoter distance in bp, or leave it empty"))
     if len(layout.coords) == 2:
         ec, es, ee = layout.coords["enhancer"]
         pc, ps, pe = layout.coords["promoter"]

@@ -170,12 +170,12 @@ def load_split(input, settings, config):
 
 
 def distance_span(aux):
-    """[lo, hi]: log10(|distance| + 1) of the nearest and the farthest of these rows' distances
+    """[lo, hi]: log10(distance + 1) of the nearest and the farthest of these rows' distances
     (the distance term is flat beyond them), or None when no row has one."""
     import numpy as np
 
     d = aux["distance"]
-    d = np.abs(d[np.isfinite(d)]) if d is not None else np.zeros(0)
+    d = d[np.isfinite(d)] if d is not None else np.zeros(0)
     return [float(np.log10(d.min() + 1)), float(np.log10(d.max() + 1))] if len(d) else None
 
 
