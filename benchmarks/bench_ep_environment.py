@@ -22,7 +22,14 @@ standard deviations of that response over the same sequences without it; "missed
 those of its own motifs that no filter shifts by 2 SD. The shared stem should find the a_k and b_k (the
 pairs the task needs), the environment's own stem the markers (what tells lines apart).
 
-With ``--probes`` a third table says what each fold's model holds, by logistic regressions
+A third table says what each line's environment does to each program's motif pair: the
+mean logit of 400 random pairs with a_k planted in the enhancer and b_k in the promoter, minus
+that of the same pairs without, with z_E from 256 pairs of that line (and with the environment
+off), and per line the mean shift of its active programs' pairs minus its inactive ones'. A
+model that has learned the grammar raises the active pairs of every line, the held-out one
+included, and leaves the inactive ones (the decoys) near 0.
+
+With ``--probes`` a fourth table says what each fold's model holds, by logistic regressions
 (scikit-learn) fitted on 12,000 pairs off the test chromosomes and scored (AUPR) on every line's
 pairs on them: from the shared stem's max-pooled responses to each planted motif a_k (enhancer)
 and b_k (promoter), from z_I to each motif pair (a_k in the enhancer and b_k in the promoter);
@@ -125,6 +132,7 @@ def main(argv=None):
           f"{mean['one']:.3f} | "
           f"{mean['none']:.3f} |")
     motif_table(loco, run["held_out"], grammar, s["lengths"]["enhancer"], args.seed)
+    effect_table(loco, run["held_out"], grammar, (xe, xp, np.asarray(cells)), s["lengths"], args.seed)
     if args.probes:
         chrom = pd.read_csv(os.path.join(args.workdir, "synthetic_ep_pairs.csv.gz"),
                             usecols=["enhancer_chrom"])["enhancer_chrom"].to_numpy()
@@ -202,6 +210,52 @@ def probe_table(loco, held_out, grammar, data, test_chroms, seed):
             per_line.append(f"{aupr(y_all[rows], scored):.3f}, {aupr(y_all[rows], readout):.3f}, "
                             f"{aupr(y_all[rows], best[rows]):.3f}")
         print(f"| {held} | {stem_a} | {stem_b} | {z_pair} | {' | '.join(per_line)} |", flush=True)
+
+
+def effect_table(loco, held_out, grammar, data, lengths, seed):
+    """What each line's environment does to each motif pair (see the module text)."""
+    import torch
+
+    from toolkit.train import data as D
+    from toolkit.train.serve import load
+
+    xe, xp, cells = data
+    rng = np.random.default_rng(seed)
+    n = 400
+    le, lp = lengths["enhancer"], lengths["promoter"]
+    enh = ["".join(rng.choice(list("ACGT"), le, p=[0.29, 0.21, 0.21, 0.29])) for _ in range(n)]
+    prom = ["".join(rng.choice(list("ACGT"), lp, p=[0.29, 0.21, 0.21, 0.29])) for _ in range(n)]
+
+    def plant(seqs, motif, length):
+        at = length // 2 - len(motif) // 2
+        return D.onehot(torch.as_tensor(D.encode([q[:at] + motif + q[at + len(motif):] for q in seqs], length)))
+
+    programs = {c: set(v) for c, v in grammar["cells"].items()}
+    ks = sorted(grammar["programs"], key=int)
+    print("\n| held-out cell | z_E of | " + " | ".join(f"pair {k}" for k in ks) + " | active minus inactive |")
+    print("|---|---|" + "---|" * (len(ks) + 1))
+    nan = torch.full((n,), float("nan"))
+    for held in held_out:
+        model = load(os.path.join(loco, f"heldout-{held}"), torch.device("cpu")).model
+        with torch.no_grad():
+            z0, _ = model.features(plant(enh, "", le), plant(prom, "", lp))
+            zk = {k: model.features(plant(enh, grammar["programs"][k]["enhancer_motif"], le),
+                                    plant(prom, grammar["programs"][k]["promoter_motif"], lp))[0] for k in ks}
+
+            def shifts(z_E, env=True):
+                base = model.energy(z0, z_E, env=env, distance=nan).mean()
+                return [float(model.energy(zk[k], z_E, env=env, distance=nan).mean() - base) for k in ks]
+
+            for c in sorted(programs):
+                pick = rng.choice(np.flatnonzero(cells == c), 256, replace=False)
+                v = shifts(model.environment(D.onehot(xe[pick]), D.onehot(xp[pick])))
+                on = [x for k, x in zip(ks, v) if int(k) in programs[c]]
+                off = [x for k, x in zip(ks, v) if int(k) not in programs[c]]
+                cells_v = " | ".join(f"{x:.2f}{' *' if int(k) in programs[c] else ''}" for k, x in zip(ks, v))
+                print(f"| {held} | {c}{' (held out)' if c == held else ''} | {cells_v} | "
+                      f"{np.mean(on) - np.mean(off):.2f} |")
+            print(f"| {held} | environment off | " + " | ".join(f"{x:.2f}" for x in shifts(None, env=False))
+                  + " | |", flush=True)
 
 
 def motif_table(loco, held_out, grammar, length, seed):

@@ -568,6 +568,45 @@ def _fit_with_snapshots(tiny, tmp_path, monkeypatch, settings, *flags):
     return out, cfg, snapshots, M.build(cfg).state_dict()
 
 
+def test_task_env_prototype_takes_its_value_and_the_support_sets_gradient():
+    """task_env="prototype": the training batch's logits are those of the energy at the cell
+    line's prototype, and the gradient each support pair's e receives is the energy's gradient
+    at the prototype divided by the support size (what the mean of the support set would pass
+    on), computed here by autograd on a leaf z_E; the query rows' gradient is the same path's."""
+    torch.manual_seed(3)
+    m = M.EPModel(3, channels=4, kernel=3, blocks=0, d=6, env_hidden=0, modules=6, energy="linear", env_filters=4)
+    m.eval()                                                  # no dropout: both passes see the same network
+    net = trainer._Forward(m)
+    xe, xp = D.onehot(torch.randint(0, 4, (7, 40))), D.onehot(torch.randint(0, 4, (7, 40)))
+    proto = torch.randn(6)
+    B, S = 3, 4
+    captured = {}
+    real = m.features
+
+    def keep(xe_, xp_):
+        z, e = real(xe_, xp_)
+        e.retain_grad()
+        captured["e"] = e
+        return z, e
+
+    m.features = keep
+    _, _, z_I, z_E, logits, _ = net(xe, xp, B, S, True, 1.0, torch.full((B,), float("nan")), proto)
+    assert torch.allclose(z_E, proto)
+    leaf = proto.clone().requires_grad_(True)
+    want_logits = m.energy(z_I.detach(), leaf)
+    assert torch.allclose(logits, want_logits, atol=1e-6)
+    logits.sum().backward()
+    want_logits.sum().backward()
+    e_grad = captured["e"].grad
+    for row in range(B, B + S):                               # each support pair: 1/S of dL/dz_E at the prototype
+        assert torch.allclose(e_grad[row], leaf.grad / S, atol=1e-6)
+    assert torch.count_nonzero(e_grad[:B]) == 0               # the query pairs' e is not read by the task
+    # without a prototype the batch's own support mean is z_E, as before
+    m.features = real
+    _, e_all, _, z_E2, _, _ = net(xe, xp, B, S, True, 1.0, torch.full((B,), float("nan")))
+    assert torch.allclose(z_E2, e_all[B:B + S].mean(dim=0))
+
+
 @pytest.mark.parametrize("energy", ["linear", "interaction"])     # the presets' and the design's
 def test_curriculum_freezes_the_environment_stream(tiny, tmp_path, monkeypatch, energy):
     out, _, snapshots, fresh = _fit_with_snapshots(tiny, tmp_path, monkeypatch,

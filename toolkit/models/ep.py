@@ -99,7 +99,7 @@ PRESETS = {
             "modules": 32, "dropout": 0.1, "strands": 2, "env_input": "enhancer", "env_filters": 32,
             "energy": "linear", "pair_form": "product", "stem_norm": False, "stem_activation": "linear",
             "stem_pooling": "max", "stem_temperature": 0.1, "batch_size": 64, "support": 32,
-            "epochs": 15, "lr": 1e-2, "enriched_filters": 16, "distance": True,
+            "epochs": 15, "lr": 1e-2, "enriched_filters": 16, "distance": True, "task_env": "prototype",
             "loss_weights": [0.1, 0.1, 1.0, 0.01, 0.05], "env_lr_scale": 0.1},
     # sizes for a GPU and the TargetFinder windows (3,000 / 2,000 bp); the
     # environment settings carried over from the cpu preset's benchmark (not run on a GPU)
@@ -107,7 +107,7 @@ PRESETS = {
              "modules": 64, "dropout": 0.3, "strands": 2, "env_input": "enhancer", "env_filters": 64,
              "energy": "linear", "pair_form": "product", "stem_norm": False, "stem_activation": "linear",
              "stem_pooling": "max", "stem_temperature": 0.1, "batch_size": 64, "support": 32,
-             "epochs": 40, "lr": 1e-3, "enriched_filters": 32, "distance": True,
+             "epochs": 40, "lr": 1e-3, "enriched_filters": 32, "distance": True, "task_env": "prototype",
              "loss_weights": [0.1, 0.1, 1.0, 0.01, 0.05], "env_lr_scale": 0.1},
 }
 # Where the presets differ from the library defaults (EPModel's arguments and
@@ -120,6 +120,8 @@ PRESETS = {
 # A linear f_E' (env_hidden 0) and a linear shared stem (stem_activation): see
 # docs/decisions/0012-fit-ep-linear-environment-and-stem.md. Shared-stem filters that start as
 # enriched k-mers (enriched_filters, a training setting): 0013-fit-ep-enriched-kmer-filters.md.
+# The task loss reading each line's prototype as its z_E in training (task_env, a training
+# setting): 0016-fit-ep-prototype-environment-in-training.md.
 ENERGIES = ("interaction", "linear")
 PAIR_FORMS = ("product", "bilinear", "conjunction")
 ENV_INPUTS = ("enhancer", "pair")

@@ -6,6 +6,12 @@ Sampling. ``CellBatchSampler``: every batch holds the pairs of one cell line
 pairs of the same cell line, drawn from outside the batch, whose mean e is the batch's
 z_E. Each cell line's rows are shuffled and cut into batches, and the batches of all
 cell lines are shuffled together, every epoch, from the seed and the epoch number.
+With ``task_env="prototype"`` (the presets') the z_E the task loss reads takes the value
+of the cell line's prototype (the running mean of e below) and the support set's
+gradient: a support set of 32 is a noisy estimate of the line's environment, and an energy
+trained on noisy z_E extrapolated worse to a line it never saw
+(docs/decisions/0016-fit-ep-prototype-environment-in-training.md). The line's first batch
+with the environment on, before it has a prototype, reads the support set.
 
 Losses (weights alpha .. eta):
 
@@ -422,16 +428,20 @@ class _Forward(torch.nn.Module):
     Rows: B query pairs, S support pairs (both of one cell line), then the contrast pairs
     (other cell lines). Returns z_all (rows, d), e_all (rows, d), z_I (B, d), z_E (d,, the
     mean e of the support rows), logits (B,) and the domain logits (rows, n_cells), float32.
-    ``distance`` (B,): the query pairs' distances in bp (NaN where unknown)."""
+    ``distance`` (B,): the query pairs' distances in bp (NaN where unknown). ``prototype``
+    (d,) or None: z_E takes its value (the cell line's running mean of e) and passes its
+    gradient to the support rows' e, as if it were their mean (``task_env="prototype"``)."""
 
     def __init__(self, model):
         super().__init__()
         self.model = model
 
-    def forward(self, xe, xp, n_query, n_support, env, grl_coeff, distance):
+    def forward(self, xe, xp, n_query, n_support, env, grl_coeff, distance, prototype=None):
         z_all, e_all = self.model.features(xe, xp)
         z_all, e_all = z_all.float(), e_all.float()
         z_I, z_E = z_all[:n_query], e_all[n_query:n_query + n_support].mean(dim=0)
+        if prototype is not None:       # the prototype's value, the support set's gradient
+            z_E = prototype.float() + (z_E - z_E.detach())
         logits = self.model.energy(z_I, z_E, env, distance).float()
         return z_all, e_all, z_I, z_E, logits, self.model.domain_logits(z_all, grl_coeff).float()
 
@@ -591,9 +601,11 @@ class EPFamily(L.Family):
             for g in self.opt.param_groups:
                 g["lr"] = g.get("lr_scale", 1.0) * lr_at(state["step"], self.total, self.warmup, cfg["lr"])
             with L.autocast(device, self.amp):
+                proto = (model.prototypes[c] if env and cfg.get("task_env", "support") == "prototype"
+                         and bool(model.proto_seen[c] > 0) else None)
                 z_all, e_all, z_I, z_E, logits, dlog = self.net(D.onehot(ec.to(device)), D.onehot(pc.to(device)),
                                                                 B, S, env, cfg["grl_coeff"],
-                                                                train_split.dist[q].to(device))
+                                                                train_split.dist[q].to(device), proto)
             cell_t = torch.as_tensor(train_split.cell_idx[idx.numpy()], dtype=torch.long, device=device)
             l_task = task_loss(logits, y, cfg["task_loss"], self.margins)
             l_inv = F.cross_entropy(dlog, cell_t)

@@ -224,7 +224,7 @@ def resolve_config(data, settings, dev, extra=None):
     p = PRESETS[preset]
     file_train = dict(settings["file"]["train"])
     train = dict(_DEFAULTS)
-    for key in ("batch_size", "support", "epochs", "lr", "env_lr_scale", "enriched_filters"):
+    for key in ("batch_size", "support", "epochs", "lr", "env_lr_scale", "enriched_filters", "task_env"):
         train[key] = p[key]
     for k, v in zip(EP_LOSS_WEIGHTS, file_train.pop("loss_weights", p["loss_weights"])):
         train[k], train[k + "_max"] = v, 2 * v

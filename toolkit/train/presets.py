@@ -33,7 +33,7 @@ EP_TRAIN_DEFAULTS = {
     "alpha_max": 0.2, "beta_max": 0.2, "gamma_max": 0.1, "delta_max": 0.02, "eta_max": 0.1,
     "tau": 0.1, "mu": 0.9, "contrast": 32, "grl_coeff": 1.0, "corr_eps": 1e-8,
     "task_loss": "immax", "margin": 1.0, "margin_power": 0.25, "rc_prob": 0.5,
-    "env_lr_scale": 1.0, "eval_support": 256, "enriched_filters": 0,
+    "env_lr_scale": 1.0, "eval_support": 256, "enriched_filters": 0, "task_env": "support",
     "precision": "auto",
 }
 """fit-ep's training settings (config.json ``train``)."""
@@ -231,6 +231,10 @@ EP_KEYS = {
         "eval_support": _int("Pairs per cell line whose mean environment feature is its z_E when pairs are "
                              "scored: validation, the --leave-one-cell-out test and predict's default "
                              "(a mean over more pairs is a less noisy z_E).", 1),
+        "task_env": Key("str", "The z_E the task loss reads in a training batch: support, the mean e of the batch's "
+                               "support set; prototype, the cell line's running mean of e (the prototype, as "
+                               "noise-free as the eval_support z_E pairs are scored with), its gradient passed "
+                               "to the support set's e.", choices=("support", "prototype"), preset=True),
         "enriched_filters": _int("Shared-stem filters that start as the 8-mers most enriched among the interacting "
                                  "train pairs' promoters (half) and enhancers (half), at most model.channels; "
                                  "0: all random.", 0, preset=True),
