@@ -607,6 +607,32 @@ def test_task_env_prototype_takes_its_value_and_the_support_sets_gradient():
     assert torch.allclose(z_E2, e_all[B:B + S].mean(dim=0))
 
 
+@pytest.mark.parametrize("task_env", ["prototype", "support"])
+def test_training_batches_read_the_prototype_when_task_env_says_so(tiny, tmp_path, monkeypatch, task_env):
+    """The trainer hands each batch its cell line's prototype (a copy of the model's buffer at that
+    step) once the line has one and the environment is on, and never with task_env="support"."""
+    calls = []
+    real = trainer._Forward.forward
+
+    def record(self, xe, xp, n_query, n_support, env, grl_coeff, distance, prototype=None):
+        calls.append((env, None if prototype is None else prototype.detach().clone(),
+                      self.model.prototypes.detach().clone(), self.model.proto_seen.detach().clone()))
+        return real(self, xe, xp, n_query, n_support, env, grl_coeff, distance, prototype)
+
+    monkeypatch.setattr(trainer._Forward, "forward", record)
+    _, cfg, _, _ = _fit_with_snapshots(tiny, tmp_path, monkeypatch, f'[train]\nmin_epochs = 3\ntask_env = "{task_env}"\n')
+    assert cfg["train"]["task_env"] == task_env
+    env_on = [c for c in calls if c[0]]
+    assert env_on and all(c[1] is None for c in calls if not c[0])      # the curriculum reads no environment
+    given = [c for c in env_on if c[1] is not None]
+    if task_env == "support":
+        assert not given
+        return
+    assert len(given) >= len(env_on) - len(cfg["cells"])        # all but each line's first batch
+    for _, proto, table, seen in given:                          # the value is one line's current prototype
+        assert any(bool(seen[i]) and torch.equal(proto, table[i]) for i in range(len(table)))
+
+
 @pytest.mark.parametrize("energy", ["linear", "interaction"])     # the presets' and the design's
 def test_curriculum_freezes_the_environment_stream(tiny, tmp_path, monkeypatch, energy):
     out, _, snapshots, fresh = _fit_with_snapshots(tiny, tmp_path, monkeypatch,
