@@ -186,7 +186,10 @@ def test_predictor_shapes_names_and_batch_invariance(model_dir, h5):
     seqs = read_h5(h5)["sequences"][:7] + ["ACGTAC", "N" * 250]          # short (N-padded) and long (cropped)
     a = p.predict(seqs, batch_size=1)
     b = p.predict(seqs, batch_size=64)
-    assert a.shape == (9, len(p.names)) and np.allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert a.shape == (9, len(p.names))
+    # float32 kernels differ with the batch size (by CPU); a descriptor's error is judged on its own scale
+    scale = np.abs(b).max(axis=0)
+    assert np.all(np.abs(a - b) <= 1e-4 * scale + 1e-6)    # a batch leak would move a value by its scale
     assert p.uncertainty(seqs).shape == a.shape
 
 
