@@ -25,6 +25,7 @@ Usage: python3 benchmarks/bench_ep_head.py --workdir DIR [--seeds 8] [--epochs 1
 """
 
 import argparse
+import copy
 import os
 import sys
 
@@ -51,29 +52,39 @@ def fold_features(model, xe, xp, batch=1024):
     return torch.cat(zs), torch.cat(es)
 
 
+def build_model(model):
+    """An untrained model of the same shape (its freshly initialised head parameters)."""
+    from toolkit.models.ep import EPModel
+
+    m = model
+    return EPModel(m.prototypes.shape[0], channels=1, kernel=1, blocks=0, d=m.d, env_hidden=0,
+                   modules=m.g_I.out_features, energy=m.energy_form, distance=m.distance is not None,
+                   distance_span=(m.distance.lo, m.distance.hi) if m.distance is not None else None)
+
+
 def train_head(model, Z, E, dist, y, cells, rows, source, support, epochs, seed):
     """Val and test AUPR of a fresh linear energy head trained on fixed z_I (Z) and e (E)."""
     import torch
 
-    from toolkit.models.ep import DistanceTerm, immax_margins, task_loss
+    from toolkit.models.ep import immax_margins, task_loss
     from toolkit.train import ep as T
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    d, K = Z.shape[1], model.g_I.out_features
-    head = torch.nn.ModuleDict({"g_I": torch.nn.Linear(d, K)})
-    lam_U = torch.nn.Parameter(torch.full((K, d), 0.1 / d))
-    lam_R = torch.nn.Parameter(torch.zeros(d))
-    t = torch.nn.Parameter(torch.tensor(0.0))
-    span = (model.distance.lo, model.distance.hi) if model.distance is not None else None
-    dterm = DistanceTerm(span=span)
-    params = list(head.parameters()) + [lam_U, lam_R, t] + list(dterm.parameters())
+    head = copy.deepcopy(model)             # the model's own energy, its head parameters started afresh
+    fresh = build_model(head)
+    for name in ("g_I", "distance"):
+        if getattr(head, name) is not None:
+            getattr(head, name).load_state_dict(getattr(fresh, name).state_dict())
+    with torch.no_grad():
+        for name in ("lam_U", "lam_R", "t"):
+            getattr(head, name).copy_(getattr(fresh, name))
+    params = list(head.g_I.parameters()) + [head.lam_U, head.lam_R, head.t] + (
+        list(head.distance.parameters()) if head.distance is not None else [])
     opt = torch.optim.AdamW(params, lr=1e-2, weight_decay=0.01)
 
     def logit(z, z_E, dd):
-        U = head["g_I"](z)
-        zz = torch.nn.functional.layer_norm(z_E, z_E.shape[-1:])
-        return (U.sum(dim=1) + (U @ lam_U) @ zz + lam_R @ zz) / torch.nn.functional.softplus(t) + dterm(dd)
+        return head.energy(z, z_E, distance=dd)
 
     def score(by_line):
         out = np.zeros(len(y))
